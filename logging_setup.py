@@ -1,0 +1,35 @@
+"""Console + daily-rotated file logging (30 days kept) in the data dir.
+
+Privacy rule for every module: at INFO and above log ids and counts, never message texts,
+session strings, codes or passwords. Texts may appear at DEBUG only.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from pathlib import Path
+
+from rich.logging import RichHandler
+
+FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(logs_dir: Path, level: str = "INFO", console: bool = True) -> None:
+    """Configure the root logger once per process (idempotent: handlers are replaced)."""
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    file_handler = logging.handlers.TimedRotatingFileHandler(
+        logs_dir / "tgtwin.log", when="midnight", backupCount=30, encoding="utf-8", utc=True
+    )
+    file_handler.setFormatter(logging.Formatter(FILE_FORMAT))
+    root.addHandler(file_handler)
+    if console:
+        root.addHandler(RichHandler(show_path=False, rich_tracebacks=False, markup=False))
+    root.setLevel(level)
+    # Third-party chatter that would otherwise drown ours (and, for pyrogram, can echo raw payloads).
+    for noisy in ("pyrogram", "httpx", "urllib3", "apscheduler", "gradio", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,1 @@
+"""Prompt format, base-model loading, generation and the model service (training and serving share it)."""

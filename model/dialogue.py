@@ -1,0 +1,130 @@
+"""Dialogue shape shared by training and live replies: messages → turns → sessions → context.
+
+Pure functions over plain data. Training builds its examples with `split_sessions` and
+`context_before`; live replies build their prompt with `live_context`. Both go through the same
+two functions, so the model sees the same kind of context at training and at serving time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+# Joins the owner's consecutive messages inside one turn, so a reply can be split back into
+# several Telegram messages. A dedicated symbol (U+241E) that real chats practically never contain;
+# it is stripped from incoming text so the split is exact.
+MESSAGE_SEPARATOR = "\n␞\n"
+_SEPARATOR_SYMBOL = "␞"
+
+Role = Literal["partner", "owner"]
+
+
+class StoredMessage(Protocol):
+    """What the dialogue code needs from a stored message (storage.MessageRow fits)."""
+
+    sender_id: int | None
+    sender_name: str | None
+    outgoing: bool
+    date: int
+    text: str
+    media: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """Consecutive messages of one side. `speaker` names the partner (each speaker in groups)."""
+
+    role: Role
+    messages: tuple[str, ...]
+    speaker: str | None = None
+    date: int = 0
+
+    @property
+    def text(self) -> str:
+        return join_messages(self.messages)
+
+
+@dataclass(frozen=True, slots=True)
+class Dialogue:
+    """A context to answer: earlier turns (oldest first), ending with the turn to reply to."""
+
+    turns: tuple[Turn, ...]
+    partner_name: str | None = None
+    relationship: str | None = None
+    is_group: bool = False
+
+
+def clean_text(text: str) -> str:
+    """Normalise one message: strip, and drop the separator symbol so splitting stays exact."""
+    return text.replace(_SEPARATOR_SYMBOL, "").strip()
+
+
+def join_messages(messages: Sequence[str]) -> str:
+    return MESSAGE_SEPARATOR.join(messages)
+
+
+def split_reply(text: str) -> list[str]:
+    """A generated owner turn → the Telegram messages to send (empty parts dropped)."""
+    parts = (p.strip() for p in text.split(_SEPARATOR_SYMBOL))
+    return [p for p in parts if p]
+
+
+def message_text(message: StoredMessage, keep_media: bool = True) -> str | None:
+    """The text a message contributes to a dialogue, or None if it contributes nothing.
+
+    Media become typed placeholders (`[photo]`, `[sticker 😀]`) with any caption after them.
+    """
+    text = clean_text(message.text or "")
+    if message.media:
+        if not keep_media:
+            return text or None
+        placeholder = f"[{message.media}]"
+        return f"{placeholder} {text}" if text else placeholder
+    return text or None
+
+
+def split_sessions(
+    messages: Iterable[StoredMessage], gap_seconds: int, keep_media: bool = True
+) -> list[list[Turn]]:
+    """Messages in time order → sessions of turns. A silence longer than `gap_seconds` starts a
+    new session; consecutive messages of the same sender merge into one turn."""
+    sessions: list[list[Turn]] = []
+    current: list[Turn] = []
+    last_date: int | None = None
+    for message in messages:
+        text = message_text(message, keep_media)
+        if text is None:
+            continue
+        if last_date is not None and message.date - last_date > gap_seconds:
+            if current:
+                sessions.append(current)
+            current = []
+        last_date = message.date
+        role: Role = "owner" if message.outgoing else "partner"
+        speaker = None if message.outgoing else (message.sender_name or None)
+        if current and current[-1].role == role and current[-1].speaker == speaker:
+            prev = current[-1]
+            current[-1] = Turn(role, prev.messages + (text,), speaker, message.date)
+        else:
+            current.append(Turn(role, (text,), speaker, message.date))
+    if current:
+        sessions.append(current)
+    return sessions
+
+
+def context_before(session: Sequence[Turn], index: int, k: int) -> tuple[Turn, ...]:
+    """Up to `k` turns before `session[index]` (the same K as live replies use)."""
+    return tuple(session[max(0, index - k):index])
+
+
+def live_context(
+    messages: Sequence[StoredMessage], k: int, gap_seconds: int, keep_media: bool = True
+) -> tuple[Turn, ...]:
+    """The context for answering now: the last session's last `k` turns (ending with the partner's
+    burst). Same sessionisation and K as training."""
+    sessions = split_sessions(messages, gap_seconds, keep_media)
+    if not sessions:
+        return ()
+    last = sessions[-1]
+    return tuple(last[-k:])

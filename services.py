@@ -1,0 +1,64 @@
+"""The contracts between packages, and the container `main.py` fills and hands to the bot and the panel.
+
+Each package codes against these protocols, not against each other's classes, so tests can pass
+fakes and the composition root can swap implementations (e.g. the `openai` model backend).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from model.dialogue import Dialogue
+from settings import Settings
+from storage import Database
+
+
+class ReplyModel(Protocol):
+    """What the bot and the panel need from a model (implemented by model.service.ModelService)."""
+
+    async def reply(self, dialogue: Dialogue) -> list[str]:
+        """One owner reply to the dialogue's last turn, as the Telegram messages to send."""
+
+    async def candidates(self, dialogue: Dialogue, n: int) -> list[list[str]]:
+        """`n` independent sampled replies (playground)."""
+
+    async def swap_adapter(self, adapter_dir: str | None) -> None:
+        """Serve this adapter (None = base model) from the next request on; atomic."""
+
+    def status(self) -> dict[str, Any]:
+        """What is loaded: base model, adapter, backend, device, state (loading/ready/error)."""
+
+
+class TelegramGateway(Protocol):
+    """What the panel needs from the live Telegram client (implemented in bot/)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def send_messages(self, chat_id: int, messages: list[str]) -> list[int]:
+        """Send as the owner; returns the new message ids."""
+
+    async def save_draft(self, chat_id: int, text: str) -> None:
+        """Put text in the chat's input box (messages.saveDraft)."""
+
+
+class TrainingController(Protocol):
+    """Starts and watches training runs (implemented in training/)."""
+
+    def is_running(self) -> bool: ...
+
+    async def start_run(self, trigger: str, preset: str | None = None) -> int:
+        """Start a run in the background; returns its id. Raises if one is already running."""
+
+
+@dataclass
+class Services:
+    """Everything long-lived, built by main.py; `telegram` is None when running offline."""
+
+    settings: Settings
+    db: Database
+    model: ReplyModel
+    training: TrainingController | None = None
+    telegram: TelegramGateway | None = None
+    extras: dict[str, Any] = field(default_factory=dict)

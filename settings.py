@@ -1,0 +1,197 @@
+"""The one validated settings object (environment, `.env`, prefix `TGTWIN_`).
+
+Built once by `main.py` and passed down; nothing imports a global instance.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "token", "password", "xxx", "your-token"}
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class SettingsError(ValueError):
+    """Settings are present but invalid."""
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything tgtwin can be configured with. Each field is documented in `.env.example`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TGTWIN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- storage and logs
+    data_dir: Path = Field(Path("./data"), description="SQLite database, sessions, adapters, logs.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Console and file log level. Message texts appear only at DEBUG."
+    )
+
+    # --- Telegram
+    api_id: int | None = Field(None, description="Telegram API id from my.telegram.org.")
+    api_hash: SecretStr | None = Field(None, description="Telegram API hash from my.telegram.org.")
+    session_name: str = Field("tgtwin", description="Name of the session file in the data dir.")
+
+    # --- admin panel
+    host: str = Field("127.0.0.1", description="Panel/API bind address. Non-loopback needs admin_token.")
+    port: int = Field(8000, ge=1, le=65535, description="Panel/API port.")
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token for the API and panel. Generated and stored 0600 if unset."
+    )
+
+    # --- model
+    base_model: str = Field(
+        "bundled:smollm2-135m",
+        description="Hub id, local directory, `bundled:smollm2-135m` or `tiny`.",
+    )
+    quantization: Literal["auto", "4bit", "8bit", "none"] = Field(
+        "auto", description="Weight quantisation for training: auto = 4-bit NF4 on CUDA, none on CPU."
+    )
+    model_backend: Literal["local", "openai"] = Field(
+        "local", description="`local` runs the model in-process; `openai` calls an OpenAI-compatible server."
+    )
+    openai_base_url: str = Field("http://127.0.0.1:8001/v1", description="Base URL for the openai backend.")
+    openai_api_key: SecretStr | None = Field(None, description="API key for the openai backend, if any.")
+    openai_model: str = Field("tgtwin", description="Model (or LoRA) name served by the openai backend.")
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy).")
+    top_p: float = Field(0.9, gt=0.0, le=1.0, description="Nucleus sampling cut-off.")
+    max_new_tokens: int = Field(64, ge=1, le=1024, description="Longest reply, in tokens.")
+    banned_phrases: CommaList = Field(
+        default_factory=list, description="Comma-separated words/phrases the model may not emit."
+    )
+    generation_timeout_s: float = Field(60.0, gt=0, description="Give up on one generation after this.")
+
+    # --- dialogue shape (shared by training and live replies)
+    context_turns: int = Field(10, ge=1, le=64, description="K: earlier turns given to the model.")
+    session_gap_minutes: int = Field(180, ge=1, description="A silence this long starts a new session.")
+
+    # --- reply policy
+    debounce_seconds: float = Field(8.0, ge=0, description="Wait this long after the partner's last message.")
+    takeover_minutes: int = Field(15, ge=0, description="Stay silent if the owner wrote/typed this recently.")
+    quiet_hours: str = Field("", description="Local time range with no auto replies, e.g. `23:00-08:00`.")
+    timezone: str = Field("UTC", description="Time zone for quiet hours.")
+    rate_per_chat_per_hour: int = Field(6, ge=0, description="Most auto replies per chat per hour.")
+    rate_global_per_hour: int = Field(30, ge=0, description="Most auto replies in all chats per hour.")
+    loop_guard_replies: int = Field(3, ge=1, description="After this many bot replies with no owner message, draft.")
+    escalation_keywords: CommaList = Field(
+        default_factory=lambda: [
+            "money", "pay", "card", "password", "code", "meet", "address",
+            "деньги", "перевод", "карта", "пароль", "код", "встреч", "адрес",
+        ],
+        description="Incoming text with any of these goes to draft instead of auto.",
+    )
+
+    # --- training
+    training_preset: str = Field("smollm2-cpu", description="Preset name from training/presets.")
+    retrain_cron: str = Field("", description="Crontab for scheduled retraining, e.g. `0 4 * * *`.")
+    retrain_interval_hours: float = Field(0.0, ge=0, description="Retrain every N hours (0 = off).")
+    retrain_min_new_messages: int = Field(50, ge=0, description="Skip a scheduled run below this many new owner messages.")
+    promotion_margin: float = Field(0.0, ge=0, description="New adapter must beat the promoted perplexity by this fraction.")
+    train_groups: bool = Field(False, description="Use group chats for training (private chats always).")
+    redact_pii: bool = Field(True, description="Replace phones, e-mails, cards and links with placeholders.")
+    blocked_words: CommaList = Field(default_factory=list, description="Examples containing these are dropped.")
+
+    # --- offline demo
+    demo: bool = Field(True, description="With an empty database, import the bundled sample and train a demo adapter.")
+
+    @field_validator("banned_phrases", "escalation_keywords", "blocked_words", mode="before")
+    @classmethod
+    def _comma_lists(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours_format(cls, value: str) -> str:
+        if value and not re.fullmatch(r"\d{1,2}:\d{2}-\d{1,2}:\d{2}", value):
+            raise ValueError("quiet_hours must look like 23:00-08:00")
+        if value:
+            parse_quiet_hours(value)
+        return value
+
+    @field_validator("admin_token", "api_hash")
+    @classmethod
+    def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("is a placeholder; set a real secret or leave it unset")
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _token_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _telegram_pair(self) -> "Settings":
+        if (self.api_id is None) != (self.api_hash is None):
+            raise ValueError("TGTWIN_API_ID and TGTWIN_API_HASH must be set together")
+        return self
+
+    @property
+    def telegram_configured(self) -> bool:
+        return self.api_id is not None and self.api_hash is not None
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "tgtwin.sqlite3"
+
+    @property
+    def adapters_dir(self) -> Path:
+        return self.data_dir / "adapters"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def session_path(self) -> Path:
+        return self.data_dir / f"{self.session_name}.session"
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
+
+
+def parse_quiet_hours(value: str) -> tuple[time, time] | None:
+    """`"23:00-08:00"` → (23:00, 08:00); empty → None. The range may wrap midnight."""
+    if not value:
+        return None
+    start, end = value.split("-")
+    h1, m1 = (int(x) for x in start.split(":"))
+    h2, m2 = (int(x) for x in end.split(":"))
+    return time(h1, m1), time(h2, m2)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; turn pydantic's report into one readable `SettingsError`."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            name = f"TGTWIN_{field.upper()}" if err["loc"] else field
+            lines.append(f"{name}: {err['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(lines)) from None

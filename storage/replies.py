@@ -1,0 +1,122 @@
+"""The reply log (every auto-reply decision with its reason) and drafts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Literal
+
+from storage.db import Database, now
+from storage.errors import InvalidValue, NotFound
+
+Decision = Literal["answered", "drafted", "skipped", "error"]
+DraftStatus = Literal["pending", "sent", "discarded"]
+
+
+@dataclass(slots=True)
+class ReplyLogEntry:
+    id: int
+    chat_id: int
+    message_id: int | None
+    decision: Decision
+    reason: str
+    sent_message_ids: list[int]
+    created_at: int
+
+
+@dataclass(slots=True)
+class Draft:
+    id: int
+    chat_id: int
+    trigger_message_id: int | None
+    text: str
+    sent_text: str | None
+    status: DraftStatus
+    created_at: int
+    updated_at: int
+
+
+async def log_decision(
+    db: Database,
+    chat_id: int,
+    message_id: int | None,
+    decision: Decision,
+    reason: str,
+    sent_message_ids: list[int] | None = None,
+) -> int:
+    cur = await db.execute(
+        """INSERT INTO reply_log (chat_id, message_id, decision, reason, sent_message_ids, created_at)
+           VALUES (?, ?, ?, ?, ?, ?)""",
+        (chat_id, message_id, decision, reason, json.dumps(sent_message_ids or []), now()),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def _entry(r: sqlite3.Row) -> ReplyLogEntry:
+    return ReplyLogEntry(
+        r["id"], r["chat_id"], r["message_id"], r["decision"], r["reason"],
+        json.loads(r["sent_message_ids"] or "[]"), r["created_at"],
+    )
+
+
+async def list_decisions(
+    db: Database, chat_id: int | None = None, limit: int = 200, since: int | None = None
+) -> list[ReplyLogEntry]:
+    """Newest first."""
+    sql, params = "SELECT * FROM reply_log WHERE 1", []
+    if chat_id is not None:
+        sql += " AND chat_id = ?"
+        params.append(chat_id)
+    if since is not None:
+        sql += " AND created_at >= ?"
+        params.append(since)
+    sql += " ORDER BY id DESC LIMIT ?"
+    params.append(limit)
+    return [_entry(r) for r in await db.fetchall(sql, params)]
+
+
+def _draft(r: sqlite3.Row) -> Draft:
+    return Draft(
+        r["id"], r["chat_id"], r["trigger_message_id"], r["text"], r["sent_text"], r["status"],
+        r["created_at"], r["updated_at"],
+    )
+
+
+async def create_draft(db: Database, chat_id: int, text: str, trigger_message_id: int | None = None) -> Draft:
+    ts = now()
+    cur = await db.execute(
+        "INSERT INTO drafts (chat_id, trigger_message_id, text, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        (chat_id, trigger_message_id, text, ts, ts),
+    )
+    return await get_draft(db, int(cur.lastrowid or 0))
+
+
+async def get_draft(db: Database, draft_id: int) -> Draft:
+    row = await db.fetchone("SELECT * FROM drafts WHERE id = ?", (draft_id,))
+    if row is None:
+        raise NotFound(f"draft {draft_id} not found")
+    return _draft(row)
+
+
+async def list_drafts(db: Database, status: DraftStatus | None = None, limit: int = 200) -> list[Draft]:
+    if status is None:
+        rows = await db.fetchall("SELECT * FROM drafts ORDER BY id DESC LIMIT ?", (limit,))
+    else:
+        rows = await db.fetchall("SELECT * FROM drafts WHERE status = ? ORDER BY id DESC LIMIT ?", (status, limit))
+    return [_draft(r) for r in rows]
+
+
+async def close_draft(db: Database, draft_id: int, status: DraftStatus, sent_text: str | None = None) -> Draft:
+    """Mark a pending draft sent (keeping the owner's edited text) or discarded."""
+    if status not in ("sent", "discarded"):
+        raise InvalidValue("a draft is closed as sent or discarded")
+    async with db.atomic():
+        draft = await get_draft(db, draft_id)
+        if draft.status != "pending":
+            raise InvalidValue(f"draft {draft_id} is already {draft.status}")
+        await db.execute(
+            "UPDATE drafts SET status = ?, sent_text = ?, updated_at = ? WHERE id = ?",
+            (status, sent_text, now(), draft_id),
+        )
+        return await get_draft(db, draft_id)

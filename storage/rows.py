@@ -1,0 +1,59 @@
+"""Plain row types shared by every writer (export import, harvest, live sync) and reader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ChatType = Literal["private", "bot", "group", "supergroup", "channel", "self"]
+ReplyMode = Literal["off", "draft", "auto"]
+REPLY_MODES: tuple[ReplyMode, ...] = ("off", "draft", "auto")
+
+
+@dataclass(slots=True)
+class MessageRow:
+    """One stored message. `date`/`edited_at` are unix seconds UTC; `media` is a kind or None."""
+
+    chat_id: int
+    message_id: int
+    sender_id: int | None
+    sender_name: str | None
+    outgoing: bool
+    date: int
+    text: str
+    media: str | None = None
+    reply_to: int | None = None
+    forwarded: bool = False
+    edited_at: int | None = None
+    deleted: bool = False
+
+    def as_params(self, source: str) -> tuple[object, ...]:
+        return (
+            self.chat_id, self.message_id, self.sender_id, self.sender_name, int(self.outgoing),
+            self.date, self.text, self.media, self.reply_to, int(self.forwarded), self.edited_at,
+            int(self.deleted), source,
+        )
+
+
+@dataclass(slots=True)
+class ChatRow:
+    id: int
+    type: ChatType
+    title: str
+    reply_mode: ReplyMode = "off"
+    relationship: str | None = None
+    train: bool | None = None
+
+
+@dataclass(slots=True)
+class UserRow:
+    id: int
+    first_name: str | None = None
+    last_name: str | None = None
+    username: str | None = None
+    is_bot: bool = False
+
+    @property
+    def display_name(self) -> str:
+        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return name or (self.username or str(self.id))
