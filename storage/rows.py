@@ -9,6 +9,13 @@ ChatType = Literal["private", "bot", "group", "supergroup", "channel", "self"]
 ReplyMode = Literal["off", "draft", "auto"]
 REPLY_MODES: tuple[ReplyMode, ...] = ("off", "draft", "auto")
 
+# The media kinds both writers (export import, Telegram harvest/live sync) store in `messages.media`.
+# A sticker's emoji goes into `text`.
+MEDIA_KINDS = (
+    "photo", "video", "video_note", "voice", "audio", "animation", "sticker", "document",
+    "location", "contact", "poll", "dice", "game", "other",
+)
+
 
 @dataclass(slots=True)
 class MessageRow:
