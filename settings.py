@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     train_groups: bool = Field(False, description="Use group chats for training (private chats always).")
     redact_pii: bool = Field(True, description="Replace phones, e-mails, cards and links with placeholders.")
     blocked_words: CommaList = Field(default_factory=list, description="Examples containing these are dropped.")
+    train_keep_media: bool = Field(True, description="Keep media as placeholders like `[photo]` in training examples (false: skip media-only messages).")
 
     # --- offline demo
     demo: bool = Field(True, description="With an empty database, import the bundled sample and train a demo adapter.")
