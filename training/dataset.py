@@ -1,0 +1,253 @@
+"""Dialogue examples from stored history: which chats, which turns, what context, which split.
+
+Pure functions over plain rows (`build_dataset`), plus one thin async reader at the bottom
+(`load_dataset`) that fetches the rows through `storage`. Sessionisation and K come from
+`model.dialogue`, the same code live replies use, so training and serving see the same context.
+
+Every owner turn becomes an example — also the last one of a session and one that opens a
+session (marked `owner_initiated`, with no context) — so no owner reply is lost, unlike the
+original project, which dropped each session's final exchange.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from model.dialogue import Dialogue, StoredMessage, Turn, context_before, split_sessions
+from storage.rows import ChatRow
+from training.redaction import contains_blocked, redact
+
+Split = Literal["train", "heldout"]
+GROUP_TYPES = ("group", "supergroup")
+HELDOUT_FRACTION = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetOptions:
+    """How history becomes examples; `from_settings` reads the user's configuration."""
+
+    context_turns: int = 10
+    gap_seconds: int = 180 * 60
+    redact_pii: bool = True
+    blocked_words: tuple[str, ...] = ()
+    keep_media: bool = True
+    train_groups: bool = False
+    heldout_fraction: float = HELDOUT_FRACTION
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "DatasetOptions":
+        return cls(
+            context_turns=settings.context_turns,
+            gap_seconds=settings.session_gap_minutes * 60,
+            redact_pii=settings.redact_pii,
+            blocked_words=tuple(settings.blocked_words),
+            keep_media=settings.train_keep_media,
+            train_groups=settings.train_groups,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DialogueExample:
+    """One owner reply and the dialogue it answered (the partner-facing prompt)."""
+
+    chat_id: int
+    dialogue: Dialogue
+    reply: Turn
+    owner_initiated: bool = False
+    split: Split = "train"
+
+    @property
+    def date(self) -> int:
+        return self.reply.date
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.dialogue
+        return {
+            "chat_id": self.chat_id,
+            "date": self.date,
+            "split": self.split,
+            "owner_initiated": self.owner_initiated,
+            "partner_name": d.partner_name,
+            "relationship": d.relationship,
+            "is_group": d.is_group,
+            "context": [_turn_json(t) for t in d.turns],
+            "reply": list(self.reply.messages),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "DialogueExample":
+        turns = tuple(
+            Turn(t["role"], tuple(t["messages"]), t.get("speaker"), t.get("date", 0)) for t in data["context"]
+        )
+        dialogue = Dialogue(turns, data.get("partner_name"), data.get("relationship"), data.get("is_group", False))
+        reply = Turn("owner", tuple(data["reply"]), None, data["date"])
+        return cls(data["chat_id"], dialogue, reply, data.get("owner_initiated", False), data.get("split", "train"))
+
+
+def _turn_json(turn: Turn) -> dict[str, Any]:
+    return {"role": turn.role, "speaker": turn.speaker, "messages": list(turn.messages), "date": turn.date}
+
+
+@dataclass(frozen=True, slots=True)
+class ChatHistory:
+    """A chat and its live messages in time order."""
+
+    chat: ChatRow
+    messages: Sequence[StoredMessage]
+
+
+@dataclass(slots=True)
+class DatasetStats:
+    chats: int = 0
+    examples: int = 0
+    train: int = 0
+    heldout: int = 0
+    owner_initiated: int = 0
+    blocked: int = 0
+    redactions: Counter[str] = field(default_factory=Counter)
+    first_date: int | None = None
+    last_date: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "chats": self.chats, "examples": self.examples, "train": self.train, "heldout": self.heldout,
+            "owner_initiated": self.owner_initiated, "blocked": self.blocked,
+            "redactions": dict(self.redactions), "first_date": self.first_date, "last_date": self.last_date,
+        }
+
+
+@dataclass(slots=True)
+class BuiltDataset:
+    examples: list[DialogueExample]
+    stats: DatasetStats
+
+    @property
+    def train(self) -> list[DialogueExample]:
+        return [e for e in self.examples if e.split == "train"]
+
+    @property
+    def heldout(self) -> list[DialogueExample]:
+        return [e for e in self.examples if e.split == "heldout"]
+
+
+def chat_allowed(chat: ChatRow, train_groups: bool) -> bool:
+    """Private chats by default; groups when opted in globally or per chat; the chat's own `train`
+    flag wins either way. Bots, channels and Saved Messages only when explicitly opted in."""
+    if chat.train is not None:
+        return chat.train
+    if chat.type == "private":
+        return True
+    if chat.type in GROUP_TYPES:
+        return train_groups
+    return False
+
+
+def chat_dialogue_header(chat: ChatRow) -> Dialogue:
+    """Per-contact conditioning, the same way `bot.context.chat_dialogue` builds it for serving."""
+    is_group = chat.type in (*GROUP_TYPES, "channel")
+    return Dialogue((), None if is_group else (chat.title or None), chat.relationship, is_group)
+
+
+def redact_sessions(sessions: list[list[Turn]], counts: Counter[str]) -> list[list[Turn]]:
+    """PII out of every message, once per message (a turn appears in many contexts)."""
+    out = []
+    for session in sessions:
+        new_session = []
+        for turn in session:
+            messages = []
+            for text in turn.messages:
+                clean, found = redact(text)
+                counts.update(found)
+                messages.append(clean)
+            new_session.append(replace(turn, messages=tuple(messages)))
+        out.append(new_session)
+    return out
+
+
+def session_examples(
+    chat_id: int, header: Dialogue, session: Sequence[Turn], k: int
+) -> list[DialogueExample]:
+    """Every owner turn of a session → one example with up to `k` earlier turns of the session."""
+    examples = []
+    for index, turn in enumerate(session):
+        if turn.role != "owner":
+            continue
+        context = context_before(session, index, k)
+        dialogue = replace(header, turns=context)
+        examples.append(DialogueExample(chat_id, dialogue, turn, owner_initiated=index == 0))
+    return examples
+
+
+def _is_blocked(example: DialogueExample, blocked_words: Sequence[str]) -> bool:
+    texts = [example.reply.text, *(t.text for t in example.dialogue.turns)]
+    return any(contains_blocked(t, blocked_words) for t in texts)
+
+
+def heldout_count(n: int, fraction: float = HELDOUT_FRACTION) -> int:
+    """How many of a chat's `n` examples (the most recent) are held out: `fraction` rounded up, but
+    none for a chat with a single example (it would leave nothing to learn from that contact)."""
+    if n < 2:
+        return 0
+    return min(n - 1, math.ceil(n * fraction))
+
+
+def split_by_time(examples: Sequence[DialogueExample], fraction: float) -> list[DialogueExample]:
+    """Mark the most recent `fraction` of one chat's examples `heldout` (in date order)."""
+    ordered = sorted(examples, key=lambda e: e.date)
+    cut = len(ordered) - heldout_count(len(ordered), fraction)
+    return [replace(e, split="train" if i < cut else "heldout") for i, e in enumerate(ordered)]
+
+
+def build_chat_examples(
+    history: ChatHistory, options: DatasetOptions, stats: DatasetStats
+) -> list[DialogueExample]:
+    """One chat's examples with their split; updates `stats` (redactions, blocked)."""
+    sessions = split_sessions(history.messages, options.gap_seconds, options.keep_media)
+    if options.redact_pii:
+        sessions = redact_sessions(sessions, stats.redactions)
+    header = chat_dialogue_header(history.chat)
+    examples = []
+    for session in sessions:
+        for example in session_examples(history.chat.id, header, session, options.context_turns):
+            if options.blocked_words and _is_blocked(example, options.blocked_words):
+                stats.blocked += 1
+                continue
+            examples.append(example)
+    return split_by_time(examples, options.heldout_fraction)
+
+
+def build_dataset(histories: Iterable[ChatHistory], options: DatasetOptions) -> BuiltDataset:
+    """All allowed chats → examples (train and held-out) and counts."""
+    stats = DatasetStats()
+    examples: list[DialogueExample] = []
+    for history in histories:
+        if not chat_allowed(history.chat, options.train_groups):
+            continue
+        chat_examples = build_chat_examples(history, options, stats)
+        if chat_examples:
+            stats.chats += 1
+        examples.extend(chat_examples)
+    stats.examples = len(examples)
+    stats.train = sum(e.split == "train" for e in examples)
+    stats.heldout = stats.examples - stats.train
+    stats.owner_initiated = sum(e.owner_initiated for e in examples)
+    train_dates = [e.date for e in examples if e.split == "train"]
+    if train_dates:
+        stats.first_date, stats.last_date = min(train_dates), max(train_dates)
+    return BuiltDataset(examples, stats)
+
+
+async def load_dataset(db: Any, settings: Any) -> BuiltDataset:
+    """Read every allowed chat's history through `storage` and build the dataset."""
+    from storage import dataset_queries
+
+    options = DatasetOptions.from_settings(settings)
+    histories = []
+    for chat in await dataset_queries.all_chats(db):
+        if chat_allowed(chat, options.train_groups):
+            histories.append(ChatHistory(chat, await dataset_queries.chat_history(db, chat.id)))
+    return build_dataset(histories, options)
