@@ -1,0 +1,342 @@
+"""A fake Telegram server below kurigram's transport, for offline tests and the load bench.
+
+Only `Session.start/stop/send` are replaced (see /work/shared/notes/kurigram-offline-testing.md):
+kurigram's own invoke wrappers, peer storage, FloodWait handling, update parsing, filters and
+dispatch all run. The fake answers with real `pyrogram.raw` objects, round-tripped through TL so
+they look exactly like decoded wire data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import os
+import struct
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
+
+from pyrogram import raw
+from pyrogram.errors import RPCError
+from pyrogram.raw.core import TLObject
+from pyrogram.session import session as session_module
+
+OWNER_ID = 1000
+API_ID = 12345
+API_HASH = "0123456789abcdef0123456789abcdef"
+
+
+def session_string(user_id: int = OWNER_ID, api_id: int = API_ID, dc_id: int = 2) -> str:
+    """An authorised-looking session string (random auth key): kurigram skips login with it."""
+    packed = struct.pack(">BI?256sQ?", dc_id, api_id, False, os.urandom(256), user_id, False)
+    return base64.urlsafe_b64encode(packed).decode().rstrip("=")
+
+
+def roundtrip(obj: Any) -> Any:
+    """Encode and decode through TL, so optional vectors are `[]` like on the wire."""
+    if isinstance(obj, list):
+        return [roundtrip(item) for item in obj]
+    if isinstance(obj, TLObject):
+        return TLObject.read(BytesIO(obj.write()))
+    return obj
+
+
+def unwrap(query: TLObject) -> TLObject:
+    """Strip `InvokeWith*` wrappers kurigram may add."""
+    while type(query).__name__.startswith("InvokeWith") and hasattr(query, "query"):
+        query = query.query
+    return query
+
+
+# ---------------------------------------------------------------- raw object builders
+
+def make_user(user_id: int, first_name: str = "", last_name: str | None = None, *, bot: bool = False,
+              is_self: bool = False, username: str | None = None) -> raw.types.User:
+    return raw.types.User(
+        id=user_id, is_self=is_self, bot=bot, access_hash=user_id * 7 + 1,
+        first_name=first_name or f"User{user_id}", last_name=last_name, username=username,
+    )
+
+
+def make_group(group_id: int, title: str) -> raw.types.Chat:
+    """A basic group (kurigram chat id: -group_id)."""
+    return raw.types.Chat(id=group_id, title=title, photo=raw.types.ChatPhotoEmpty(),
+                          participants_count=3, date=0, version=1)
+
+
+def make_channel(channel_id: int, title: str, *, broadcast: bool = False) -> raw.types.Channel:
+    """A supergroup (or broadcast channel); kurigram chat id: -100<channel_id>."""
+    return raw.types.Channel(id=channel_id, title=title, photo=raw.types.ChatPhotoEmpty(), date=0,
+                             access_hash=channel_id * 3 + 1, broadcast=broadcast, megagroup=not broadcast)
+
+
+def peer_for(chat_id: int) -> raw.base.Peer:
+    """kurigram chat id → raw peer."""
+    if chat_id > 0:
+        return raw.types.PeerUser(user_id=chat_id)
+    if str(chat_id).startswith("-100"):
+        return raw.types.PeerChannel(channel_id=int(str(chat_id)[4:]))
+    return raw.types.PeerChat(chat_id=-chat_id)
+
+
+def make_message(message_id: int, chat_id: int, *, text: str = "", out: bool = False,
+                 sender_id: int | None = None, date: int | None = None,
+                 media: raw.base.MessageMedia | None = None, forwarded: bool = False,
+                 edit_date: int | None = None, reply_to: int | None = None) -> raw.types.Message:
+    """A message in `chat_id` (kurigram id). Private chat: incoming from the partner, outgoing from
+    the owner; groups need `sender_id`."""
+    if sender_id is None:
+        sender_id = OWNER_ID if out else chat_id
+    return raw.types.Message(
+        id=message_id, peer_id=peer_for(chat_id), date=date or int(time.time()), message=text, out=out,
+        from_id=raw.types.PeerUser(user_id=sender_id), media=media,
+        fwd_from=raw.types.MessageFwdHeader(date=0, from_name="Someone") if forwarded else None,
+        edit_date=edit_date,
+        reply_to=raw.types.MessageReplyHeader(reply_to_msg_id=reply_to) if reply_to else None,
+    )
+
+
+def make_service_message(message_id: int, chat_id: int, date: int | None = None) -> raw.types.MessageService:
+    return raw.types.MessageService(
+        id=message_id, peer_id=peer_for(chat_id), date=date or int(time.time()),
+        from_id=raw.types.PeerUser(user_id=chat_id), action=raw.types.MessageActionContactSignUp(),
+    )
+
+
+def sticker_media(emoji: str) -> raw.types.MessageMediaDocument:
+    doc = raw.types.Document(
+        id=1, access_hash=2, file_reference=b"", date=0, mime_type="image/webp", size=10, dc_id=2,
+        attributes=[raw.types.DocumentAttributeSticker(alt=emoji, stickerset=raw.types.InputStickerSetEmpty()),
+                    raw.types.DocumentAttributeImageSize(w=512, h=512)],
+    )
+    return raw.types.MessageMediaDocument(document=doc)
+
+
+def voice_media() -> raw.types.MessageMediaDocument:
+    doc = raw.types.Document(
+        id=3, access_hash=4, file_reference=b"", date=0, mime_type="audio/ogg", size=10, dc_id=2,
+        attributes=[raw.types.DocumentAttributeAudio(duration=3, voice=True)],
+    )
+    return raw.types.MessageMediaDocument(document=doc)
+
+
+def photo_media() -> raw.types.MessageMediaPhoto:
+    photo = raw.types.Photo(id=5, access_hash=6, file_reference=b"", date=0, dc_id=2,
+                            sizes=[raw.types.PhotoSize(type="x", w=800, h=600, size=1000)])
+    return raw.types.MessageMediaPhoto(photo=photo)
+
+
+# ---------------------------------------------------------------- the fake server
+
+class SimulatedCrash(Exception):
+    """Raised by the fake server to stand in for the process dying mid-harvest."""
+
+
+@dataclass
+class InjectedError:
+    """Answer the next `times` requests of `function` with an RPC error (e.g. FLOOD_WAIT_5)."""
+
+    function: type
+    message: str
+    code: int = 420
+    times: int = 1
+
+
+@dataclass
+class FakeTelegram:
+    """Holds users, chats and histories; answers requests; records every request it got."""
+
+    owner: raw.types.User = field(default_factory=lambda: make_user(OWNER_ID, "Owner", is_self=True))
+    users: dict[int, raw.types.User] = field(default_factory=dict)
+    chats: dict[int, raw.base.Chat] = field(default_factory=dict)   # kurigram chat id → raw chat
+    history: dict[int, list[raw.base.Message]] = field(default_factory=dict)
+    requests: list[TLObject] = field(default_factory=list)
+    errors: list[InjectedError] = field(default_factory=list)
+    fail_after_history_pages: int | None = None  # simulate a crash: raise after this many pages
+    on_request: Callable[[TLObject], None] | None = None
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(100_000))
+    _pts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    history_pages: int = 0
+
+    def __post_init__(self) -> None:
+        self.users[self.owner.id] = self.owner
+
+    # --- set-up
+    def add_user(self, user: raw.types.User) -> raw.types.User:
+        self.users[user.id] = user
+        return user
+
+    def add_chat(self, chat_id: int, chat: raw.base.Chat) -> None:
+        self.chats[chat_id] = chat
+
+    def set_history(self, chat_id: int, messages: list[raw.base.Message]) -> None:
+        self.history[chat_id] = sorted(messages, key=lambda m: m.id, reverse=True)
+
+    def sent(self, function: type) -> list[TLObject]:
+        """Requests of one kind, in order (e.g. `raw.functions.messages.SendMessage`)."""
+        return [r for r in self.requests if isinstance(r, function)]
+
+    # --- updates pushed to the client
+    def new_message_update(self, message: raw.base.Message) -> raw.types.Updates:
+        return self._updates([raw.types.UpdateNewMessage(message=message, pts=next(self._pts), pts_count=1)])
+
+    def edit_message_update(self, message: raw.base.Message) -> raw.types.Updates:
+        return self._updates([raw.types.UpdateEditMessage(message=message, pts=next(self._pts), pts_count=1)])
+
+    def delete_messages_update(self, message_ids: list[int]) -> raw.types.Updates:
+        return self._updates([raw.types.UpdateDeleteMessages(messages=message_ids, pts=next(self._pts), pts_count=1)])
+
+    def typing_update(self, user_id: int) -> raw.types.Updates:
+        return self._updates([raw.types.UpdateUserTyping(user_id=user_id, action=raw.types.SendMessageTypingAction())])
+
+    def draft_update(self, chat_id: int, text: str) -> raw.types.Updates:
+        draft = raw.types.DraftMessage(message=text, date=int(time.time()))
+        return self._updates([raw.types.UpdateDraftMessage(peer=peer_for(chat_id), draft=draft)])
+
+    def _updates(self, updates: list[raw.base.Update]) -> raw.types.Updates:
+        return roundtrip(raw.types.Updates(
+            updates=updates, users=list(self.users.values()), chats=self._raw_chats(),
+            date=int(time.time()), seq=0,
+        ))
+
+    def _raw_chats(self) -> list[raw.base.Chat]:
+        return [c for c in self.chats.values() if not isinstance(c, raw.types.User)]
+
+    # --- request handling
+    def answer(self, query: TLObject) -> Any:
+        query = unwrap(query)
+        self.requests.append(query)
+        if self.on_request is not None:
+            self.on_request(query)
+        for error in self.errors:
+            if isinstance(query, error.function) and error.times > 0:
+                error.times -= 1
+                return raw.types.RpcError(error_code=error.code, error_message=error.message)
+        handler = getattr(self, f"_on_{type(query).__name__}", None)
+        if handler is None:
+            raise NotImplementedError(f"fake Telegram does not answer {type(query).__name__}")
+        return roundtrip(handler(query))
+
+    def _on_GetState(self, query: Any) -> Any:
+        return raw.types.updates.State(pts=1, qts=0, date=int(time.time()), seq=0, unread_count=0)
+
+    def _on_GetFullUser(self, query: Any) -> Any:
+        full = raw.types.UserFull(id=self.owner.id, settings=raw.types.PeerSettings(),
+                                  notify_settings=raw.types.PeerNotifySettings(), common_chats_count=0)
+        return raw.types.users.UserFull(full_user=full, chats=[], users=[self.owner])
+
+    def _on_GetUsers(self, query: Any) -> Any:
+        ids = []
+        for item in query.id:
+            if isinstance(item, raw.types.InputUserSelf):
+                ids.append(self.owner.id)
+            elif hasattr(item, "user_id"):
+                ids.append(item.user_id)
+        return [self.users[i] for i in ids if i in self.users]
+
+    def _on_GetHistory(self, query: Any) -> Any:
+        if self.fail_after_history_pages is not None and self.history_pages >= self.fail_after_history_pages:
+            raise SimulatedCrash(f"simulated crash after {self.history_pages} history pages")
+        self.history_pages += 1
+        chat_id = self._chat_id(query.peer)
+        rows = self.history.get(chat_id, [])  # newest first
+        # Telegram's paging: start at the first message older than offset_id, shift by add_offset.
+        start = 0
+        if query.offset_id:
+            start = next((i for i, m in enumerate(rows) if m.id < query.offset_id), len(rows))
+        start += query.add_offset
+        page = rows[max(0, start):max(0, start + query.limit)]
+        if query.max_id:
+            page = [m for m in page if m.id < query.max_id]
+        if query.min_id:
+            page = [m for m in page if m.id > query.min_id]
+        return raw.types.messages.MessagesSlice(
+            count=len(rows), messages=page, topics=[], chats=self._raw_chats(), users=list(self.users.values()),
+        )
+
+    def _on_GetDialogs(self, query: Any) -> Any:
+        if query.offset_id or not isinstance(query.offset_peer, raw.types.InputPeerEmpty):
+            return raw.types.messages.Dialogs(dialogs=[], messages=[], chats=[], users=[])
+        dialogs, tops = [], []
+        for chat_id, rows in self.history.items():
+            if not rows:
+                continue
+            tops.append(rows[0])
+            dialogs.append(raw.types.Dialog(
+                peer=peer_for(chat_id), top_message=rows[0].id, read_inbox_max_id=0, read_outbox_max_id=0,
+                unread_count=0, unread_mentions_count=0, unread_reactions_count=0, unread_poll_votes_count=0,
+                notify_settings=raw.types.PeerNotifySettings(),
+            ))
+        return raw.types.messages.Dialogs(dialogs=dialogs, messages=tops, chats=self._raw_chats(),
+                                          users=list(self.users.values()))
+
+    def _on_SendMessage(self, query: Any) -> Any:
+        return raw.types.UpdateShortSentMessage(id=next(self._ids), pts=next(self._pts), pts_count=1,
+                                                date=int(time.time()), out=True)
+
+    def _on_SetTyping(self, query: Any) -> Any:
+        return True
+
+    def _on_SaveDraft(self, query: Any) -> Any:
+        return True
+
+    def _chat_id(self, peer: Any) -> int:
+        if isinstance(peer, raw.types.InputPeerUser):
+            return peer.user_id
+        if isinstance(peer, raw.types.InputPeerSelf):
+            return self.owner.id
+        if isinstance(peer, raw.types.InputPeerChat):
+            return -peer.chat_id
+        if isinstance(peer, raw.types.InputPeerChannel):
+            return int(f"-100{peer.channel_id}")
+        raise NotImplementedError(type(peer).__name__)
+
+
+class SleepRecorder:
+    """Stands in for `asyncio` inside kurigram's session module: records FloodWait sleeps instead
+    of sleeping; everything else is the real asyncio."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+@contextlib.contextmanager
+def fake_transport(server: FakeTelegram) -> Iterator[SleepRecorder]:
+    """Patch kurigram so every session talks to `server`; yields the FloodWait sleep recorder."""
+    import pyrogram.client
+
+    class FakeSession(session_module.Session):
+        async def start(self) -> None:
+            self._state = session_module.SessionState.STARTED
+            self.is_started.set()
+
+        async def stop(self) -> None:
+            self._state = session_module.SessionState.STOPPED
+            self.is_started.clear()
+
+        async def send(self, data: TLObject, wait_response: bool = True, timeout: float = 15) -> Any:
+            await asyncio.sleep(0)  # a network hop: let other tasks run
+            result = server.answer(data)
+            if isinstance(result, raw.types.RpcError):
+                RPCError.raise_it(result, type(unwrap(data)))
+            return result
+
+    recorder = SleepRecorder()
+    original_session, original_asyncio = pyrogram.client.Session, session_module.asyncio
+    pyrogram.client.Session = FakeSession  # type: ignore[misc]
+    session_module.asyncio = recorder  # type: ignore[assignment]
+    try:
+        yield recorder
+    finally:
+        pyrogram.client.Session = original_session  # type: ignore[misc]
+        session_module.asyncio = original_asyncio
