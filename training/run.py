@@ -1,0 +1,386 @@
+"""The one training entry point, used by the CLI, the REST API (through the controller's worker) and
+the schedule: `run_training(settings, preset=..., trigger=...)`.
+
+Three layers, litgpt-style:
+- `run_training` (setup): config, run row, failure recording;
+- `main`: dataset → base model → `fit` → evaluation → adapter directory → gate → promotion;
+- `fit`: trl `SFTTrainer` + peft LoRA on pre-tokenised examples (loss only on the owner's replies),
+  packed padding-free batches, progress and loss curve into the run row, resumable checkpoints.
+
+The adapter is written to a temporary directory and renamed into place only when complete, and it
+is promoted (the only step that changes what is served) last: a failed or killed run leaves a
+temporary directory at most, never a half adapter in the list or a changed served model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from settings import Settings
+from storage import Database
+from storage import dataset_queries
+from storage import training as training_queries
+from training.config import TrainConfig, load_preset
+from training.dataset import BuiltDataset, load_dataset
+from training.evaluate import Reference, encode_examples, evaluate_adapter
+from training.promotion import PromotionDecision, decide_promotion
+
+log = logging.getLogger(__name__)
+
+TRAIN_PROGRESS_SHARE = 0.85  # progress 0..0.85 is training; evaluation fills the rest
+
+
+class TrainingError(RuntimeError):
+    """A run could not train (e.g. no examples)."""
+
+
+class NoTrainingData(TrainingError):
+    """The dataset has no training examples (import or harvest some chats first)."""
+
+
+@dataclass(slots=True)
+class FitResult:
+    """What `fit` measured."""
+
+    steps: int
+    loss_curve: list[list[float]]
+    seconds: float
+    real_tokens: int
+    total_positions: int
+    resumed_from: str | None = None
+
+    @property
+    def real_token_share(self) -> float:
+        return self.real_tokens / self.total_positions if self.total_positions else 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.total_positions / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "steps": self.steps, "seconds": round(self.seconds, 2), "real_tokens": self.real_tokens,
+            "total_positions": self.total_positions, "real_token_share": round(self.real_token_share, 4),
+            "tokens_per_second": round(self.tokens_per_second, 1), "resumed_from": self.resumed_from,
+            "final_loss": self.loss_curve[-1][1] if self.loss_curve else None,
+        }
+
+
+@dataclass(slots=True)
+class RunResult:
+    run_id: int
+    adapter_id: str
+    adapter_dir: Path
+    promoted: bool
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+ProgressHook = Callable[[int, int, float | None], None]
+"""(step, total steps, loss or None) — called from the training thread."""
+
+
+# --------------------------------------------------------------------------- setup
+
+async def run_training(
+    settings: Settings,
+    *,
+    preset: str | None = None,
+    trigger: str = "cli",
+    run_id: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    on_progress: ProgressHook | None = None,
+) -> RunResult:
+    """Train, evaluate, version and gate one adapter. Creates the run row unless `run_id` is given
+    (the controller creates it); any failure marks the run failed and is re-raised."""
+    config = load_preset(preset or settings.training_preset).with_overrides(**(overrides or {}))
+    async with Database.open(settings.db_path) as db:
+        if run_id is None:
+            owner_messages = await dataset_queries.owner_message_count(db)
+            run_id = (await training_queries.create_run(db, trigger, config.name, owner_messages)).id
+        else:
+            await training_queries.update_run(db, run_id, status="running")
+        try:
+            return await main(settings, db, run_id, config, on_progress)
+        except BaseException as exc:
+            await training_queries.update_run(db, run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+            raise
+
+
+# --------------------------------------------------------------------------- main
+
+class RunRecorder:
+    """Writes progress and the loss curve into the run row from the training thread."""
+
+    def __init__(self, db: Database, run_id: int, loop: asyncio.AbstractEventLoop, hook: ProgressHook | None) -> None:
+        self.db, self.run_id, self.loop, self.hook = db, run_id, loop, hook
+        self.loss_curve: list[list[float]] = []
+        self._pending: list[Any] = []
+
+    def __call__(self, step: int, total: int, loss: float | None) -> None:
+        if loss is not None:
+            self.loss_curve.append([step, round(loss, 5)])
+        progress = TRAIN_PROGRESS_SHARE * step / total if total else 0.0
+        self.set_progress(progress, list(self.loss_curve))
+        log.info("run %s: step %s/%s%s", self.run_id, step, total, f" loss {loss:.4f}" if loss is not None else "")
+        if self.hook is not None:
+            self.hook(step, total, loss)
+
+    def set_progress(self, progress: float, loss_curve: list[list[float]] | None = None) -> None:
+        coro = training_queries.update_run(self.db, self.run_id, progress=round(progress, 4), loss_curve=loss_curve)
+        self._pending.append(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for future in pending:
+            await asyncio.wrap_future(future)
+
+
+async def main(
+    settings: Settings, db: Database, run_id: int, config: TrainConfig, on_progress: ProgressHook | None = None
+) -> RunResult:
+    dataset = await load_dataset(db, settings)
+    if not dataset.train:
+        raise NoTrainingData("no training examples: import or harvest chats with owner replies first")
+    base_spec = config.base_model or settings.base_model
+    reference = await _served_reference(db, base_spec)
+    recorder = RunRecorder(db, run_id, asyncio.get_running_loop(), on_progress)
+    adapter_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-r{run_id}"
+    staging = settings.adapters_dir / f".tmp-{adapter_id}"
+    log.info("run %s: %s train / %s held-out examples from %s chats, base %s, preset %s",
+             run_id, dataset.stats.train, dataset.stats.heldout, dataset.stats.chats, base_spec, config.name)
+    try:
+        report = await asyncio.to_thread(
+            train_and_evaluate, settings, config, base_spec, dataset, reference, staging, recorder, run_id
+        )
+    finally:
+        await recorder.flush()
+    decision = gate(report, reference, settings.promotion_margin, servable=base_spec == settings.base_model)
+    report["promotion"] = decision.as_dict()
+    final = settings.adapters_dir / adapter_id
+    _write_meta(staging, report)
+    staging.rename(final)  # atomic on one file system: the adapter appears complete or not at all
+    metrics = {"perplexity": report["evaluation"]["perplexity"], "fit": report["fit"], "promoted": decision.promote}
+    async with db.atomic():
+        await training_queries.add_adapter(db, adapter_id, str(final), base_spec, run_id, metrics)
+        await training_queries.update_run(db, run_id, adapter_id=adapter_id, report=report, loss_curve=recorder.loss_curve, progress=1.0)
+        if decision.promote:
+            await training_queries.promote(db, adapter_id, f"run {run_id}: {decision.reason}")
+        await training_queries.update_run(db, run_id, status="succeeded")
+    _clear_checkpoints(settings, config)
+    log.info("run %s: adapter %s %s (%s)", run_id, adapter_id, "promoted" if decision.promote else "kept, not promoted", decision.reason)
+    return RunResult(run_id, adapter_id, final, decision.promote, report)
+
+
+async def _served_reference(db: Database, base_spec: str) -> Reference | None:
+    """The promoted adapter, when it was trained on the same base (else it can't be compared)."""
+    promoted = await training_queries.promoted_adapter(db)
+    if promoted is None or promoted.base_model != base_spec or not Path(promoted.path).is_dir():
+        return None
+    return Reference(promoted.id, Path(promoted.path))
+
+
+def gate(report: dict[str, Any], reference: Reference | None, margin: float, servable: bool) -> PromotionDecision:
+    """Compare with what is served now: the promoted adapter if it could be scored, else the base."""
+    ppl = report["evaluation"]["perplexity"]
+    if reference is not None and ppl.get("promoted") is not None:
+        served, label = ppl["promoted"], f"adapter {reference.adapter_id}"
+    else:
+        served, label = ppl.get("base"), "base model"
+    return decide_promotion(ppl["new"], served, margin, label, servable=servable)
+
+
+def train_and_evaluate(
+    settings: Settings,
+    config: TrainConfig,
+    base_spec: str,
+    dataset: BuiltDataset,
+    reference: Reference | None,
+    staging: Path,
+    recorder: RunRecorder,
+    run_id: int,
+) -> dict[str, Any]:
+    """The heavy, synchronous part (runs in a thread): load, train, save to `staging`, evaluate."""
+    from model.generation import GenerationSettings
+    from model.prompt import PromptFormat
+    from model.sources import load_base
+
+    model, tokenizer = load_base(base_spec, settings.models_dir, quantization=config.quantization, for_training=True)
+    fmt = PromptFormat.for_tokenizer(tokenizer)
+    rows = encode_examples(tokenizer, fmt, dataset.train, config.max_length)
+    if not rows:
+        raise NoTrainingData("every training example was empty after tokenisation")
+    checkpoints = checkpoint_dir(settings, config, base_spec, rows)
+    peft_model, fit_result = fit(model, tokenizer, rows, config, checkpoints, recorder)
+
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    peft_model.save_pretrained(str(staging))
+    fmt.save(staging)
+    recorder.set_progress(TRAIN_PROGRESS_SHARE + 0.02)
+
+    generation = GenerationSettings.from_settings(settings) if hasattr(GenerationSettings, "from_settings") else GenerationSettings()
+    evaluation = evaluate_adapter(peft_model, tokenizer, fmt, dataset.heldout, config, generation, reference)
+    return {
+        "run_id": run_id,
+        "adapter_base_model": base_spec,
+        "preset": config.as_dict(),
+        "data": dataset.stats.as_dict(),
+        "fit": fit_result.as_dict(),
+        "evaluation": evaluation,
+    }
+
+
+def _write_meta(staging: Path, report: dict[str, Any]) -> None:
+    meta = {
+        "base_model": report["adapter_base_model"],
+        "preset": report["preset"]["name"],
+        "config": report["preset"],
+        "run_id": report["run_id"],
+        "created_at": int(time.time()),
+        "data": report["data"],
+        "metrics": {"perplexity": report["evaluation"]["perplexity"], "fit": report["fit"],
+                    "style": report["evaluation"].get("style", {})},
+        "promotion": report.get("promotion"),
+    }
+    (staging / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- fit
+
+def checkpoint_dir(settings: Settings, config: TrainConfig, base_spec: str, rows: list[dict[str, list[int]]]) -> Path:
+    """Checkpoints of one (preset, base, data) combination: a rerun of the same data resumes from them."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([config.as_dict(), base_spec], sort_keys=True, default=str).encode())
+    for row in rows:
+        digest.update(json.dumps(row["input_ids"]).encode())
+    return settings.data_dir / "checkpoints" / f"{config.name}-{digest.hexdigest()[:12]}"
+
+
+def _clear_checkpoints(settings: Settings, config: TrainConfig) -> None:
+    root = settings.data_dir / "checkpoints"
+    for path in root.glob(f"{config.name}-*") if root.is_dir() else ():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def latest_checkpoint(output_dir: Path) -> Path | None:
+    if not output_dir.is_dir():
+        return None
+    found = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1)
+    return found[-1] if found else None
+
+
+def lora_config(config: TrainConfig) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+        target_modules=config.target_modules, bias="none", task_type="CAUSAL_LM",
+    )
+
+
+def sft_config(config: TrainConfig, output_dir: Path, cuda: bool, *, packing: bool | None = None) -> Any:
+    """trl 1.16 `SFTConfig` from our config. Pre-tokenised rows carry `labels` (-100 outside the
+    owner's reply), which trl keeps as they are; with packing it packs them best-fit-decreasing and
+    runs padding-free (position ids restart per example, so attention never crosses examples)."""
+    from trl import SFTConfig
+
+    packing = config.packing if packing is None else packing
+    return SFTConfig(
+        output_dir=str(output_dir),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        save_steps=config.save_steps,
+        save_total_limit=1,
+        seed=config.seed,
+        bf16=config.bf16 and cuda,
+        fp16=False,
+        gradient_checkpointing=config.gradient_checkpointing,
+        max_length=config.max_length,
+        packing=packing,
+        packing_strategy="bfd",
+        pad_to_multiple_of=None,
+        # Without packing, batch examples of similar length (less padding than random order).
+        train_sampling_strategy="random" if packing else "group_by_length",
+        use_cpu=not cuda,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+
+
+def fit(
+    model: Any,
+    tokenizer: Any,
+    rows: list[dict[str, list[int]]],
+    config: TrainConfig,
+    output_dir: Path,
+    on_step: Callable[[int, int, float | None], None] | None = None,
+    *,
+    packing: bool | None = None,
+) -> tuple[Any, FitResult]:
+    """LoRA-fine-tune `model` on `rows`; returns the peft model and what was measured. Resumes from
+    the newest checkpoint in `output_dir` if an earlier run of the same data was interrupted."""
+    import torch
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import SFTTrainer
+
+    counts = {"real": 0, "total": 0}
+
+    class CountingTrainer(SFTTrainer):
+        """Counts real tokens vs positions in every batch trained on (the padding waste)."""
+
+        def training_step(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            ids = inputs["input_ids"]
+            counts["total"] += ids.numel()
+            mask = inputs.get("attention_mask")
+            # Padding-free batches are one flat row of real tokens (we set pad_to_multiple_of=None).
+            counts["real"] += int(mask.sum()) if mask is not None else ids.numel()
+            return super().training_step(model, inputs, *args, **kwargs)
+
+    class Progress(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any) -> None:
+            if on_step is not None and logs and "loss" in logs:
+                on_step(state.global_step, state.max_steps, float(logs["loss"]))
+
+    dataset = Dataset.from_list(rows)
+    cuda = torch.cuda.is_available()
+    trainer = CountingTrainer(
+        model=model,
+        args=sft_config(config, output_dir, cuda, packing=packing),
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=lora_config(config),
+        callbacks=[Progress()],
+    )
+    resume = latest_checkpoint(output_dir)
+    if resume is not None:
+        log.info("resuming from %s", resume.name)
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    seconds = time.perf_counter() - started
+    curve = [[entry["step"], round(float(entry["loss"]), 5)] for entry in trainer.state.log_history if "loss" in entry]
+    result = FitResult(
+        steps=trainer.state.global_step, loss_curve=curve, seconds=seconds,
+        real_tokens=counts["real"], total_positions=counts["total"],
+        resumed_from=resume.name if resume else None,
+    )
+    return trainer.model, result
