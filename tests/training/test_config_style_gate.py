@@ -1,0 +1,74 @@
+"""Presets, style metrics, the promotion gate and promote/rollback."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage import InvalidValue
+from storage import training as training_queries
+from training.config import PresetError, TrainConfig, list_presets, load_preset
+from training.promotion import decide_promotion, promote_adapter, rollback_adapter
+from training.style import compare_style, style_metrics
+
+
+def test_every_shipped_preset_loads():
+    names = list_presets()
+    assert {"tiny", "smollm2-cpu", "qwen2.5-7b-qlora", "yandexgpt-5-lite-8b-qlora"} <= set(names)
+    for name in names:
+        config = load_preset(name)
+        assert config.name == name and config.description
+    assert load_preset("qwen2.5-7b-qlora").quantization == "4bit"
+    assert load_preset("smollm2-cpu").base_model is None  # follows TGTWIN_BASE_MODEL
+
+
+def test_config_checks_and_overrides():
+    with pytest.raises(PresetError, match="lora_r"):
+        TrainConfig(name="bad", lora_r=0)
+    with pytest.raises(PresetError, match="unknown"):
+        load_preset("tiny").with_overrides(nope=1)
+    with pytest.raises(PresetError, match="no preset"):
+        load_preset("missing")
+    assert load_preset("tiny").with_overrides(max_steps=3).max_steps == 3
+
+
+def test_style_metrics():
+    real = [["привет", "как ты?"], ["ок 😀"], ["Да."]]
+    m = style_metrics(real)
+    assert m.replies == 3 and m.mean_messages == pytest.approx(4 / 3)
+    assert m.emoji_share == pytest.approx(1 / 3) and m.multi_message_share == pytest.approx(1 / 3)
+    assert m.lowercase_share == pytest.approx(3 / 4) and m.end_punctuation_share == pytest.approx(2 / 4)
+    gap = compare_style([["ок"]], real)
+    assert gap["multi_message_share"] == {"generated": 0.0, "real": 0.3333, "gap": 0.3333}
+    assert style_metrics([]).mean_chars == 0.0
+
+
+def test_gate_refuses_a_worse_adapter():
+    assert decide_promotion(10.0, 12.0, 0.0, "base model").promote
+    assert not decide_promotion(12.5, 12.0, 0.0, "adapter a").promote
+    assert not decide_promotion(11.9, 12.0, 0.05, "adapter a").promote  # not by the margin
+    assert decide_promotion(11.0, 12.0, 0.05, "adapter a").promote
+    assert not decide_promotion(None, 12.0, 0.0, "base model").promote
+    assert not decide_promotion(float("nan"), 12.0, 0.0, "base model").promote
+    assert not decide_promotion(5.0, 12.0, 0.0, "base model", servable=False).promote
+
+
+class RecordingModel:
+    def __init__(self) -> None:
+        self.swaps: list[str | None] = []
+
+    async def swap_adapter(self, adapter_dir: str | None) -> None:
+        self.swaps.append(adapter_dir)
+
+
+async def test_promote_and_rollback_swap_the_live_model(db):
+    model = RecordingModel()
+    await training_queries.add_adapter(db, "a1", "/adapters/a1", "tiny", None)
+    await training_queries.add_adapter(db, "a2", "/adapters/a2", "tiny", None)
+    with pytest.raises(InvalidValue):
+        await rollback_adapter(db, model)
+    await promote_adapter(db, model, "a1", "test")
+    await promote_adapter(db, model, "a2", "test")
+    assert (await training_queries.promoted_adapter(db)).id == "a2"
+    previous = await rollback_adapter(db, model)
+    assert previous is not None and previous.id == "a1"
+    assert model.swaps == ["/adapters/a1", "/adapters/a2", "/adapters/a1"]
