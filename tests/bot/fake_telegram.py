@@ -59,6 +59,7 @@ def make_user(user_id: int, first_name: str = "", last_name: str | None = None, 
     return raw.types.User(
         id=user_id, is_self=is_self, bot=bot, access_hash=user_id * 7 + 1,
         first_name=first_name or f"User{user_id}", last_name=last_name, username=username,
+        bot_info_version=1 if bot else None,  # the wire ties this field to the bot flag
     )
 
 
@@ -158,7 +159,7 @@ class FakeTelegram:
     errors: list[InjectedError] = field(default_factory=list)
     fail_after_history_pages: int | None = None  # simulate a crash: raise after this many pages
     on_request: Callable[[TLObject], None] | None = None
-    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(100_000))
+    last_message_id: int = 0  # sent messages continue the account's id sequence, like Telegram
     _pts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     history_pages: int = 0
 
@@ -180,8 +181,13 @@ class FakeTelegram:
         """Requests of one kind, in order (e.g. `raw.functions.messages.SendMessage`)."""
         return [r for r in self.requests if isinstance(r, function)]
 
+    def next_message_id(self) -> int:
+        """An id for a new message in the account's sequence (after anything sent so far)."""
+        return self.last_message_id + 1
+
     # --- updates pushed to the client
     def new_message_update(self, message: raw.base.Message) -> raw.types.Updates:
+        self.last_message_id = max(self.last_message_id, message.id)
         return self._updates([raw.types.UpdateNewMessage(message=message, pts=next(self._pts), pts_count=1)])
 
     def edit_message_update(self, message: raw.base.Message) -> raw.types.Updates:
@@ -275,7 +281,8 @@ class FakeTelegram:
                                           users=list(self.users.values()))
 
     def _on_SendMessage(self, query: Any) -> Any:
-        return raw.types.UpdateShortSentMessage(id=next(self._ids), pts=next(self._pts), pts_count=1,
+        self.last_message_id += 1
+        return raw.types.UpdateShortSentMessage(id=self.last_message_id, pts=next(self._pts), pts_count=1,
                                                 date=int(time.time()), out=True)
 
     def _on_SetTyping(self, query: Any) -> Any:
@@ -340,3 +347,76 @@ def fake_transport(server: FakeTelegram) -> Iterator[SleepRecorder]:
     finally:
         pyrogram.client.Session = original_session  # type: ignore[misc]
         session_module.asyncio = original_asyncio
+
+
+# ---------------------------------------------------------------- time and model fakes
+
+class ManualClock:
+    """Virtual time for the reply pipeline: `sleep` waits until a test calls `advance`."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self._now = time.time() if start is None else start
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+
+    def now(self) -> float:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self._now + seconds, future))
+        await future
+
+    @property
+    def sleeping(self) -> int:
+        return sum(1 for _, f in self._sleepers if not f.done())
+
+    def advance(self, seconds: float) -> None:
+        self._now += seconds
+        due = [(t, f) for t, f in self._sleepers if t <= self._now]
+        self._sleepers = [(t, f) for t, f in self._sleepers if t > self._now]
+        for _, future in sorted(due, key=lambda item: item[0]):
+            if not future.done():
+                future.set_result(None)
+
+
+class FakeModel:
+    """services.ReplyModel stand-in: a fixed reply, records the dialogues it was asked about."""
+
+    def __init__(self, reply: list[str] | None = None) -> None:
+        self.parts = reply if reply is not None else ["ok"]
+        self.dialogues: list[Any] = []
+        self.fail_next = 0
+
+    async def reply(self, dialogue: Any) -> list[str]:
+        self.dialogues.append(dialogue)
+        if self.fail_next:
+            self.fail_next -= 1
+            raise RuntimeError("model failure (injected)")
+        return list(self.parts)
+
+    async def candidates(self, dialogue: Any, n: int) -> list[list[str]]:
+        return [await self.reply(dialogue) for _ in range(n)]
+
+    async def swap_adapter(self, adapter_dir: str | None) -> None:
+        return None
+
+    def status(self) -> dict[str, Any]:
+        return {"backend": "fake", "state": "ready"}
+
+
+async def wait_until(condition: Callable[[], Any], *, clock: ManualClock | None = None, step: float = 1.0,
+                     timeout: float = 10.0) -> None:
+    """Poll `condition` (sync or async) until true, advancing `clock` by `step` virtual seconds
+    between polls if given. Fails after `timeout` real seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        if clock is not None:
+            clock.advance(step)
+        await asyncio.sleep(0.002)

@@ -1,0 +1,122 @@
+"""The live bot: `async with TelegramBot(services) as bot:` starts the client, live sync and the
+reply pipeline, and exposes `bot.gateway` (services.TelegramGateway) for the panel.
+
+Start order: client → pipeline → handlers; stop in reverse. A failed start stops what started.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from bot.client import build_client
+from bot.live import LiveSync
+from bot.pipeline import Clock, ReplyPipeline
+from services import Services
+from storage import Database, MessageRow, kv
+from storage import messages as message_queries
+
+if TYPE_CHECKING:
+    from pyrogram import Client
+
+log = logging.getLogger(__name__)
+
+
+class KurigramOutbox:
+    """The pipeline's and the panel's way out to Telegram. Sent messages are stored at once:
+    Telegram does not echo this session's own messages back as updates."""
+
+    def __init__(self, client: "Client", db: Database, owner_id: int, owner_name: str | None) -> None:
+        self.client, self.db, self.owner_id, self.owner_name = client, db, owner_id, owner_name
+
+    async def send_typing(self, chat_id: int) -> None:
+        from pyrogram import enums
+
+        await self.client.send_chat_action(chat_id, enums.ChatAction.TYPING)
+
+    async def send_text(self, chat_id: int, text: str) -> int:
+        sent = await self.client.send_message(chat_id, text)
+        date = int(sent.date.timestamp()) if sent.date else 0
+        row = MessageRow(chat_id=chat_id, message_id=sent.id, sender_id=self.owner_id,
+                         sender_name=self.owner_name, outgoing=True, date=date, text=text)
+        async with self.db.atomic():
+            await message_queries.upsert_messages(self.db, [row], source="telegram")
+        return sent.id
+
+    async def save_draft(self, chat_id: int, text: str) -> None:
+        from pyrogram import raw
+
+        peer = await self.client.resolve_peer(chat_id)
+        await self.client.invoke(raw.functions.messages.SaveDraft(peer=peer, message=text))
+
+
+class KurigramGateway:
+    """services.TelegramGateway over the live client: what the panel sends is the owner's own act,
+    so it counts as owner activity (takeover, loop-guard reset)."""
+
+    def __init__(self, client: "Client", outbox: KurigramOutbox, pipeline: ReplyPipeline) -> None:
+        self._client, self._outbox, self._pipeline = client, outbox, pipeline
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._client.is_connected)
+
+    async def send_messages(self, chat_id: int, messages: list[str]) -> list[int]:
+        await self._pipeline.on_owner_activity(chat_id)
+        return [await self._outbox.send_text(chat_id, text) for text in messages if text.strip()]
+
+    async def save_draft(self, chat_id: int, text: str) -> None:
+        await self._outbox.save_draft(chat_id, text)
+
+
+class TelegramBot:
+    """Lifecycle of the live Telegram side. `client`/`clock` are injectable for tests and the bench."""
+
+    def __init__(self, services: Services, *, client: "Client | None" = None, clock: Clock | None = None) -> None:
+        self.services = services
+        self.client = client
+        self.clock = clock
+        self.pipeline: ReplyPipeline | None = None
+        self._live: LiveSync | None = None
+        self._gateway: KurigramGateway | None = None
+
+    @property
+    def gateway(self) -> KurigramGateway:
+        if self._gateway is None:
+            raise RuntimeError("TelegramBot is not started")
+        return self._gateway
+
+    async def __aenter__(self) -> "TelegramBot":
+        settings, db = self.services.settings, self.services.db
+        if self.client is None:
+            self.client = build_client(settings)
+        client = self.client
+        await client.start()
+        try:
+            me = client.me
+            assert me is not None
+            await kv.set_value(db, kv.OWNER_ID, me.id)
+            owner_name = " ".join(p for p in (me.first_name, me.last_name) if p) or None
+            outbox = KurigramOutbox(client, db, me.id, owner_name)
+            self.pipeline = ReplyPipeline(db, settings, self.services.model, outbox, clock=self.clock)
+            await self.pipeline.start()
+            self._live = LiveSync(db, me.id, self.pipeline)
+            self._live.register(client)
+            self._gateway = KurigramGateway(client, outbox, self.pipeline)
+        except BaseException:
+            await client.stop()
+            raise
+        log.info("telegram: connected as user %s; live sync and auto-reply running", me.id)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        assert self.client is not None
+        try:
+            if self.pipeline is not None:
+                await self.pipeline.stop()
+        finally:
+            self._gateway = None
+            await self.client.stop()
+            log.info("telegram: stopped")

@@ -1,0 +1,254 @@
+"""Live sync and the auto-reply pipeline, through a real kurigram client on the fake server:
+updates go in through `client.handle_updates`; we assert on the raw requests that come out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+from pyrogram import raw
+
+from bot.client import build_client
+from bot.runtime import TelegramBot
+from services import Services
+from settings import Settings
+from storage import ChatRow, Database, kv
+from storage import chats as chat_queries
+from storage import messages as message_queries
+from storage import replies as reply_queries
+from tests.bot.fake_telegram import (
+    OWNER_ID, FakeModel, FakeTelegram, ManualClock, make_group, make_message, make_user, session_string, wait_until,
+)
+
+PARTNER = 5
+SendMessage, SetTyping, SaveDraft = raw.functions.messages.SendMessage, raw.functions.messages.SetTyping, raw.functions.messages.SaveDraft
+
+
+@pytest.fixture
+def model() -> FakeModel:
+    return FakeModel(["sure", "talk later"])
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def bot(settings: Settings, db: Database, server: FakeTelegram, flood_sleeps, model: FakeModel,
+              clock: ManualClock) -> AsyncIterator[TelegramBot]:
+    settings = settings.model_copy(update={
+        "debounce_seconds": 8.0, "takeover_minutes": 15, "loop_guard_replies": 2,
+        "rate_per_chat_per_hour": 10, "rate_global_per_hour": 100, "quiet_hours": "",
+    })
+    server.add_user(make_user(PARTNER, "Alice"))
+    client = build_client(settings, session_string=session_string())
+    async with TelegramBot(Services(settings=settings, db=db, model=model), client=client, clock=clock) as running:
+        for _ in range(3):
+            await asyncio.sleep(0)  # kurigram adds handlers from a loop task
+        yield running
+
+
+async def set_mode(db: Database, chat_id: int, mode: str, chat_type: str = "private") -> None:
+    await chat_queries.upsert_chats(db, [ChatRow(chat_id, chat_type, "Alice")])  # type: ignore[arg-type]
+    await chat_queries.update_chat_settings(db, chat_id, reply_mode=mode)  # type: ignore[arg-type]
+
+
+async def feed(bot: TelegramBot, update: raw.types.Updates) -> None:
+    assert bot.client is not None
+    await bot.client.handle_updates(update)
+
+
+def logged(db: Database, n: int):
+    async def check() -> bool:
+        return len(await reply_queries.list_decisions(db)) >= n
+    return check
+
+
+async def decisions(db: Database) -> list[tuple[int | None, str, str]]:
+    return [(d.message_id, d.decision, d.reason) for d in reversed(await reply_queries.list_decisions(db))]
+
+
+async def test_live_sync_stores_new_edited_deleted_and_outgoing(bot, server: FakeTelegram, db: Database) -> None:
+    await feed(bot, server.new_message_update(make_message(1, PARTNER, text="hello")))
+    await feed(bot, server.new_message_update(make_message(2, PARTNER, text="mine", out=True)))
+    await wait_until(lambda: message_queries.get_message(db, PARTNER, 2))
+    await feed(bot, server.edit_message_update(make_message(1, PARTNER, text="hello there", edit_date=1_800_000_000)))
+
+    async def edited() -> bool:
+        row = await message_queries.get_message(db, PARTNER, 1)
+        return row is not None and row.text == "hello there"
+    await wait_until(edited)
+    row = await message_queries.get_message(db, PARTNER, 1)
+    assert row is not None and row.edited_at == 1_800_000_000 and not row.outgoing
+    own = await message_queries.get_message(db, PARTNER, 2)
+    assert own is not None and own.outgoing and own.sender_id == OWNER_ID
+
+    await feed(bot, server.delete_messages_update([1]))
+
+    async def deleted() -> bool:
+        row = await message_queries.get_message(db, PARTNER, 1)
+        return row is not None and row.deleted
+    await wait_until(deleted)
+    chat = await chat_queries.get_chat(db, PARTNER)
+    assert (chat.type, chat.reply_mode) == ("private", "off")
+
+
+async def test_non_whitelisted_chat_gets_nothing(bot, server: FakeTelegram, db: Database, clock: ManualClock,
+                                                 model: FakeModel) -> None:
+    server.add_chat(-42, make_group(42, "Family"))
+    await feed(bot, server.new_message_update(make_message(1, PARTNER, text="hi")))
+    await feed(bot, server.new_message_update(make_message(2, -42, text="hi all", sender_id=PARTNER)))
+    await wait_until(logged(db, 2))
+    clock.advance(60)
+    await asyncio.sleep(0.01)
+    assert not server.sent(SendMessage) and not server.sent(SetTyping) and not server.sent(SaveDraft)
+    assert model.dialogues == []
+    assert [d[1:] for d in await decisions(db)] == [("skipped", "chat is not whitelisted (mode off)")] * 2
+
+
+async def test_burst_of_five_answered_once_with_two_messages(bot, server: FakeTelegram, db: Database,
+                                                             clock: ManualClock, model: FakeModel) -> None:
+    await set_mode(db, PARTNER, "auto")
+    for i in range(1, 6):
+        await feed(bot, server.new_message_update(make_message(i, PARTNER, text=f"part {i}")))
+        await wait_until(lambda: message_queries.get_message(db, PARTNER, i))
+        clock.advance(1)
+        await feed(bot, server.typing_update(PARTNER))  # still writing
+    await asyncio.sleep(0.01)
+    assert not server.sent(SendMessage) and not model.dialogues  # still within the debounce window
+
+    await wait_until(logged(db, 5), clock=clock)
+    assert len(model.dialogues) == 1
+    last_turn = model.dialogues[0].turns[-1]
+    assert last_turn.role == "partner" and last_turn.messages == tuple(f"part {i}" for i in range(1, 6))
+
+    sends = server.sent(SendMessage)
+    assert [s.message for s in sends] == ["sure", "talk later"]
+    kinds = [type(r).__name__ for r in server.requests if isinstance(r, (SendMessage, SetTyping))]
+    assert kinds[0] == "SetTyping" and kinds.index("SendMessage") < len(kinds) - 1  # typing before each message
+    assert kinds[-1] == "SendMessage" and kinds[-2] == "SetTyping"
+
+    log = await decisions(db)
+    assert [d[:2] for d in log] == [(i, "skipped") for i in range(1, 5)] + [(5, "answered")]
+    assert all(d[2] == "debounced into message 5" for d in log[:4])
+    entry = (await reply_queries.list_decisions(db))[0]
+    assert len(entry.sent_message_ids) == 2
+    stored = [await message_queries.get_message(db, PARTNER, mid) for mid in entry.sent_message_ids]
+    assert [(m.text, m.outgoing) for m in stored if m] == [("sure", True), ("talk later", True)]
+
+
+async def test_draft_mode_saves_draft_and_sends_nothing(bot, server: FakeTelegram, db: Database,
+                                                        clock: ManualClock) -> None:
+    await set_mode(db, PARTNER, "draft")
+    await feed(bot, server.new_message_update(make_message(1, PARTNER, text="are you free?")))
+    await wait_until(logged(db, 1), clock=clock)
+    assert not server.sent(SendMessage)
+    [save] = server.sent(SaveDraft)
+    assert save.message == "sure\ntalk later" and save.peer.user_id == PARTNER
+    [draft] = await reply_queries.list_drafts(db)
+    assert draft.trigger_message_id == 1 and draft.status == "pending"
+    assert (await decisions(db))[0][1] == "drafted"
+    # Our own SaveDraft coming back as an update is not the owner typing.
+    await feed(bot, server.draft_update(PARTNER, "sure\ntalk later"))
+    await feed(bot, server.new_message_update(make_message(2, PARTNER, text="hello?")))
+    await wait_until(logged(db, 2), clock=clock)
+    assert (await decisions(db))[1][1] == "drafted"
+
+
+@pytest.mark.parametrize("owner_signal", ["message", "draft"])
+async def test_owner_takeover_silences_the_bot(bot, server: FakeTelegram, db: Database, clock: ManualClock,
+                                               owner_signal: str) -> None:
+    await set_mode(db, PARTNER, "auto")
+    await feed(bot, server.new_message_update(make_message(1, PARTNER, text="you there?")))
+    await wait_until(lambda: message_queries.get_message(db, PARTNER, 1))
+    clock.advance(2)
+    if owner_signal == "message":  # the owner answers from the phone during the debounce
+        await feed(bot, server.new_message_update(make_message(2, PARTNER, text="yes!", out=True)))
+    else:  # or is typing it: the draft syncs across devices
+        await feed(bot, server.draft_update(PARTNER, "yes, I'm"))
+    await asyncio.sleep(0.01)
+    await wait_until(logged(db, 1), clock=clock)
+    assert not server.sent(SendMessage) and not server.sent(SaveDraft)
+    [(_, decision, reason)] = await decisions(db)
+    assert decision == "skipped" and "owner takeover" in reason
+
+    # 16 minutes later the owner is gone: the bot answers again.
+    clock.advance(16 * 60)
+    await feed(bot, server.new_message_update(make_message(3, PARTNER, text="ok bye")))
+    await wait_until(logged(db, 2), clock=clock)
+    assert (await decisions(db))[1][1] == "answered"
+
+
+async def test_loop_guard_falls_back_to_draft(bot, server: FakeTelegram, db: Database, clock: ManualClock) -> None:
+    await set_mode(db, PARTNER, "auto")
+    for i in range(1, 4):
+        await feed(bot, server.new_message_update(make_message(server.next_message_id(), PARTNER, text=f"ping {i}")))
+        await wait_until(logged(db, i), clock=clock)
+    assert [d[1] for d in await decisions(db)] == ["answered", "answered", "drafted"]
+    assert "loop guard" in (await decisions(db))[2][2]
+    assert len(server.sent(SaveDraft)) == 1
+    # The owner writes: the guard resets (after the takeover window, auto again).
+    owner_id = server.next_message_id()
+    await feed(bot, server.new_message_update(make_message(owner_id, PARTNER, text="me", out=True)))
+    await wait_until(lambda: message_queries.get_message(db, PARTNER, owner_id))
+    clock.advance(16 * 60)
+    await feed(bot, server.new_message_update(make_message(server.next_message_id(), PARTNER, text="ping 5")))
+    await wait_until(logged(db, 4), clock=clock)
+    assert (await decisions(db))[3][1] == "answered"
+
+
+async def test_whitelist_and_kill_switch_change_live(bot, server: FakeTelegram, db: Database, clock: ManualClock) -> None:
+    await feed(bot, server.new_message_update(make_message(1, PARTNER, text="one")))
+    await wait_until(logged(db, 1), clock=clock)
+    await chat_queries.update_chat_settings(db, PARTNER, reply_mode="auto")  # as the panel does
+    await feed(bot, server.new_message_update(make_message(2, PARTNER, text="two")))
+    await wait_until(logged(db, 2), clock=clock)
+    await kv.set_value(db, kv.AUTOREPLY_ENABLED, False)
+    await feed(bot, server.new_message_update(make_message(server.next_message_id(), PARTNER, text="three")))
+    await wait_until(logged(db, 3), clock=clock)
+    assert [d[1] for d in await decisions(db)] == ["skipped", "answered", "skipped"]
+    assert "globally" in (await decisions(db))[2][2]
+
+
+async def test_bots_forwards_and_unlisted_groups_are_skipped(bot, server: FakeTelegram, db: Database,
+                                                             clock: ManualClock) -> None:
+    server.add_user(make_user(7, "Helper", bot=True))
+    await set_mode(db, 7, "auto", "bot")
+    await set_mode(db, PARTNER, "auto")
+    server.add_chat(-42, make_group(42, "Family"))
+    await feed(bot, server.new_message_update(make_message(1, 7, text="I am a bot")))
+    await feed(bot, server.new_message_update(make_message(2, PARTNER, text="fwd", forwarded=True)))
+    await feed(bot, server.new_message_update(make_message(3, -42, text="hi all", sender_id=PARTNER)))
+    await wait_until(logged(db, 3), clock=clock)
+    reasons = [d[2] for d in await decisions(db)]
+    assert reasons == ["sender is a bot", "forwarded message", "chat is not whitelisted (mode off)"]
+    assert not server.sent(SendMessage)
+
+
+async def test_failed_reply_is_logged_and_the_bot_keeps_going(bot, server: FakeTelegram, db: Database,
+                                                              clock: ManualClock, model: FakeModel, caplog) -> None:
+    await set_mode(db, PARTNER, "auto")
+    model.fail_next = 1
+    await feed(bot, server.new_message_update(make_message(1, PARTNER, text="first")))
+    await wait_until(logged(db, 1), clock=clock)
+    assert (await decisions(db))[0][1:] == ("error", "error: RuntimeError")
+    failures = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert failures and "chat 5 message 1" in failures[0].getMessage()
+    caplog.clear()  # the error above was expected
+    await feed(bot, server.new_message_update(make_message(server.next_message_id(), PARTNER, text="second")))
+    await wait_until(logged(db, 2), clock=clock)
+    assert (await decisions(db))[1][1] == "answered"
+
+
+async def test_gateway_sends_as_owner_and_saves_drafts(bot, server: FakeTelegram, db: Database) -> None:
+    await set_mode(db, PARTNER, "draft")
+    assert bot.gateway.connected
+    ids = await bot.gateway.send_messages(PARTNER, ["one", "two"])
+    assert len(ids) == 2 and [s.message for s in server.sent(SendMessage)] == ["one", "two"]
+    await bot.gateway.save_draft(PARTNER, "draft text")
+    assert server.sent(SaveDraft)[-1].message == "draft text"
+    row = await message_queries.get_message(db, PARTNER, ids[0])
+    assert row is not None and row.outgoing and row.text == "one"
