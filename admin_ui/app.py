@@ -1,0 +1,77 @@
+"""The one FastAPI app: REST under `/api`, `/health`, the login page, and the Gradio panel at `/ui`.
+
+Built by `main.py` (`run` and `serve`) from the same `Services` the bot and the CLI use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from admin_ui.deps import DocsAuthorized
+from admin_ui.errors import install_error_handlers
+from admin_ui.jobs import JobRegistry
+from admin_ui.login import PANEL_PATH, PanelLoginRedirect, panel_auth
+from admin_ui.login import router as login_router
+from admin_ui.routes import api_router, health
+from services import Services
+
+API_DESCRIPTION = (
+    "Every route except `GET /health` needs `Authorization: Bearer <admin token>`. "
+    "Errors are `{\"detail\": \"...\"}`: 401 without a valid token, 404 for unknown ids, "
+    "409 when the state forbids the action (Telegram offline, a run already going), 422 for bad input."
+)
+
+
+def create_app(services: Services, token: str, *, with_panel: bool = True) -> FastAPI:
+    """`with_panel=False` skips building the Gradio panel (API-only tests)."""
+    jobs = JobRegistry()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await jobs.cancel_all()
+
+    app = FastAPI(
+        title="tgtwin", description=API_DESCRIPTION, version="1.0",
+        docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.admin_token = token
+    app.state.jobs = jobs
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(api_router)
+    app.include_router(login_router)
+    _add_docs(app)
+    if with_panel:
+        import gradio as gr
+
+        from admin_ui.panel import PANEL_CSS, build_panel
+
+        gr.mount_gradio_app(
+            app, build_panel(services, jobs), path=PANEL_PATH, auth_dependency=panel_auth(token),
+            footer_links=[], run_history=False, show_error=True, ssr_mode=False, css=PANEL_CSS,
+            theme=gr.themes.Soft(primary_hue="orange"),
+        )
+        app.add_middleware(PanelLoginRedirect, token=token)
+    return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    """The OpenAPI schema and Swagger UI, behind the same token (or the panel's login cookie)."""
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[DocsAuthorized])
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[DocsAuthorized])
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="tgtwin API")
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse(PANEL_PATH + "/")

@@ -1,0 +1,165 @@
+"""Suggested replies: drafts for stored chats, and the playground's composed dialogues.
+
+A draft's text holds the reply's Telegram messages one per line: that is what the owner sees and
+edits in the panel, and sending splits it back into messages the same way. Both the model's text
+and the owner's edit are kept (`drafts.text` / `drafts.sent_text`): an edit is a preference pair.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from admin_ui.errors import DraftClosed, InvalidDialogue, ModelFailed, TelegramFailed, TelegramUnavailable
+from admin_ui.overview import telegram_connected
+from model.dialogue import Dialogue, Turn, clean_text
+from services import Services
+from storage import InvalidValue
+from storage import replies as reply_queries
+from storage.replies import Draft
+
+log = logging.getLogger(__name__)
+
+Speaker = Literal["partner", "owner"]
+MAX_CANDIDATES = 6
+
+
+
+def _send_lock(services: Services) -> asyncio.Lock:
+    """Sending is check, send, close: one lock per running app keeps two clicks from sending twice."""
+    lock = services.extras.get("draft_send_lock")
+    if lock is None:
+        lock = services.extras["draft_send_lock"] = asyncio.Lock()
+    return lock
+
+
+def draft_text(messages: Sequence[str]) -> str:
+    """The model's reply messages → the editable draft text (one message per line)."""
+    return "\n".join(m.strip() for m in messages if m.strip())
+
+
+def draft_messages(text: str) -> list[str]:
+    """Draft text (possibly edited) → the Telegram messages to send (one per non-empty line)."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+async def _generate(services: Services, dialogue: Dialogue) -> list[str]:
+    try:
+        messages = await services.model.reply(dialogue)
+    except Exception as exc:  # any backend failure is reported the same way: the model is unavailable
+        log.warning("model reply failed: %s", type(exc).__name__)
+        raise ModelFailed(f"the model could not produce a reply ({type(exc).__name__})") from exc
+    if not any(m.strip() for m in messages):
+        raise ModelFailed("the model produced an empty reply; try again")
+    return messages
+
+
+@dataclass(slots=True)
+class Suggestion:
+    draft: Draft
+    telegram_draft_saved: bool
+
+
+async def suggest_draft(services: Services, chat_id: int, message: str | None = None) -> Suggestion:
+    """Answer `chat_id` from its stored history (plus an optional new partner message), store the
+    suggestion as a pending draft, and put it into the chat's Telegram input box when connected.
+    The same context the bot uses (bot.context.chat_dialogue), minus sending."""
+    from bot.context import chat_dialogue
+
+    dialogue = await chat_dialogue(services.db, services.settings, chat_id, message)
+    if not dialogue.turns:
+        raise InvalidDialogue(f"chat {chat_id} has no recent messages to answer; pass `message`")
+    messages = await _generate(services, dialogue)
+    draft = await reply_queries.create_draft(services.db, chat_id, draft_text(messages))
+    saved = False
+    if telegram_connected(services):
+        assert services.telegram is not None
+        try:
+            await services.telegram.save_draft(chat_id, draft.text)
+            saved = True
+        except Exception as exc:  # the stored draft is the result; the input box is a convenience
+            log.warning("saving draft %s to Telegram chat %s failed: %s", draft.id, chat_id, type(exc).__name__)
+    log.info("draft %s suggested for chat %s", draft.id, chat_id)
+    return Suggestion(draft, saved)
+
+
+async def _pending(services: Services, draft_id: int) -> Draft:
+    draft = await reply_queries.get_draft(services.db, draft_id)
+    if draft.status != "pending":
+        raise DraftClosed(f"draft {draft_id} is already {draft.status}")
+    return draft
+
+
+async def send_draft(services: Services, draft_id: int, text: str | None = None) -> Draft:
+    """Send a pending draft as the owner, optionally edited; keeps both texts and logs the reply."""
+    async with _send_lock(services):
+        draft = await _pending(services, draft_id)
+        final = draft.text if text is None else text
+        messages = draft_messages(final)
+        if not messages:
+            raise InvalidDialogue("the text to send is empty")
+        if not telegram_connected(services):
+            raise TelegramUnavailable("send a draft")
+        assert services.telegram is not None
+        try:
+            sent_ids = await services.telegram.send_messages(draft.chat_id, messages)
+        except Exception as exc:  # kurigram raises many RPC errors; the owner needs the kind, not a 500
+            log.warning("sending draft %s to chat %s failed: %s", draft_id, draft.chat_id, type(exc).__name__)
+            raise TelegramFailed(f"Telegram did not take the message ({type(exc).__name__}); the draft stays pending") from exc
+        try:
+            closed = await reply_queries.close_draft(services.db, draft_id, "sent", sent_text=draft_text(messages))
+        except InvalidValue as exc:  # closed elsewhere (the bot) between our check and now
+            raise DraftClosed(str(exc)) from exc
+        edited = draft_text(messages) != draft.text
+        await reply_queries.log_decision(
+            services.db, draft.chat_id, draft.trigger_message_id, "answered",
+            f"draft {draft_id} sent from the panel" + (" (edited)" if edited else ""), sent_ids,
+        )
+        log.info("draft %s sent to chat %s (%d messages, edited=%s)", draft_id, draft.chat_id, len(sent_ids), edited)
+        return closed
+
+
+async def discard_draft(services: Services, draft_id: int) -> Draft:
+    await _pending(services, draft_id)
+    try:
+        return await reply_queries.close_draft(services.db, draft_id, "discarded")
+    except InvalidValue as exc:
+        raise DraftClosed(str(exc)) from exc
+
+
+def compose_dialogue(
+    messages: Sequence[tuple[Speaker, str]], relationship: str | None = None, partner_name: str | None = None
+) -> Dialogue:
+    """Playground messages (speaker, text), oldest first → a Dialogue; consecutive messages of one
+    side merge into one turn, as in stored chats. Must end with the partner (the model answers it)."""
+    turns: list[Turn] = []
+    for speaker, raw in messages:
+        text = clean_text(raw)
+        if not text:
+            continue
+        if turns and turns[-1].role == speaker:
+            turns[-1] = Turn(speaker, turns[-1].messages + (text,))
+        else:
+            turns.append(Turn(speaker, (text,)))
+    if not turns:
+        raise InvalidDialogue("the dialogue has no messages")
+    if turns[-1].role != "partner":
+        raise InvalidDialogue("the last message must be from the partner: the model answers it")
+    relationship = (relationship or "").strip() or None
+    return Dialogue(turns=tuple(turns), partner_name=partner_name or None, relationship=relationship)
+
+
+async def generate_candidates(services: Services, dialogue: Dialogue, n: int = 1) -> list[list[str]]:
+    """`n` candidate replies (each a list of messages); n=1 is exactly what the bot would send."""
+    if not 1 <= n <= MAX_CANDIDATES:
+        raise InvalidDialogue(f"ask for 1 to {MAX_CANDIDATES} candidates")
+    if n == 1:
+        return [await _generate(services, dialogue)]
+    try:
+        return await services.model.candidates(dialogue, n)
+    except Exception as exc:
+        log.warning("model candidates failed: %s", type(exc).__name__)
+        raise ModelFailed(f"the model could not produce replies ({type(exc).__name__})") from exc

@@ -1,0 +1,116 @@
+"""Getting history in from the panel: a Telegram export upload, or a harvest through the live client.
+
+Both run as background jobs (admin_ui.jobs); the request returns the job at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from admin_ui.errors import InvalidUpload, TelegramUnavailable
+from admin_ui.jobs import Job, JobRegistry, ProgressReporter
+from admin_ui.overview import telegram_connected
+from services import Services
+
+log = logging.getLogger(__name__)
+
+UPLOAD_CHUNK = 1 << 20
+ALLOWED_SUFFIXES = (".json", ".zip")
+
+
+@runtime_checkable
+class HarvestingGateway(Protocol):
+    """A Telegram gateway that can also backfill history (the bot's gateway, when it offers it)."""
+
+    async def harvest(self, progress: Callable[[float | None, str | None], None] | None = None) -> Any: ...
+
+
+def uploads_dir(services: Services) -> Path:
+    return services.settings.data_dir / "uploads"
+
+
+def _as_dict(result: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)
+    if isinstance(result, dict):
+        return result
+    return {"result": str(result)}
+
+
+async def save_upload(services: Services, filename: str, chunks: AsyncIterator[bytes]) -> Path:
+    """Stream an uploaded export to a private temp file in the data dir (exports can be large)."""
+    suffix = Path(filename or "").suffix.lower() or ".json"
+    if suffix not in ALLOWED_SUFFIXES:
+        raise InvalidUpload(f"upload a Telegram export: result.json (or a .zip of it), not {suffix}")
+    directory = uploads_dir(services)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"export-{secrets.token_hex(8)}{suffix}"
+    size = 0
+    with open(path, "xb") as handle:
+        path.chmod(0o600)
+        async for chunk in chunks:
+            size += len(chunk)
+            handle.write(chunk)
+    if size == 0:
+        path.unlink()
+        raise InvalidUpload("the uploaded file is empty")
+    return path
+
+
+def start_import(services: Services, jobs: JobRegistry, path: Path) -> Job:
+    """Import a saved export in the background; the temp file is removed when the job ends."""
+
+    async def work(reporter: ProgressReporter) -> dict[str, Any]:
+        from bot.export_import import import_export
+
+        reporter.report(0.0, "importing")
+        try:
+            result = await import_export(services.db, path, progress=_import_progress(reporter))
+        finally:
+            path.unlink(missing_ok=True)
+        return _as_dict(result)
+
+    return jobs.start("import", work)
+
+
+def _import_progress(reporter: ProgressReporter) -> Callable[..., None]:
+    """import_export reports (done, total) messages; the panel shows a fraction."""
+
+    def progress(done: int, total: int | None = None) -> None:
+        fraction = done / total if total else None
+        reporter.report(fraction, f"{done} of {total} messages" if total else f"{done} messages")
+
+    return progress
+
+
+def start_harvest(services: Services, jobs: JobRegistry) -> Job:
+    """Backfill history through the live client in the background; needs Telegram connected."""
+    if not telegram_connected(services):
+        raise TelegramUnavailable("harvest history")
+    gateway = services.telegram
+    if not isinstance(gateway, HarvestingGateway):
+        raise TelegramUnavailable("harvest from the panel with this client; run `python main.py harvest`")
+
+    async def work(reporter: ProgressReporter) -> dict[str, Any]:
+        reporter.report(0.0, "harvesting")
+        return _as_dict(await gateway.harvest(progress=reporter.report))
+
+    return jobs.start("harvest", work)
+
+
+
+async def save_local_file(services: Services, source: Path) -> Path:
+    """A file the panel received (Gradio's upload cache) → a private copy for the import job."""
+    import asyncio
+
+    async def chunks() -> AsyncIterator[bytes]:
+        with open(source, "rb") as handle:
+            while chunk := await asyncio.to_thread(handle.read, UPLOAD_CHUNK):
+                yield chunk
+
+    return await save_upload(services, source.name, chunks())

@@ -1,0 +1,72 @@
+"""`/api/chats`: the whitelist and per-chat settings (reply mode, relationship tag, training opt-in)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field, field_validator
+
+from admin_ui.deps import ServicesDep
+from admin_ui.overview import chat_detail, chat_list
+from storage import ChatType, ReplyMode
+from storage import chats as chat_queries
+
+router = APIRouter(prefix="/chats", tags=["chats"])
+
+
+class ChatOut(BaseModel):
+    id: int
+    type: ChatType
+    title: str
+    mode: ReplyMode
+    relationship: str | None
+    train: bool | None
+    messages: int
+    owner_messages: int
+
+
+class ChatDetailOut(ChatOut):
+    last_message_at: int | None
+    decisions: dict[str, int] = Field(description="Reply-log decisions in this chat: answered/drafted/skipped/error.")
+    pending_drafts: int
+
+
+class ChatSettingsIn(BaseModel):
+    """Fields left out stay as they are; `relationship: null` clears the tag."""
+
+    mode: ReplyMode | None = None
+    relationship: str | None = Field(None, max_length=40, description="friend, family, work… (goes into the prompt)")
+    train: bool | None = Field(None, description="Use this chat for training (null: default by chat type).")
+
+    @field_validator("relationship")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        return (value or "").strip() or None
+
+
+@router.get("", response_model=list[ChatOut], summary="Chats with settings and message counts")
+async def list_chats(
+    services: ServicesDep,
+    search: Annotated[str, Query(max_length=100, description="Part of the chat title.")] = "",
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[dict[str, Any]]:
+    return await chat_list(services, search, limit)
+
+
+@router.get("/{chat_id}", response_model=ChatDetailOut, summary="One chat with its stats")
+async def get_chat(chat_id: int, services: ServicesDep) -> dict[str, Any]:
+    return await chat_detail(services, chat_id)
+
+
+@router.put("/{chat_id}", response_model=ChatDetailOut, summary="Set reply mode / relationship / training opt-in")
+async def put_chat(chat_id: int, body: ChatSettingsIn, services: ServicesDep) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if body.mode is not None:
+        changes["reply_mode"] = body.mode
+    if "relationship" in body.model_fields_set:
+        changes["relationship"] = body.relationship
+    if "train" in body.model_fields_set:
+        changes["train"] = body.train
+    await chat_queries.update_chat_settings(services.db, chat_id, **changes)
+    return await chat_detail(services, chat_id)

@@ -1,0 +1,77 @@
+"""`/api/drafts`: suggested replies the owner approves, edits and sends, or discards."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
+
+from admin_ui.deps import ServicesDep
+from admin_ui.drafting import discard_draft, draft_messages, send_draft, suggest_draft
+from storage import replies as reply_queries
+from storage.replies import Draft, DraftStatus
+
+router = APIRouter(prefix="/drafts", tags=["drafts"])
+
+
+class DraftOut(BaseModel):
+    id: int
+    chat_id: int
+    trigger_message_id: int | None
+    text: str = Field(description="The model's suggestion, one Telegram message per line.")
+    sent_text: str | None = Field(description="What the owner actually sent (differs when edited).")
+    messages: list[str] = Field(description="`text` split into the messages that would be sent.")
+    status: DraftStatus
+    created_at: int
+    updated_at: int
+
+    @classmethod
+    def of(cls, draft: Draft) -> "DraftOut":
+        return cls(
+            id=draft.id, chat_id=draft.chat_id, trigger_message_id=draft.trigger_message_id, text=draft.text,
+            sent_text=draft.sent_text, messages=draft_messages(draft.text), status=draft.status,
+            created_at=draft.created_at, updated_at=draft.updated_at,
+        )
+
+
+class SuggestIn(BaseModel):
+    chat_id: int
+    message: str | None = Field(None, max_length=4096, description="A new incoming partner message to answer too.")
+
+
+class SuggestOut(DraftOut):
+    telegram_draft_saved: bool = Field(description="Also placed in the chat's Telegram input box.")
+
+
+class SendIn(BaseModel):
+    text: str | None = Field(
+        None, max_length=4096 * 10, description="Edited text to send instead (one message per line)."
+    )
+
+
+@router.post("", response_model=SuggestOut, status_code=status.HTTP_201_CREATED,
+             summary="Suggest a reply for a chat from its stored history; stored as a pending draft")
+async def create_draft(body: SuggestIn, services: ServicesDep) -> SuggestOut:
+    suggestion = await suggest_draft(services, body.chat_id, body.message)
+    return SuggestOut(**DraftOut.of(suggestion.draft).model_dump(), telegram_draft_saved=suggestion.telegram_draft_saved)
+
+
+@router.get("", response_model=list[DraftOut], summary="Drafts, newest first")
+async def list_drafts(
+    services: ServicesDep,
+    draft_status: Annotated[DraftStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[DraftOut]:
+    return [DraftOut.of(d) for d in await reply_queries.list_drafts(services.db, draft_status, limit)]
+
+
+@router.post("/{draft_id}/send", response_model=DraftOut,
+             summary="Send a pending draft (optionally edited); both texts are kept")
+async def post_send(draft_id: int, services: ServicesDep, body: SendIn | None = None) -> DraftOut:
+    return DraftOut.of(await send_draft(services, draft_id, body.text if body else None))
+
+
+@router.post("/{draft_id}/discard", response_model=DraftOut, summary="Discard a pending draft")
+async def post_discard(draft_id: int, services: ServicesDep) -> DraftOut:
+    return DraftOut.of(await discard_draft(services, draft_id))

@@ -1,0 +1,39 @@
+"""`POST /api/generate`: prompt testing on a composed dialogue, no stored chat involved."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from admin_ui.deps import ServicesDep
+from admin_ui.drafting import MAX_CANDIDATES, compose_dialogue, generate_candidates
+
+router = APIRouter(tags=["generate"])
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    speaker: Literal["partner", "owner"] = Field(alias="from")
+    text: str = Field(min_length=1, max_length=4096)
+
+
+class GenerateIn(BaseModel):
+    messages: list[MessageIn] = Field(min_length=1, max_length=200, description="Oldest first; ends with the partner.")
+    relationship: str | None = Field(None, max_length=40)
+    partner_name: str | None = Field(None, max_length=100)
+    n: int = Field(1, ge=1, le=MAX_CANDIDATES, description="How many candidate replies to sample.")
+
+
+class GenerateOut(BaseModel):
+    messages: list[str] = Field(description="The first candidate: the Telegram messages the owner would send.")
+    candidates: list[list[str]]
+
+
+@router.post("/generate", response_model=GenerateOut, summary="Reply to a composed dialogue (playground)")
+async def post_generate(body: GenerateIn, services: ServicesDep) -> GenerateOut:
+    dialogue = compose_dialogue([(m.speaker, m.text) for m in body.messages], body.relationship, body.partner_name)
+    candidates = await generate_candidates(services, dialogue, body.n)
+    return GenerateOut(messages=candidates[0] if candidates else [], candidates=candidates)

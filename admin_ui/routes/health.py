@@ -1,0 +1,25 @@
+"""`GET /health`: liveness for probes and humans; the one route without a token."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from admin_ui.deps import ServicesDep
+from admin_ui.overview import model_status, telegram_connected
+
+router = APIRouter(tags=["health"])
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"] = "ok"
+    model: dict[str, Any]
+    """The model service's own status: base model, adapter, backend, device, state."""
+    telegram_connected: bool
+
+
+@router.get("/health", response_model=HealthOut, summary="Liveness, loaded model/adapter, Telegram state")
+async def health(services: ServicesDep) -> HealthOut:
+    return HealthOut(model=model_status(services), telegram_connected=telegram_connected(services))

@@ -1,0 +1,138 @@
+"""The token's origin, the bind refusal, and 401 on every protected route."""
+
+from __future__ import annotations
+
+import io
+import re
+import stat
+
+import pytest
+
+from admin_ui.auth import (
+    BindRefused, check_bind_allowed, resolve_admin_token, session_value, token_file, token_matches,
+)
+from admin_ui.server import announce_panel, panel_url
+from settings import Settings, load_settings
+from tests.admin_ui.conftest import TOKEN, PanelEnv
+
+WRONG = "wrong-token-wrong-token"
+
+
+def test_generated_token_is_stored_0600_and_reused(settings: Settings) -> None:
+    token, generated = resolve_admin_token(settings)
+    path = token_file(settings)
+    assert generated and len(token) >= 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert resolve_admin_token(settings) == (token, True)
+
+
+def test_token_file_with_loose_mode_is_narrowed(settings: Settings) -> None:
+    token, _ = resolve_admin_token(settings)
+    token_file(settings).chmod(0o644)
+    assert resolve_admin_token(settings) == (token, True)
+    assert stat.S_IMODE(token_file(settings).stat().st_mode) == 0o600
+
+
+def test_configured_token_wins_and_writes_nothing(settings: Settings) -> None:
+    configured = load_settings(data_dir=settings.data_dir, admin_token="a-configured-token-123")
+    assert resolve_admin_token(configured) == ("a-configured-token-123", False)
+    assert not token_file(settings).exists()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "::", "example.org"])
+def test_non_loopback_without_token_is_refused(host: str) -> None:
+    with pytest.raises(BindRefused, match="TGTWIN_ADMIN_TOKEN"):
+        check_bind_allowed(host, token_configured=False)
+    check_bind_allowed(host, token_configured=True)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1"])
+def test_loopback_needs_no_configured_token(host: str) -> None:
+    check_bind_allowed(host, token_configured=False)
+
+
+def test_bind_refusal_is_a_value_error_for_the_composition_root() -> None:
+    assert issubclass(BindRefused, ValueError)
+
+
+def test_token_compare() -> None:
+    assert token_matches(TOKEN, TOKEN)
+    assert not token_matches(None, TOKEN)
+    assert not token_matches("", TOKEN)
+    assert not token_matches(TOKEN + "x", TOKEN)
+
+
+def test_announce_prints_login_link_only_for_a_generated_token() -> None:
+    out = io.StringIO()
+    announce_panel("127.0.0.1", 8000, "tok/en", True, out)
+    assert "http://127.0.0.1:8000/login?token=tok%2Fen" in out.getvalue()
+    out = io.StringIO()
+    announce_panel("0.0.0.0", 9000, "secret-configured", False, out)
+    assert "secret-configured" not in out.getvalue() and "http://127.0.0.1:9000/ui/" in out.getvalue()
+    assert panel_url("::1", 8000) == "http://[::1]:8000/ui/"
+
+
+def _protected_requests(env: PanelEnv) -> list[tuple[str, str]]:
+    """Every documented /api operation, with its path parameters filled in."""
+    requests = []
+    for template, operations in env.client.app.openapi()["paths"].items():  # type: ignore[attr-defined]
+        if template.startswith("/api"):
+            path = re.sub(r"\{(\w+)\}", lambda m: "adapter-1" if m.group(1) == "adapter_id" else "1", template)
+            requests += [(method.upper(), path) for method in operations]
+    return requests + [("GET", "/openapi.json"), ("GET", "/docs")]
+
+
+def test_every_protected_route_is_listed(env: PanelEnv) -> None:
+    paths = {path for _, path in _protected_requests(env)}
+    for expected in ("/api/status", "/api/autoreply", "/api/chats", "/api/chats/{chat_id}", "/api/drafts",
+                     "/api/drafts/{draft_id}/send", "/api/drafts/{draft_id}/discard", "/api/generate", "/api/import",
+                     "/api/harvest", "/api/jobs/{job_id}", "/api/training/runs", "/api/training/runs/{run_id}",
+                     "/api/adapters", "/api/adapters/{adapter_id}/promote", "/api/adapters/rollback", "/api/replies"):
+        assert expected.replace("{adapter_id}", "adapter-1").replace("{chat_id}", "1").replace("{draft_id}", "1")\
+            .replace("{job_id}", "1").replace("{run_id}", "1") in paths
+
+
+@pytest.mark.parametrize("auth", [None, f"Bearer {WRONG}", "Basic dXNlcjpwYXNz", f"Bearer {TOKEN} extra", "Bearer"])
+def test_every_protected_route_rejects_bad_credentials(env: PanelEnv, auth: str | None) -> None:
+    headers = {"Authorization": auth} if auth else {}
+    requests = _protected_requests(env)
+    assert len(requests) >= 20
+    for method, path in requests:
+        response = env.anonymous.request(method, path, headers=headers, json={})
+        assert response.status_code == 401, (method, path, response.status_code)
+        assert response.json() == {"detail": "not authenticated"}
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert env.telegram.sent == [] and env.training.started == []
+
+
+def test_health_is_open_and_the_rest_accepts_the_token(env: PanelEnv) -> None:
+    health = env.anonymous.get("/health")
+    assert health.status_code == 200
+    assert health.json()["telegram_connected"] is True
+    assert health.json()["model"]["state"] == "ready"
+    assert env.client.get("/api/status").status_code == 200
+    assert env.client.get("/openapi.json").status_code == 200
+
+
+def test_docs_accept_the_panel_session_cookie(env: PanelEnv) -> None:
+    env.anonymous.cookies.set("tgtwin_panel", session_value(TOKEN))
+    assert env.anonymous.get("/openapi.json").status_code == 200
+    env.anonymous.cookies.set("tgtwin_panel", session_value(WRONG))
+    assert env.anonymous.get("/openapi.json").status_code == 401
+
+
+def test_login_page_sets_a_cookie_that_is_not_the_token(env: PanelEnv) -> None:
+    page = env.anonymous.get("/login")
+    assert page.status_code == 200 and 'name="token"' in page.text
+    bad = env.anonymous.post("/login", data={"token": WRONG}, follow_redirects=False)
+    assert bad.status_code == 401 and "not valid" in bad.text and "tgtwin_panel" not in bad.headers.get("set-cookie", "")
+    good = env.anonymous.post("/login", data={"token": TOKEN, "next": "//evil.example/"}, follow_redirects=False)
+    assert good.status_code == 303 and good.headers["location"] == "/ui/"
+    cookie = good.headers["set-cookie"]
+    assert "HttpOnly" in cookie and TOKEN not in cookie and session_value(TOKEN) in cookie
+
+
+def test_login_link_with_token_logs_in_and_drops_it_from_the_url(env: PanelEnv) -> None:
+    response = env.anonymous.get(f"/login?token={TOKEN}", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/ui/"
+    assert env.anonymous.get(f"/login?token={WRONG}").status_code == 401
