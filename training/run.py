@@ -64,7 +64,8 @@ class FitResult:
 
     @property
     def tokens_per_second(self) -> float:
-        return self.total_positions / self.seconds if self.seconds > 0 else 0.0
+        """Real (non-padding) tokens trained on per second."""
+        return self.real_tokens / self.seconds if self.seconds > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -288,13 +289,17 @@ def lora_config(config: TrainConfig) -> Any:
     )
 
 
-def sft_config(config: TrainConfig, output_dir: Path, cuda: bool, *, packing: bool | None = None) -> Any:
+def sft_config(
+    config: TrainConfig, output_dir: Path, cuda: bool, *, packing: bool | None = None, group_by_length: bool | None = None
+) -> Any:
     """trl 1.16 `SFTConfig` from our config. Pre-tokenised rows carry `labels` (-100 outside the
     owner's reply), which trl keeps as they are; with packing it packs them best-fit-decreasing and
     runs padding-free (position ids restart per example, so attention never crosses examples)."""
     from trl import SFTConfig
 
     packing = config.packing if packing is None else packing
+    # Without packing, batch examples of similar length (less padding than random order).
+    group_by_length = not packing if group_by_length is None else group_by_length
     return SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=config.epochs,
@@ -317,8 +322,7 @@ def sft_config(config: TrainConfig, output_dir: Path, cuda: bool, *, packing: bo
         packing=packing,
         packing_strategy="bfd",
         pad_to_multiple_of=None,
-        # Without packing, batch examples of similar length (less padding than random order).
-        train_sampling_strategy="random" if packing else "group_by_length",
+        train_sampling_strategy="group_by_length" if group_by_length else "random",
         use_cpu=not cuda,
         report_to="none",
         disable_tqdm=True,
@@ -335,12 +339,14 @@ def fit(
     on_step: Callable[[int, int, float | None], None] | None = None,
     *,
     packing: bool | None = None,
+    group_by_length: bool | None = None,
 ) -> tuple[Any, FitResult]:
     """LoRA-fine-tune `model` on `rows`; returns the peft model and what was measured. Resumes from
     the newest checkpoint in `output_dir` if an earlier run of the same data was interrupted."""
     import torch
     from datasets import Dataset
     from transformers import TrainerCallback
+    from transformers.trainer_callback import PrinterCallback
     from trl import SFTTrainer
 
     counts = {"real": 0, "total": 0}
@@ -365,12 +371,13 @@ def fit(
     cuda = torch.cuda.is_available()
     trainer = CountingTrainer(
         model=model,
-        args=sft_config(config, output_dir, cuda, packing=packing),
+        args=sft_config(config, output_dir, cuda, packing=packing, group_by_length=group_by_length),
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=lora_config(config),
         callbacks=[Progress()],
     )
+    trainer.remove_callback(PrinterCallback)  # progress goes through `on_step` and the log instead
     resume = latest_checkpoint(output_dir)
     if resume is not None:
         log.info("resuming from %s", resume.name)

@@ -1,0 +1,36 @@
+"""`main.py dataset` prints counts and writes JSON lines with a split field."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from typer.testing import CliRunner
+
+from storage import ChatRow, Database, MessageRow
+from storage import chats as chat_queries
+from storage import messages as message_queries
+
+
+async def seed(settings) -> None:
+    async with Database.open(settings.db_path) as db:
+        await chat_queries.upsert_chats(db, [ChatRow(1, "private", "Anna")])
+        rows = []
+        for i in range(20):
+            rows.append(MessageRow(1, 2 * i, 7, "Anna", False, 1000 + 100 * i, f"q{i} mail me a@b.io"))
+            rows.append(MessageRow(1, 2 * i + 1, None, None, True, 1000 + 100 * i + 5, f"a{i}"))
+        await message_queries.insert_messages(db, rows, "export")
+
+
+def test_dataset_command_writes_jsonl(settings, tmp_path):
+    asyncio.run(seed(settings))
+
+    from main import app
+
+    out = tmp_path / "examples.jsonl"
+    result = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "dataset", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "examples 20 (train 18, held-out 2" in result.output and "email 20" in result.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 20 and {line["split"] for line in lines} == {"train", "heldout"}
+    assert all("a@b.io" not in json.dumps(line) for line in lines)
