@@ -47,7 +47,7 @@ def protect_session_file(path: Path) -> None:
         os.chmod(path, SESSION_FILE_MODE)
 
 
-def _private_storage(name: str, workdir: Path):  # -> pyrogram.storage.SQLiteStorage
+def private_session_storage(name: str, workdir: Path):  # -> pyrogram.storage.SQLiteStorage
     """kurigram's file storage, tightened to 0600 as soon as the file exists (before any key is
     written into it: `open()` creates an empty session row; the auth key comes later)."""
     from pyrogram.storage import SQLiteStorage
@@ -96,5 +96,5 @@ def build_client(
         raise NotLoggedIn(f"no Telegram session at {settings.session_path}; run `python main.py login` first")
     return Client(
         settings.session_name, api_id=api_id, api_hash=api_hash,
-        storage_engine=_private_storage(settings.session_name, settings.data_dir), **common,
+        storage_engine=private_session_storage(settings.session_name, settings.data_dir), **common,
     )

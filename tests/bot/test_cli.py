@@ -1,0 +1,76 @@
+"""`login` and `harvest` through the real CLI, with kurigram talking to the fake server."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.client import NotLoggedIn, TelegramNotConfigured, build_client
+from settings import Settings, load_settings
+from tests.bot.fake_telegram import API_HASH, API_ID, FakeTelegram, make_message, make_user, session_string
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch, flood_sleeps) -> Path:
+    monkeypatch.setenv("TGTWIN_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("TGTWIN_API_ID", str(API_ID))
+    monkeypatch.setenv("TGTWIN_API_HASH", API_HASH)
+    return settings.data_dir
+
+
+def invoke(*args: str):
+    from main import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_missing_credentials_is_a_clear_error(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TGTWIN_DATA_DIR", str(settings.data_dir))
+    result = invoke("login", "--session-string", session_string())
+    assert result.exit_code == 2
+    assert "TGTWIN_API_ID" in result.output
+    with pytest.raises(TelegramNotConfigured):
+        build_client(settings)
+
+
+def test_no_session_yet(settings: Settings) -> None:
+    configured = load_settings(data_dir=settings.data_dir, api_id=API_ID, api_hash=API_HASH)
+    with pytest.raises(NotLoggedIn, match="main.py login"):
+        build_client(configured)
+
+
+def test_login_with_session_string_then_harvest(cli_env: Path, server: FakeTelegram) -> None:
+    secret = session_string()
+    result = invoke("login", "--session-string", secret)
+    assert result.exit_code == 0, result.output
+    assert "Logged in as Owner (id 1000)" in result.output
+    assert secret not in result.output
+    session_file = cli_env / "tgtwin.session"
+    assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
+    log_text = "".join(p.read_text() for p in (cli_env / "logs").glob("*.log"))
+    assert secret not in log_text
+
+    again = invoke("login", "--session-string", secret)
+    assert again.exit_code == 2 and "--force" in again.output
+
+    server.add_user(make_user(5, "Alice"))
+    server.set_history(5, [make_message(i, 5, text=f"m{i}", date=1_700_000_000 + i) for i in range(1, 151)])
+    harvested = invoke("harvest", "--chat", "5")
+    assert harvested.exit_code == 0, harvested.output
+    assert "150 message(s) stored" in harvested.output
+    rerun = invoke("harvest", "--chat", "5")
+    assert "0 message(s) stored" in rerun.output
+
+
+def test_bad_session_string_is_not_echoed(cli_env: Path) -> None:
+    result = invoke("login", "--session-string", "not-a-session")
+    assert result.exit_code == 2
+    assert "not valid" in result.output and "not-a-session" not in result.output
+
+
+def test_harvest_needs_a_target(cli_env: Path) -> None:
+    result = invoke("harvest")
+    assert result.exit_code == 2 and "--all-private" in result.output
