@@ -67,8 +67,14 @@ async def promote_adapter(db: Database, model: ReplyModel | None, adapter_id: st
 
 async def rollback_adapter(db: Database, model: ReplyModel | None) -> training_queries.Adapter | None:
     """Serve what was promoted before the current adapter (None = the base model);
-    storage.InvalidValue when nothing was ever promoted."""
+    storage.InvalidValue when nothing was ever promoted. If the live model cannot load it, the
+    record is put back, so storage and what is served never disagree."""
+    current = await training_queries.promoted_adapter(db)
     previous = await training_queries.rollback(db)
     if model is not None:
-        await model.swap_adapter(None if previous is None else previous.path)
+        try:
+            await model.swap_adapter(None if previous is None else previous.path)
+        except Exception:
+            await training_queries.promote(db, None if current is None else current.id, "rollback undone: the model could not load it")
+            raise
     return previous

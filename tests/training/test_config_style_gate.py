@@ -72,3 +72,21 @@ async def test_promote_and_rollback_swap_the_live_model(db):
     previous = await rollback_adapter(db, model)
     assert previous is not None and previous.id == "a1"
     assert model.swaps == ["/adapters/a1", "/adapters/a2", "/adapters/a1"]
+
+
+class FailingModel:
+    async def swap_adapter(self, adapter_dir: str | None) -> None:
+        raise OSError("missing adapter directory")
+
+
+async def test_a_failed_swap_changes_no_record(db):
+    await training_queries.add_adapter(db, "a1", "/adapters/a1", "tiny", None)
+    await training_queries.add_adapter(db, "a2", "/adapters/a2", "tiny", None)
+    await promote_adapter(db, None, "a1", "test")
+    with pytest.raises(OSError):
+        await promote_adapter(db, FailingModel(), "a2", "test")
+    assert (await training_queries.promoted_adapter(db)).id == "a1"
+    await promote_adapter(db, None, "a2", "test")
+    with pytest.raises(OSError):
+        await rollback_adapter(db, FailingModel())
+    assert (await training_queries.promoted_adapter(db)).id == "a2"
