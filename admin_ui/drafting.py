@@ -1,8 +1,9 @@
 """Suggested replies: drafts for stored chats, and the playground's composed dialogues.
 
-A draft's text holds the reply's Telegram messages one per line: that is what the owner sees and
-edits in the panel, and sending splits it back into messages the same way. Both the model's text
-and the owner's edit are kept (`drafts.text` / `drafts.sent_text`): an edit is a preference pair.
+Drafts are stored like the bot stores them: the reply's Telegram messages joined with the dialogue
+separator (`model.dialogue.join_messages`). The owner sees and edits them one message per line, and
+the Telegram input box gets them the same way. Both the model's text and what the owner sent are
+kept (`drafts.text` / `drafts.sent_text`): an edit is a preference pair for later training.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Literal
 
 from admin_ui.errors import DraftClosed, InvalidDialogue, ModelFailed, TelegramFailed, TelegramUnavailable
 from admin_ui.overview import telegram_connected
-from model.dialogue import Dialogue, Turn, clean_text
+from model.dialogue import Dialogue, Turn, clean_text, join_messages, split_reply
 from services import Services
 from storage import InvalidValue
 from storage import replies as reply_queries
@@ -27,7 +28,6 @@ Speaker = Literal["partner", "owner"]
 MAX_CANDIDATES = 6
 
 
-
 def _send_lock(services: Services) -> asyncio.Lock:
     """Sending is check, send, close: one lock per running app keeps two clicks from sending twice."""
     lock = services.extras.get("draft_send_lock")
@@ -36,14 +36,28 @@ def _send_lock(services: Services) -> asyncio.Lock:
     return lock
 
 
-def draft_text(messages: Sequence[str]) -> str:
-    """The model's reply messages → the editable draft text (one message per line)."""
-    return "\n".join(m.strip() for m in messages if m.strip())
+def clean_messages(messages: Sequence[str]) -> list[str]:
+    return [m for m in (clean_text(m) for m in messages) if m]
 
 
-def draft_messages(text: str) -> list[str]:
-    """Draft text (possibly edited) → the Telegram messages to send (one per non-empty line)."""
-    return [line.strip() for line in text.splitlines() if line.strip()]
+def stored_text(messages: Sequence[str]) -> str:
+    """Messages → the stored draft text (the bot's format)."""
+    return join_messages(clean_messages(messages))
+
+
+def draft_messages(stored: str) -> list[str]:
+    """A stored draft text → its messages."""
+    return split_reply(stored)
+
+
+def editable_text(messages: Sequence[str]) -> str:
+    """Messages → what the owner edits (and the Telegram input box shows): one message per line."""
+    return "\n".join(clean_messages(messages))
+
+
+def edited_messages(text: str) -> list[str]:
+    """The owner's edited text → the messages to send (one per non-empty line)."""
+    return clean_messages(text.splitlines())
 
 
 async def _generate(services: Services, dialogue: Dialogue) -> list[str]:
@@ -73,12 +87,12 @@ async def suggest_draft(services: Services, chat_id: int, message: str | None = 
     if not dialogue.turns:
         raise InvalidDialogue(f"chat {chat_id} has no recent messages to answer; pass `message`")
     messages = await _generate(services, dialogue)
-    draft = await reply_queries.create_draft(services.db, chat_id, draft_text(messages))
+    draft = await reply_queries.create_draft(services.db, chat_id, stored_text(messages))
     saved = False
     if telegram_connected(services):
         assert services.telegram is not None
         try:
-            await services.telegram.save_draft(chat_id, draft.text)
+            await services.telegram.save_draft(chat_id, editable_text(messages))
             saved = True
         except Exception as exc:  # the stored draft is the result; the input box is a convenience
             log.warning("saving draft %s to Telegram chat %s failed: %s", draft.id, chat_id, type(exc).__name__)
@@ -93,12 +107,12 @@ async def _pending(services: Services, draft_id: int) -> Draft:
     return draft
 
 
-async def send_draft(services: Services, draft_id: int, text: str | None = None) -> Draft:
-    """Send a pending draft as the owner, optionally edited; keeps both texts and logs the reply."""
+async def send_draft(services: Services, draft_id: int, messages: Sequence[str] | None = None) -> Draft:
+    """Send a pending draft as the owner, optionally edited (`messages`); keeps both texts and logs it."""
     async with _send_lock(services):
         draft = await _pending(services, draft_id)
-        final = draft.text if text is None else text
-        messages = draft_messages(final)
+        original = draft_messages(draft.text)
+        messages = original if messages is None else clean_messages(messages)
         if not messages:
             raise InvalidDialogue("the text to send is empty")
         if not telegram_connected(services):
@@ -110,10 +124,10 @@ async def send_draft(services: Services, draft_id: int, text: str | None = None)
             log.warning("sending draft %s to chat %s failed: %s", draft_id, draft.chat_id, type(exc).__name__)
             raise TelegramFailed(f"Telegram did not take the message ({type(exc).__name__}); the draft stays pending") from exc
         try:
-            closed = await reply_queries.close_draft(services.db, draft_id, "sent", sent_text=draft_text(messages))
+            closed = await reply_queries.close_draft(services.db, draft_id, "sent", sent_text=stored_text(messages))
         except InvalidValue as exc:  # closed elsewhere (the bot) between our check and now
             raise DraftClosed(str(exc)) from exc
-        edited = draft_text(messages) != draft.text
+        edited = messages != original
         await reply_queries.log_decision(
             services.db, draft.chat_id, draft.trigger_message_id, "answered",
             f"draft {draft_id} sent from the panel" + (" (edited)" if edited else ""), sent_ids,

@@ -20,7 +20,7 @@ from services import Services
 log = logging.getLogger(__name__)
 
 UPLOAD_CHUNK = 1 << 20
-ALLOWED_SUFFIXES = (".json", ".zip")
+ALLOWED_SUFFIXES = (".json",)
 
 
 @runtime_checkable
@@ -34,19 +34,25 @@ def uploads_dir(services: Services) -> Path:
     return services.settings.data_dir / "uploads"
 
 
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _as_dict(result: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        return dataclasses.asdict(result)
-    if isinstance(result, dict):
-        return result
-    return {"result": str(result)}
+    """A job's outcome as JSON: an ImportResult, a list of per-chat HarvestResults, or a dict."""
+    plain = _plain(result)
+    return plain if isinstance(plain, dict) else {"results": plain}
 
 
 async def save_upload(services: Services, filename: str, chunks: AsyncIterator[bytes]) -> Path:
     """Stream an uploaded export to a private temp file in the data dir (exports can be large)."""
     suffix = Path(filename or "").suffix.lower() or ".json"
     if suffix not in ALLOWED_SUFFIXES:
-        raise InvalidUpload(f"upload a Telegram export: result.json (or a .zip of it), not {suffix}")
+        raise InvalidUpload(f"upload a Telegram Desktop export (result.json, machine-readable JSON), not {suffix}")
     directory = uploads_dir(services)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"export-{secrets.token_hex(8)}{suffix}"
@@ -78,12 +84,11 @@ def start_import(services: Services, jobs: JobRegistry, path: Path) -> Job:
     return jobs.start("import", work)
 
 
-def _import_progress(reporter: ProgressReporter) -> Callable[..., None]:
-    """import_export reports (done, total) messages; the panel shows a fraction."""
+def _import_progress(reporter: ProgressReporter) -> Callable[[int], None]:
+    """import_export reports messages read so far (the total is unknown while streaming)."""
 
-    def progress(done: int, total: int | None = None) -> None:
-        fraction = done / total if total else None
-        reporter.report(fraction, f"{done} of {total} messages" if total else f"{done} messages")
+    def progress(done: int) -> None:
+        reporter.report(None, f"{done} messages read")
 
     return progress
 

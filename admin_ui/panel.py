@@ -146,7 +146,7 @@ def build_panel(services: Services, jobs: JobRegistry) -> gr.Blocks:
         dialogue = drafting.compose_dialogue(parse_playground(text or ""), relationship, (partner or "").strip() or None)
         count = max(1, min(MAX_SHOWN_CANDIDATES, int(n)))
         candidates = await drafting.generate_candidates(services, dialogue, count)
-        shown = [drafting.draft_text(c) for c in candidates][:MAX_SHOWN_CANDIDATES]
+        shown = [drafting.editable_text(c) for c in candidates][:MAX_SHOWN_CANDIDATES]
         return [gr.update(value=shown[i] if i < len(shown) else "", visible=i < len(shown)) for i in range(MAX_SHOWN_CANDIDATES)]
 
     # ---------------------------------------------------------------- drafts
@@ -156,11 +156,12 @@ def build_panel(services: Services, jobs: JobRegistry) -> gr.Blocks:
         pending = [d for d in drafts if d.status == "pending"]
         closed = [d for d in drafts if d.status != "pending"][:50]
         pending_frame = pd.DataFrame(
-            [[d.id, titles.get(d.chat_id, d.chat_id), d.text, format_time(d.created_at, tz)] for d in pending],
+            [[d.id, titles.get(d.chat_id, d.chat_id), _lines(d.text), format_time(d.created_at, tz)] for d in pending],
             columns=["draft", "chat", "suggestion", "created"],
         )
         closed_frame = pd.DataFrame(
-            [[d.id, titles.get(d.chat_id, d.chat_id), d.status, d.text, d.sent_text or "", format_time(d.updated_at, tz)] for d in closed],
+            [[d.id, titles.get(d.chat_id, d.chat_id), d.status, _lines(d.text), _lines(d.sent_text or ""),
+              format_time(d.updated_at, tz)] for d in closed],
             columns=["draft", "chat", "status", "suggestion", "sent", "when"],
         )
         choices = [(f"#{d.id} · {titles.get(d.chat_id, d.chat_id)}", d.id) for d in pending]
@@ -175,17 +176,17 @@ def build_panel(services: Services, jobs: JobRegistry) -> gr.Blocks:
         draft = suggestion.draft
         note = f"Draft #{draft.id} stored" + (" and placed in the Telegram input box." if suggestion.telegram_draft_saved else ".")
         pending, closed, choices, telegram = await drafts_view()
-        return [pending, closed, gr.update(choices=choices, value=draft.id), telegram, draft.text, note]
+        return [pending, closed, gr.update(choices=choices, value=draft.id), telegram, _lines(draft.text), note]
 
     @owner_errors
     async def draft_selected(draft_id: Any) -> str:
         if draft_id in (None, ""):
             return ""
-        return (await reply_queries.get_draft(services.db, _as_id(draft_id, "draft"))).text
+        return _lines((await reply_queries.get_draft(services.db, _as_id(draft_id, "draft"))).text)
 
     @owner_errors
     async def send(draft_id: Any, text: str) -> list[Any]:
-        draft = await drafting.send_draft(services, _as_id(draft_id, "draft"), text)
+        draft = await drafting.send_draft(services, _as_id(draft_id, "draft"), drafting.edited_messages(text or ""))
         pending, closed, choices, telegram = await drafts_view()
         edited = " (edited)" if draft.sent_text != draft.text else ""
         return [pending, closed, gr.update(choices=choices, value=None), telegram, "", f"Draft #{draft.id} sent{edited}."]
@@ -262,7 +263,7 @@ def build_panel(services: Services, jobs: JobRegistry) -> gr.Blocks:
                     status_md = gr.Markdown()
                 with gr.Column(scale=2):
                     autoreply = gr.Checkbox(label="Auto-replies enabled (global switch)", info="Off = nothing is sent in any chat.")
-                    export_file = gr.File(label="Telegram Desktop export (result.json)", file_types=[".json", ".zip"], type="filepath")
+                    export_file = gr.File(label="Telegram Desktop export (result.json)", file_types=[".json"], type="filepath")
                     with gr.Row():
                         import_btn = gr.Button("Import export", variant="primary")
                         harvest_btn = gr.Button("Harvest from Telegram")
@@ -395,6 +396,11 @@ def build_panel(services: Services, jobs: JobRegistry) -> gr.Blocks:
 
         timer.tick(tick, run_pick, [status_md, jobs_df, runs_df, *run_outputs], api_visibility="private", show_progress="hidden")
     return panel
+
+
+def _lines(stored: str) -> str:
+    """A stored draft → one message per line, as the owner edits it."""
+    return drafting.editable_text(drafting.draft_messages(stored))
 
 
 def training_presets() -> list[str]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from admin_ui.deps import ServicesDep
-from admin_ui.drafting import discard_draft, draft_messages, send_draft, suggest_draft
+from admin_ui.drafting import discard_draft, draft_messages, editable_text, edited_messages, send_draft, suggest_draft
 from storage import replies as reply_queries
 from storage.replies import Draft, DraftStatus
 
@@ -19,9 +19,9 @@ class DraftOut(BaseModel):
     id: int
     chat_id: int
     trigger_message_id: int | None
-    text: str = Field(description="The model's suggestion, one Telegram message per line.")
-    sent_text: str | None = Field(description="What the owner actually sent (differs when edited).")
-    messages: list[str] = Field(description="`text` split into the messages that would be sent.")
+    messages: list[str] = Field(description="The model's suggestion: the Telegram messages it would send.")
+    sent_messages: list[str] | None = Field(description="What the owner actually sent (differs when edited).")
+    text: str = Field(description="`messages`, one per line (as the panel shows and edits them).")
     status: DraftStatus
     created_at: int
     updated_at: int
@@ -29,8 +29,10 @@ class DraftOut(BaseModel):
     @classmethod
     def of(cls, draft: Draft) -> "DraftOut":
         return cls(
-            id=draft.id, chat_id=draft.chat_id, trigger_message_id=draft.trigger_message_id, text=draft.text,
-            sent_text=draft.sent_text, messages=draft_messages(draft.text), status=draft.status,
+            id=draft.id, chat_id=draft.chat_id, trigger_message_id=draft.trigger_message_id,
+            messages=draft_messages(draft.text),
+            sent_messages=None if draft.sent_text is None else draft_messages(draft.sent_text),
+            text=editable_text(draft_messages(draft.text)), status=draft.status,
             created_at=draft.created_at, updated_at=draft.updated_at,
         )
 
@@ -45,9 +47,15 @@ class SuggestOut(DraftOut):
 
 
 class SendIn(BaseModel):
-    text: str | None = Field(
-        None, max_length=4096 * 10, description="Edited text to send instead (one message per line)."
-    )
+    """Leave both out to send the suggestion as it is."""
+
+    messages: list[str] | None = Field(None, max_length=20, description="Edited messages to send instead.")
+    text: str | None = Field(None, max_length=4096 * 10, description="Or edited text, one message per line.")
+
+    def edited(self) -> list[str] | None:
+        if self.messages is not None:
+            return self.messages
+        return None if self.text is None else edited_messages(self.text)
 
 
 @router.post("", response_model=SuggestOut, status_code=status.HTTP_201_CREATED,
@@ -69,7 +77,7 @@ async def list_drafts(
 @router.post("/{draft_id}/send", response_model=DraftOut,
              summary="Send a pending draft (optionally edited); both texts are kept")
 async def post_send(draft_id: int, services: ServicesDep, body: SendIn | None = None) -> DraftOut:
-    return DraftOut.of(await send_draft(services, draft_id, body.text if body else None))
+    return DraftOut.of(await send_draft(services, draft_id, body.edited() if body else None))
 
 
 @router.post("/{draft_id}/discard", response_model=DraftOut, summary="Discard a pending draft")
