@@ -1,0 +1,131 @@
+"""The Gradio panel driven through `gradio_client` against a real uvicorn server on loopback:
+login guard, Playground and Drafts flows, and errors shown as messages."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from admin_ui.app import create_app
+from admin_ui.auth import session_value
+from services import Services
+from settings import Settings
+from storage import Database
+from storage import replies as reply_queries
+from tests.admin_ui.conftest import ALICE, TOKEN, seed
+from tests.admin_ui.fakes import FakeModel, FakeTelegram, FakeTraining
+
+
+@dataclass
+class LiveServer:
+    url: str
+    loop: asyncio.AbstractEventLoop
+    services: Services
+    telegram: FakeTelegram
+
+    def call(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run a coroutine on the server's loop (which owns the database)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+
+def _value(output: Any) -> Any:
+    """gradio_client returns a component's new value, or its update dict when props changed too."""
+    return output["value"] if isinstance(output, dict) and "__type__" in output else output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live(settings: Settings) -> Iterator[LiveServer]:
+    import uvicorn
+
+    port = _free_port()
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    async def main() -> None:
+        async with Database.open(settings.db_path) as db:
+            await seed(db)
+            telegram = FakeTelegram()
+            services = Services(settings=settings, db=db, model=FakeModel(), training=FakeTraining(db), telegram=telegram)
+            server = uvicorn.Server(uvicorn.Config(create_app(services, TOKEN), host="127.0.0.1", port=port,
+                                                   log_config=None, access_log=False))
+            holder.update(loop=asyncio.get_running_loop(), services=services, telegram=telegram, server=server)
+            task = asyncio.create_task(server.serve())
+            while not server.started and not task.done():
+                await asyncio.sleep(0.05)
+            ready.set()
+            await task
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    assert ready.wait(60), "server did not start"
+    yield LiveServer(f"http://127.0.0.1:{port}", holder["loop"], holder["services"], holder["telegram"])
+    holder["server"].should_exit = True
+    thread.join(30)
+
+
+def test_panel_requires_login(live: LiveServer) -> None:
+    page = httpx.get(f"{live.url}/ui/", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    assert httpx.get(f"{live.url}/ui/config").status_code == 401
+    logged_in = httpx.get(f"{live.url}/ui/", cookies={"tgtwin_panel": session_value(TOKEN)})
+    assert logged_in.status_code == 200 and "gradio" in logged_in.text.lower()
+    link = httpx.get(f"{live.url}/login?token={TOKEN}", follow_redirects=True)
+    assert link.status_code == 200 and str(link.url).endswith("/ui/")
+
+
+def test_gradio_client_without_token_is_refused(live: LiveServer) -> None:
+    from gradio_client import Client
+
+    with pytest.raises(Exception):
+        Client(f"{live.url}/ui/", verbose=False, headers={"Authorization": "Bearer nope-nope-nope-nope"})
+
+
+def test_playground_and_drafts_flows(live: LiveServer) -> None:
+    from gradio_client import Client
+
+    client = Client(f"{live.url}/ui/", verbose=False, headers={"Authorization": f"Bearer {TOKEN}"})
+
+    # Playground: three candidates side by side, the fourth box hidden and empty.
+    boxes = client.predict("them: hi\nme: yo\nthem: lunch?\nat 1?", "friend", "", 3, api_name="/playground")
+    assert [_value(b) for b in boxes] == ["candidate 1\nre: at 1?", "candidate 2\nre: at 1?", "candidate 3\nre: at 1?", ""]
+    assert [b["visible"] for b in boxes] == [True, True, True, False]
+    dialogue = live.services.model.dialogues[-1]  # type: ignore[attr-defined]
+    assert dialogue.relationship == "friend" and dialogue.turns[-1].messages == ("lunch?", "at 1?")
+
+    # Drafts: suggest → edit → send; suggest → discard.
+    out = client.predict(ALICE, "and bring wine", api_name="/suggest_draft")
+    draft_text, note = _value(out[-2]), _value(out[-1])
+    assert draft_text == "sure\nre: and bring wine" and "placed in the Telegram input box" in note
+    pending = live.call(reply_queries.list_drafts(live.services.db, "pending"))
+    assert len(pending) == 1 and live.telegram.saved_drafts == [(ALICE, draft_text)]
+    draft_id = pending[0].id
+
+    out = client.predict(draft_id, "yes!\nwhich wine?", api_name="/send_draft")
+    assert "sent (edited)" in _value(out[-1])
+    assert live.telegram.sent == [(ALICE, ["yes!", "which wine?"])]
+    sent = live.call(reply_queries.get_draft(live.services.db, draft_id))
+    assert sent.status == "sent" and sent.text != sent.sent_text
+
+    out = client.predict(ALICE, "", api_name="/suggest_draft")
+    second = live.call(reply_queries.list_drafts(live.services.db, "pending"))[0].id
+    out = client.predict(second, api_name="/discard_draft")
+    assert "discarded" in _value(out[-1])
+    assert live.call(reply_queries.get_draft(live.services.db, second)).status == "discarded"
+
+    # An owner-facing error arrives as a message, not a crash: the draft is already sent.
+    with pytest.raises(Exception, match="already sent"):
+        client.predict(draft_id, "again", api_name="/send_draft")
+    assert len(live.telegram.sent) == 1
