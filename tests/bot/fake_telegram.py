@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
-from pyrogram import raw
+from pyrogram import raw, utils
 from pyrogram.errors import RPCError
 from pyrogram.raw.core import TLObject
 from pyrogram.session import session as session_module
@@ -77,10 +77,11 @@ def make_channel(channel_id: int, title: str, *, broadcast: bool = False) -> raw
 
 def peer_for(chat_id: int) -> raw.base.Peer:
     """kurigram chat id → raw peer."""
-    if chat_id > 0:
+    kind = utils.get_peer_type(chat_id)
+    if kind == "user":
         return raw.types.PeerUser(user_id=chat_id)
-    if str(chat_id).startswith("-100"):
-        return raw.types.PeerChannel(channel_id=int(str(chat_id)[4:]))
+    if kind == "channel":
+        return raw.types.PeerChannel(channel_id=utils.get_raw_peer_id(chat_id))
     return raw.types.PeerChat(chat_id=-chat_id)
 
 
@@ -188,10 +189,12 @@ class FakeTelegram:
     # --- updates pushed to the client
     def new_message_update(self, message: raw.base.Message) -> raw.types.Updates:
         self.last_message_id = max(self.last_message_id, message.id)
-        return self._updates([raw.types.UpdateNewMessage(message=message, pts=next(self._pts), pts_count=1)])
+        update = raw.types.UpdateNewMessage(message=message, pts=next(self._pts), pts_count=1)
+        return self._updates([update], self._peers_of(message))
 
     def edit_message_update(self, message: raw.base.Message) -> raw.types.Updates:
-        return self._updates([raw.types.UpdateEditMessage(message=message, pts=next(self._pts), pts_count=1)])
+        update = raw.types.UpdateEditMessage(message=message, pts=next(self._pts), pts_count=1)
+        return self._updates([update], self._peers_of(message))
 
     def delete_messages_update(self, message_ids: list[int]) -> raw.types.Updates:
         return self._updates([raw.types.UpdateDeleteMessages(messages=message_ids, pts=next(self._pts), pts_count=1)])
@@ -203,11 +206,19 @@ class FakeTelegram:
         draft = raw.types.DraftMessage(message=text, date=int(time.time()))
         return self._updates([raw.types.UpdateDraftMessage(peer=peer_for(chat_id), draft=draft)])
 
-    def _updates(self, updates: list[raw.base.Update]) -> raw.types.Updates:
-        return roundtrip(raw.types.Updates(
-            updates=updates, users=list(self.users.values()), chats=self._raw_chats(),
-            date=int(time.time()), seq=0,
-        ))
+    def _peers_of(self, message: raw.base.Message) -> tuple[list[raw.base.User], list[raw.base.Chat]]:
+        """Like Telegram, an update carries only the users and chats it mentions."""
+        user_ids = {self.owner.id}
+        for peer in (message.peer_id, getattr(message, "from_id", None)):
+            if isinstance(peer, raw.types.PeerUser):
+                user_ids.add(peer.user_id)
+        chat = next((c for cid, c in self.chats.items() if peer_for(cid) == message.peer_id), None)
+        return [self.users[u] for u in user_ids if u in self.users], [chat] if chat is not None else []
+
+    def _updates(self, updates: list[raw.base.Update],
+                 peers: tuple[list[raw.base.User], list[raw.base.Chat]] | None = None) -> raw.types.Updates:
+        users, chats = peers if peers is not None else (list(self.users.values()), self._raw_chats())
+        return roundtrip(raw.types.Updates(updates=updates, users=users, chats=chats, date=int(time.time()), seq=0))
 
     def _raw_chats(self) -> list[raw.base.Chat]:
         return [c for c in self.chats.values() if not isinstance(c, raw.types.User)]
@@ -243,6 +254,14 @@ class FakeTelegram:
             elif hasattr(item, "user_id"):
                 ids.append(item.user_id)
         return [self.users[i] for i in ids if i in self.users]
+
+    def _on_GetChannels(self, query: Any) -> Any:
+        wanted = {utils.get_channel_id(c.channel_id) for c in query.id if hasattr(c, "channel_id")}
+        return raw.types.messages.Chats(chats=[c for cid, c in self.chats.items() if cid in wanted])
+
+    def _on_GetChats(self, query: Any) -> Any:
+        wanted = {-i for i in query.id}
+        return raw.types.messages.Chats(chats=[c for cid, c in self.chats.items() if cid in wanted])
 
     def _on_GetHistory(self, query: Any) -> Any:
         if self.fail_after_history_pages is not None and self.history_pages >= self.fail_after_history_pages:
@@ -299,7 +318,7 @@ class FakeTelegram:
         if isinstance(peer, raw.types.InputPeerChat):
             return -peer.chat_id
         if isinstance(peer, raw.types.InputPeerChannel):
-            return int(f"-100{peer.channel_id}")
+            return utils.get_channel_id(peer.channel_id)
         raise NotImplementedError(type(peer).__name__)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pyrogram import raw
+from pyrogram import raw, utils
 
 from bot.harvest import harvest, harvest_chat_history
 from storage import Database
@@ -145,3 +145,18 @@ async def test_harvest_all_private_skips_bots_and_groups(client, server: FakeTel
     assert sorted(r.chat_id for r in results) == [-42, PARTNER, 6]
     group = await chat_queries.get_chat(db, -42)
     assert (group.type, group.title) == ("group", "Family")
+
+
+async def test_chat_ids_and_types_follow_kurigram(client, server: FakeTelegram, db: Database) -> None:
+    from tests.bot.fake_telegram import make_channel
+
+    server.add_user(make_user(PARTNER, "Alice"))
+    supergroup, channel = utils.get_channel_id(1234), utils.get_channel_id(5678)  # -100… ids
+    server.add_chat(supergroup, make_channel(1234, "Team"))
+    server.add_chat(channel, make_channel(5678, "News", broadcast=True))
+    server.set_history(supergroup, [make_message(1, supergroup, text="standup?", sender_id=PARTNER, date=T0)])
+    server.set_history(channel, [make_message(1, channel, text="post", sender_id=PARTNER, date=T0)])
+    server.set_history(OWNER_ID, [make_message(1, OWNER_ID, text="note to self", out=True, date=T0)])
+    await harvest(client, db, [supergroup, channel, OWNER_ID])
+    types = {c.id: c.type for c in await chat_queries.list_chats(db)}
+    assert types == {supergroup: "supergroup", channel: "channel", OWNER_ID: "self"}
