@@ -37,6 +37,7 @@ async def run(n_messages: int, n_chats: int, n_auto: int, n_draft: int, waves: i
     from storage import replies as reply_queries
     from tests.bot.fake_telegram import (
         FakeModel, FakeTelegram, ManualClock, fake_transport, make_group, make_message, make_user, session_string,
+        wait_dispatched,
     )
 
     rng = random.Random(seed)
@@ -86,7 +87,7 @@ async def run(n_messages: int, n_chats: int, n_auto: int, n_draft: int, waves: i
                         await client.handle_updates(server.new_message_update(
                             make_message(message_id, chat_id, text=f"msg {message_id}", sender_id=sender)))
                         fed[chat_id].append(message_id)
-                    await _drain(client)
+                    await wait_dispatched(client)
                     # Let every debounce window expire, then wait for the replies to finish.
                     while True:
                         clock.advance(settings.debounce_seconds + 10)
@@ -135,22 +136,6 @@ async def run(n_messages: int, n_chats: int, n_auto: int, n_draft: int, waves: i
     print(f"max RSS:                           {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     print(f"wall time:                         {elapsed:.2f} s "
           f"({sum(len(v) for v in fed.values()) / elapsed:.0f} messages/s through kurigram + pipeline)")
-
-
-async def _drain(client: object) -> None:
-    """Wait until kurigram's dispatcher has handled every queued update (its worker holds a lock
-    while handlers run); checked twice to step over the gap between dequeue and lock."""
-    dispatcher = client.dispatcher  # type: ignore[attr-defined]
-
-    def busy() -> bool:
-        return not dispatcher.updates_queue.empty() or any(lock.locked() for lock in dispatcher.locks_list)
-
-    while True:
-        while busy():
-            await asyncio.sleep(0.005)
-        await asyncio.sleep(0.02)
-        if not busy():
-            return
 
 
 def _peer_id(peer: object) -> int:

@@ -54,7 +54,9 @@ def chat_title(chat: "types.Chat") -> str:
 
 
 def chat_row(chat: "types.Chat", owner_id: int | None) -> ChatRow:
-    return ChatRow(id=chat.id, type=chat_type(chat, owner_id), title=chat_title(chat))
+    kind = chat_type(chat, owner_id)
+    title = "Saved Messages" if kind == "self" else chat_title(chat)  # as the export names it
+    return ChatRow(id=chat.id, type=kind, title=title)
 
 
 def user_row(user: "types.User") -> UserRow:
@@ -73,14 +75,12 @@ def media_kind(message: "types.Message") -> str | None:
 
 
 def message_text(message: "types.Message") -> str:
-    """Text, else caption, else a sticker's or dice's emoji (what the export importer keeps)."""
+    """Text, else caption, else a sticker's emoji (what the export importer keeps)."""
     text = message.text or message.caption
     if text:
         return str(text)
     if message.sticker is not None and message.sticker.emoji:
         return message.sticker.emoji
-    if message.dice is not None and message.dice.emoji:
-        return message.dice.emoji
     return ""
 
 

@@ -439,3 +439,19 @@ async def wait_until(condition: Callable[[], Any], *, clock: ManualClock | None 
         if clock is not None:
             clock.advance(step)
         await asyncio.sleep(0.002)
+
+
+async def wait_dispatched(client: Any) -> None:
+    """Wait until kurigram's dispatcher has handled every queued update (its worker holds a lock
+    while handlers run); checked twice to step over the gap between dequeue and lock."""
+    dispatcher = client.dispatcher
+
+    def busy() -> bool:
+        return not dispatcher.updates_queue.empty() or any(lock.locked() for lock in dispatcher.locks_list)
+
+    while True:
+        while busy():
+            await asyncio.sleep(0.002)
+        await asyncio.sleep(0.01)
+        if not busy():
+            return

@@ -160,3 +160,33 @@ async def test_chat_ids_and_types_follow_kurigram(client, server: FakeTelegram, 
     await harvest(client, db, [supergroup, channel, OWNER_ID])
     types = {c.id: c.type for c in await chat_queries.list_chats(db)}
     assert types == {supergroup: "supergroup", channel: "channel", OWNER_ID: "self"}
+
+
+async def test_harvested_rows_equal_imported_rows(client, server: FakeTelegram, db: Database) -> None:
+    """The same messages from a Telegram Desktop export and from the API give identical rows."""
+    from bot.export_import import message_row as export_row
+
+    server.add_user(make_user(PARTNER, "Alice", "Smith"))
+    server.set_history(PARTNER, [
+        make_message(1, PARTNER, text="look", media=photo_media(), date=T0),
+        make_message(2, PARTNER, media=sticker_media("😀"), date=T0 + 1),
+        make_message(3, PARTNER, media=voice_media(), date=T0 + 2),
+        make_message(4, PARTNER, text="fwd", forwarded=True, reply_to=1, date=T0 + 3),
+        make_message(5, PARTNER, text="mine", out=True, edit_date=T0 + 60, date=T0 + 4),
+    ])
+    owner = {"from": "Owner", "from_id": f"user{OWNER_ID}"}
+    alice = {"from": "Alice Smith", "from_id": f"user{PARTNER}"}
+    exported = [
+        {"id": 1, "type": "message", "date_unixtime": str(T0), **alice, "text": "look", "photo": "photos/1.jpg"},
+        {"id": 2, "type": "message", "date_unixtime": str(T0 + 1), **alice, "text": "", "file": "s.webp",
+         "media_type": "sticker", "sticker_emoji": "😀"},
+        {"id": 3, "type": "message", "date_unixtime": str(T0 + 2), **alice, "text": "", "file": "v.ogg",
+         "media_type": "voice_message"},
+        {"id": 4, "type": "message", "date_unixtime": str(T0 + 3), **alice, "text": "fwd",
+         "forwarded_from": "Someone", "reply_to_message_id": 1},
+        {"id": 5, "type": "message", "date_unixtime": str(T0 + 4), "edited_unixtime": str(T0 + 60), **owner,
+         "text": "mine"},
+    ]
+    await harvest_chat_history(client, db, PARTNER, owner_id=OWNER_ID)
+    harvested = [m async for m in message_queries.iter_chat_messages(db, PARTNER)]
+    assert harvested == [export_row(m, PARTNER, OWNER_ID) for m in exported]

@@ -19,7 +19,8 @@ from storage import chats as chat_queries
 from storage import messages as message_queries
 from storage import replies as reply_queries
 from tests.bot.fake_telegram import (
-    OWNER_ID, FakeModel, FakeTelegram, ManualClock, make_group, make_message, make_user, session_string, wait_until,
+    OWNER_ID, FakeModel, FakeTelegram, ManualClock, make_group, make_message, make_user, session_string,
+    wait_dispatched, wait_until,
 )
 
 PARTNER = 5
@@ -252,3 +253,18 @@ async def test_gateway_sends_as_owner_and_saves_drafts(bot, server: FakeTelegram
     assert server.sent(SaveDraft)[-1].message == "draft text"
     row = await message_queries.get_message(db, PARTNER, ids[0])
     assert row is not None and row.outgoing and row.text == "one"
+
+
+async def test_partner_typing_extends_the_debounce(bot, server: FakeTelegram, db: Database, clock: ManualClock) -> None:
+    await set_mode(db, PARTNER, "auto")
+    await feed(bot, server.new_message_update(make_message(1, PARTNER, text="so…")))
+    await wait_until(lambda: clock.sleeping == 1)  # debounce running: due at t+8
+    clock.advance(6)
+    await feed(bot, server.typing_update(PARTNER))  # still typing at t+6 → due at t+14
+    await wait_dispatched(bot.client)
+    clock.advance(3)  # t+9: the first deadline passed, the partner is still considered writing
+    await wait_until(lambda: clock.sleeping == 1)
+    assert not server.sent(SetTyping) and not server.sent(SendMessage)
+    clock.advance(5)  # t+14
+    await wait_until(logged(db, 1), clock=clock)
+    assert (await decisions(db))[0][1] == "answered"
