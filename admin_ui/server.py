@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import TextIO
 from urllib.parse import quote
@@ -9,8 +10,9 @@ from urllib.parse import quote
 from fastapi import FastAPI
 
 
-async def serve(app: FastAPI, host: str, port: int) -> None:
-    """Run uvicorn in the running loop (beside the bot and the scheduler) until it is told to stop.
+async def serve(app: FastAPI, host: str, port: int, stop: asyncio.Event | None = None) -> None:
+    """Run uvicorn in the running loop (beside the bot and the scheduler) until a signal arrives or
+    `stop` is set; either way it shuts down gracefully (lifespan shutdown, background jobs cancelled).
 
     The access log is off: the login link carries the token in its query string, and request
     lines have no place in a log file that must never hold secrets.
@@ -18,7 +20,19 @@ async def serve(app: FastAPI, host: str, port: int) -> None:
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
-    await uvicorn.Server(config).serve()
+    server = uvicorn.Server(config)
+
+    async def stop_when_asked() -> None:
+        assert stop is not None
+        await stop.wait()
+        server.should_exit = True
+
+    watcher = asyncio.create_task(stop_when_asked()) if stop is not None else None
+    try:
+        await server.serve()
+    finally:
+        if watcher is not None:
+            watcher.cancel()
 
 
 def panel_url(host: str, port: int, token: str | None = None) -> str:

@@ -1,0 +1,67 @@
+"""The panel's pure helpers on plain data."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from admin_ui.drafting import compose_dialogue, draft_messages, editable_text, edited_messages, stored_text
+from admin_ui.panel_views import (
+    loss_frame, parse_playground, perplexity_frame, run_summary, samples_markdown, status_markdown, style_frames,
+)
+from model.dialogue import MESSAGE_SEPARATOR
+from tests.admin_ui.conftest import REPORT
+
+
+def test_parse_playground_prefixes() -> None:
+    text = "them: hi\n\nMe: hey\nwhat's up?\n> ok\n< and you\nя: да"
+    assert parse_playground(text) == [
+        ("partner", "hi"), ("owner", "hey"), ("partner", "what's up?"), ("owner", "ok"), ("partner", "and you"), ("owner", "да"),
+    ]
+
+
+def test_compose_dialogue_merges_turns() -> None:
+    dialogue = compose_dialogue([("partner", "a"), ("partner", "b"), ("owner", "c"), ("partner", "d")], " friend ")
+    assert [(t.role, t.messages) for t in dialogue.turns] == [("partner", ("a", "b")), ("owner", ("c",)), ("partner", ("d",))]
+    assert dialogue.relationship == "friend"
+
+
+def test_draft_text_round_trip_matches_the_bots_storage() -> None:
+    stored = stored_text(["first", "  second  ", ""])
+    assert stored == f"first{MESSAGE_SEPARATOR}second"
+    assert draft_messages(stored) == ["first", "second"]
+    assert editable_text(draft_messages(stored)) == "first\nsecond"
+    assert edited_messages("first\n\n  second edited \n") == ["first", "second edited"]
+
+
+def test_report_frames() -> None:
+    ppl = perplexity_frame(REPORT)
+    assert ppl.to_dict("records") == [{"model": "new", "perplexity": 12.5}, {"model": "base", "perplexity": 20.25}]
+    shares, lengths = style_frames(REPORT)
+    assert shares.to_dict("records") == [{"metric": "emoji", "value": 0.1, "series": "generated"},
+                                         {"metric": "emoji", "value": 0.2, "series": "real"}]
+    assert set(lengths["metric"]) == {"mean chars"}
+    assert perplexity_frame(None).empty and style_frames({})[0].empty
+    assert loss_frame([[1, 2.0], [2, float("nan")], [3]]).to_dict("records") == [{"step": 1.0, "loss": 2.0}]
+
+
+def test_run_summary_and_samples() -> None:
+    run = SimpleNamespace(id=3, status="succeeded", progress=1.0, preset="tiny", trigger="api", started_at=1,
+                          finished_at=2, error=None, adapter_id="a-3", report=REPORT)
+    summary = run_summary(run)
+    assert "Run 3" in summary and "promoted" in summary and "a-3" in summary
+    table = samples_markdown({"evaluation": {"samples": [{"context": [{"role": "partner", "text": "a|b"}],
+                                                          "real": ["x"], "generated": ["y"]}]}})
+    assert "a\\|b" in table and "| x | y |" in table.replace("<br>", "")
+    assert "No samples" in samples_markdown(None)
+
+
+def test_status_markdown() -> None:
+    snapshot = {
+        "counts": {"chats": 3, "messages": 4, "owner_messages": 1, "pending_drafts": 2, "auto_chats": 1, "draft_chats": 0},
+        "autoreply_enabled": False, "model": {"base_model": "tiny", "state": "ready", "device": "cpu"}, "adapter": None,
+        "telegram": {"configured": False, "connected": False},
+        "training": {"available": True, "running": False, "last_run": None},
+        "scheduler": {"enabled": False},
+    }
+    text = status_markdown(snapshot)
+    assert "off (global stop)" in text and "offline" in text and "base model" in text and "| **Pending drafts** | 2 |" in text
