@@ -92,7 +92,7 @@ async def run(n_messages: int, n_chats: int, n_auto: int, n_draft: int, waves: i
                     while True:
                         clock.advance(settings.debounce_seconds + 10)
                         await asyncio.sleep(0.01)
-                        if all(s.task is None for s in pipeline._chats.values()):
+                        if pipeline.chats_in_flight == 0:
                             break
                 await pipeline.idle()
             elapsed = time.perf_counter() - started
@@ -135,7 +135,7 @@ async def run(n_messages: int, n_chats: int, n_auto: int, n_draft: int, waves: i
     print(f"peak Python allocations:           {peak_py / 2**20:.1f} MiB (tracemalloc)")
     print(f"max RSS:                           {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     print(f"wall time:                         {elapsed:.2f} s "
-          f"({sum(len(v) for v in fed.values()) / elapsed:.0f} messages/s through kurigram + pipeline)")
+          f"({sum(len(v) for v in fed.values()) / elapsed:.0f} messages/s through fake server + kurigram + pipeline)")
 
 
 def _peer_id(peer: object) -> int:

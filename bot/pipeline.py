@@ -129,6 +129,11 @@ class ReplyPipeline:
                 burst, state.burst = state.burst, []
                 await self._log(chat_id, [(m.message_id, _Outcome("skipped", "shut down before replying")) for m in burst])
 
+    @property
+    def chats_in_flight(self) -> int:
+        """Chats with a burst waiting for its debounce or being answered."""
+        return sum(1 for s in self._chats.values() if s.task is not None)
+
     async def idle(self) -> None:
         """Wait until no chat has a burst in flight (tests and the load bench)."""
         while True:
