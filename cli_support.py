@@ -28,7 +28,7 @@ def state(ctx: typer.Context) -> AppState:
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-line reason to stderr and exit (2 = bad input/configuration)."""
-    err_console.print(f"error: {message}", markup=False, highlight=False)
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

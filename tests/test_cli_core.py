@@ -1,0 +1,95 @@
+"""`import-export` and `status` through the real CLI (main.app)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from settings import Settings
+from storage import Database
+
+SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "sample_export.json"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI configures the root logger; give the next test the handlers it had."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+
+
+def invoke(settings: Settings, *args: str):
+    from main import app
+
+    return CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), *args])
+
+
+def _dump(settings: Settings) -> str:
+    async def dump() -> str:
+        async with Database.open(settings.db_path) as db:
+            return await db.dump()
+
+    return asyncio.run(dump())
+
+
+def test_import_then_status(settings: Settings) -> None:
+    result = invoke(settings, "import-export", str(SAMPLE))
+    assert result.exit_code == 0, result.output
+    assert "messages added" in result.output
+    status = invoke(settings, "status", "--json")
+    assert status.exit_code == 0, status.output
+    info = json.loads(status.stdout)
+    for key in ("chats", "messages", "owner_messages", "drafts_pending", "adapters"):
+        assert type(info[key]) is int
+    assert info["chats"] == 6 and 0 < info["owner_messages"] < info["messages"]
+    assert info["promoted_adapter"] is None and info["autoreply_enabled"] is True
+    again = invoke(settings, "import-export", str(SAMPLE))
+    assert again.exit_code == 0 and "0 messages added" in again.output
+    assert json.loads(invoke(settings, "status", "--json").stdout)["messages"] == info["messages"]
+    text = invoke(settings, "status")
+    assert text.exit_code == 0 and "owner messages" in text.output
+
+
+def test_status_of_an_empty_database(settings: Settings) -> None:
+    info = json.loads(invoke(settings, "status", "--json").stdout)
+    assert (info["chats"], info["messages"], info["owner_messages"]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("content", ["not json at all", '{"chats": {"list": [', "[]"])
+def test_bad_export_exits_2_with_one_line_and_changes_nothing(settings: Settings, tmp_path: Path, content: str) -> None:
+    assert invoke(settings, "import-export", str(SAMPLE)).exit_code == 0
+    before = _dump(settings)
+    bad = tmp_path / "bad.json"
+    bad.write_text(content, encoding="utf-8")
+    result = invoke(settings, "import-export", str(bad))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:")
+    assert _dump(settings) == before
+
+
+def test_owner_id_option(settings: Settings, tmp_path: Path) -> None:
+    export = tmp_path / "chat.json"
+    export.write_text(json.dumps({"name": "Bob", "type": "personal_chat", "id": 7, "messages": [
+        {"id": 1, "type": "message", "date_unixtime": "1700000000", "from": "Me", "from_id": "user42", "text": "yo"},
+    ]}), encoding="utf-8")
+    missing = invoke(settings, "import-export", str(export))
+    assert missing.exit_code == 2 and "--owner-id" in missing.stderr
+    assert invoke(settings, "import-export", str(export), "--owner-id", "42").exit_code == 0
+    info = json.loads(invoke(settings, "status", "--json").stdout)
+    assert (info["messages"], info["owner_messages"], info["owner_id"]) == (1, 1, 42)
