@@ -30,10 +30,19 @@ class Reference:
 
 
 def encode_examples(tokenizer: Any, fmt: Any, examples: Sequence[DialogueExample], max_length: int) -> list[dict[str, list[int]]]:
-    """Examples → token ids with labels on the owner's reply only (the prompt format decides how)."""
+    """Examples → token ids with labels on the owner's reply only (the prompt format decides how).
+
+    Rows the format cannot build are left out: an owner-initiated example has no turn to answer
+    (the live bot never opens a chat, so the format has no prompt for that), and a row whose last
+    turn alone exceeds `max_length` comes back empty."""
+    from model.prompt import PromptFormatError
+
     rows = []
     for example in examples:
-        row = fmt.encode_example(tokenizer, example.dialogue, example.reply.text, max_length=max_length)
+        try:
+            row = fmt.encode_example(tokenizer, example.dialogue, example.reply.text, max_length=max_length)
+        except PromptFormatError:
+            continue
         if any(label != -100 for label in row["labels"]):
             rows.append({"input_ids": list(row["input_ids"]), "labels": list(row["labels"])})
     return rows
@@ -90,7 +99,8 @@ def evaluate_adapter(
     """The evaluation report for the adapter currently active in `peft_model` (named `default`)."""
     from model.prompt import PromptFormat
 
-    examples = sorted(heldout, key=lambda e: e.date)[-config.eval_max_examples:]
+    answerable = [e for e in heldout if e.dialogue.turns]  # replies to someone (what is served)
+    examples = sorted(answerable, key=lambda e: e.date)[-config.eval_max_examples:]
     pad = _pad_id(tokenizer)
     rows = encode_examples(tokenizer, fmt, examples, config.max_length)
     report: dict[str, Any] = {"heldout_examples": len(examples), "scored_tokens": sum(sum(l != -100 for l in r["labels"]) for r in rows)}

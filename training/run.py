@@ -229,14 +229,14 @@ def train_and_evaluate(
     fmt.save(staging)
     recorder.set_progress(TRAIN_PROGRESS_SHARE + 0.02)
 
-    generation = GenerationSettings.from_settings(settings) if hasattr(GenerationSettings, "from_settings") else GenerationSettings()
+    generation = GenerationSettings.from_settings(settings)
     evaluation = evaluate_adapter(peft_model, tokenizer, fmt, dataset.heldout, config, generation, reference)
     return {
         "run_id": run_id,
         "adapter_base_model": base_spec,
         "preset": config.as_dict(),
         "data": dataset.stats.as_dict(),
-        "fit": fit_result.as_dict(),
+        "fit": {**fit_result.as_dict(), "train_rows": len(rows)},
         "evaluation": evaluation,
     }
 

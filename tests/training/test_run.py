@@ -1,0 +1,120 @@
+"""The real training entry point on the `tiny` base model and preset (seconds on CPU)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from storage import ChatRow, MessageRow
+from storage import chats as chat_queries
+from storage import messages as message_queries
+from storage import training as training_queries
+from training import run as run_module
+from training.config import load_preset
+from training.evaluate import encode_examples
+from training.run import fit, run_training
+
+PAIRS = [("hi", "hey"), ("how are you?", "fine, you?"), ("see you", "bye"), ("lol", "haha"), ("ok?", "ok")]
+
+
+async def seed_chat(db, exchanges: int = 40) -> None:
+    await chat_queries.upsert_chats(db, [ChatRow(1, "private", "Anna", relationship="friend")])
+    rows, t = [], 1_700_000_000
+    for i in range(exchanges):
+        question, answer = PAIRS[i % len(PAIRS)]
+        rows.append(MessageRow(1, 2 * i, 7, "Anna", False, t, question))
+        rows.append(MessageRow(1, 2 * i + 1, None, None, True, t + 30, answer))
+        t += 4 * 3600 if i % 3 == 2 else 60  # a few exchanges per session
+    await message_queries.insert_messages(db, rows, "export")
+
+
+async def test_tiny_run_trains_versions_gates_and_serves(db, settings):
+    await seed_chat(db)
+    first = await run_training(settings, preset="tiny", trigger="test")
+    run = await training_queries.get_run(db, first.run_id)
+    assert run.status == "succeeded" and run.progress == 1.0
+    losses = [loss for _, loss in run.loss_curve]
+    assert len(losses) >= 3 and losses[-1] < losses[0]
+    names = {p.name for p in first.adapter_dir.iterdir()}
+    assert {"adapter_config.json", "prompt_format.json", "meta.json"} <= names
+    assert not list(settings.adapters_dir.glob(".tmp-*"))
+    meta = json.loads((first.adapter_dir / "meta.json").read_text())
+    assert meta["base_model"] == "tiny" and meta["preset"] == "tiny" and meta["data"]["train"] > 0
+    ppl = run.report["evaluation"]["perplexity"]
+    assert ppl["new"] < ppl["base"] and first.promoted
+    assert (await training_queries.promoted_adapter(db)).id == first.adapter_id
+    assert run.report["fit"]["real_token_share"] > 0.95
+    assert run.report["evaluation"]["heldout_examples"] > 0
+
+    # a barely trained adapter is worse than the promoted one: kept, not served
+    worse = await run_training(settings, preset="tiny", trigger="test", overrides={"max_steps": 1, "learning_rate": 1e-7})
+    report = (await training_queries.get_run(db, worse.run_id)).report
+    assert report["evaluation"]["perplexity"]["promoted"] is not None
+    assert not worse.promoted and not report["promotion"]["promote"]
+    assert (await training_queries.promoted_adapter(db)).id == first.adapter_id
+    assert (await training_queries.get_adapter(db, worse.adapter_id)).path == str(worse.adapter_dir)
+
+
+async def test_adapter_save_load_reply(db, settings):
+    from peft import PeftModel
+
+    from model.dialogue import Dialogue, Turn
+    from model.generation import GenerationSettings, generate_replies
+    from model.prompt import PromptFormat
+    from model.sources import load_base
+
+    await seed_chat(db, exchanges=12)
+    result = await run_training(settings, preset="tiny", trigger="test", overrides={"max_steps": 2})
+    base, tokenizer = load_base("tiny", settings.models_dir)
+    model = PeftModel.from_pretrained(base, str(result.adapter_dir))
+    fmt = PromptFormat.load(result.adapter_dir)
+    dialogue = Dialogue((Turn("partner", ("hi",), "Anna"),), "Anna", "friend")
+    replies = generate_replies(model, tokenizer, fmt, dialogue, GenerationSettings(), n=1)
+    assert len(replies) == 1 and isinstance(replies[0], list)
+
+
+async def test_failed_run_changes_nothing_served(db, settings, monkeypatch):
+    await seed_chat(db, exchanges=12)
+    await training_queries.add_adapter(db, "served", str(settings.adapters_dir / "served"), "tiny", None)
+    await training_queries.promote(db, "served", "test")
+
+    def broken_fit(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(run_module, "fit", broken_fit)
+    with pytest.raises(RuntimeError):
+        await run_training(settings, preset="tiny", trigger="test")
+    (run,) = await training_queries.list_runs(db)
+    assert run.status == "failed" and "out of memory" in run.error
+    assert (await training_queries.promoted_adapter(db)).id == "served"
+    assert [a.id for a in await training_queries.list_adapters(db)] == ["served"]
+
+
+async def test_fit_leaves_base_weights_and_resumes_from_checkpoint(db, settings, tmp_path):
+    from model.prompt import PromptFormat
+    from model.sources import load_base
+    from training.dataset import load_dataset
+
+    await seed_chat(db, exchanges=20)
+    examples = (await load_dataset(db, settings)).train
+    config = load_preset("tiny").with_overrides(max_steps=4, save_steps=2)
+    model, tokenizer = load_base("tiny", settings.models_dir, for_training=True)
+    rows = encode_examples(tokenizer, PromptFormat.for_tokenizer(tokenizer), examples, config.max_length)
+    assert all(any(l != -100 for l in r["labels"]) and r["labels"][0] == -100 for r in rows)
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    peft_model, result = fit(model, tokenizer, rows, config, tmp_path / "ckpt")
+    assert result.steps == 4 and result.real_token_share == 1.0
+    after = peft_model.state_dict()
+    lora = {k: v for k, v in after.items() if "lora_" in k}
+    assert lora and any(float(v.abs().sum()) > 0 for k, v in lora.items() if "lora_B" in k)
+    for key, value in after.items():
+        if "lora_" in key:
+            continue
+        original = key.replace("base_model.model.", "", 1).replace(".base_layer", "")
+        assert (before[original] == value).all(), key
+
+    # an interrupted run of the same data picks up from its last checkpoint
+    model2, _ = load_base("tiny", settings.models_dir, for_training=True)
+    _, resumed = fit(model2, tokenizer, rows, config.with_overrides(max_steps=6), tmp_path / "ckpt")
+    assert resumed.resumed_from == "checkpoint-4" and resumed.steps == 6
