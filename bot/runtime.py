@@ -7,10 +7,12 @@ Start order: client → pipeline → handlers; stop in reverse. A failed start s
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from bot.client import build_client
+from bot.harvest import HarvestResult, harvest, private_chat_ids
 from bot.live import LiveSync
 from bot.pipeline import Clock, ReplyPipeline
 from services import Services
@@ -55,8 +57,8 @@ class KurigramGateway:
     """services.TelegramGateway over the live client: what the panel sends is the owner's own act,
     so it counts as owner activity (takeover, loop-guard reset)."""
 
-    def __init__(self, client: "Client", outbox: KurigramOutbox, pipeline: ReplyPipeline) -> None:
-        self._client, self._outbox, self._pipeline = client, outbox, pipeline
+    def __init__(self, client: "Client", db: Database, outbox: KurigramOutbox, pipeline: ReplyPipeline) -> None:
+        self._client, self._db, self._outbox, self._pipeline = client, db, outbox, pipeline
 
     @property
     def connected(self) -> bool:
@@ -68,6 +70,22 @@ class KurigramGateway:
 
     async def save_draft(self, chat_id: int, text: str) -> None:
         await self._outbox.save_draft(chat_id, text)
+
+    async def harvest(self, progress: Callable[[float | None, str | None], None] | None = None) -> list[HarvestResult]:
+        """The panel's "harvest": every private chat, through the live client (resumable like the CLI)."""
+        targets = await private_chat_ids(self._client)
+        started = 0
+
+        async def on_chat_start(chat_id: int) -> None:
+            nonlocal started
+            if progress is not None:
+                progress(started / max(1, len(targets)), f"chat {chat_id} ({started + 1}/{len(targets)})")
+            started += 1
+
+        results = await harvest(self._client, self._db, targets, on_chat_start=on_chat_start)
+        if progress is not None:
+            progress(1.0, f"{len(results)} chats, {sum(r.stored for r in results)} messages stored")
+        return results
 
 
 class TelegramBot:
@@ -103,7 +121,7 @@ class TelegramBot:
             await self.pipeline.start()
             self._live = LiveSync(db, me.id, self.pipeline)
             self._live.register(client)
-            self._gateway = KurigramGateway(client, outbox, self.pipeline)
+            self._gateway = KurigramGateway(client, db, outbox, self.pipeline)
         except BaseException:
             await client.stop()
             raise

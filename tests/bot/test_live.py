@@ -268,3 +268,14 @@ async def test_partner_typing_extends_the_debounce(bot, server: FakeTelegram, db
     clock.advance(5)  # t+14
     await wait_until(logged(db, 1), clock=clock)
     assert (await decisions(db))[0][1] == "answered"
+
+
+async def test_gateway_harvests_private_chats_for_the_panel(bot, server: FakeTelegram, db: Database) -> None:
+    from admin_ui.ingest import HarvestingGateway
+
+    server.set_history(PARTNER, [make_message(i, PARTNER, text=f"m{i}", date=1_700_000_000 + i) for i in range(1, 4)])
+    assert isinstance(bot.gateway, HarvestingGateway)
+    reports: list[tuple[float | None, str | None]] = []
+    results = await bot.gateway.harvest(progress=lambda fraction, label: reports.append((fraction, label)))
+    assert [(r.chat_id, r.stored, r.complete) for r in results] == [(PARTNER, 3, True)]
+    assert reports[0][0] == 0.0 and reports[-1][0] == 1.0
