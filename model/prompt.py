@@ -251,6 +251,7 @@ def _adds_bos(tokenizer: Any) -> bool:
 def _compiled(template: str) -> Any:
     """A sandboxed Jinja environment like transformers' own for chat templates."""
     import jinja2
+    import jinja2.ext
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     def raise_exception(message: str) -> None:

@@ -1,0 +1,303 @@
+"""The in-process model service (`TGTWIN_MODEL_BACKEND=local`): implements `services.ReplyModel`.
+
+One worker thread owns the model. Everything that touches it — loading the base and the promoted
+adapter, generating, swapping adapters — is a job on that thread, in arrival order, so a swap
+happens strictly between two requests and no request ever sees a half-swapped model. The event
+loop only waits on futures. Waiting requests are bounded (`ModelBusy` past the limit), and each
+request gives up after `generation_timeout_s` (`GenerationTimeout`); a timed-out generation is
+told to stop at its next token, a timed-out queued one never starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Callable, Literal, TypeVar
+
+from model.dialogue import Dialogue
+from model.generation import GenerationSettings, generate_replies
+from model.prompt import FORMAT_FILE, PromptFormat
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+META_FILE = "meta.json"
+DEFAULT_MAX_WAITING = 8
+
+State = Literal["stopped", "loading", "ready", "error"]
+T = TypeVar("T")
+
+
+class ModelServiceError(RuntimeError):
+    """The local model could not serve a request."""
+
+
+class ModelNotReady(ModelServiceError):
+    """The model is still loading (past the wait), failed to load, or the service is stopped."""
+
+
+class ModelBusy(ModelServiceError):
+    """Too many requests are already waiting for the model."""
+
+
+class GenerationTimeout(ModelServiceError):
+    """A generation did not finish within `generation_timeout_s`."""
+
+
+class AdapterError(ModelServiceError):
+    """An adapter directory cannot be served (missing files, or trained on another base model)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterInfo:
+    """What `meta.json` of an adapter directory says (written by training)."""
+
+    path: str
+    base_model: str | None
+    preset: str | None
+    meta: dict[str, Any]
+
+
+def read_adapter_info(adapter_dir: str | Path) -> AdapterInfo:
+    """Check an adapter directory's files and read its `meta.json` (missing meta → unknown base)."""
+    path = Path(adapter_dir)
+    if not path.is_dir():
+        raise AdapterError(f"adapter directory {path} does not exist")
+    if not (path / "adapter_config.json").is_file():
+        raise AdapterError(f"{path} is not a peft adapter (no adapter_config.json)")
+    meta: dict[str, Any] = {}
+    if (path / META_FILE).is_file():
+        try:
+            meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise AdapterError(f"{path / META_FILE} is not valid JSON: {exc}") from None
+    return AdapterInfo(str(path), meta.get("base_model"), meta.get("preset"), meta)
+
+
+class ModelService:
+    """Base model + one adapter, served off the event loop. Use as `async with ModelService(...)`."""
+
+    def __init__(self, settings: Settings, adapter_dir: str | None = None, *,
+                 max_waiting: int = DEFAULT_MAX_WAITING) -> None:
+        self.settings = settings
+        self.max_waiting = max_waiting
+        self._requested_adapter = adapter_dir
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._loaded: asyncio.Future[None] | None = None
+        self._state: State = "stopped"
+        self._error: str | None = None
+        self._adapter_error: str | None = None
+        self._waiting = 0
+        # Set on the worker thread only:
+        self._base: Any = None
+        self._peft: Any = None
+        self._tokenizer: Any = None
+        self._format: PromptFormat | None = None
+        self._base_format: PromptFormat | None = None
+        self._adapter: AdapterInfo | None = None
+        self._adapter_name: str | None = None
+        self._adapter_count = 0
+        self._device = "cpu"
+        self._dtype = ""
+        self._last_latency_s: float | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> ModelService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Start loading in the background; returns at once (see `status()` and `wait_ready()`)."""
+        if self._executor is not None:
+            return
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tgtwin-model")
+        self._state = "loading"
+        self._loaded = asyncio.get_running_loop().run_in_executor(self._executor, self._load)
+        self._loaded.add_done_callback(self._load_finished)
+
+    async def aclose(self) -> None:
+        executor, self._executor = self._executor, None
+        self._state = "stopped"
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until the base model is loaded; `ModelNotReady` if it failed or takes longer."""
+        if self._loaded is None or self._executor is None:
+            raise ModelNotReady("the model service is not started")
+        try:
+            await asyncio.wait_for(asyncio.shield(self._loaded), timeout)
+        except asyncio.TimeoutError:
+            raise ModelNotReady(f"the model is still loading after {timeout:g}s") from None
+        except Exception:
+            raise ModelNotReady(f"the model failed to load: {self._error}") from None
+
+    def _load_finished(self, future: asyncio.Future[None]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is None:
+            self._state = "ready" if self._executor is not None else "stopped"
+        else:
+            self._state, self._error = "error", f"{type(error).__name__}: {error}"
+            log.error("model service: loading %s failed: %s", self.settings.base_model, self._error)
+
+    # ------------------------------------------------------------------ ReplyModel
+
+    async def reply(self, dialogue: Dialogue) -> list[str]:
+        return (await self.candidates(dialogue, 1))[0]
+
+    async def candidates(self, dialogue: Dialogue, n: int) -> list[list[str]]:
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        gen = GenerationSettings.from_settings(self.settings)
+        return await self._run(lambda cancelled: self._generate(dialogue, gen, n, cancelled))
+
+    async def swap_adapter(self, adapter_dir: str | None) -> None:
+        """Serve `adapter_dir` (None = the bare base model) from the next request on. An adapter
+        trained on another base, or one that fails to load, is refused and the old one stays."""
+        if adapter_dir is not None:
+            info = read_adapter_info(adapter_dir)
+            self._check_base(info)
+        await self.wait_ready(self.settings.generation_timeout_s)
+        assert self._executor is not None
+        future = asyncio.get_running_loop().run_in_executor(self._executor, self._activate, adapter_dir)
+        await future  # not timed out: a half-finished swap must not be abandoned
+
+    def status(self) -> dict[str, Any]:
+        adapter = self._adapter
+        return {
+            "backend": "local",
+            "base": self.settings.base_model,
+            "adapter": adapter.path if adapter else None,
+            "adapter_id": Path(adapter.path).name if adapter else None,
+            "adapter_preset": adapter.preset if adapter else None,
+            "adapter_error": self._adapter_error,
+            "device": self._device,
+            "dtype": self._dtype,
+            "quantization": "none",
+            "state": self._state,
+            "error": self._error,
+            "waiting": self._waiting,
+            "last_latency_s": self._last_latency_s,
+        }
+
+    # ------------------------------------------------------------------ request plumbing
+
+    async def _run(self, job: Callable[[threading.Event], T]) -> T:
+        timeout = self.settings.generation_timeout_s
+        if self._waiting >= self.max_waiting:
+            raise ModelBusy(f"{self._waiting} requests are already waiting for the model")
+        self._waiting += 1
+        try:
+            started = time.monotonic()
+            await self.wait_ready(timeout)
+            assert self._executor is not None
+            cancelled = threading.Event()
+
+            def guarded() -> T:
+                if cancelled.is_set():  # timed out while queued: don't start
+                    raise GenerationTimeout("timed out before it started")
+                return job(cancelled)
+
+            future = asyncio.get_running_loop().run_in_executor(self._executor, guarded)
+            remaining = max(0.0, timeout - (time.monotonic() - started))
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), remaining)
+            except asyncio.TimeoutError:
+                cancelled.set()
+                raise GenerationTimeout(f"no reply within {timeout:g}s") from None
+        finally:
+            self._waiting -= 1
+
+    # ------------------------------------------------------------------ worker thread
+
+    def _load(self) -> None:
+        from model.sources import load_base
+
+        model, tokenizer = load_base(self.settings.base_model, self.settings.models_dir)
+        self._base, self._tokenizer = model, tokenizer
+        self._base_format = PromptFormat.for_tokenizer(tokenizer)
+        self._format = self._base_format
+        parameter = next(model.parameters())
+        self._device, self._dtype = str(parameter.device), str(parameter.dtype).replace("torch.", "")
+        if self._requested_adapter is not None:
+            try:
+                info = read_adapter_info(self._requested_adapter)
+                self._check_base(info)
+                self._activate(self._requested_adapter)
+            except Exception as exc:  # serve the base model rather than nothing
+                self._adapter_error = f"{type(exc).__name__}: {exc}"
+                log.error("model service: adapter %s not loaded, serving the base model: %s",
+                          self._requested_adapter, self._adapter_error)
+        log.info("model service ready: %s%s on %s (%s)", self.settings.base_model,
+                 f" + {self._adapter.path}" if self._adapter else "", self._device, self._dtype)
+
+    def _check_base(self, info: AdapterInfo) -> None:
+        if info.base_model is not None and info.base_model != self.settings.base_model:
+            raise AdapterError(
+                f"adapter {Path(info.path).name} was trained on {info.base_model}, "
+                f"but the base model here is {self.settings.base_model}"
+            )
+
+    def _activate(self, adapter_dir: str | None) -> None:
+        """Load (or drop) an adapter on the worker thread; the old one stays until the new one is in."""
+        if adapter_dir is None:
+            if self._peft is not None and self._adapter_name is not None:
+                self._peft.delete_adapter(self._adapter_name)
+            self._adapter, self._adapter_name, self._format = None, None, self._base_format
+            self._adapter_error = None
+            log.info("model service: serving the base model")
+            return
+        from peft import PeftModel
+
+        info = read_adapter_info(adapter_dir)
+        fmt = PromptFormat.load(adapter_dir) if (Path(adapter_dir) / FORMAT_FILE).is_file() else self._base_format
+        self._adapter_count += 1
+        name = f"adapter{self._adapter_count}"
+        try:
+            if self._peft is None:
+                self._peft = PeftModel.from_pretrained(self._base, adapter_dir, adapter_name=name, is_trainable=False)
+            else:
+                self._peft.load_adapter(adapter_dir, adapter_name=name, is_trainable=False)
+        except Exception as exc:
+            if self._peft is not None and name in self._peft.peft_config:
+                self._peft.delete_adapter(name)
+            raise AdapterError(f"cannot load adapter {adapter_dir}: {exc}") from exc
+        self._peft.set_adapter(name)
+        self._peft.eval()
+        old = self._adapter_name
+        if old is not None and old in self._peft.peft_config:
+            self._peft.delete_adapter(old)
+        self._adapter, self._adapter_name, self._format = info, name, fmt
+        self._adapter_error = None
+        log.info("model service: serving adapter %s", Path(adapter_dir).name)
+
+    def _generate(self, dialogue: Dialogue, gen: GenerationSettings, n: int,
+                  cancelled: threading.Event) -> list[list[str]]:
+        assert self._format is not None
+        started = time.perf_counter()
+        if self._peft is not None and self._adapter_name is None:
+            with self._peft.disable_adapter():
+                replies = generate_replies(self._peft, self._tokenizer, self._format, dialogue, gen, n,
+                                           should_stop=cancelled.is_set)
+        else:
+            model = self._peft if self._peft is not None else self._base
+            replies = generate_replies(model, self._tokenizer, self._format, dialogue, gen, n,
+                                       should_stop=cancelled.is_set)
+        self._last_latency_s = round(time.perf_counter() - started, 3)
+        if cancelled.is_set():
+            raise GenerationTimeout("stopped after the timeout")
+        return replies

@@ -1,0 +1,156 @@
+"""The prompt format on both real tokenizers: tiny (plain style) and SmolLM2 (its chat template)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from model.dialogue import MESSAGE_SEPARATOR, Dialogue, Turn, join_messages, split_reply
+from model.prompt import IGNORE_INDEX, PromptFormat, PromptFormatError
+
+DIALOGUE = Dialogue(
+    turns=(
+        Turn("partner", ("hi! how are you?",), "Anna"),
+        Turn("owner", ("fine", "and you?")),
+        Turn("partner", ("good", "see you tomorrow at 10?"), "Anna"),
+    ),
+    partner_name="Anna",
+    relationship="sister",
+)
+GROUP = Dialogue(
+    turns=(
+        Turn("partner", ("who is coming?",), "Boris"),
+        Turn("partner", ("me!",), "Vera"),
+        Turn("owner", ("me too",)),
+        Turn("partner", ("great, 8 pm",), "Boris"),
+    ),
+    relationship="friends",
+    is_group=True,
+)
+REPLIES = [
+    "sure",
+    "да, конечно",
+    "ok 👍",
+    "10:30 works",
+    "...maybe",
+    ":) ok",
+    "[photo] look",
+    join_messages(["yes", "see you", "😀"]),
+    "line one\nline two",
+]
+
+
+@pytest.fixture(params=["tiny", "smollm"])
+def tokenizer(request: pytest.FixtureRequest) -> Any:
+    return request.getfixturevalue(f"{request.param}_tokenizer")
+
+
+def test_styles_follow_the_tokenizer(tiny_tokenizer: Any, smollm_tokenizer: Any) -> None:
+    plain = PromptFormat.for_tokenizer(tiny_tokenizer)
+    chat = PromptFormat.for_tokenizer(smollm_tokenizer)
+    assert plain.style == "plain" and plain.end_of_turn == tiny_tokenizer.eos_token
+    assert chat.style == "chat_template" and chat.end_of_turn == "<|im_end|>"
+    assert "<|im_start|>" in chat.stop_markers
+
+
+def test_prompt_ends_where_the_reply_begins(tokenizer: Any) -> None:
+    fmt = PromptFormat.for_tokenizer(tokenizer)
+    prompt = fmt.render_prompt(DIALOGUE)
+    assert not prompt.endswith(" ")
+    assert "Anna" in prompt and "sister" in prompt
+    if fmt.style == "plain":
+        assert prompt.endswith("\nMe:")
+    else:
+        assert prompt.endswith("<|im_start|>assistant\n")
+
+
+@pytest.mark.parametrize("reply", REPLIES)
+def test_token_boundaries_agree(tokenizer: Any, reply: str) -> None:
+    """Tokenising prompt and prompt+reply in one go agree on the prompt part, and the training
+    row (prompt ids + reply ids) is exactly that one-go tokenisation."""
+    fmt = PromptFormat.for_tokenizer(tokenizer)
+    prompt_ids = fmt.encode_prompt(tokenizer, DIALOGUE)
+    whole = fmt._encode_prompt_text(tokenizer, fmt.render_prompt(DIALOGUE) + fmt.reply_text(reply))
+    assert whole[: len(prompt_ids)] == prompt_ids
+    assert fmt.encode_example(tokenizer, DIALOGUE, reply)["input_ids"] == whole
+
+
+@pytest.mark.parametrize("reply", REPLIES)
+def test_labels_cover_only_the_reply_and_end_of_turn(tokenizer: Any, reply: str) -> None:
+    fmt = PromptFormat.for_tokenizer(tokenizer)
+    row = fmt.encode_example(tokenizer, DIALOGUE, reply)
+    prompt_len = len(fmt.encode_prompt(tokenizer, DIALOGUE))
+    assert len(row["input_ids"]) == len(row["labels"]) == len(row["attention_mask"])
+    assert row["labels"][:prompt_len] == [IGNORE_INDEX] * prompt_len
+    scored = row["labels"][prompt_len:]
+    assert scored == row["input_ids"][prompt_len:] and IGNORE_INDEX not in scored
+    text = tokenizer.decode(scored, skip_special_tokens=False)
+    assert text.endswith(fmt.end_of_turn)
+    assert text[: -len(fmt.end_of_turn)].strip() == reply
+
+
+def test_separator_round_trip(tokenizer: Any) -> None:
+    messages = ["first", "второе", "third 🎉"]
+    fmt = PromptFormat.for_tokenizer(tokenizer)
+    row = fmt.encode_example(tokenizer, DIALOGUE, join_messages(messages))
+    scored = [t for t in row["labels"] if t != IGNORE_INDEX]
+    text = tokenizer.decode(scored, skip_special_tokens=False)[: -len(fmt.end_of_turn)]
+    assert MESSAGE_SEPARATOR in text
+    assert split_reply(text) == messages
+
+
+def test_truncation_drops_oldest_turns_never_the_reply(tokenizer: Any) -> None:
+    fmt = PromptFormat.for_tokenizer(tokenizer)
+    full = fmt.encode_example(tokenizer, DIALOGUE, "sure, see you")
+    reply_tokens = [t for t in full["labels"] if t != IGNORE_INDEX]
+    last_only = Dialogue(DIALOGUE.turns[-1:], "Anna", "sister")
+    minimal = len(fmt.encode_prompt(tokenizer, last_only)) + len(reply_tokens)
+    cut = fmt.encode_example(tokenizer, DIALOGUE, "sure, see you", max_length=minimal)
+    assert len(cut["input_ids"]) == minimal < len(full["input_ids"])
+    assert [t for t in cut["labels"] if t != IGNORE_INDEX] == reply_tokens
+    assert cut["input_ids"][: minimal - len(reply_tokens)] == fmt.encode_prompt(tokenizer, last_only)
+    empty = fmt.encode_example(tokenizer, DIALOGUE, "sure, see you", max_length=minimal - 1)
+    assert empty == {"input_ids": [], "labels": [], "attention_mask": []}
+
+
+def test_group_turns_carry_speaker_names(tokenizer: Any) -> None:
+    fmt = PromptFormat.for_tokenizer(tokenizer)
+    prompt = fmt.render_prompt(GROUP)
+    assert "Boris: who is coming?" in prompt and "Vera: me!" in prompt
+    assert "group chat" in prompt
+    stops = fmt.stop_strings(GROUP)
+    assert {"\nBoris:", "\nVera:", "\nMe:"} <= set(stops)
+
+
+def test_our_rendering_matches_the_tokenizers_own_chat_template(smollm_tokenizer: Any) -> None:
+    fmt = PromptFormat.for_tokenizer(smollm_tokenizer)
+    ours = fmt.render_prompt(DIALOGUE)
+    theirs = smollm_tokenizer.apply_chat_template(fmt._messages(DIALOGUE), tokenize=False, add_generation_prompt=True)
+    assert ours == theirs
+
+
+def test_save_and_load_round_trip(tmp_path: Path, tokenizer: Any) -> None:
+    fmt = PromptFormat.for_tokenizer(tokenizer)
+    fmt.save(tmp_path)
+    loaded = PromptFormat.load(tmp_path)
+    assert loaded == fmt
+    assert loaded.render_prompt(GROUP) == fmt.render_prompt(GROUP)
+
+
+def test_load_refuses_missing_or_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(PromptFormatError, match="missing"):
+        PromptFormat.load(tmp_path)
+    (tmp_path / "prompt_format.json").write_text("{not json")
+    with pytest.raises(PromptFormatError, match="JSON"):
+        PromptFormat.load(tmp_path)
+
+
+def test_system_text_names_partner_and_relationship() -> None:
+    fmt = PromptFormat(style="plain", end_of_turn="</s>")
+    assert "with Anna (sister)" in fmt.system_text(DIALOGUE)
+    assert "with your boss" in fmt.system_text(Dialogue(DIALOGUE.turns, relationship="boss"))
+    assert "group chat" in fmt.system_text(GROUP)
+    with pytest.raises(PromptFormatError):
+        fmt.render_prompt(Dialogue(()))
