@@ -83,14 +83,18 @@ def _child_import(export: Path, db_path: Path) -> dict[str, float]:
     from bot.export_import import import_export
     from storage import Database
 
-    async def run() -> tuple[float, int]:
+    async def run() -> tuple[float, float, int]:
         async with Database.open(db_path) as db:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             result = await import_export(db, export)
-            return time.perf_counter() - start, result.messages_added
+            return time.perf_counter() - start, time.process_time() - cpu, result.messages_added
 
-    seconds, added = asyncio.run(run())
-    return {"seconds": seconds, "rows": added, "rss_mb": _peak_rss_mb()}
+    seconds, cpu, added = asyncio.run(run())
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # Large exports are read in a reader process of their own: report its peak too.
+    reader_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"seconds": seconds, "cpu": cpu, "reader_cpu": children.ru_utime + children.ru_stime,
+            "rows": added, "rss_mb": _peak_rss_mb(), "reader_rss_mb": reader_mb}
 
 
 def _child_raw(export: Path, db_path: Path) -> dict[str, float]:
@@ -105,17 +109,17 @@ def _child_raw(export: Path, db_path: Path) -> dict[str, float]:
 
     asyncio.run(create_schema())
     reader = _ExportReader(export, None, None)
-    params = [row.as_params("export") for chunk in reader.chunks() for row in chunk]
+    params = [row for chunk in reader.chunks() for row in chunk]
     conn = sqlite3.connect(db_path, isolation_level=None)
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
         conn.execute(f"PRAGMA {pragma}")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     conn.execute("BEGIN IMMEDIATE")
     conn.executemany(INSERT_IGNORE_SQL, params)
     conn.execute("COMMIT")
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     conn.close()
-    return {"seconds": seconds, "rows": len(params)}
+    return {"seconds": seconds, "cpu": cpu, "rows": len(params)}
 
 
 def _in_child(mode: str, export: Path, db_path: Path) -> dict[str, float]:
@@ -148,9 +152,11 @@ def main() -> None:
         raw = _in_child("--child-raw", export, Path(tmp) / "raw.sqlite3")
     print(f"export: {args.messages:,} messages, {args.chats} chats, {size_mb:.0f} MB")
     print(f"import: {imported['rows']:,.0f} rows in {imported['seconds']:.2f} s = "
-          f"{imported['rows'] / imported['seconds']:,.0f} messages/s, peak RSS {imported['rss_mb']:.0f} MB")
+          f"{imported['rows'] / imported['seconds']:,.0f} messages/s, peak RSS {imported['rss_mb']:.0f} MB"
+          + (f" (reader process {imported['reader_rss_mb']:.0f} MB)" if imported["reader_rss_mb"] else ""))
+    print(f"  CPU: importer {imported['cpu']:.2f} s, reader process {imported['reader_cpu']:.2f} s")
     print(f"raw executemany: {raw['rows']:,.0f} rows in {raw['seconds']:.2f} s = "
-          f"{raw['rows'] / raw['seconds']:,.0f} rows/s")
+          f"{raw['rows'] / raw['seconds']:,.0f} rows/s (CPU {raw['cpu']:.2f} s)")
     print(f"ratio (import speed / raw speed): {raw['seconds'] / imported['seconds']:.2f}")
 
 

@@ -30,8 +30,12 @@ import functools
 import json
 import json.scanner
 import logging
+import os
+import pickle
 import queue
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -51,6 +55,9 @@ log = logging.getLogger(__name__)
 # the queue (QUEUE_CHUNKS deep) stays a few MB.
 CHUNK_ROWS = 5_000
 QUEUE_CHUNKS = 4
+# Files this large are read in a child process (see "reading off the loop"); smaller ones are not
+# worth the interpreter start-up.
+PROCESS_THRESHOLD_BYTES = 32 << 20
 _READ_CHARS = 1 << 20
 # A single JSON value (a message, a chat header) larger than this is refused instead of buffered.
 _MAX_VALUE_CHARS = 64 << 20
@@ -164,10 +171,12 @@ def _iso_unix(value: Any) -> int:
     return int(datetime.fromisoformat(value).replace(tzinfo=timezone.utc).timestamp())
 
 
-def message_row(message: Any, chat_id: int, owner_id: int) -> MessageRow | None:
-    """One export message → a row; None for service messages (joins, calls, pins…).
+def message_params(message: Any, chat_id: int, owner_id: int) -> tuple[object, ...] | None:
+    """One export message → its row in `MessageRow.as_params("export")` form; None for service
+    messages (joins, calls, pins…).
 
-    On the hot path of a million-message import: plain dict lookups, no helper per field.
+    The hot path of a million-message import, so it builds the insert tuple directly: plain dict
+    lookups, no helper per field, no intermediate object.
     """
     if type(message) is not dict:
         raise ExportFormatError("a message is not a JSON object")
@@ -195,10 +204,24 @@ def message_row(message: Any, chat_id: int, owner_id: int) -> MessageRow | None:
     if media == "sticker" and not text:
         text = message.get("sticker_emoji") or ""
     sender = peer_id(message.get("from_id"))
+    name = message.get("from")
     reply_to = message.get("reply_to_message_id")
+    return (
+        chat_id, message_id, sender, name if type(name) is str else None, int(sender == owner_id), date,
+        text, media, reply_to if type(reply_to) is int else None, int("forwarded_from" in message),
+        edited_at, 0, "export",
+    )
+
+
+def message_row(message: Any, chat_id: int, owner_id: int) -> MessageRow | None:
+    """`message_params` as a `MessageRow` (for callers that want the row, not the insert tuple)."""
+    params = message_params(message, chat_id, owner_id)
+    if params is None:
+        return None
+    (chat_id, message_id, sender, name, outgoing, date, text, media, reply_to, forwarded, edited_at, _, _) = params
     return MessageRow(
-        chat_id, message_id, sender, message.get("from"), sender == owner_id, date, text, media,
-        reply_to if type(reply_to) is int else None, "forwarded_from" in message, edited_at,
+        chat_id, message_id, sender, name, bool(outgoing), date, text, media,  # type: ignore[arg-type]
+        reply_to, bool(forwarded), edited_at,  # type: ignore[arg-type]
     )
 
 
@@ -376,8 +399,21 @@ class _Chat:
 
 
 @dataclass
+class ReadSummary:
+    """What the reader learnt besides the rows: the owner, chats, users and counts."""
+
+    owner_id: int
+    chats: list[ChatRow]
+    users: list[UserRow]
+    parsed: int
+    service_skipped: int
+    media_placeholders: int
+    skipped_chat_types: list[str]
+
+
+@dataclass
 class _ExportReader:
-    """Walks one export and yields chunks of message rows; collects chats, users and counts."""
+    """Walks one export and yields chunks of insert parameters (`MessageRow.as_params`)."""
 
     path: Path
     owner_hint: int | None  # --owner-id
@@ -390,24 +426,27 @@ class _ExportReader:
     parsed: int = 0  # message entries read, service ones included
     service_skipped: int = 0
     media_placeholders: int = 0
-    chats_skipped: int = 0
-    _batch: list[MessageRow] = field(default_factory=list)
+    skipped_chat_types: list[str] = field(default_factory=list)
+    _batch: list[tuple[object, ...]] = field(default_factory=list)
 
-    def chunks(self) -> Iterator[list[MessageRow]]:
+    def chunks(self) -> Iterator[list[tuple[object, ...]]]:
         try:
             with self.path.open(encoding="utf-8") as file:
                 yield from self._document(_JsonCursor(file))
         except UnicodeDecodeError:
             raise ExportFormatError("not a Telegram Desktop export: the file is not UTF-8 text") from None
+        except RecursionError:
+            raise ExportFormatError("not a Telegram Desktop export: nesting too deep") from None
         if self._batch:
             yield self._batch
             self._batch = []
 
-    def _document(self, cursor: _JsonCursor) -> Iterator[list[MessageRow]]:
-        if cursor.peek() not in ("{", ""):
-            raise ExportFormatError("not a Telegram Desktop export: the top level is not a JSON object")
-        if cursor.peek() == "":
+    def _document(self, cursor: _JsonCursor) -> Iterator[list[tuple[object, ...]]]:
+        first = cursor.peek()
+        if first == "":
             raise ExportFormatError("not a Telegram Desktop export: the file is empty")
+        if first != "{":
+            raise ExportFormatError("not a Telegram Desktop export: the top level is not a JSON object")
         header: dict[str, Any] = {}
         found_messages = False
         for key in cursor.keys("the top level"):
@@ -417,7 +456,7 @@ class _ExportReader:
                 found_messages = True
                 for list_key in cursor.keys(key):
                     if list_key == "list":
-                        for _item in cursor.items(f"{key}.list"):
+                        for _ in cursor.items(f"{key}.list"):
                             yield from self._chat(cursor)
                     else:
                         cursor.skip()
@@ -432,15 +471,14 @@ class _ExportReader:
             raise ExportFormatError("not valid JSON: data after the end of the export")
         if not found_messages:
             raise ExportFormatError("not a Telegram Desktop export: no `chats` or `messages` at the top level")
-        if self.owner_id is None:
-            self._resolve_owner()
+        self._resolve_owner()
 
     def _personal_information(self, info: Any) -> None:
         if not isinstance(info, dict) or type(info.get("user_id")) is not int:
             raise ExportFormatError("personal_information has no integer user_id")
         self.owner_id = info["user_id"]
         self.owner = UserRow(
-            self.owner_id, info.get("first_name") or None, info.get("last_name") or None,
+            info["user_id"], info.get("first_name") or None, info.get("last_name") or None,
             (info.get("username") or "").lstrip("@") or None,
         )
         if self.owner_hint is not None and self.owner_hint != self.owner_id:
@@ -465,18 +503,18 @@ class _ExportReader:
                 f"this database belongs to owner {self.stored_owner}, the export is of {self.owner_id}"
             )
 
-    def _chat(self, cursor: _JsonCursor) -> Iterator[list[MessageRow]]:
+    def _chat(self, cursor: _JsonCursor) -> Iterator[list[tuple[object, ...]]]:
         header: dict[str, Any] = {}
-        chat: _Chat | None = None
+        seen_messages = False
         for key in cursor.keys("a chat"):
             if key in ("name", "type", "id"):
                 header[key] = cursor.value()
             elif key == "messages":
-                chat = self._chat_header(header)
-                yield from self._messages(cursor, chat)
+                seen_messages = True
+                yield from self._messages(cursor, self._chat_header(header))
             else:
                 cursor.skip()
-        if chat is None:
+        if not seen_messages:
             self._chat_header(header)
 
     def _chat_header(self, header: dict[str, Any]) -> _Chat | None:
@@ -486,8 +524,7 @@ class _ExportReader:
             raise ExportFormatError("a chat's messages come before its `id` and `type` (or they are missing)")
         resolved = kurigram_chat(export_type, export_id)
         if resolved is None:
-            self.chats_skipped += 1
-            log.warning("skipping a chat of unknown export type %r", export_type)
+            self.skipped_chat_types.append(export_type)
             return None
         chat_id, chat_type = resolved
         name = header.get("name")
@@ -499,72 +536,119 @@ class _ExportReader:
         self.chats[chat_id] = ChatRow(chat_id, chat_type, title)
         return _Chat(chat_id, chat_type, title)
 
-    def _messages(self, cursor: _JsonCursor, chat: _Chat | None) -> Iterator[list[MessageRow]]:
+    def _messages(self, cursor: _JsonCursor, chat: _Chat | None) -> Iterator[list[tuple[object, ...]]]:
         owner_id = self._resolve_owner()
         if chat is None:
             cursor.skip()
             return
         chat_id, batch, users = chat.id, self._batch, self.users
+        parsed = service = media = 0
         for message in cursor.values("messages"):
-            row = message_row(message, chat_id, owner_id)
-            self.parsed += 1
+            row = message_params(message, chat_id, owner_id)
+            parsed += 1
             if row is None:
-                self.service_skipped += 1
+                service += 1
                 continue
-            if row.media is not None:
-                self.media_placeholders += 1
-            sender = row.sender_id
-            if sender is not None and sender > 0 and row.sender_name:
-                users[sender] = row.sender_name
+            if row[7] is not None:  # media
+                media += 1
+            sender = row[2]
+            if sender is not None and sender > 0 and row[3]:  # type: ignore[operator]
+                users[sender] = row[3]  # type: ignore[index,assignment]
             batch.append(row)
             if len(batch) >= CHUNK_ROWS:
+                self.parsed += parsed
+                parsed = 0
                 yield batch
                 batch = self._batch = []
+        self.parsed += parsed
+        self.service_skipped += service
+        self.media_placeholders += media
 
-    def chat_rows(self) -> list[ChatRow]:
-        """Chats with titles; a private chat with no name (deleted account) takes the partner's."""
+    def summary(self) -> ReadSummary:
+        """Chats with titles (a private chat with no name — a deleted account — takes the
+        partner's), users with the owner's full profile, and the counts."""
         for chat in self.chats.values():
             if not chat.title and chat.type in ("private", "bot"):
                 chat.title = self.users.get(chat.id, "")
-        return list(self.chats.values())
-
-    def user_rows(self) -> list[UserRow]:
-        rows = [
+        users = [
             UserRow(user_id, first_name=name, is_bot=user_id in self.bots)
             for user_id, name in self.users.items()
             if self.owner is None or user_id != self.owner.id
         ]
         if self.owner is not None:
-            rows.append(self.owner)
-        return rows
+            users.append(self.owner)
+        return ReadSummary(
+            self._resolve_owner(), list(self.chats.values()), users, self.parsed, self.service_skipped,
+            self.media_placeholders, self.skipped_chat_types,
+        )
 
 
-# --------------------------------------------------------------------------- the import
+# --------------------------------------------------------------------------- reading off the loop
+#
+# The reader's output reaches the importer through a bounded queue as ("rows", parsed, params),
+# then ("done", summary), or ("error", exception). Small files are read by a thread. Large ones
+# are read by a child process: Python's sqlite3 takes the GIL back after every row it steps, so
+# a reader *thread* and the inserts only take turns; a reader *process* really runs beside them
+# (measured by bench/import_bench.py).
+
+Item = tuple[str, Any, Any]
 
 
-_DONE = object()
-
-
-def _produce(reader: _ExportReader, handoff: "queue.Queue[object]", stop: threading.Event) -> None:
-    """Worker thread: parse and hand over chunks; an error is handed over to be raised."""
-    item: object
+def _read_items(reader: _ExportReader) -> Iterator[Item]:
     try:
         for chunk in reader.chunks():
-            if not _put(handoff, chunk, stop):
-                return
-        item = _DONE
+            yield ("rows", reader.parsed, chunk)
+        yield ("done", reader.summary(), None)
     except ExportFormatError as exc:
-        item = exc
+        yield ("error", exc, None)
     except OSError as exc:
-        item = ExportFormatError(f"cannot read {reader.path}: {exc.strerror or exc}")
-    except RecursionError:
-        item = ExportFormatError("not a Telegram Desktop export: nesting too deep")
-    except BaseException as exc:  # handed to the importer, which re-raises it
-        item = exc
-    _put(handoff, item, stop)
+        yield ("error", ExportFormatError(f"cannot read {reader.path}: {exc.strerror or exc}"), None)
 
 
-def _put(handoff: "queue.Queue[object]", item: object, stop: threading.Event) -> bool:
+def _frames_from_process(process: subprocess.Popen[bytes]) -> Iterator[Item]:
+    """Length-prefixed pickles written by `_serve_frames` in the child."""
+    stream = process.stdout
+    assert stream is not None
+    while True:
+        header = stream.read(8)
+        if len(header) < 8:
+            code = process.wait()
+            yield ("error", RuntimeError(f"the export reader process stopped (exit code {code})"), None)
+            return
+        item: Item = pickle.loads(stream.read(int.from_bytes(header, "little")))
+        yield item
+        if item[0] != "rows":
+            return
+
+
+def _serve_frames(path: Path, owner_hint: int | None, stored_owner: int | None) -> None:
+    """The child process: read the export, write frames to stdout."""
+    out = sys.stdout.buffer
+    for item in _read_items(_ExportReader(path, owner_hint, stored_owner)):
+        frame = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(len(frame).to_bytes(8, "little"))
+        out.write(frame)
+    out.flush()
+
+
+def _start_reader_process(path: Path, owner_hint: int | None, stored_owner: int | None) -> subprocess.Popen[bytes]:
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    args = [sys.executable, "-m", "bot.export_import", str(path), str(owner_hint), str(stored_owner)]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, env=env, cwd=root)
+
+
+def _pump(items: Iterator[Item], handoff: "queue.Queue[Item]", stop: threading.Event) -> None:
+    """Worker thread: move items into the bounded queue until the end, an error, or `stop`."""
+    try:
+        for item in items:
+            if not _put(handoff, item, stop) or item[0] != "rows":
+                return
+    except BaseException as exc:  # handed over; the importer re-raises it
+        _put(handoff, ("error", exc, None), stop)
+
+
+def _put(handoff: "queue.Queue[Item]", item: Item, stop: threading.Event) -> bool:
     while not stop.is_set():
         try:
             handoff.put(item, timeout=0.1)
@@ -572,6 +656,9 @@ def _put(handoff: "queue.Queue[object]", item: object, stop: threading.Event) ->
         except queue.Full:
             continue
     return False
+
+
+# --------------------------------------------------------------------------- the import
 
 
 async def import_export(
@@ -588,37 +675,49 @@ async def import_export(
     if not path.is_file():
         raise ExportFormatError(f"{path}: no such file")
     stored_owner = await kv.get_value(db, kv.OWNER_ID)
-    reader = _ExportReader(path, owner_id, stored_owner)
-    handoff: queue.Queue[object] = queue.Queue(maxsize=QUEUE_CHUNKS)
+    process = None
+    if path.stat().st_size >= PROCESS_THRESHOLD_BYTES:
+        process = _start_reader_process(path, owner_id, stored_owner)
+        items = _frames_from_process(process)
+    else:
+        items = _read_items(_ExportReader(path, owner_id, stored_owner))
+    handoff: queue.Queue[Item] = queue.Queue(maxsize=QUEUE_CHUNKS)
     stop = threading.Event()
-    worker = threading.Thread(target=_produce, args=(reader, handoff, stop), name="export-reader", daemon=True)
+    worker = threading.Thread(target=_pump, args=(items, handoff, stop), name="export-reader", daemon=True)
     added = rows = 0
     try:
         async with db.atomic():
             worker.start()
             while True:
-                item = await asyncio.to_thread(handoff.get)
-                if item is _DONE:
+                kind, payload, chunk = await asyncio.to_thread(handoff.get)
+                if kind == "error":
+                    raise payload
+                if kind == "done":
+                    summary: ReadSummary = payload
                     break
-                if isinstance(item, BaseException):
-                    raise item
-                chunk: list[MessageRow] = item  # type: ignore[assignment]
-                added += await message_queries.insert_messages(db, chunk, "export")
+                added += await message_queries.insert_message_params(db, chunk)
                 rows += len(chunk)
                 if progress is not None:
-                    progress(reader.parsed)
-            await chat_queries.upsert_chats(db, reader.chat_rows())
-            await chat_queries.upsert_users(db, reader.user_rows())
-            await kv.set_value(db, kv.OWNER_ID, reader.owner_id)
+                    progress(payload)
+            await chat_queries.upsert_chats(db, summary.chats)
+            await chat_queries.upsert_users(db, summary.users)
+            await kv.set_value(db, kv.OWNER_ID, summary.owner_id)
     finally:
         stop.set()  # a worker blocked on a full queue gives up
+        if process is not None and process.poll() is None:
+            process.kill()
         if worker.ident is not None:
             worker.join()
-    assert reader.owner_id is not None
+        if process is not None:
+            process.wait()
+            assert process.stdout is not None
+            process.stdout.close()
+    for export_type in sorted(set(summary.skipped_chat_types)):
+        log.warning("skipped chats of unknown export type %r", export_type)
     result = ImportResult(
-        owner_id=reader.owner_id, chats=len(reader.chats), messages_added=added,
-        messages_skipped=rows - added, service_skipped=reader.service_skipped,
-        media_placeholders=reader.media_placeholders, chats_skipped=reader.chats_skipped,
+        owner_id=summary.owner_id, chats=len(summary.chats), messages_added=added, messages_skipped=rows - added,
+        service_skipped=summary.service_skipped, media_placeholders=summary.media_placeholders,
+        chats_skipped=len(summary.skipped_chat_types),
     )
     log.info(
         "export imported: %d chats, %d messages added, %d already present, %d service skipped, %d media",
@@ -626,3 +725,14 @@ async def import_export(
         result.media_placeholders,
     )
     return result
+
+
+def _optional_int(text: str) -> int | None:
+    return None if text == "None" else int(text)
+
+
+if __name__ == "__main__":  # the reader process: python -m bot.export_import PATH OWNER_HINT STORED_OWNER
+    # Through the importable module, so pickled classes (ExportFormatError, rows) are found by the parent.
+    from bot import export_import as importable
+
+    importable._serve_frames(Path(sys.argv[1]), _optional_int(sys.argv[2]), _optional_int(sys.argv[3]))

@@ -38,6 +38,14 @@ async def insert_messages(db: Database, rows: Sequence[MessageRow], source: str)
     return db.conn.total_changes - before
 
 
+async def insert_message_params(db: Database, params: Sequence[tuple[object, ...]]) -> int:
+    """`insert_messages` for rows already in `MessageRow.as_params` form: the export importer's bulk
+    path, whose rows are built in a reader thread or process. Returns rows added."""
+    before = db.conn.total_changes
+    await db.executemany(INSERT_IGNORE_SQL, params)
+    return db.conn.total_changes - before
+
+
 async def upsert_messages(db: Database, rows: Iterable[MessageRow], source: str = "telegram") -> None:
     """Insert or update (live sync, edits, harvest of already-imported history)."""
     await db.executemany(UPSERT_SQL, [r.as_params(source) for r in rows])

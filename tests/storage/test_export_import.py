@@ -231,3 +231,17 @@ async def test_values_split_across_read_pieces(db: Database, tmp_path: Path, mon
     assert result.messages_added == 39
     row = await message_queries.get_message(db, 123456789, 39)
     assert row is not None and row.text == "текст 39 🙂" * 3
+
+
+async def test_reader_process_path(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large files are read in a child process: same rows, same errors, same rollback."""
+    monkeypatch.setattr(export_import, "PROCESS_THRESHOLD_BYTES", 0)
+    with pytest.raises(ExportFormatError, match="truncated"):
+        await import_export(db, _write(tmp_path, _truncated_sample()))
+    assert (await message_queries.counts(db)).messages == 0
+    seen: list[int] = []
+    result = await import_export(db, SAMPLE, progress=seen.append)
+    _, messages, owner_messages, service = _sample_counts()
+    assert (result.messages_added, result.service_skipped) == (messages, service)
+    assert seen == sorted(seen) and seen[-1] == messages + service
+    assert (await message_queries.counts(db)).owner_messages == owner_messages
