@@ -11,10 +11,11 @@ slower than `raw_decode` per message, and ijson can only tell where one chat's m
 the next chat's begin through its Python-level event stream (25 events per message), which is
 slower still. Memory is bounded by one message plus a few chunks of rows.
 
-How it writes. Parsing runs in a worker thread and hands chunks of rows over a bounded queue
-to the event loop, which inserts them with `storage.messages.insert_messages` (idempotent:
-`(chat_id, message_id)` already present → skipped). So parsing overlaps with SQLite (which
-releases the GIL while it works), and a running event loop is never blocked by the import.
+How it writes. The reader runs off the event loop — in a thread for small files, in a child
+process for large ones (see "reading off the loop" below) — and hands chunks of ready insert
+tuples over a bounded queue to the event loop, which inserts them with
+`storage.messages.insert_message_params` (idempotent: `(chat_id, message_id)` already present →
+skipped). A running event loop is never blocked by an import.
 
 Why one transaction. Bad input (not JSON, truncated, wrong shapes, unknown owner) must leave the
 database exactly as before, and a truncated file is only discovered at its end. So the whole
@@ -603,6 +604,8 @@ def _read_items(reader: _ExportReader) -> Iterator[Item]:
         yield ("error", exc, None)
     except OSError as exc:
         yield ("error", ExportFormatError(f"cannot read {reader.path}: {exc.strerror or exc}"), None)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a shape the checks missed
+        yield ("error", ExportFormatError(f"unexpected shape in the export ({type(exc).__name__}: {exc})"), None)
 
 
 def _frames_from_process(process: subprocess.Popen[bytes]) -> Iterator[Item]:
