@@ -79,6 +79,8 @@ class TrainConfig:
     """Held-out examples to generate replies for (style metrics)."""
     eval_samples: int = 3
     """Side-by-side samples kept in the report."""
+    eval_max_new_tokens: int | None = None
+    """Longest generated reply in the style evaluation (None = settings.max_new_tokens)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Free-form hints for other runners (e.g. accelerate launch settings); not read by the trainer."""
 

@@ -21,7 +21,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +230,8 @@ def train_and_evaluate(
     recorder.set_progress(TRAIN_PROGRESS_SHARE + 0.02)
 
     generation = GenerationSettings.from_settings(settings)
+    if config.eval_max_new_tokens is not None:
+        generation = replace(generation, max_new_tokens=config.eval_max_new_tokens)
     evaluation = evaluate_adapter(peft_model, tokenizer, fmt, dataset.heldout, config, generation, reference)
     return {
         "run_id": run_id,
