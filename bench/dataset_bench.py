@@ -1,0 +1,96 @@
+"""Dataset build cost against reading the same rows.
+
+    python -m bench.dataset_bench [--messages 100000] [--chats 8] [--json]
+
+Imports a synthetic export (the one `bench.import_bench` writes) into a temporary database, then
+times, best of `--repeat`, over the chats training uses (default settings: private chats): a raw
+`sqlite3` read of their live message rows (the floor: tuples only), the typed read through
+`storage.dataset_queries` that training does, and `training.dataset.build_dataset` over those rows
+(sessions, examples, PII redaction, time split).
+Prints only what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+async def measure(n_messages: int, n_chats: int, repeat: int) -> dict[str, Any]:
+    from bench.import_bench import write_synthetic_export
+    from bot.export_import import import_export
+    from settings import load_settings
+    from storage import Database, dataset_queries
+    from training.dataset import ChatHistory, DatasetOptions, build_dataset, chat_allowed
+
+    with tempfile.TemporaryDirectory(prefix="tgtwin-bench-") as tmp:
+        settings = load_settings(data_dir=Path(tmp) / "data", demo=False)
+        export = Path(tmp) / "result.json"
+        write_synthetic_export(export, n_messages, n_chats)
+        options = DatasetOptions.from_settings(settings)
+        async with Database.open(settings.db_path) as db:
+            await import_export(db, export)
+
+            chats = [c for c in await dataset_queries.all_chats(db) if chat_allowed(c, options.train_groups)]
+            ids = [c.id for c in chats]
+            raw_s = read_s = build_s = float("inf")
+            for _ in range(repeat):
+                started = time.perf_counter()
+                with sqlite3.connect(settings.db_path) as conn:
+                    raw_rows = conn.execute(
+                        f"SELECT * FROM messages WHERE deleted = 0 AND chat_id IN ({','.join('?' * len(ids))}) "
+                        "ORDER BY chat_id, date, message_id", ids,
+                    ).fetchall()
+                raw_s = min(raw_s, time.perf_counter() - started)
+
+                started = time.perf_counter()
+                histories = [ChatHistory(chat, await dataset_queries.chat_history(db, chat.id)) for chat in chats]
+                read_s = min(read_s, time.perf_counter() - started)
+
+                started = time.perf_counter()
+                built = build_dataset(histories, options)
+                build_s = min(build_s, time.perf_counter() - started)
+            total = await db.scalar("SELECT COUNT(*) FROM messages WHERE deleted = 0")
+    rows = sum(len(h.messages) for h in histories)
+    assert rows == len(raw_rows), "raw and typed reads must cover the same rows"
+    return {
+        "messages": n_messages,
+        "live_rows": int(total or 0),
+        "rows": rows,
+        "chats": len(chats),
+        "examples": built.stats.examples,
+        "raw_read_s": round(raw_s, 4),
+        "typed_read_s": round(read_s, 4),
+        "build_s": round(build_s, 4),
+        "build_over_raw_read": round(build_s / raw_s, 2),
+        "build_over_typed_read": round(build_s / read_s, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.dataset_bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--chats", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3, help="Best of this many timings of each step.")
+    parser.add_argument("--json", action="store_true", help="Print one JSON object instead of text.")
+    args = parser.parse_args(argv)
+    result = asyncio.run(measure(args.messages, args.chats, args.repeat))
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"rows: {result['rows']:,} messages in the {result['chats']} chats used for training "
+          f"(of {result['live_rows']:,} imported) → {result['examples']:,} examples")
+    print(f"raw sqlite3 read:      {result['raw_read_s']:.3f} s")
+    print(f"typed read (storage):  {result['typed_read_s']:.3f} s")
+    print(f"build_dataset:         {result['build_s']:.3f} s "
+          f"({result['build_over_raw_read']:.2f}x raw read, {result['build_over_typed_read']:.2f}x typed read)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,314 @@
+"""One table of ratios from the `bench/` scripts: `make bench` (`python -m bench.report`).
+
+Runs each bench as a child process, one after the other, with sizes that fit a 2-core machine in
+about ten minutes, reads its figures (one JSON object where the script has `--json`, else its
+printed lines), measures this machine's memory copy bandwidth in this process, and prints one
+Markdown table. A bench that is missing, fails or prints something unreadable shows why instead
+of a number; nothing is estimated.
+
+    python -m bench.report [--quick] [--only import,dataset,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+
+
+class BenchFailed(RuntimeError):
+    """A bench could not be run or its output could not be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class BenchRun:
+    """One bench script and the arguments the report runs it with."""
+
+    name: str
+    module: str
+    args: tuple[str, ...]
+    quick_args: tuple[str, ...]
+    timeout_s: int
+    parse: Callable[[str], dict[str, Any]]
+    uses_data_dir: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    figure: str
+    measured: str
+    against: str
+    ratio: str
+
+
+# ---------------------------------------------------------------------- parsing the benches' output
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def _search(pattern: str, text: str, what: str) -> re.Match[str]:
+    match = re.search(pattern, text, re.M)
+    if match is None:
+        raise BenchFailed(f"no {what} line in the output")
+    return match
+
+
+def parse_import(text: str) -> dict[str, Any]:
+    """`bench.import_bench`: import vs raw `executemany` rows per second."""
+    imp = _search(r"^import: ([\d,]+) rows in ([\d.]+) s = ([\d,]+) messages/s, peak RSS ([\d,]+) MB", text, "import")
+    raw = _search(r"^raw executemany: ([\d,]+) rows in ([\d.]+) s = ([\d,]+) rows/s", text, "raw executemany")
+    return {
+        "rows": int(_number(imp[1])), "import_s": _number(imp[2]), "import_rows_per_s": _number(imp[3]),
+        "import_peak_rss_mb": _number(imp[4]), "raw_s": _number(raw[2]), "raw_rows_per_s": _number(raw[3]),
+    }
+
+
+def parse_train(text: str) -> dict[str, Any]:
+    """`bench.train_bench`: real-token share and real tokens/s, packed vs padded."""
+    figures: dict[str, Any] = {}
+    for key, label in (("packed", r"packed \(preset\)"), ("padded", r"padded baseline")):
+        line = _search(
+            rf"^{label}\s*: (\d+) steps, ([\d.]+)s, real tokens (\d+), positions (\d+), "
+            rf"real-token share ([\d.]+)%, ([\d,]+) real tokens/s", text, f"{key} training")
+        figures[key] = {
+            "steps": int(line[1]), "seconds": float(line[2]), "real_tokens": int(line[3]),
+            "positions": int(line[4]), "real_token_share": float(line[5]) / 100, "tokens_per_s": _number(line[6]),
+        }
+    head = _search(r"^preset (\S+), base (\S+), (\d+) examples", text, "preset")
+    figures.update(preset=head[1], base=head[2], examples=int(head[3]))
+    return figures
+
+
+def parse_load(text: str) -> dict[str, Any]:
+    """`bench.load_bench`: throughput of the live pipeline and what reached the wrong chats."""
+    fed = _search(r"^messages fed:\s+(\d+) across (\d+) chats", text, "messages fed")
+    unsafe = _search(r"^sent to non-whitelisted chats:\s+(\d+) messages, (\d+) drafts", text, "non-whitelisted")
+    draft_mode = _search(r"^sent to draft-mode chats:\s+(\d+) messages", text, "draft-mode")
+    wall = _search(r"^wall time:\s+([\d.]+) s \(([\d.]+) messages/s", text, "wall time")
+    coverage = _search(r"^reply log coverage:\s+(\d+)/(\d+) messages", text, "reply log coverage")
+    return {
+        "messages": int(fed[1]), "chats": int(fed[2]), "sent_to_non_whitelisted": int(unsafe[1]) + int(unsafe[2]),
+        "sent_to_draft_mode": int(draft_mode[1]), "seconds": float(wall[1]), "messages_per_s": float(wall[2]),
+        "logged": int(coverage[1]), "expected_logged": int(coverage[2]),
+    }
+
+
+def parse_json(text: str) -> dict[str, Any]:
+    """The last line of a `--json` bench: one JSON object."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    try:
+        value = json.loads(lines[-1]) if lines else None
+    except json.JSONDecodeError as exc:
+        raise BenchFailed(f"--json output is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise BenchFailed("--json output is not one JSON object")
+    return value
+
+
+BENCHES = (
+    BenchRun("import", "bench.import_bench", ("--messages", "200000"), ("--messages", "20000"), 240, parse_import),
+    BenchRun("dataset", "bench.dataset_bench", ("--messages", "100000", "--json"),
+             ("--messages", "20000", "--repeat", "1", "--json"), 240, parse_json),
+    BenchRun("train", "bench.train_bench", ("--examples", "32"), ("--examples", "8"), 420, parse_train,
+             uses_data_dir=True),
+    BenchRun("generate", "bench.generate_bench", ("--json",), ("--json",), 300, parse_json, uses_data_dir=True),
+    BenchRun("load", "bench.load_bench", ("--messages", "1000"), ("--messages", "200"), 240, parse_load),
+)
+
+
+def run_bench(bench: BenchRun, data_dir: Path, quick: bool) -> dict[str, Any]:
+    """Run one bench in a child process and return its parsed figures (raises BenchFailed)."""
+    if not (ROOT / (bench.module.replace(".", "/") + ".py")).is_file():
+        raise BenchFailed(f"{bench.module.replace('.', '/')}.py does not exist")
+    args = list(bench.quick_args if quick else bench.args)
+    if bench.uses_data_dir:
+        args += ["--data-dir", str(data_dir)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = {k: v for k, v in env.items() if not k.startswith("TGTWIN_")}  # the benches set their own
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", bench.module, *args], cwd=ROOT, env=env,
+            capture_output=True, text=True, timeout=bench.timeout_s,
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchFailed(f"did not finish in {bench.timeout_s} s") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no error output)"])[-1]
+        raise BenchFailed(f"exit {done.returncode}: {last[:200]}")
+    return bench.parse(done.stdout)
+
+
+# ---------------------------------------------------------------------- memory bandwidth
+
+def copy_bandwidth(megabytes: int = 256, repeat: int = 7) -> dict[str, float]:
+    """Best-of-`repeat` bytes/s of a large array copy (read + write counted, as STREAM's copy does),
+    with numpy and with torch on the CPU. A decode step reads every weight once, so this bounds it."""
+    import numpy as np
+    import torch
+
+    nbytes = megabytes * 2**20
+    src = np.ones(nbytes // 8)
+    dst = np.empty_like(src)
+    best_np = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        np.copyto(dst, src)
+        best_np = min(best_np, time.perf_counter() - started)
+    del src, dst
+    tsrc = torch.ones(nbytes // 4)
+    tdst = torch.empty_like(tsrc)
+    best_torch = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        tdst.copy_(tsrc)
+        best_torch = min(best_torch, time.perf_counter() - started)
+    return {"numpy_bytes_per_s": 2 * nbytes / best_np, "torch_bytes_per_s": 2 * nbytes / best_torch,
+            "torch_threads": float(torch.get_num_threads())}
+
+
+# ---------------------------------------------------------------------- the table
+
+def _failed(figure: str, error: BaseException) -> Row:
+    return Row(figure, f"not measured: {error}", "", "")
+
+
+def build_rows(results: dict[str, dict[str, Any] | BaseException], bandwidth: dict[str, float]) -> list[Row]:
+    """Turn the benches' figures into the table's rows (pure: formatting and division only)."""
+    rows: list[Row] = []
+
+    imp = results.get("import")
+    if isinstance(imp, dict):
+        rows.append(Row(
+            f"import {imp['rows']:,} messages (export → SQLite)",
+            f"{imp['import_rows_per_s']:,.0f} msg/s, peak RSS {imp['import_peak_rss_mb']:.0f} MB",
+            f"raw sqlite3 executemany {imp['raw_rows_per_s']:,.0f} rows/s",
+            f"{imp['import_rows_per_s'] / imp['raw_rows_per_s']:.2f}",
+        ))
+    elif imp is not None:
+        rows.append(_failed("import vs raw sqlite3", imp))
+
+    data = results.get("dataset")
+    if isinstance(data, dict):
+        rows.append(Row(
+            f"dataset build, {data['rows']:,} rows → {data['examples']:,} examples",
+            f"{data['build_s']:.3f} s",
+            f"raw row read {data['raw_read_s']:.3f} s (typed read {data['typed_read_s']:.3f} s)",
+            f"{data['build_s'] / data['raw_read_s']:.1f}× read",
+        ))
+    elif data is not None:
+        rows.append(_failed("dataset build vs row read", data))
+
+    train = results.get("train")
+    if isinstance(train, dict):
+        packed, padded = train["packed"], train["padded"]
+        rows.append(Row(
+            f"real-token share, packed ({train['examples']} examples, {train['base']})",
+            f"{packed['real_token_share']:.1%}",
+            f"padded batches {padded['real_token_share']:.1%}",
+            f"{packed['real_token_share'] / padded['real_token_share']:.2f}",
+        ))
+        rows.append(Row(
+            "training speed, packed",
+            f"{packed['tokens_per_s']:,.0f} real tokens/s",
+            f"padded {padded['tokens_per_s']:,.0f} real tokens/s",
+            f"{packed['tokens_per_s'] / padded['tokens_per_s']:.2f}",
+        ))
+    elif train is not None:
+        rows.append(_failed("real-token share", train))
+
+    gen = results.get("generate")
+    if isinstance(gen, dict):
+        try:
+            tokens_per_s, weight_bytes = float(gen["decode_tokens_per_s"]), float(gen["weight_bytes"])
+        except (KeyError, TypeError, ValueError):
+            rows.append(_failed("decode vs bandwidth bound", BenchFailed(
+                "generate_bench --json lacks decode_tokens_per_s / weight_bytes")))
+        else:
+            best = max(bandwidth["numpy_bytes_per_s"], bandwidth["torch_bytes_per_s"])
+            bound = best / weight_bytes
+            rows.append(Row(
+                f"decode, {gen.get('model', 'model')} ({gen.get('dtype', '?')}, {weight_bytes / 2**20:.0f} MiB weights)",
+                f"{tokens_per_s:.1f} tokens/s",
+                f"bandwidth bound {bound:.1f} tokens/s ({best / 1e9:.1f} GB/s ÷ weights)",
+                f"{tokens_per_s / bound:.2f}",
+            ))
+    elif gen is not None:
+        rows.append(_failed("decode vs bandwidth bound", gen))
+
+    load = results.get("load")
+    if isinstance(load, dict):
+        rows.append(Row(
+            f"live pipeline, {load['messages']:,} messages in {load['chats']} chats",
+            f"{load['messages_per_s']:.0f} msg/s, {load['sent_to_non_whitelisted']} sent to non-whitelisted chats",
+            f"reply log {load['logged']:,}/{load['expected_logged']:,} messages",
+            f"{load['logged'] / load['expected_logged']:.2f}",
+        ))
+    elif load is not None:
+        rows.append(_failed("live pipeline", load))
+    return rows
+
+
+def render_table(rows: list[Row]) -> str:
+    lines = ["| figure | measured | against | ratio |", "| --- | --- | --- | --- |"]
+    lines += [f"| {r.figure} | {r.measured} | {r.against} | {r.ratio} |" for r in rows]
+    return "\n".join(lines)
+
+
+def machine_line(bandwidth: dict[str, float]) -> str:
+    import numpy
+    import torch
+
+    return (f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"torch {torch.__version__} ({int(bandwidth['torch_threads'])} threads), numpy {numpy.__version__}; "
+            f"memory copy {bandwidth['numpy_bytes_per_s'] / 1e9:.1f} GB/s (numpy), "
+            f"{bandwidth['torch_bytes_per_s'] / 1e9:.1f} GB/s (torch), read+write")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="Small sizes (a smoke run, ~2 minutes).")
+    parser.add_argument("--only", default="", help="Comma-separated bench names: " + ",".join(b.name for b in BENCHES))
+    args = parser.parse_args(argv)
+    chosen = {name.strip() for name in args.only.split(",") if name.strip()}
+    unknown = chosen - {b.name for b in BENCHES}
+    if unknown:
+        parser.error(f"unknown bench: {', '.join(sorted(unknown))}")
+
+    started = time.perf_counter()
+    bandwidth = copy_bandwidth()
+    results: dict[str, dict[str, Any] | BaseException] = {}
+    # One data dir for the whole report: the bundled model is converted once, not once per bench.
+    with tempfile.TemporaryDirectory(prefix="tgtwin-report-") as tmp:
+        for bench in BENCHES:
+            if chosen and bench.name not in chosen:
+                continue
+            t0 = time.perf_counter()
+            print(f"running {bench.module} ...", file=sys.stderr, flush=True)
+            try:
+                results[bench.name] = run_bench(bench, Path(tmp) / "data", args.quick)
+            except BenchFailed as exc:
+                results[bench.name] = exc
+            print(f"  {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    print(machine_line(bandwidth))
+    print()
+    print(render_table(build_rows(results, bandwidth)))
+    print()
+    print(f"({'quick sizes, ' if args.quick else ''}total {time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
