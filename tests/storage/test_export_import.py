@@ -224,8 +224,8 @@ async def test_missing_file_and_non_utf8(db: Database, tmp_path: Path) -> None:
 
 
 async def test_values_split_across_read_pieces(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tiny read pieces: every value, number and string straddles a buffer boundary somewhere."""
-    monkeypatch.setattr(export_import, "_READ_CHARS", 7)
+    """Tiny read pieces: values, numbers and multi-byte characters straddle piece boundaries."""
+    monkeypatch.setattr(export_import, "_READ_BYTES", 7)
     export = _single_chat([_message(i, 7 if i % 2 else OWNER, f"текст {i} 🙂" * 3) for i in range(1, 40)],
                           chat_id=123456789)
     result = await import_export(db, _write(tmp_path, export), owner_id=OWNER)
