@@ -218,6 +218,7 @@ class ModelService:
                 return await asyncio.wait_for(asyncio.shield(future), remaining)
             except asyncio.TimeoutError:
                 cancelled.set()
+                future.add_done_callback(_consume)  # its late result or error is nobody's
                 raise GenerationTimeout(f"no reply within {timeout:g}s") from None
         finally:
             self._waiting -= 1
@@ -255,8 +256,9 @@ class ModelService:
     def _activate(self, adapter_dir: str | None) -> None:
         """Load (or drop) an adapter on the worker thread; the old one stays until the new one is in."""
         if adapter_dir is None:
-            if self._peft is not None and self._adapter_name is not None:
-                self._peft.delete_adapter(self._adapter_name)
+            if self._peft is not None:
+                self._base = self._peft.unload()  # LoRA layers out, the original modules back
+                self._peft = None
             self._adapter, self._adapter_name, self._format = None, None, self._base_format
             self._adapter_error = None
             log.info("model service: serving the base model")
@@ -289,15 +291,15 @@ class ModelService:
                   cancelled: threading.Event) -> list[list[str]]:
         assert self._format is not None
         started = time.perf_counter()
-        if self._peft is not None and self._adapter_name is None:
-            with self._peft.disable_adapter():
-                replies = generate_replies(self._peft, self._tokenizer, self._format, dialogue, gen, n,
-                                           should_stop=cancelled.is_set)
-        else:
-            model = self._peft if self._peft is not None else self._base
-            replies = generate_replies(model, self._tokenizer, self._format, dialogue, gen, n,
-                                       should_stop=cancelled.is_set)
+        model = self._peft if self._peft is not None else self._base
+        replies = generate_replies(model, self._tokenizer, self._format, dialogue, gen, n,
+                                   should_stop=cancelled.is_set)
         self._last_latency_s = round(time.perf_counter() - started, 3)
         if cancelled.is_set():
             raise GenerationTimeout("stopped after the timeout")
         return replies
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
