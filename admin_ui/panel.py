@@ -55,6 +55,17 @@ def _chat_choices(chats: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return [(f"{c['title'] or c['id']} · {c['mode']} · {c['id']}", c["id"]) for c in chats]
 
 
+def row_id(frame: pd.DataFrame, evt: gr.SelectData) -> Any:
+    """Clicking a table row picks the row's id (first column) in the matching dropdown."""
+    row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+    value = frame.iloc[row, 0]
+    return value.item() if hasattr(value, "item") else value
+
+
+def _train_choice(train: bool | None) -> str:
+    return "default" if train is None else ("yes" if train else "no")
+
+
 def _as_id(value: Any, what: str) -> int:
     """Dropdown values come back as ints (or strings when typed in)."""
     try:
@@ -136,10 +147,6 @@ def build_panel(services: Services, jobs: JobRegistry) -> gr.Blocks:
         frame, choices = await chats_table(search)
         return _chat_stats(await overview.chat_detail(services, cid)), frame, choices
 
-    def on_chat_row(frame: pd.DataFrame, evt: gr.SelectData) -> Any:
-        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-        return int(frame.iloc[row]["id"])
-
     # ---------------------------------------------------------------- playground
     @owner_errors
     async def playground(text: str, relationship: str, partner: str, n: float) -> list[Any]:
@@ -156,11 +163,11 @@ def build_panel(services: Services, jobs: JobRegistry) -> gr.Blocks:
         pending = [d for d in drafts if d.status == "pending"]
         closed = [d for d in drafts if d.status != "pending"][:50]
         pending_frame = pd.DataFrame(
-            [[d.id, titles.get(d.chat_id, d.chat_id), _lines(d.text), format_time(d.created_at, tz)] for d in pending],
+            [[d.id, titles.get(d.chat_id, d.chat_id), _inline(d.text), format_time(d.created_at, tz)] for d in pending],
             columns=["draft", "chat", "suggestion", "created"],
         )
         closed_frame = pd.DataFrame(
-            [[d.id, titles.get(d.chat_id, d.chat_id), d.status, _lines(d.text), _lines(d.sent_text or ""),
+            [[d.id, titles.get(d.chat_id, d.chat_id), d.status, _inline(d.text), _inline(d.sent_text or ""),
               format_time(d.updated_at, tz)] for d in closed],
             columns=["draft", "chat", "status", "suggestion", "sent", "when"],
         )
@@ -290,7 +297,7 @@ def build_panel(services: Services, jobs: JobRegistry) -> gr.Blocks:
                     chat_stats = gr.Markdown("_Pick a chat._")
             search_btn.click(chats_table, search, [chats_df, chat_pick], api_name="list_chats")
             search.submit(chats_table, search, [chats_df, chat_pick])
-            chats_df.select(on_chat_row, chats_df, chat_pick)
+            chats_df.select(row_id, chats_df, chat_pick)
             chat_pick.change(chat_selected, chat_pick, [mode, relationship, train, chat_stats])
             save_btn.click(save_chat, [chat_pick, mode, relationship, train, search], [chat_stats, chats_df, chat_pick], api_name="save_chat")
 
@@ -327,11 +334,12 @@ def build_panel(services: Services, jobs: JobRegistry) -> gr.Blocks:
                         send_btn = gr.Button("Send", variant="primary")
                         discard_btn = gr.Button("Discard", variant="stop")
                     draft_note = gr.Markdown()
-            pending_df = gr.Dataframe(label="Pending drafts", interactive=False)
+            pending_df = gr.Dataframe(label="Pending drafts (click a row to review it)", interactive=False)
             closed_df = gr.Dataframe(label="Sent and discarded", interactive=False)
             drafts_outputs = [pending_df, closed_df, draft_pick, telegram_note]
             suggest_btn.click(suggest, [draft_chat, incoming], [*drafts_outputs, draft_text, draft_note], api_name="suggest_draft")
             draft_pick.change(draft_selected, draft_pick, draft_text)
+            pending_df.select(row_id, pending_df, draft_pick)
             send_btn.click(send, [draft_pick, draft_text], [*drafts_outputs, draft_text, draft_note], api_name="send_draft")
             discard_btn.click(discard, draft_pick, [*drafts_outputs, draft_text, draft_note], api_name="discard_draft")
 
@@ -340,20 +348,23 @@ def build_panel(services: Services, jobs: JobRegistry) -> gr.Blocks:
                 preset = gr.Dropdown(training_presets(), label="Preset", value=services.settings.training_preset,
                                      allow_custom_value=True, scale=2)
                 start_btn = gr.Button("Start training run", variant="primary", scale=1)
-            runs_df = gr.Dataframe(label="Runs", interactive=False, max_height=240)
+            runs_df = gr.Dataframe(label="Runs (click a row for its curve and report)", interactive=False, max_height=240)
             run_pick = gr.Dropdown(label="Run", allow_custom_value=True)
             run_md = gr.Markdown("_Pick a run._")
             with gr.Row():
                 loss_plot = gr.LinePlot(x="step", y="loss", title="Training loss", height=260)
-                ppl_plot = gr.BarPlot(x="model", y="perplexity", title="Held-out perplexity (lower is better)", height=260)
+                ppl_plot = gr.BarPlot(x="model", y="perplexity", title="Held-out perplexity (lower is better)", height=260,
+                                      y_lim=[0, None])
             with gr.Row():
-                share_plot = gr.BarPlot(x="metric", y="value", color="series", title="Style: shares of replies/messages", height=260)
-                length_plot = gr.BarPlot(x="metric", y="value", color="series", title="Style: lengths", height=260)
+                share_plot = gr.BarPlot(x="metric", y="value", color="series", title="Style: shares of replies/messages",
+                                        height=260, y_lim=[0, 1], sort=None)
+                length_plot = gr.BarPlot(x="metric", y="value", color="series", title="Style: lengths", height=260,
+                                         y_lim=[0, None], sort=None)
             samples_md = gr.Markdown()
             with gr.Accordion("Full evaluation report", open=False):
                 report_json = gr.JSON()
             gr.Markdown("#### Adapters")
-            adapters_df = gr.Dataframe(interactive=False, max_height=240)
+            adapters_df = gr.Dataframe(label="Adapters (click a row to pick it)", interactive=False, max_height=240)
             with gr.Row():
                 adapter_pick = gr.Dropdown(label="Adapter", allow_custom_value=True, scale=2)
                 promote_btn = gr.Button("Promote (serve it)", scale=1)
@@ -362,6 +373,8 @@ def build_panel(services: Services, jobs: JobRegistry) -> gr.Blocks:
             run_outputs = [run_md, loss_plot, ppl_plot, share_plot, length_plot, samples_md, report_json]
             start_btn.click(start_run, preset, [runs_df, run_pick, adapters_df, adapter_pick], api_name="start_training")
             run_pick.change(run_view, run_pick, run_outputs)
+            runs_df.select(row_id, runs_df, run_pick)
+            adapters_df.select(row_id, adapters_df, adapter_pick)
             promote_btn.click(promote, adapter_pick, [adapter_note, adapters_df], api_name="promote_adapter")
             rollback_btn.click(rollback, None, [adapter_note, adapters_df], api_name="rollback_adapter")
 
@@ -401,6 +414,11 @@ def build_panel(services: Services, jobs: JobRegistry) -> gr.Blocks:
 def _lines(stored: str) -> str:
     """A stored draft → one message per line, as the owner edits it."""
     return drafting.editable_text(drafting.draft_messages(stored))
+
+
+def _inline(stored: str) -> str:
+    """A stored draft in a table cell: its messages separated by ` / `."""
+    return " / ".join(drafting.draft_messages(stored))
 
 
 def training_presets() -> list[str]:

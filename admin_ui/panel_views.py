@@ -48,10 +48,6 @@ def format_time(ts: int | float | None, tz: str = "UTC") -> str:
     return datetime.fromtimestamp(ts, zone).strftime("%Y-%m-%d %H:%M")
 
 
-def _mark(ok: bool) -> str:
-    return "🟢" if ok else "⚪"
-
-
 def status_markdown(snapshot: dict[str, Any]) -> str:
     """The dashboard summary from `overview.status_snapshot`."""
     counts, model, telegram = snapshot["counts"], snapshot["model"], snapshot["telegram"]
@@ -74,12 +70,12 @@ def status_markdown(snapshot: dict[str, Any]) -> str:
     else:
         sched = "off"
     return "\n".join([
-        f"| | |\n|---|---|",
-        f"| **Auto-replies** | {_mark(snapshot['autoreply_enabled'])} {'on' if snapshot['autoreply_enabled'] else 'off (global stop)'} |",
-        f"| **Telegram** | {_mark(telegram['connected'])} {tg} |",
-        f"| **Model** | {_mark(model_state == 'ready')} {model.get('base_model', '?')} · {model_state} · {model.get('device', '')} |",
+        "| | State |\n|---|---|",
+        f"| **Auto-replies** | {'**on**' if snapshot['autoreply_enabled'] else '**off** (global stop)'} |",
+        f"| **Telegram** | {tg} |",
+        f"| **Model** | {model.get('base_model', '?')} · **{model_state}** · {model.get('device', '')} |",
         f"| **Adapter served** | {adapter} |",
-        f"| **Training** | {_mark(training['running'])} {train_line} |",
+        f"| **Training** | {train_line} |",
         f"| **Retrain schedule** | {sched} |",
         f"| **Chats** | {counts['chats']} ({counts['auto_chats']} auto, {counts['draft_chats']} draft) |",
         f"| **Messages** | {counts['messages']} ({counts['owner_messages']} yours) |",
@@ -108,7 +104,9 @@ def perplexity_frame(report: dict[str, Any] | None) -> pd.DataFrame:
 
 
 def style_frames(report: dict[str, Any] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Style metrics, generated vs real: (shares 0..1, lengths) — separate because scales differ."""
+    """Style metrics, generated vs real: (shares 0..1, lengths) — separate because scales differ.
+    One bar per metric and series (`emoji · generated`, `emoji · real`): Gradio stacks bars that
+    share an x value, and side by side is what compares."""
     style = _evaluation(report).get("style") or {}
     shares, lengths = [], []
     for metric, values in style.items():
@@ -118,7 +116,8 @@ def style_frames(report: dict[str, Any] | None) -> tuple[pd.DataFrame, pd.DataFr
             v = _number(values.get(series))
             if v is None:
                 continue
-            row = {"metric": metric.replace("_share", "").replace("_", " "), "value": v, "series": series}
+            label = metric.replace("_share", "").replace("_", " ")
+            row = {"metric": f"{label} · {series}", "value": v, "series": series}
             (shares if metric.endswith("_share") else lengths).append(row)
     columns = ["metric", "value", "series"]
     return pd.DataFrame(shares, columns=columns), pd.DataFrame(lengths, columns=columns)

@@ -37,9 +37,9 @@ def test_report_frames() -> None:
     ppl = perplexity_frame(REPORT)
     assert ppl.to_dict("records") == [{"model": "new", "perplexity": 12.5}, {"model": "base", "perplexity": 20.25}]
     shares, lengths = style_frames(REPORT)
-    assert shares.to_dict("records") == [{"metric": "emoji", "value": 0.1, "series": "generated"},
-                                         {"metric": "emoji", "value": 0.2, "series": "real"}]
-    assert set(lengths["metric"]) == {"mean chars"}
+    assert shares.to_dict("records") == [{"metric": "emoji · generated", "value": 0.1, "series": "generated"},
+                                         {"metric": "emoji · real", "value": 0.2, "series": "real"}]
+    assert set(lengths["metric"]) == {"mean chars · generated", "mean chars · real"}
     assert perplexity_frame(None).empty and style_frames({})[0].empty
     assert loss_frame([[1, 2.0], [2, float("nan")], [3]]).to_dict("records") == [{"step": 1.0, "loss": 2.0}]
 
@@ -64,4 +64,4 @@ def test_status_markdown() -> None:
         "scheduler": {"enabled": False},
     }
     text = status_markdown(snapshot)
-    assert "off (global stop)" in text and "offline" in text and "base model" in text and "| **Pending drafts** | 2 |" in text
+    assert "**off** (global stop)" in text and "offline" in text and "base model" in text and "| **Pending drafts** | 2 |" in text

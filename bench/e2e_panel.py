@@ -1,0 +1,305 @@
+"""End-to-end panel check in a real browser (run by hand, not in CI).
+
+    python -m bench.e2e_panel [--out docs/screenshots] [--model auto|real|echo] [--no-train]
+
+Builds a throwaway data dir with a synthetic Telegram export (imported through the real importer),
+runs a few incoming messages through the real reply pipeline (so the reply log and a draft are
+genuine), trains the `tiny` preset through the real training controller (so the loss curve and
+the evaluation report are real), then starts `admin_ui.server.serve` on loopback, opens `/ui` in
+headless Chromium (Debian's `chromium`, driven with playwright), logs in with the token, and saves
+a screenshot of the login page and of each tab. Prints only what it measured.
+
+Needs: `apt-get install -y chromium` and `pip install playwright` (the browser is the system one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]
+OWNER_ID = 1
+SCRIPT = [  # (partner line, owner reply): recurring small talk, enough for the tiny preset to fit
+    ("hey! how are you?", "good, you?"), ("what are you up to tonight", "nothing much, home"),
+    ("wanna grab pizza?", "sure, when?"), ("at 8 at Marco's?", "ok see you there"),
+    ("did you see the match", "yes!! crazy ending"), ("call me later", "will do"),
+    ("can you send me the photos", "sending now"), ("thanks!!", "np"),
+]
+CHATS = [(1001, "Anna", "friend"), (1002, "Mom", "family"), (1003, "Dmitry", "work")]
+
+
+def synthetic_export(rounds: int = 12) -> dict[str, Any]:
+    """A full-account Telegram Desktop export with three private chats of recurring small talk."""
+    chats, start = [], 1_760_000_000
+    for index, (chat_id, name, _) in enumerate(CHATS):
+        messages, t, mid = [], start + index * 86_400 * 30, 1
+        for round_no in range(rounds):
+            for partner, owner in SCRIPT[round_no % len(SCRIPT):] + SCRIPT[: round_no % len(SCRIPT)]:
+                for sender, sender_id, text in ((name, chat_id, partner), ("Me", OWNER_ID, owner)):
+                    messages.append({"id": mid, "type": "message", "date_unixtime": str(t),
+                                     "date": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)),
+                                     "from": sender, "from_id": f"user{sender_id}", "text": text})
+                    mid, t = mid + 1, t + 40
+            t += 86_400  # a new session every round
+        chats.append({"name": name, "type": "personal_chat", "id": chat_id, "messages": messages})
+    return {"personal_information": {"user_id": OWNER_ID, "first_name": "Me"}, "chats": {"list": chats}}
+
+
+class BenchOutbox:
+    """Stands in for Telegram: 'sends' by storing the owner's message, like the real outbox does."""
+
+    def __init__(self, db: Any) -> None:
+        self.db, self.next_id = db, 100_000
+
+    async def send_typing(self, chat_id: int) -> None:
+        return None
+
+    async def send_text(self, chat_id: int, text: str) -> int:
+        from storage import MessageRow
+        from storage import messages as message_queries
+
+        self.next_id += 1
+        row = MessageRow(chat_id, self.next_id, OWNER_ID, "Me", True, int(time.time()), text)
+        async with self.db.atomic():
+            await message_queries.upsert_messages(self.db, [row], source="telegram")
+        return self.next_id
+
+    async def save_draft(self, chat_id: int, text: str) -> None:
+        return None
+
+
+class EchoModel:
+    """Used only when model.service is not importable: replies are labelled as echoes."""
+
+    async def reply(self, dialogue: Any) -> list[str]:
+        return [f"(echo model) {dialogue.turns[-1].messages[-1]}"]
+
+    async def candidates(self, dialogue: Any, n: int) -> list[list[str]]:
+        return [[f"(echo model {i + 1}) {dialogue.turns[-1].messages[-1]}"] for i in range(n)]
+
+    async def swap_adapter(self, adapter_dir: str | None) -> None:
+        return None
+
+    def status(self) -> dict[str, Any]:
+        return {"base_model": "echo", "adapter": None, "backend": "bench-echo", "device": "cpu", "state": "ready"}
+
+
+@contextlib.asynccontextmanager
+async def open_model(settings: Any, choice: str, adapter_dir: str | None) -> AsyncIterator[Any]:
+    if choice != "echo":
+        try:
+            from model.service import ModelService
+        except ImportError:
+            if choice == "real":
+                raise
+            print("model: model.service not importable; using the bench echo model")
+        else:
+            async with ModelService(settings, adapter_dir=adapter_dir) as service:
+                yield service
+            return
+    yield EchoModel()
+
+
+async def play_incoming(db: Any, settings: Any, model: Any) -> None:
+    """A few partner messages through the real pipeline: auto, draft and off chats."""
+    from bot.pipeline import ReplyPipeline
+    from bot.policy import IncomingMessage
+    from storage import MessageRow
+    from storage import chats as chat_queries
+    from storage import messages as message_queries
+
+    await chat_queries.update_chat_settings(db, 1001, reply_mode="auto", relationship="friend")
+    await chat_queries.update_chat_settings(db, 1002, reply_mode="draft", relationship="family")
+    await chat_queries.update_chat_settings(db, 1003, relationship="work")
+    pipeline = ReplyPipeline(db, settings, model, BenchOutbox(db))
+    await pipeline.start()
+    try:
+        for n, (chat_id, text) in enumerate([(1001, "wanna grab pizza?"), (1002, "call me later"), (1003, "status update?")]):
+            mid = 90_000 + n
+            row = MessageRow(chat_id, mid, chat_id, None, False, int(time.time()), text)
+            async with db.atomic():
+                await message_queries.upsert_messages(db, [row], source="telegram")
+            await pipeline.on_incoming(IncomingMessage(chat_id, mid, "private", text))
+        await asyncio.wait_for(pipeline.idle(), 300)
+    finally:
+        await pipeline.stop()
+
+
+async def train_tiny(settings: Any, timeout: float) -> tuple[int | None, float]:
+    from training.controller import TrainingController
+
+    controller = TrainingController(settings)
+    began = time.perf_counter()
+    run_id = await controller.start_run("bench", "tiny")
+    await asyncio.wait_for(controller.wait(), timeout)
+    return run_id, time.perf_counter() - began
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def browse(base: str, token: str, out: Path, profile: Path) -> dict[str, float]:
+    from playwright.async_api import async_playwright
+
+    measured: dict[str, float] = {}
+    async with async_playwright() as p:
+        context = await p.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 900},
+        )
+        page = context.pages[0] if context.pages else await context.new_page()
+
+        async def shot(name: str) -> None:
+            await page.wait_for_timeout(800)
+            await page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+
+        async def step(name: str, action: Any) -> None:
+            try:
+                await action()
+            except Exception as exc:  # a bench reports what broke and still takes the picture
+                print(f"step {name}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+            await shot(name)
+
+        await page.goto(f"{base}/ui/")
+        await page.wait_for_selector("#token")
+        await shot("01-login")
+        began = time.perf_counter()
+        await page.fill("#token", token)
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("text=your Telegram twin", timeout=60_000)
+        await page.wait_for_selector("text=Auto-replies", timeout=60_000)
+        measured["login_to_dashboard_s"] = time.perf_counter() - began
+        await page.wait_for_timeout(1500)
+        await shot("02-dashboard")
+
+        async def chats() -> None:
+            await page.get_by_role("tab", name="Chats").click()
+            await page.locator("[role=gridcell]:visible").filter(has_text="Anna").first.click()
+            await page.wait_for_selector("text=Bot decisions", timeout=20_000)
+
+        await step("03-chats", chats)
+
+        async def playground() -> None:
+            await page.get_by_role("tab", name="Playground").click()
+            started = time.perf_counter()
+            await page.get_by_role("button", name="Generate").click()
+            await page.wait_for_function(
+                "() => [...document.querySelectorAll('.candidate textarea')].some(t => t.value.trim().length > 0)",
+                timeout=180_000,
+            )
+            measured["playground_3_candidates_s"] = time.perf_counter() - started
+
+        await step("04-playground", playground)
+
+        async def drafts() -> None:
+            await page.get_by_role("tab", name="Drafts").click()
+            await page.locator("[role=gridcell]:visible").filter(has_text="Mom").first.click()  # the pending draft's row
+            await page.wait_for_function(
+                "() => [...document.querySelectorAll('textarea')].some(t => t.value.trim().length > 0)", timeout=20_000,
+            )
+
+        await step("05-drafts", drafts)
+
+        async def training() -> None:
+            await page.get_by_role("tab", name="Training").click()
+            await page.locator("[role=gridcell]:visible").filter(has_text="succeeded").first.click()  # the finished run's row
+            await page.wait_for_selector("text=Gate:", timeout=20_000)
+            await page.wait_for_timeout(2000)
+
+        await step("06-training", training)
+
+        async def activity() -> None:
+            await page.get_by_role("tab", name="Activity").click()
+            await page.wait_for_timeout(1000)
+
+        await step("07-activity", activity)
+        await context.close()
+    return measured
+
+
+async def main(out: Path, model_choice: str, train: bool, train_timeout: float) -> None:
+    from admin_ui.app import create_app
+    from admin_ui.auth import resolve_admin_token
+    from admin_ui.server import serve
+    from bot.export_import import import_export
+    from services import Services
+    from settings import load_settings
+    from storage import Database
+    from storage import training as training_queries
+
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="tgtwin-e2e-"))
+    try:
+        settings = load_settings(data_dir=work / "data", base_model="tiny", training_preset="tiny", demo=False,
+                                 debounce_seconds=0.5, takeover_minutes=0)
+        export = work / "result.json"
+        export.write_text(json.dumps(synthetic_export()), encoding="utf-8")
+        async with Database.open(settings.db_path) as db:
+            result = await import_export(db, export)
+            print(f"imported: {result.messages_added} messages in {result.chats} chats")
+            if train:
+                try:
+                    run_id, seconds = await train_tiny(settings, train_timeout)
+                    run = await training_queries.get_run(db, run_id) if run_id else None
+                    print(f"training run {run_id} (tiny preset): {run.status if run else '?'} in {seconds:.1f} s")
+                except Exception as exc:
+                    print(f"training: {type(exc).__name__}: {exc}")
+            promoted = await training_queries.promoted_adapter(db)
+            async with open_model(settings, model_choice, promoted.path if promoted else None) as model:
+                await play_incoming(db, settings, model)
+                from training.controller import TrainingController
+
+                services = Services(settings=settings, db=db, model=model, training=TrainingController(settings))
+                token, _ = resolve_admin_token(settings)
+                port, stop = _free_port(), asyncio.Event()
+                server = asyncio.create_task(serve(create_app(services, token), "127.0.0.1", port, stop))
+                try:
+                    base = f"http://127.0.0.1:{port}"
+                    await _wait_healthy(base)
+                    measured = await browse(base, token, out, work / "chromium-profile")
+                finally:
+                    stop.set()
+                    await server
+        for name, value in measured.items():
+            print(f"{name}: {value:.2f}")
+        print(f"screenshots: {', '.join(sorted(p.name for p in out.glob('*.png')))} in {out}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+async def _wait_healthy(base: str) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(f"{base}/health")).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the panel did not come up")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    parser.add_argument("--model", choices=["auto", "real", "echo"], default="auto")
+    parser.add_argument("--no-train", action="store_true", help="Skip the tiny training run.")
+    parser.add_argument("--train-timeout", type=float, default=600.0)
+    args = parser.parse_args()
+    asyncio.run(main(args.out, args.model, not args.no_train, args.train_timeout))
