@@ -645,7 +645,7 @@ def _serve_frames(path: Path, owner_hint: int | None, stored_owner: int | None) 
 def _start_reader_process(path: Path, owner_hint: int | None, stored_owner: int | None) -> subprocess.Popen[bytes]:
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
-    args = [sys.executable, "-m", "bot.export_import", str(path), str(owner_hint), str(stored_owner)]
+    args = [sys.executable, "-m", "bot.export_import", str(path.resolve()), str(owner_hint), str(stored_owner)]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, env=env, cwd=root)
     try:  # Linux: a 1 MiB pipe moves a chunk in a few hand-overs between the processes, not dozens
         import fcntl
