@@ -16,7 +16,8 @@ import typer
 from cli_support import AppState, fail, state
 
 if TYPE_CHECKING:
-    from services import Services
+    from services import ReplyModel, Services
+    from training.controller import TrainingController
     from settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="tgtwin: a Telegram userbot that replies as you.")
@@ -87,6 +88,7 @@ SAMPLE_EXPORT = Path(__file__).parent / "samples" / "sample_export.json"
 async def run_product(settings: "Settings", with_telegram: bool) -> None:
     """Build storage, model service, training controller + schedule, bot and panel; run them;
     stop in reverse order. With nothing configured this is the offline demo."""
+    import asyncio
     import logging
 
     from admin_ui.app import create_app
@@ -114,19 +116,36 @@ async def run_product(settings: "Settings", with_telegram: bool) -> None:
             log.info("demo: imported the bundled sample (%s)", result)
         model = await stack.enter_async_context(_build_model(settings, await training_queries.promoted_adapter(db)))
         services = Services(settings=settings, db=db, model=model)
-        controller = TrainingController(settings, on_promoted=model.swap_adapter)
+        controller = await stack.enter_async_context(TrainingController(settings, on_promoted=model.swap_adapter))
         services.training = controller
         schedule = await stack.enter_async_context(RetrainSchedule(settings, controller))
         services.extras["schedule"] = schedule
         if settings.demo and not await training_queries.list_adapters(db) and not controller.is_running():
-            run_id = await controller.start_run("demo")
-            log.info("demo: training run %s started in the background (see the panel's Training tab)", run_id)
+            demo = asyncio.create_task(_start_demo_training(model, controller), name="demo-training")
+            stack.callback(demo.cancel)
         if with_telegram:
             services.telegram = await stack.enter_async_context(_maybe_telegram(services))
         token, generated = resolve_admin_token(settings)
         app = create_app(services, token)
         announce_panel(settings.host, settings.port, token, generated)
         await serve(app, settings.host, settings.port)
+
+
+async def _start_demo_training(model: "ReplyModel", controller: "TrainingController") -> None:
+    """Train the demo adapter once the model service has loaded the base model, so the first start
+    converts the bundled model once instead of twice at the same time."""
+    import logging
+
+    log = logging.getLogger("tgtwin")
+    wait_ready = getattr(model, "wait_ready", None)
+    if wait_ready is not None:
+        try:
+            await wait_ready()
+        except Exception as exc:  # the panel shows the model error; training would fail the same way
+            log.warning("demo: not training (%s)", exc)
+            return
+    run_id = await controller.start_run("demo")
+    log.info("demo: training run %s started in the background (see the panel's Training tab)", run_id)
 
 
 def _build_model(settings: "Settings", promoted: object):
