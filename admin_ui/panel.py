@@ -214,7 +214,7 @@ def build_panel(services: Services, jobs: JobRegistry) -> gr.Blocks:
             columns=["run", "status", "progress", "preset", "trigger", "adapter", "started"],
         )
         adapters_frame = pd.DataFrame(
-            [[a.id, "✅" if promoted and promoted.id == a.id else "", a.base_model, _ppl(a.metrics), format_time(a.created_at, tz)] for a in adapters],
+            [[a.id, "yes" if promoted and promoted.id == a.id else "", a.base_model, _ppl(a.metrics), format_time(a.created_at, tz)] for a in adapters],
             columns=["adapter", "served", "base model", "held-out ppl", "created"],
         )
         return runs_frame, [(f"run {r.id} · {r.status}", r.id) for r in runs], adapters_frame, [a.id for a in adapters]
@@ -357,9 +357,9 @@ def build_panel(services: Services, jobs: JobRegistry) -> gr.Blocks:
                                       y_lim=[0, None])
             with gr.Row():
                 share_plot = gr.BarPlot(x="metric", y="value", color="series", title="Style: shares of replies/messages",
-                                        height=260, y_lim=[0, 1], sort=None)
-                length_plot = gr.BarPlot(x="metric", y="value", color="series", title="Style: lengths", height=260,
-                                         y_lim=[0, None], sort=None)
+                                        height=300, y_lim=[0, 1], sort=None, x_label_angle=-35)
+                length_plot = gr.BarPlot(x="metric", y="value", color="series", title="Style: lengths", height=300,
+                                         y_lim=[0, None], sort=None, x_label_angle=-35)
             samples_md = gr.Markdown()
             with gr.Accordion("Full evaluation report", open=False):
                 report_json = gr.JSON()

@@ -48,11 +48,22 @@ def format_time(ts: int | float | None, tz: str = "UTC") -> str:
     return datetime.fromtimestamp(ts, zone).strftime("%Y-%m-%d %H:%M")
 
 
+def _model_line(model: dict[str, Any]) -> str:
+    """The model service's status, whichever backend reports it (local and openai name keys differently)."""
+    base = model.get("base_model") or model.get("base") or "?"
+    parts = [str(base), f"**{model.get('state', 'unknown')}**", str(model.get("backend") or ""), str(model.get("device") or "")]
+    line = " · ".join(p for p in parts if p)
+    latency = model.get("last_latency_s")
+    if isinstance(latency, (int, float)):
+        line += f" · last reply {latency:.1f} s"
+    error = model.get("error") or model.get("last_error") or model.get("adapter_error")
+    return f"{line} · error: `{error}`" if error else line
+
+
 def status_markdown(snapshot: dict[str, Any]) -> str:
     """The dashboard summary from `overview.status_snapshot`."""
     counts, model, telegram = snapshot["counts"], snapshot["model"], snapshot["telegram"]
     training, scheduler = snapshot["training"], snapshot["scheduler"]
-    model_state = model.get("state", "unknown")
     adapter = snapshot.get("adapter") or "none (base model)"
     tg = "connected" if telegram["connected"] else ("configured, not connected" if telegram["configured"] else "offline (not configured)")
     last = training.get("last_run")
@@ -73,7 +84,7 @@ def status_markdown(snapshot: dict[str, Any]) -> str:
         "| | State |\n|---|---|",
         f"| **Auto-replies** | {'**on**' if snapshot['autoreply_enabled'] else '**off** (global stop)'} |",
         f"| **Telegram** | {tg} |",
-        f"| **Model** | {model.get('base_model', '?')} · **{model_state}** · {model.get('device', '')} |",
+        f"| **Model** | {_model_line(model)} |",
         f"| **Adapter served** | {adapter} |",
         f"| **Training** | {train_line} |",
         f"| **Retrain schedule** | {sched} |",
@@ -105,7 +116,7 @@ def perplexity_frame(report: dict[str, Any] | None) -> pd.DataFrame:
 
 def style_frames(report: dict[str, Any] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Style metrics, generated vs real: (shares 0..1, lengths) — separate because scales differ.
-    One bar per metric and series (`emoji · generated`, `emoji · real`): Gradio stacks bars that
+    One bar per metric and series (`emoji (gen)`, `emoji (real)`): Gradio stacks bars that
     share an x value, and side by side is what compares."""
     style = _evaluation(report).get("style") or {}
     shares, lengths = [], []
@@ -117,7 +128,7 @@ def style_frames(report: dict[str, Any] | None) -> tuple[pd.DataFrame, pd.DataFr
             if v is None:
                 continue
             label = metric.replace("_share", "").replace("_", " ")
-            row = {"metric": f"{label} · {series}", "value": v, "series": series}
+            row = {"metric": f"{label} ({'gen' if series == 'generated' else 'real'})", "value": v, "series": series}
             (shares if metric.endswith("_share") else lengths).append(row)
     columns = ["metric", "value", "series"]
     return pd.DataFrame(shares, columns=columns), pd.DataFrame(lengths, columns=columns)

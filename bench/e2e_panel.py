@@ -209,10 +209,13 @@ async def browse(base: str, token: str, out: Path, profile: Path) -> dict[str, f
 
         async def drafts() -> None:
             await page.get_by_role("tab", name="Drafts").click()
-            await page.locator("[role=gridcell]:visible").filter(has_text="Mom").first.click()  # the pending draft's row
-            await page.wait_for_function(
-                "() => [...document.querySelectorAll('textarea')].some(t => t.value.trim().length > 0)", timeout=20_000,
-            )
+            await page.locator("input[aria-label='Chat']:visible").click()
+            await page.get_by_role("option").filter(has_text="Mom").first.click()
+            await page.locator("textarea:visible").first.fill("are you coming on sunday?")
+            started = time.perf_counter()
+            await page.get_by_role("button", name="Suggest").click()
+            await page.wait_for_selector("text=stored", timeout=180_000)
+            measured["suggest_draft_s"] = time.perf_counter() - started
 
         await step("05-drafts", drafts)
 
@@ -247,7 +250,7 @@ async def main(out: Path, model_choice: str, train: bool, train_timeout: float) 
     work = Path(tempfile.mkdtemp(prefix="tgtwin-e2e-"))
     try:
         settings = load_settings(data_dir=work / "data", base_model="tiny", training_preset="tiny", demo=False,
-                                 debounce_seconds=0.5, takeover_minutes=0)
+                                 debounce_seconds=0.5, takeover_minutes=0, generation_timeout_s=180)
         export = work / "result.json"
         export.write_text(json.dumps(synthetic_export()), encoding="utf-8")
         async with Database.open(settings.db_path) as db:

@@ -37,9 +37,9 @@ def test_report_frames() -> None:
     ppl = perplexity_frame(REPORT)
     assert ppl.to_dict("records") == [{"model": "new", "perplexity": 12.5}, {"model": "base", "perplexity": 20.25}]
     shares, lengths = style_frames(REPORT)
-    assert shares.to_dict("records") == [{"metric": "emoji · generated", "value": 0.1, "series": "generated"},
-                                         {"metric": "emoji · real", "value": 0.2, "series": "real"}]
-    assert set(lengths["metric"]) == {"mean chars · generated", "mean chars · real"}
+    assert shares.to_dict("records") == [{"metric": "emoji (gen)", "value": 0.1, "series": "generated"},
+                                         {"metric": "emoji (real)", "value": 0.2, "series": "real"}]
+    assert set(lengths["metric"]) == {"mean chars (gen)", "mean chars (real)"}
     assert perplexity_frame(None).empty and style_frames({})[0].empty
     assert loss_frame([[1, 2.0], [2, float("nan")], [3]]).to_dict("records") == [{"step": 1.0, "loss": 2.0}]
 
@@ -65,3 +65,12 @@ def test_status_markdown() -> None:
     }
     text = status_markdown(snapshot)
     assert "**off** (global stop)" in text and "offline" in text and "base model" in text and "| **Pending drafts** | 2 |" in text
+
+
+def test_model_line_reads_both_backends() -> None:
+    from admin_ui.panel_views import _model_line
+
+    local = _model_line({"backend": "local", "base": "bundled:smollm2-135m", "state": "ready", "device": "cpu", "last_latency_s": 1.25})
+    assert local == "bundled:smollm2-135m · **ready** · local · cpu · last reply 1.2 s"
+    remote = _model_line({"backend": "openai", "base_model": "qwen", "state": "error", "last_error": "connection refused"})
+    assert "qwen" in remote and "connection refused" in remote
