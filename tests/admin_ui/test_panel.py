@@ -18,6 +18,7 @@ from admin_ui.auth import session_value
 from services import Services
 from settings import Settings
 from storage import Database
+from storage import chats as chat_queries
 from storage import replies as reply_queries
 from tests.admin_ui.conftest import ALICE, TOKEN, seed
 from tests.admin_ui.fakes import FakeModel, FakeTelegram, FakeTraining
@@ -124,6 +125,11 @@ def test_playground_and_drafts_flows(live: LiveServer) -> None:
     out = client.predict(second, api_name="/discard_draft")
     assert "discarded" in _value(out[-1])
     assert live.call(reply_queries.get_draft(live.services.db, second)).status == "discarded"
+
+    # Chats: whitelist a chat with a relationship tag.
+    client.predict(ALICE, "draft", "family", "no", "", api_name="/save_chat")
+    chat = live.call(chat_queries.get_chat(live.services.db, ALICE))
+    assert (chat.reply_mode, chat.relationship, chat.train) == ("draft", "family", False)
 
     # An owner-facing error arrives as a message, not a crash: the draft is already sent.
     with pytest.raises(Exception, match="already sent"):
