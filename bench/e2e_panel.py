@@ -1,6 +1,6 @@
 """End-to-end panel check in a real browser (run by hand, not in CI).
 
-    python -m bench.e2e_panel [--out docs/screenshots] [--model auto|real|echo] [--no-train]
+    python -m bench.e2e_panel [--out docs/screenshots] [--model auto|real|echo] [--no-train] [--base-model tiny]
 
 Builds a throwaway data dir with a synthetic Telegram export (imported through the real importer),
 runs a few incoming messages through the real reply pipeline (so the reply log and a draft are
@@ -236,7 +236,7 @@ async def browse(base: str, token: str, out: Path, profile: Path) -> dict[str, f
     return measured
 
 
-async def main(out: Path, model_choice: str, train: bool, train_timeout: float) -> None:
+async def main(out: Path, model_choice: str, train: bool, train_timeout: float, base_model: str) -> None:
     from admin_ui.app import create_app
     from admin_ui.auth import resolve_admin_token
     from admin_ui.server import serve
@@ -249,7 +249,7 @@ async def main(out: Path, model_choice: str, train: bool, train_timeout: float) 
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="tgtwin-e2e-"))
     try:
-        settings = load_settings(data_dir=work / "data", base_model="tiny", training_preset="tiny", demo=False,
+        settings = load_settings(data_dir=work / "data", base_model=base_model, training_preset="tiny", demo=False,
                                  debounce_seconds=0.5, takeover_minutes=0, generation_timeout_s=180)
         export = work / "result.json"
         export.write_text(json.dumps(synthetic_export()), encoding="utf-8")
@@ -304,5 +304,7 @@ if __name__ == "__main__":
     parser.add_argument("--model", choices=["auto", "real", "echo"], default="auto")
     parser.add_argument("--no-train", action="store_true", help="Skip the tiny training run.")
     parser.add_argument("--train-timeout", type=float, default=600.0)
+    parser.add_argument("--base-model", default="tiny",
+                        help="Base model to serve (the tiny preset trains on it; use --no-train for large ones).")
     args = parser.parse_args()
-    asyncio.run(main(args.out, args.model, not args.no_train, args.train_timeout))
+    asyncio.run(main(args.out, args.model, not args.no_train, args.train_timeout, args.base_model))
