@@ -39,6 +39,10 @@ class TelegramFailed(AdminError):
     status_code = 502
 
 
+class HarvestUnsupported(AdminError):
+    """The connected Telegram gateway offers no harvest (the CLI's `harvest` does)."""
+
+
 class TrainingUnavailable(AdminError):
     """This process has no training controller."""
 

@@ -5,6 +5,7 @@ Both run as background jobs (admin_ui.jobs); the request returns the job at once
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import secrets
@@ -12,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from admin_ui.errors import InvalidUpload, TelegramUnavailable
+from admin_ui.errors import HarvestUnsupported, InvalidUpload, TelegramUnavailable
 from admin_ui.jobs import Job, JobRegistry, ProgressReporter
 from admin_ui.overview import telegram_connected
 from services import Services
@@ -99,7 +100,7 @@ def start_harvest(services: Services, jobs: JobRegistry) -> Job:
         raise TelegramUnavailable("harvest history")
     gateway = services.telegram
     if not isinstance(gateway, HarvestingGateway):
-        raise TelegramUnavailable("harvest from the panel with this client; run `python main.py harvest`")
+        raise HarvestUnsupported("this Telegram client cannot harvest from the panel; run `python main.py harvest`")
 
     async def work(reporter: ProgressReporter) -> dict[str, Any]:
         reporter.report(0.0, "harvesting")
@@ -108,10 +109,8 @@ def start_harvest(services: Services, jobs: JobRegistry) -> Job:
     return jobs.start("harvest", work)
 
 
-
 async def save_local_file(services: Services, source: Path) -> Path:
     """A file the panel received (Gradio's upload cache) → a private copy for the import job."""
-    import asyncio
 
     async def chunks() -> AsyncIterator[bytes]:
         with open(source, "rb") as handle:

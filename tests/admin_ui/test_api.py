@@ -285,3 +285,18 @@ def test_openapi_documents_the_models(env: PanelEnv) -> None:
     schema = env.client.get("/openapi.json").json()
     assert {"StatusOut", "ChatDetailOut", "DraftOut", "GenerateIn", "JobOut", "RunOut", "AdapterOut"} <= set(schema["components"]["schemas"])
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_harvest_with_a_gateway_that_cannot_harvest(env: PanelEnv) -> None:
+    class SendOnlyTelegram:
+        connected = True
+
+        async def send_messages(self, chat_id: int, messages: list[str]) -> list[int]:
+            return []
+
+        async def save_draft(self, chat_id: int, text: str) -> None:
+            return None
+
+    env.services.telegram = SendOnlyTelegram()
+    response = env.client.post("/api/harvest")
+    assert response.status_code == 409 and "main.py harvest" in _detail(response)
