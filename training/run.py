@@ -162,6 +162,9 @@ async def main(
         report = await asyncio.to_thread(
             train_and_evaluate, settings, config, base_spec, dataset, reference, staging, recorder, run_id
         )
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # checkpoints stay, so a rerun resumes
+        raise
     finally:
         await recorder.flush()
     decision = gate(report, reference, settings.promotion_margin, servable=base_spec == settings.base_model)
