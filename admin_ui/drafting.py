@@ -127,6 +127,7 @@ async def send_draft(services: Services, draft_id: int, messages: Sequence[str] 
             closed = await reply_queries.close_draft(services.db, draft_id, "sent", sent_text=stored_text(messages))
         except InvalidValue as exc:  # closed elsewhere (the bot) between our check and now
             raise DraftClosed(str(exc)) from exc
+        await _clear_input_box(services, draft.chat_id)
         edited = messages != original
         await reply_queries.log_decision(
             services.db, draft.chat_id, draft.trigger_message_id, "answered",
@@ -134,6 +135,16 @@ async def send_draft(services: Services, draft_id: int, messages: Sequence[str] 
         )
         log.info("draft %s sent to chat %s (%d messages, edited=%s)", draft_id, draft.chat_id, len(sent_ids), edited)
         return closed
+
+
+async def _clear_input_box(services: Services, chat_id: int) -> None:
+    """The suggestion also sat in the chat's Telegram input box; once sent, an empty draft clears it
+    so the owner cannot send it a second time from the phone."""
+    assert services.telegram is not None
+    try:
+        await services.telegram.save_draft(chat_id, "")
+    except Exception as exc:  # the message is sent; a stale input box is only a nuisance
+        log.warning("clearing the Telegram draft of chat %s failed: %s", chat_id, type(exc).__name__)
 
 
 async def discard_draft(services: Services, draft_id: int) -> Draft:

@@ -115,6 +115,7 @@ def test_send_edited_draft_keeps_both_texts(env: PanelEnv) -> None:
     assert body["status"] == "sent" and body["sent_messages"] == ["yes!", "see you at 8"]
     assert body["messages"] == ["sure", "re: fine. dinner tonight?"]
     assert env.telegram.sent == [(ALICE, ["yes!", "see you at 8"])]
+    assert env.telegram.saved_drafts[-1] == (ALICE, "")  # the input box no longer holds the suggestion
     log = env.call(reply_queries.list_decisions, env.services.db, ALICE)
     assert log[0].decision == "answered" and "edited" in log[0].reason and len(log[0].sent_message_ids) == 2
     again = env.client.post(f"/api/drafts/{draft['id']}/send")
