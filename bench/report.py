@@ -43,7 +43,8 @@ class BenchRun:
     quick_args: tuple[str, ...]
     timeout_s: int
     parse: Callable[[str], dict[str, Any]]
-    uses_data_dir: bool = False
+    dir_args: Callable[[Path], tuple[str, ...]] | None = None
+    """Arguments that point the bench at the report's shared data dir (one model conversion)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,20 @@ def parse_load(text: str) -> dict[str, Any]:
     }
 
 
+def parse_generate(text: str) -> dict[str, Any]:
+    """`bench.generate_bench`: decode tokens/s and 30-token reply latency per dtype."""
+    lines = re.findall(
+        r"^(\w+): load [\d.]+s, prompt (\d+) tokens, prefill ([\d.]+)s, decode ([\d.]+) tok/s.*?"
+        r"30-token reply p50 ([\d.]+)s p90 ([\d.]+)s", text, re.M)
+    if not lines:
+        raise BenchFailed("no per-dtype decode line in the output")
+    return {"dtypes": {
+        dtype: {"prompt_tokens": int(prompt), "prefill_s": float(prefill), "decode_tokens_per_s": float(decode),
+                "reply_p50_s": float(p50), "reply_p90_s": float(p90)}
+        for dtype, prompt, prefill, decode, p50, p90 in lines
+    }}
+
+
 def parse_json(text: str) -> dict[str, Any]:
     """The last line of a `--json` bench: one JSON object."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
@@ -123,11 +138,15 @@ BENCHES = (
     BenchRun("import", "bench.import_bench", ("--messages", "200000"), ("--messages", "20000"), 240, parse_import),
     BenchRun("dataset", "bench.dataset_bench", ("--messages", "100000", "--json"),
              ("--messages", "20000", "--repeat", "1", "--json"), 240, parse_json),
-    BenchRun("train", "bench.train_bench", ("--examples", "32"), ("--examples", "8"), 420, parse_train,
-             uses_data_dir=True),
-    BenchRun("generate", "bench.generate_bench", ("--json",), ("--json",), 300, parse_json, uses_data_dir=True),
     BenchRun("load", "bench.load_bench", ("--messages", "1000"), ("--messages", "200"), 240, parse_load),
+    BenchRun("generate", "bench.generate_bench", ("--replies", "5"), ("--replies", "2", "--dtypes", "bf16"), 360,
+             parse_generate, dir_args=lambda data: ("--models-dir", str(data / "models"))),
+    # Last: the slowest, and it reuses the model the generate bench converted.
+    BenchRun("train", "bench.train_bench", ("--examples", "16"), ("--examples", "4"), 600, parse_train,
+             dir_args=lambda data: ("--data-dir", str(data))),
 )
+BUNDLED_MODEL = "bundled:smollm2-135m"
+DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 
 
 def run_bench(bench: BenchRun, data_dir: Path, quick: bool) -> dict[str, Any]:
@@ -135,8 +154,8 @@ def run_bench(bench: BenchRun, data_dir: Path, quick: bool) -> dict[str, Any]:
     if not (ROOT / (bench.module.replace(".", "/") + ".py")).is_file():
         raise BenchFailed(f"{bench.module.replace('.', '/')}.py does not exist")
     args = list(bench.quick_args if quick else bench.args)
-    if bench.uses_data_dir:
-        args += ["--data-dir", str(data_dir)]
+    if bench.dir_args is not None:
+        args += bench.dir_args(data_dir)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env = {k: v for k, v in env.items() if not k.startswith("TGTWIN_")}  # the benches set their own
     try:
@@ -152,11 +171,30 @@ def run_bench(bench: BenchRun, data_dir: Path, quick: bool) -> dict[str, Any]:
     return bench.parse(done.stdout)
 
 
+def count_parameters(checkpoint: Path) -> int:
+    """Weights in a safetensors checkpoint, from the file headers (nothing is loaded)."""
+    from safetensors import safe_open
+
+    total = 0
+    for path in sorted(checkpoint.glob("*.safetensors")):
+        with safe_open(str(path), framework="numpy") as f:
+            for name in f.keys():
+                shape = f.get_slice(name).get_shape()
+                count = 1
+                for dim in shape:
+                    count *= dim
+                total += count
+    if total == 0:
+        raise BenchFailed(f"no safetensors weights in {checkpoint}")
+    return total
+
+
 # ---------------------------------------------------------------------- memory bandwidth
 
 def copy_bandwidth(megabytes: int = 256, repeat: int = 7) -> dict[str, float]:
-    """Best-of-`repeat` bytes/s of a large array copy (read + write counted, as STREAM's copy does),
-    with numpy and with torch on the CPU. A decode step reads every weight once, so this bounds it."""
+    """Best-of-`repeat` bytes/s over a 256 MiB array: a copy with numpy and with torch (read + write
+    counted, as STREAM's copy does) and a torch sum (read only). A decode step reads every weight
+    once, so the fastest of these bounds decode speed."""
     import numpy as np
     import torch
 
@@ -171,13 +209,21 @@ def copy_bandwidth(megabytes: int = 256, repeat: int = 7) -> dict[str, float]:
     del src, dst
     tsrc = torch.ones(nbytes // 4)
     tdst = torch.empty_like(tsrc)
-    best_torch = float("inf")
+    best_torch = best_read = float("inf")
     for _ in range(repeat):
         started = time.perf_counter()
         tdst.copy_(tsrc)
         best_torch = min(best_torch, time.perf_counter() - started)
+        started = time.perf_counter()
+        tsrc.sum()
+        best_read = min(best_read, time.perf_counter() - started)
     return {"numpy_bytes_per_s": 2 * nbytes / best_np, "torch_bytes_per_s": 2 * nbytes / best_torch,
-            "torch_threads": float(torch.get_num_threads())}
+            "torch_read_bytes_per_s": nbytes / best_read, "torch_threads": float(torch.get_num_threads())}
+
+
+def best_bandwidth(bandwidth: dict[str, float]) -> float:
+    """The fastest rate measured: a decode step cannot stream its weights faster than this."""
+    return max(v for k, v in bandwidth.items() if k.endswith("_bytes_per_s"))
 
 
 # ---------------------------------------------------------------------- the table
@@ -232,19 +278,15 @@ def build_rows(results: dict[str, dict[str, Any] | BaseException], bandwidth: di
 
     gen = results.get("generate")
     if isinstance(gen, dict):
-        try:
-            tokens_per_s, weight_bytes = float(gen["decode_tokens_per_s"]), float(gen["weight_bytes"])
-        except (KeyError, TypeError, ValueError):
-            rows.append(_failed("decode vs bandwidth bound", BenchFailed(
-                "generate_bench --json lacks decode_tokens_per_s / weight_bytes")))
-        else:
-            best = max(bandwidth["numpy_bytes_per_s"], bandwidth["torch_bytes_per_s"])
-            bound = best / weight_bytes
+        best = best_bandwidth(bandwidth)
+        for dtype, figures in gen["dtypes"].items():
+            weight_bytes = gen["parameters"] * DTYPE_BYTES[dtype]
+            bound = best / weight_bytes  # every decode step reads every weight once
             rows.append(Row(
-                f"decode, {gen.get('model', 'model')} ({gen.get('dtype', '?')}, {weight_bytes / 2**20:.0f} MiB weights)",
-                f"{tokens_per_s:.1f} tokens/s",
-                f"bandwidth bound {bound:.1f} tokens/s ({best / 1e9:.1f} GB/s ÷ weights)",
-                f"{tokens_per_s / bound:.2f}",
+                f"decode, SmolLM2-135M {dtype} ({weight_bytes / 2**20:.0f} MiB of weights)",
+                f"{figures['decode_tokens_per_s']:.1f} tokens/s; 30-token reply p50 {figures['reply_p50_s']:.2f} s",
+                f"memory-bandwidth bound {bound:.0f} tokens/s ({best / 1e9:.1f} GB/s ÷ weights)",
+                f"{figures['decode_tokens_per_s'] / bound:.2f}",
             ))
     elif gen is not None:
         rows.append(_failed("decode vs bandwidth bound", gen))
@@ -274,8 +316,9 @@ def machine_line(bandwidth: dict[str, float]) -> str:
 
     return (f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"torch {torch.__version__} ({int(bandwidth['torch_threads'])} threads), numpy {numpy.__version__}; "
-            f"memory copy {bandwidth['numpy_bytes_per_s'] / 1e9:.1f} GB/s (numpy), "
-            f"{bandwidth['torch_bytes_per_s'] / 1e9:.1f} GB/s (torch), read+write")
+            f"memory bandwidth: copy {bandwidth['numpy_bytes_per_s'] / 1e9:.1f} GB/s (numpy), "
+            f"{bandwidth['torch_bytes_per_s'] / 1e9:.1f} GB/s (torch), read+write; "
+            f"read {bandwidth['torch_read_bytes_per_s'] / 1e9:.1f} GB/s (torch sum)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -300,6 +343,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"running {bench.module} ...", file=sys.stderr, flush=True)
             try:
                 results[bench.name] = run_bench(bench, Path(tmp) / "data", args.quick)
+                if bench.name == "generate":
+                    from model.sources import resolve_base_dir
+
+                    checkpoint = resolve_base_dir(BUNDLED_MODEL, Path(tmp) / "data" / "models")  # built by the bench
+                    results[bench.name]["parameters"] = count_parameters(checkpoint)
             except BenchFailed as exc:
                 results[bench.name] = exc
             print(f"  {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
