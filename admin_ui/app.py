@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
@@ -58,6 +59,9 @@ def create_app(services: Services, token: str, *, with_panel: bool = True) -> Fa
             theme=gr.themes.Soft(primary_hue="orange"),
         )
         app.add_middleware(PanelLoginRedirect, token=token)
+    # No cross-origin access at all. Also stops Gradio from adding its own CORS policy, which allows
+    # any origin with credentials whenever the host name is not localhost.
+    app.add_middleware(CORSMiddleware, allow_origins=[])
     return app
 
 

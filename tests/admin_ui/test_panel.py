@@ -87,6 +87,17 @@ def test_panel_requires_login(live: LiveServer) -> None:
     assert link.status_code == 200 and str(link.url).endswith("/ui/")
 
 
+def test_no_cross_origin_access(live: LiveServer) -> None:
+    cookies = {"tgtwin_panel": session_value(TOKEN)}
+    for host in ("127.0.0.1", "tgtwin.lan"):
+        response = httpx.get(f"{live.url}/ui/config", cookies=cookies,
+                             headers={"Origin": "https://evil.example", "Host": host})
+        assert "access-control-allow-origin" not in response.headers
+    preflight = httpx.options(f"{live.url}/ui/gradio_api/queue/join", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST", "Host": "tgtwin.lan"})
+    assert "access-control-allow-origin" not in preflight.headers
+
+
 def test_gradio_client_without_token_is_refused(live: LiveServer) -> None:
     from gradio_client import Client
 
