@@ -68,7 +68,7 @@ def load_base(
     dtype: Any = None,
 ) -> tuple[Any, Any]:
     """(model, tokenizer) for `spec`. Inference models come back in eval mode, in bf16 where the
-    machine runs it well (see `inference_dtype`); training models in fp32 on CPU.
+    machine runs it natively (see `inference_dtype`); training models in fp32 on CPU.
 
     A quantised model is meant for training only: bitsandbytes repacks weights on first use, so
     inference on it before training would change what is trained. Load anew for serving."""
@@ -100,14 +100,16 @@ def load_base(
 
 
 def inference_dtype(cuda: bool) -> Any:
-    """bf16 on CUDA; on CPU bf16 when torch can run bf16 matmuls here (AVX-512/AMX natively, or
-    AVX2 via oneDNN's converting kernels, which on this 135M model still decode ~1.6x faster than
-    fp32 because decoding is bound by memory bandwidth — see bench/generate_bench.py)."""
+    """bf16 on CUDA, and on CPUs with native bf16 matmuls (AVX-512 BF16 / AMX); fp32 elsewhere.
+
+    Measured on an AVX2-only CPU (bench/generate_bench.py): bf16 decodes faster than fp32 (it is
+    bound by memory bandwidth), but bf16 *prefill* falls back to slow non-native GEMMs, ~4x slower
+    than fp32, so a whole reply (a ~170-token prompt + 30 tokens) is no faster and often slower."""
     import torch
 
     if cuda:
         return torch.bfloat16
-    return torch.bfloat16 if _cpu_runs_bf16() else torch.float32
+    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
 
 
 def _default_dtype(cuda: bool, for_training: bool, quantized: bool) -> Any:
@@ -119,13 +121,12 @@ def _default_dtype(cuda: bool, for_training: bool, quantized: bool) -> Any:
     return inference_dtype(cuda)
 
 
-def _cpu_runs_bf16() -> bool:
+def cpu_has_native_bf16() -> bool:
     import torch
 
     try:
-        a = torch.ones(4, 4, dtype=torch.bfloat16)
-        return bool((a @ a).float().sum().item() == 64.0)
-    except RuntimeError:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
         return False
 
 
