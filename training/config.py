@@ -40,6 +40,9 @@ class TrainConfig:
     target_modules: list[str] | str = "all-linear"
     """Modules that get LoRA: a list of names or `all-linear`. The original project's q/k/v-only LoRA
     learned style slowly; all linear layers cost little more at this rank."""
+    lora_last_layers: int | None = None
+    """LoRA only in the last N transformer layers (None = all). Backpropagation then stops at the
+    lowest adapted layer, so on CPU a step costs little more than a forward pass."""
 
     epochs: float = 1.0
     """Passes over the training examples (ignored when `max_steps` > 0)."""
@@ -99,6 +102,9 @@ class TrainConfig:
             (self.eval_max_examples >= 1, "eval_max_examples must be >= 1"),
             (0 <= self.eval_samples <= self.eval_generate, "eval_samples must be in [0, eval_generate]"),
             (bool(self.target_modules), "target_modules must not be empty"),
+            (self.lora_last_layers is None or self.lora_last_layers >= 1, "lora_last_layers must be >= 1"),
+            (self.lora_last_layers is None or isinstance(self.target_modules, list),
+             "lora_last_layers needs target_modules as a list of module names (peft rule)"),
         ]
         errors = [message for ok, message in checks if not ok]
         if errors:

@@ -285,12 +285,16 @@ def latest_checkpoint(output_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def lora_config(config: TrainConfig) -> Any:
+def lora_config(config: TrainConfig, num_layers: int | None = None) -> Any:
     from peft import LoraConfig
 
+    layers = None
+    if config.lora_last_layers is not None and num_layers:
+        layers = list(range(max(0, num_layers - config.lora_last_layers), num_layers))
     return LoraConfig(
         r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
         target_modules=config.target_modules, bias="none", task_type="CAUSAL_LM",
+        layers_to_transform=layers, layers_pattern="layers" if layers is not None else None,
     )
 
 
@@ -379,7 +383,7 @@ def fit(
         args=sft_config(config, output_dir, cuda, packing=packing, group_by_length=group_by_length),
         train_dataset=dataset,
         processing_class=tokenizer,
-        peft_config=lora_config(config),
+        peft_config=lora_config(config, getattr(model.config.get_text_config(), "num_hidden_layers", None)),
         callbacks=[Progress()],
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through `on_step` and the log instead

@@ -90,3 +90,14 @@ async def test_a_failed_swap_changes_no_record(db):
     with pytest.raises(OSError):
         await rollback_adapter(db, FailingModel())
     assert (await training_queries.promoted_adapter(db)).id == "a2"
+
+
+def test_lora_can_be_limited_to_the_last_layers():
+    from training.run import lora_config
+
+    config = load_preset("tiny")
+    assert lora_config(config, 30).layers_to_transform is None
+    with pytest.raises(PresetError, match="lora_last_layers"):
+        config.with_overrides(lora_last_layers=4)
+    limited = lora_config(config.with_overrides(lora_last_layers=4, target_modules=["q_proj", "v_proj"]), 30)
+    assert limited.layers_to_transform == [26, 27, 28, 29] and limited.layers_pattern == "layers"
