@@ -55,19 +55,15 @@ def train_command(
     preset: Annotated[Optional[str], typer.Option(help="Preset from training/presets (default TGTWIN_TRAINING_PRESET).")] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="Override the preset's step limit.")] = None,
 ) -> None:
-    """Fine-tune an adapter now (in this process), evaluate it and apply the promotion gate."""
+    """Fine-tune an adapter now (in this process; progress in the log), evaluate it and apply the promotion gate."""
     from training.config import PresetError
     from training.run import TrainingError, run_training
 
     settings = state(ctx).settings
 
-    def show(step: int, total: int, loss: float | None) -> None:
-        loss_text = f"  loss {loss:.4f}" if loss is not None else ""
-        console.print(f"step {step}/{total}{loss_text}", markup=False, highlight=False)
-
     overrides = {"max_steps": max_steps} if max_steps is not None else {}
     try:
-        result = run_async(run_training(settings, preset=preset, trigger="cli", overrides=overrides, on_progress=show))
+        result = run_async(run_training(settings, preset=preset, trigger="cli", overrides=overrides))
     except (PresetError, TrainingError) as exc:
         fail(str(exc))
     console.print(f"run {result.run_id}: adapter {result.adapter_id} at {result.adapter_dir}", markup=False, highlight=False)

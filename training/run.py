@@ -85,10 +85,6 @@ class RunResult:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-ProgressHook = Callable[[int, int, float | None], None]
-"""(step, total steps, loss or None) — called from the training thread."""
-
-
 # --------------------------------------------------------------------------- setup
 
 async def run_training(
@@ -98,7 +94,6 @@ async def run_training(
     trigger: str = "cli",
     run_id: int | None = None,
     overrides: dict[str, Any] | None = None,
-    on_progress: ProgressHook | None = None,
 ) -> RunResult:
     """Train, evaluate, version and gate one adapter. Creates the run row unless `run_id` is given
     (the controller creates it); any failure marks the run failed and is re-raised."""
@@ -110,7 +105,7 @@ async def run_training(
         else:
             await training_queries.update_run(db, run_id, status="running")
         try:
-            return await main(settings, db, run_id, config, on_progress)
+            return await main(settings, db, run_id, config)
         except BaseException as exc:
             await training_queries.update_run(db, run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
             raise
@@ -119,10 +114,11 @@ async def run_training(
 # --------------------------------------------------------------------------- main
 
 class RunRecorder:
-    """Writes progress and the loss curve into the run row from the training thread."""
+    """Writes progress and the loss curve into the run row from the training thread, and logs each
+    step (the CLI shows the log; the worker's log file is `logs/training-run-N.log`)."""
 
-    def __init__(self, db: Database, run_id: int, loop: asyncio.AbstractEventLoop, hook: ProgressHook | None) -> None:
-        self.db, self.run_id, self.loop, self.hook = db, run_id, loop, hook
+    def __init__(self, db: Database, run_id: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.db, self.run_id, self.loop = db, run_id, loop
         self.loss_curve: list[list[float]] = []
         self._pending: list[Any] = []
 
@@ -132,8 +128,6 @@ class RunRecorder:
         progress = TRAIN_PROGRESS_SHARE * step / total if total else 0.0
         self.set_progress(progress, list(self.loss_curve))
         log.info("run %s: step %s/%s%s", self.run_id, step, total, f" loss {loss:.4f}" if loss is not None else "")
-        if self.hook is not None:
-            self.hook(step, total, loss)
 
     def set_progress(self, progress: float, loss_curve: list[list[float]] | None = None) -> None:
         coro = training_queries.update_run(self.db, self.run_id, progress=round(progress, 4), loss_curve=loss_curve)
@@ -145,15 +139,13 @@ class RunRecorder:
             await asyncio.wrap_future(future)
 
 
-async def main(
-    settings: Settings, db: Database, run_id: int, config: TrainConfig, on_progress: ProgressHook | None = None
-) -> RunResult:
+async def main(settings: Settings, db: Database, run_id: int, config: TrainConfig) -> RunResult:
     dataset = await load_dataset(db, settings)
     if not dataset.train:
         raise NoTrainingData("no training examples: import or harvest chats with owner replies first")
     base_spec = config.base_model or settings.base_model
     reference = await _served_reference(db, base_spec)
-    recorder = RunRecorder(db, run_id, asyncio.get_running_loop(), on_progress)
+    recorder = RunRecorder(db, run_id, asyncio.get_running_loop())
     adapter_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-r{run_id}"
     staging = settings.adapters_dir / f".tmp-{adapter_id}"
     log.info("run %s: %s train / %s held-out examples from %s chats, base %s, preset %s",
