@@ -62,7 +62,7 @@ class OpenAIBackend:
     """A `services.ReplyModel` backed by an OpenAI-compatible `/v1/completions` endpoint.
 
     Use as an async context manager (it owns an HTTP connection pool). `prompt_format` overrides
-    the format lookup (tests, or a caller that already has it); `transport` is passed to httpx.
+    the format lookup (tests, or a caller that already has it).
     """
 
     def __init__(
@@ -71,14 +71,12 @@ class OpenAIBackend:
         adapter_dir: str | None = None,
         *,
         prompt_format: PromptFormat | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self._adapter_dir = adapter_dir
         self._fixed_format = prompt_format
         self._format: PromptFormat | None = prompt_format
         self._model_name = settings.openai_model
-        self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._state = "loading"
         self._last_error: str | None = None
@@ -95,7 +93,6 @@ class OpenAIBackend:
             base_url=self.settings.openai_base_url.rstrip("/") + "/",
             headers=headers,
             timeout=httpx.Timeout(self.settings.generation_timeout_s, connect=CONNECT_TIMEOUT_S),
-            transport=self._transport,
         )
         try:
             await self.swap_adapter(self._adapter_dir)
@@ -191,8 +188,11 @@ class OpenAIBackend:
         body = self.request_body(fmt, model_name, dialogue)
         started = time.perf_counter()
         try:
-            response = await self._client.post("completions", json=body)
-        except httpx.TimeoutException as exc:
+            # httpx's timeout is per read; this bounds the whole request, as local generation is.
+            response = await asyncio.wait_for(
+                self._client.post("completions", json=body), self.settings.generation_timeout_s
+            )
+        except (httpx.TimeoutException, asyncio.TimeoutError) as exc:
             raise self._failed(BackendTimeout(
                 f"no answer from {self.settings.openai_base_url} within {self.settings.generation_timeout_s:g}s"
             )) from exc
