@@ -92,16 +92,15 @@ def main() -> None:
     parser.add_argument("--dtypes", default="bf16,fp32", help="comma-separated: bf16, fp32")
     parser.add_argument("--replies", type=int, default=10, help="30-token replies timed per dtype")
     parser.add_argument("--decode-tokens", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = what the model service uses)")
     parser.add_argument("--models-dir", type=Path, default=None, help="where the converted model is cached")
     args = parser.parse_args()
 
     import torch
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    from model.sources import inference_dtype
+    from model.sources import inference_dtype, inference_threads
 
+    torch.set_num_threads(args.threads or inference_threads())
     print(f"cpus {os.cpu_count()}, torch threads {torch.get_num_threads()}, "
           f"default CPU inference dtype {str(inference_dtype(False)).replace('torch.', '')}, "
           f"load average before {os.getloadavg()[0]:.2f}")

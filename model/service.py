@@ -107,6 +107,7 @@ class ModelService:
         self._device = "cpu"
         self._dtype = ""
         self._last_latency_s: float | None = None
+        self._torch_threads_before: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -132,6 +133,11 @@ class ModelService:
         self._state = "stopped"
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+        if self._torch_threads_before is not None:
+            import torch
+
+            torch.set_num_threads(self._torch_threads_before)
+            self._torch_threads_before = None
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Wait until the base model is loaded; `ModelNotReady` if it failed or takes longer."""
@@ -226,7 +232,13 @@ class ModelService:
     # ------------------------------------------------------------------ worker thread
 
     def _load(self) -> None:
-        from model.sources import load_base
+        import torch
+
+        from model.sources import inference_threads, load_base
+
+        if not torch.cuda.is_available():
+            self._torch_threads_before = torch.get_num_threads()
+            torch.set_num_threads(inference_threads())  # process-wide; restored by aclose()
 
         model, tokenizer = load_base(self.settings.base_model, self.settings.models_dir)
         self._base, self._tokenizer = model, tokenizer
