@@ -35,7 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from model.dialogue import MESSAGE_SEPARATOR, Dialogue, Turn
+from model.dialogue import Dialogue, Turn
 
 FORMAT_FILE = "prompt_format.json"
 FORMAT_VERSION = 1
@@ -308,7 +308,6 @@ def _probe_turn_headers(template: str, bos: str | None) -> tuple[str, ...]:
 __all__ = [
     "FORMAT_FILE",
     "IGNORE_INDEX",
-    "MESSAGE_SEPARATOR",
     "PromptFormat",
     "PromptFormatError",
 ]
