@@ -176,6 +176,6 @@ def _print_report(report: dict[str, Any]) -> None:
         console.print(f"sample {i}:", markup=False, highlight=False)
         for turn in sample["context"]:
             who = "owner" if turn["role"] == "owner" else (turn.get("speaker") or "partner")
-            console.print(f"  {who}: {turn['text']}", markup=False, highlight=False)
+            console.print(f"  {who}: {' | '.join(turn.get('messages') or [turn.get('text', '')])}", markup=False, highlight=False)
         console.print(f"  real:      {' | '.join(sample['real'])}", markup=False, highlight=False)
         console.print(f"  generated: {' | '.join(sample['generated'])}", markup=False, highlight=False)

@@ -139,7 +139,7 @@ def style_report(model: Any, tokenizer: Any, fmt: Any, examples: Sequence[Dialog
     real = [list(e.reply.messages) for e in examples]
     samples = [
         {
-            "context": [{"role": t.role, "speaker": t.speaker, "text": t.text} for t in e.dialogue.turns[-3:]],
+            "context": [{"role": t.role, "speaker": t.speaker, "messages": list(t.messages)} for t in e.dialogue.turns[-3:]],
             "real": r,
             "generated": g,
         }
