@@ -33,7 +33,7 @@ async def _examples(settings: Any) -> list[Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.train_bench")
     parser.add_argument("--preset", default="smollm2-cpu")
-    parser.add_argument("--examples", type=int, default=64, help="Training examples per variant (one epoch).")
+    parser.add_argument("--examples", type=int, default=24, help="Training examples per variant (one epoch).")
     parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args(argv)
 
