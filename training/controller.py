@@ -120,6 +120,7 @@ class TrainingController:
         except Exception:
             log.exception("watching training run %s failed", run_id)
         finally:
+            (Path(self.settings.data_dir) / "runs" / f"run-{run_id}.settings.json").unlink(missing_ok=True)
             self._process = None
             self._busy = False
 
