@@ -6,7 +6,7 @@ printed lines), measures this machine's memory copy bandwidth in this process, a
 Markdown table. A bench that is missing, fails or prints something unreadable shows why instead
 of a number; nothing is estimated.
 
-    python -m bench.report [--quick] [--only import,dataset,...]
+    python -m bench.report [--quick] [--only import,dataset,load,generate,train]
 """
 
 from __future__ import annotations
@@ -139,7 +139,8 @@ BENCHES = (
     BenchRun("dataset", "bench.dataset_bench", ("--messages", "100000", "--json"),
              ("--messages", "20000", "--repeat", "1", "--json"), 240, parse_json),
     BenchRun("load", "bench.load_bench", ("--messages", "1000"), ("--messages", "200"), 240, parse_load),
-    BenchRun("generate", "bench.generate_bench", ("--replies", "5"), ("--replies", "2", "--dtypes", "bf16"), 360,
+    BenchRun("generate", "bench.generate_bench", ("--replies", "3", "--decode-tokens", "32"),
+             ("--replies", "2", "--decode-tokens", "16", "--dtypes", "bf16"), 600,
              parse_generate, dir_args=lambda data: ("--models-dir", str(data / "models"))),
     # Last: the slowest, and it reuses the model the generate bench converted.
     BenchRun("train", "bench.train_bench", ("--examples", "16"), ("--examples", "4"), 600, parse_train,
@@ -310,11 +311,12 @@ def render_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def machine_line(bandwidth: dict[str, float]) -> str:
+def machine_line(bandwidth: dict[str, float], load_before: float) -> str:
     import numpy
     import torch
 
-    return (f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+    return (f"{platform.machine()} {os.cpu_count()} cores (load average {load_before:.1f} before, "
+            f"{os.getloadavg()[0]:.1f} after: other work slows every number), Python {platform.python_version()}, "
             f"torch {torch.__version__} ({int(bandwidth['torch_threads'])} threads), numpy {numpy.__version__}; "
             f"memory bandwidth: copy {bandwidth['numpy_bytes_per_s'] / 1e9:.1f} GB/s (numpy), "
             f"{bandwidth['torch_bytes_per_s'] / 1e9:.1f} GB/s (torch), read+write; "
@@ -332,6 +334,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown bench: {', '.join(sorted(unknown))}")
 
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     bandwidth = copy_bandwidth()
     results: dict[str, dict[str, Any] | BaseException] = {}
     # One data dir for the whole report: the bundled model is converted once, not once per bench.
@@ -351,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
             except BenchFailed as exc:
                 results[bench.name] = exc
             print(f"  {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-    print(machine_line(bandwidth))
+    print(machine_line(bandwidth, load_before))
     print()
     print(render_table(build_rows(results, bandwidth)))
     print()
