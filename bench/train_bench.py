@@ -1,5 +1,6 @@
 """Training throughput and padding waste: packed padding-free batches (the preset) vs a plain padded
-baseline (random order, each batch padded to its longest example), same examples, one epoch each.
+baseline (random order, each batch padded to its longest example) vs length-grouped padded batches,
+same examples, one epoch each.
 
     python -m bench.train_bench [--preset smollm2-cpu] [--examples 64] [--data-dir DIR]
 
@@ -52,17 +53,24 @@ def main(argv: list[str] | None = None) -> None:
         print(f"preset {config.name}, base {base}, {len(examples)} examples, max_length {config.max_length}, "
               f"batch {config.batch_size}")
         results = {}
-        for name, packing in (("packed (preset)", True), ("padded baseline", False)):
+        variants = (
+            ("preset", config.packing, not config.packing),
+            ("packed padding-free", True, False),
+            ("padded baseline", False, False),
+        )
+        for label, packing, grouped in variants:
+            name = f"{label} ({'packed' if packing else 'length-grouped'})" if label == "preset" else label
             model, tokenizer = load_base(base, settings.models_dir, quantization=config.quantization, for_training=True)
             rows = encode_examples(tokenizer, PromptFormat.for_tokenizer(tokenizer), examples, config.max_length)
-            _, result = fit(model, tokenizer, rows, config, Path(tmp) / name.split()[0], packing=packing, group_by_length=False)
-            results[name] = result
-            print(f"{name:16s}: {result.steps} steps, {result.seconds:.1f}s, real tokens {result.real_tokens}, "
+            _, result = fit(model, tokenizer, rows, config, Path(tmp) / label.split()[0], packing=packing, group_by_length=grouped)
+            results[label] = result
+            print(f"{name:26s}: {result.steps} steps, {result.seconds:.1f}s, real tokens {result.real_tokens}, "
                   f"positions {result.total_positions}, real-token share {result.real_token_share:.1%}, "
                   f"{result.tokens_per_second:.0f} real tokens/s")
-        packed, padded = results["packed (preset)"], results["padded baseline"]
-        if padded.tokens_per_second:
-            print(f"speed-up (real tokens/s): {packed.tokens_per_second / padded.tokens_per_second:.2f}x")
+        baseline = results["padded baseline"].tokens_per_second
+        if baseline:
+            for label in ("preset", "packed padding-free"):
+                print(f"speed vs padded baseline, {label}: {results[label].tokens_per_second / baseline:.2f}x")
 
 
 if __name__ == "__main__":

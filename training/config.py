@@ -64,7 +64,8 @@ class TrainConfig:
     """Longest example in tokens (context is cut from the left, the reply is kept); also the packed length."""
     packing: bool = True
     """Pack examples into `max_length` bins, padding-free (trl BFD): every token in a batch is real,
-    and attention stays inside each example (position ids restart per example)."""
+    and attention stays inside each example (position ids restart per example). False = padded
+    batches of similar length (length grouping), which measured ~4x faster on CPU (see presets)."""
     gradient_checkpointing: bool = False
     """Trade compute for memory (needed for 7-8B models on one GPU)."""
     bf16: bool = False
