@@ -14,7 +14,6 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "token", "password", "xxx", "your-token"}
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -170,7 +169,9 @@ class Settings(BaseSettings):
 
     @property
     def loopback(self) -> bool:
-        return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
+        from admin_ui.auth import is_loopback  # the one rule the bind check also uses
+
+        return is_loopback(self.host)
 
 
 def parse_quiet_hours(value: str) -> tuple[time, time] | None:
