@@ -6,10 +6,13 @@ fakes and the composition root can swap implementations (e.g. the `openai` model
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Protocol
 
 from model.dialogue import Dialogue
+from model.status import ModelStatus
 from settings import Settings
 from storage import Database
 
@@ -26,7 +29,7 @@ class ReplyModel(Protocol):
     async def swap_adapter(self, adapter_dir: str | None) -> None:
         """Serve this adapter (None = base model) from the next request on; atomic."""
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ModelStatus:
         """What is loaded: base model, adapter, backend, device, state (loading/ready/error)."""
 
 
@@ -52,6 +55,13 @@ class TrainingController(Protocol):
         """Start a run in the background; returns its id. Raises if one is already running."""
 
 
+class RetrainScheduleView(Protocol):
+    """What the status snapshot reads from the running retrain schedule (training.schedule.RetrainSchedule)."""
+
+    @property
+    def next_run_time(self) -> datetime | None: ...
+
+
 @dataclass
 class Services:
     """Everything long-lived, built by main.py; `telegram` is None when running offline."""
@@ -61,4 +71,7 @@ class Services:
     model: ReplyModel
     training: TrainingController | None = None
     telegram: TelegramGateway | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    schedule: RetrainScheduleView | None = None
+    """The running retrain schedule (None where this process runs none)."""
+    draft_send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Sending a draft is check, send, close: one lock per running app keeps two clicks from sending twice."""

@@ -214,7 +214,7 @@ class ReplyPipeline:
             return "off"
 
     async def _decide(self, message: IncomingMessage, state: _ChatState) -> Decision:
-        enabled = bool(await kv.get_value(self.db, kv.AUTOREPLY_ENABLED, True))
+        enabled = await kv.autoreply_enabled(self.db)
         mode = await self._mode(message.chat_id)
         now = self.clock.now()
         while self._global_reply_times and now - self._global_reply_times[0] >= HOUR:

@@ -1,30 +1,25 @@
-"""Core commands: `import-export` (Telegram Desktop export → database) and `status` (counts).
-
-Thin calls into bot.export_import and storage; nothing heavy is imported at module level, so
-`python main.py --help` stays instant.
-"""
+"""Data commands: `import-export` (Telegram Desktop export → database) and `status` (the status
+snapshot, `product_status.collect_status`)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli_support import console, fail, run_async, state
-from settings import Settings
+from cli.common import console, fail, run_async, state
 
-
-def register(app: typer.Typer) -> None:
-    app.command("import-export")(import_export_command)
-    app.command("status")(status_command)
+if TYPE_CHECKING:
+    from product_status import StatusSnapshot
+    from settings import Settings
 
 
 def import_export_command(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="The export's result.json (single chat or whole account).")],
-    owner_id: Annotated[Optional[int], typer.Option(
+    owner_id: Annotated[int | None, typer.Option(
         "--owner-id", help="Your Telegram user id, for exports without personal_information.",
     )] = None,
 ) -> None:
@@ -60,47 +55,41 @@ def import_export_command(
     )
 
 
-async def collect_status(settings: Settings) -> dict[str, Any]:
-    """Counts and state for `status` (and anything else that wants the same summary)."""
-    from storage import Database, kv
-    from storage import chats as chat_queries
-    from storage import messages as message_queries
-    from storage import replies as reply_queries
-    from storage import training as training_queries
+async def _snapshot(settings: Settings) -> StatusSnapshot:
+    from product_status import collect_status
+    from storage import Database
+    from training.reconcile import reconcile_runs
 
     async with Database.open(settings.db_path) as db:
-        counts = await message_queries.counts(db)
-        promoted = await training_queries.promoted_adapter(db)
-        runs = await training_queries.list_runs(db, limit=1)
-        return {
-            "chats": counts.chats,
-            "messages": counts.messages,
-            "owner_messages": counts.owner_messages,
-            "whitelisted_chats": len(await chat_queries.list_reply_chats(db)),
-            "drafts_pending": len(await reply_queries.list_drafts(db, "pending", limit=100_000)),
-            "adapters": len(await training_queries.list_adapters(db)),
-            "promoted_adapter": promoted.id if promoted else None,
-            "last_training_run": {"id": runs[0].id, "status": runs[0].status} if runs else None,
-            "autoreply_enabled": bool(await kv.get_value(db, kv.AUTOREPLY_ENABLED, True)),
-            "owner_id": await kv.get_value(db, kv.OWNER_ID),
-            "telegram_configured": settings.telegram_configured,
-            "database": str(settings.db_path),
-        }
+        await reconcile_runs(db, settings)
+        return await collect_status(db, settings)
 
 
 def status_command(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Counts: chats, messages (service messages are not counted; media placeholders are), the
-    owner's messages, drafts, adapters, and whether auto-replies are on."""
-    info = run_async(collect_status(state(ctx).settings))
+    """Counts (chats, messages — service messages are not stored, media placeholders are — the owner's
+    messages, drafts, adapters), the served adapter, the last training run and the auto-reply switch:
+    the same snapshot the panel's dashboard and `GET /api/status` show."""
+    snapshot = run_async(_snapshot(state(ctx).settings))
     if as_json:
-        typer.echo(json.dumps(info, ensure_ascii=False))
+        typer.echo(json.dumps(snapshot.as_dict(), ensure_ascii=False))
         return
-    width = max(len(key) for key in info)
-    for key, value in info.items():
-        shown = "—" if value is None else value
-        if isinstance(value, dict):
-            shown = ", ".join(f"{k} {v}" for k, v in value.items())
-        console.print(f"{key.replace('_', ' '):<{width}}  {shown}", highlight=False)
+    c, last = snapshot.counts, snapshot.training.last_run
+    rows = [
+        ("chats", f"{c.chats} ({c.auto_chats} auto, {c.draft_chats} draft)"),
+        ("messages", c.messages),
+        ("owner messages", c.owner_messages),
+        ("pending drafts", c.pending_drafts),
+        ("adapters", c.adapters),
+        ("promoted adapter", snapshot.adapter or "— (base model)"),
+        ("last training run", f"{last.id} {last.status}" if last else "—"),
+        ("auto-replies", "on" if snapshot.autoreply_enabled else "off (global stop)"),
+        ("owner id", snapshot.owner_id if snapshot.owner_id is not None else "—"),
+        ("telegram", "configured" if snapshot.telegram.configured else "not configured"),
+        ("database", snapshot.database),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        console.print(f"{name:<{width}}  {value}", markup=False, highlight=False)

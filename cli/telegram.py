@@ -1,24 +1,20 @@
 """Telegram commands: `login` and `harvest`. Thin calls into bot.login / bot.harvest; kurigram is
-imported inside the commands so `--help` stays instant."""
+imported inside the commands so `--help` stays instant. While `tgtwin run` holds the session and
+the database, these end with one line (exit 2) instead of SQLite's traceback (`run_async`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from cli_support import console, fail, run_async, state
+from cli.common import check_chat_id, console, fail, run_async, state
 from settings import Settings
-
-
-def register(app: typer.Typer) -> None:
-    app.command("login")(login_command)
-    app.command("harvest")(harvest_command)
 
 
 def login_command(
     ctx: typer.Context,
-    session_string: Annotated[Optional[str], typer.Option(
+    session_string: Annotated[str | None, typer.Option(
         "--session-string",
         help="Use an existing kurigram/Pyrogram session string instead of logging in; "
              "'-' asks for it without echoing (keeps it out of shell history).",
@@ -44,7 +40,7 @@ def login_command(
 
 def harvest_command(
     ctx: typer.Context,
-    chat: Annotated[Optional[list[int]], typer.Option("--chat", help="Chat id to harvest (repeatable).")] = None,
+    chat: Annotated[list[int] | None, typer.Option("--chat", help="Chat id to harvest (repeatable).")] = None,
     all_private: Annotated[bool, typer.Option("--all-private", help="Harvest every one-to-one chat.")] = False,
 ) -> None:
     """Backfill chat history into the database (resumable: run it again after an interruption)."""
@@ -52,7 +48,7 @@ def harvest_command(
     from bot.harvest import HarvestError
 
     settings = state(ctx).settings
-    chat_ids = list(chat or [])
+    chat_ids = [check_chat_id(c) for c in chat or []]
     if not chat_ids and not all_private:
         fail("give --chat ID (repeatable) and/or --all-private")
     try:

@@ -23,7 +23,9 @@ from typing import Any, Callable, Literal, TypeVar
 
 from model.dialogue import Dialogue
 from model.generation import GenerationSettings, generate_replies
-from model.prompt import FORMAT_FILE, PromptFormat
+from model.adapter_format import serving_format
+from model.prompt import PromptFormat
+from model.status import ModelStatus
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -182,23 +184,18 @@ class ModelService:
         future = asyncio.get_running_loop().run_in_executor(self._executor, self._activate, adapter_dir)
         await future  # not timed out: a half-finished swap must not be abandoned
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ModelStatus:
         adapter = self._adapter
-        return {
-            "backend": "local",
-            "base": self.settings.base_model,
-            "adapter": adapter.path if adapter else None,
-            "adapter_id": Path(adapter.path).name if adapter else None,
-            "adapter_preset": adapter.preset if adapter else None,
-            "adapter_error": self._adapter_error,
-            "device": self._device,
-            "dtype": self._dtype,
-            "quantization": "none",
-            "state": self._state,
-            "error": self._error,
-            "waiting": self._waiting,
-            "last_latency_s": self._last_latency_s,
-        }
+        return ModelStatus(
+            backend="local", state=self._state, base_model=self.settings.base_model,
+            adapter_id=Path(adapter.path).name if adapter else None,
+            adapter_path=adapter.path if adapter else None,
+            adapter_preset=adapter.preset if adapter else None,
+            adapter_error=self._adapter_error, error=self._error,
+            device=self._device, dtype=self._dtype or None,
+            prompt_style=self._format.style if self._format else None,
+            waiting=self._waiting, last_latency_s=self._last_latency_s,
+        )
 
     # ------------------------------------------------------------------ request plumbing
 
@@ -278,7 +275,9 @@ class ModelService:
         from peft import PeftModel
 
         info = read_adapter_info(adapter_dir)
-        fmt = PromptFormat.load(adapter_dir) if (Path(adapter_dir) / FORMAT_FILE).is_file() else self._base_format
+        base_format = self._base_format
+        assert base_format is not None  # loaded before any adapter
+        fmt = serving_format(adapter_dir, lambda: base_format)
         self._adapter_count += 1
         name = f"adapter{self._adapter_count}"
         try:

@@ -22,7 +22,7 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch, flood_sleeps) -
 
 
 def invoke(*args: str):
-    from main import app
+    from cli.app import app
 
     return CliRunner().invoke(app, list(args))
 
