@@ -11,6 +11,7 @@ import logging.handlers
 import os
 from pathlib import Path
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 from storage.db import make_private_dir
@@ -40,7 +41,8 @@ def configure_logging(logs_dir: Path, level: str = "INFO", console: bool = True)
     file_handler.setFormatter(logging.Formatter(FILE_FORMAT))
     root.addHandler(file_handler)
     if console:
-        root.addHandler(RichHandler(show_path=False, rich_tracebacks=False, markup=False))
+        # stderr: stdout carries command output (`status --json` must stay parseable)
+        root.addHandler(RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False, markup=False))
     root.setLevel(level)
     # Third-party chatter that would otherwise drown ours (and, for pyrogram, can echo raw payloads).
     for noisy in ("pyrogram", "httpx", "urllib3", "apscheduler", "gradio", "uvicorn.access"):

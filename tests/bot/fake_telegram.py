@@ -25,6 +25,8 @@ from pyrogram.errors import RPCError
 from pyrogram.raw.core import TLObject
 from pyrogram.session import session as session_module
 
+from model.status import ModelStatus
+
 OWNER_ID = 1000
 API_ID = 12345
 API_HASH = "0123456789abcdef0123456789abcdef"
@@ -419,8 +421,8 @@ class FakeModel:
     async def swap_adapter(self, adapter_dir: str | None) -> None:
         return None
 
-    def status(self) -> dict[str, Any]:
-        return {"backend": "fake", "state": "ready"}
+    def status(self) -> ModelStatus:
+        return ModelStatus(backend="fake", state="ready", base_model="fake")
 
 
 async def wait_until(condition: Callable[[], Any], *, clock: ManualClock | None = None, step: float = 1.0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -74,3 +75,24 @@ def test_bad_session_string_is_not_echoed(cli_env: Path) -> None:
 def test_harvest_needs_a_target(cli_env: Path) -> None:
     result = invoke("harvest")
     assert result.exit_code == 2 and "--all-private" in result.output
+
+
+def test_harvest_while_the_session_is_held_says_so_in_one_line(cli_env: Path, server: FakeTelegram) -> None:
+    """`run` holds the session (and the database); a second process gets one line and exit 2."""
+    assert invoke("login", "--session-string", session_string()).exit_code == 0
+    holder = sqlite3.connect(cli_env / "tgtwin.session", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        result = invoke("harvest", "--chat", "5")
+    finally:
+        holder.close()
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "in use by another tgtwin process" in lines[0], result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_harvest_refuses_a_chat_id_beyond_64_bits(cli_env: Path) -> None:
+    result = invoke("harvest", "--chat", str(2**70))
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"error: --chat {2**70} is not a Telegram chat id (out of range)"]
