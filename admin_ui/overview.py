@@ -6,8 +6,8 @@ from typing import Any
 
 from product_status import StatusSnapshot, collect_status
 from services import Services
-from storage import kv
 from storage import chats as chat_queries
+from storage import kv
 from storage import messages as message_queries
 from storage import replies as reply_queries
 

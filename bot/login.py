@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.client import private_session_storage, build_client, protect_session_file, require_credentials
+from bot.client import build_client, private_session_storage, protect_session_file, require_credentials
 from settings import Settings
 from storage.rows import full_name
 

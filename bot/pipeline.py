@@ -27,9 +27,8 @@ from bot.policy import ChatActivity, Decision, IncomingMessage, PolicyConfig, Re
 from model.dialogue import join_messages
 from services import ReplyModel
 from settings import Settings
-from storage import Database, NotFound
+from storage import Database, NotFound, kv
 from storage import chats as chat_queries
-from storage import kv
 from storage import messages as message_queries
 from storage import replies as reply_queries
 from storage.rows import ReplyMode

@@ -27,13 +27,14 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+
 # model.prompt's sandbox names `jinja2.ext.loopcontrols` but imports only `jinja2`; the local path
 # gets the submodule through transformers, this backend (a saved format, no tokenizer) does not.
 import jinja2.ext  # noqa: F401
 
+from model.adapter_format import serving_format
 from model.dialogue import Dialogue, split_reply
 from model.generation import cut_reply
-from model.adapter_format import serving_format
 from model.prompt import PromptFormat
 from model.status import ModelState, ModelStatus
 from settings import Settings
@@ -190,7 +191,7 @@ class OpenAIBackend:
             response = await asyncio.wait_for(
                 self._client.post("completions", json=body), self.settings.generation_timeout_s
             )
-        except (httpx.TimeoutException, asyncio.TimeoutError) as exc:
+        except (TimeoutError, httpx.TimeoutException) as exc:
             raise self._failed(BackendTimeout(
                 f"no answer from {self.settings.openai_base_url} within {self.settings.generation_timeout_s:g}s"
             )) from exc

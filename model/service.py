@@ -16,14 +16,15 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
+from model.adapter_format import serving_format
 from model.dialogue import Dialogue
 from model.generation import GenerationSettings, generate_replies
-from model.adapter_format import serving_format
 from model.prompt import PromptFormat
 from model.status import ModelStatus
 from settings import Settings
@@ -147,7 +148,7 @@ class ModelService:
             raise ModelNotReady("the model service is not started")
         try:
             await asyncio.wait_for(asyncio.shield(self._loaded), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ModelNotReady(f"the model is still loading after {timeout:g}s") from None
         except Exception:
             raise ModelNotReady(f"the model failed to load: {self._error}") from None
@@ -219,7 +220,7 @@ class ModelService:
             remaining = max(0.0, timeout - (time.monotonic() - started))
             try:
                 return await asyncio.wait_for(asyncio.shield(future), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 cancelled.set()
                 future.add_done_callback(_consume)  # its late result or error is nobody's
                 raise GenerationTimeout(f"no reply within {timeout:g}s") from None

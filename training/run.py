@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from settings import Settings
-from storage import Database
-from storage import dataset_queries
+from storage import Database, dataset_queries
 from storage import training as training_queries
-from training.reconcile import record_run_process
 from training.config import TrainConfig, load_preset
 from training.dataset import BuiltDataset, load_dataset
 from training.evaluate import Reference, encode_examples, evaluate_adapter
 from training.promotion import PromotionDecision, decide_promotion
+from training.reconcile import record_run_process
 
 log = logging.getLogger(__name__)
 
