@@ -71,3 +71,22 @@ def test_cli_status_reconciles_first(settings: Settings) -> None:
     assert (last["id"], last["status"]) == (run_id, "failed") and "is gone" in last["error"]
     assert not (settings.adapters_dir / ".tmp-x").exists()
     assert not Path(settings.data_dir, "runs", f"run-{run_id}.pid").exists()
+
+
+async def test_the_api_run_list_reconciles_first(db: Database, settings: Settings) -> None:
+    import httpx
+
+    from admin_ui.app import create_app
+    from services import Services
+    from tests.admin_ui.fakes import FakeModel
+
+    run = await training_queries.create_run(db, "cli", "tiny")
+    record_run_process(settings, run.id, dead_pid())
+    token = "t" * 32
+    app = create_app(Services(settings=settings, db=db, model=FakeModel()), token, with_panel=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1",
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
+        response = await client.get("/api/training/runs")
+    assert response.status_code == 200, response.text
+    listed = {r["id"]: r["status"] for r in response.json()}
+    assert listed[run.id] == "failed"
