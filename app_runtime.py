@@ -109,6 +109,12 @@ async def _maybe_telegram(services: Services) -> AsyncIterator[TelegramGateway |
         yield None
         return
     from bot.runtime import TelegramBot
+    from bot.session_lock import SessionInUse, hold_session
 
-    async with TelegramBot(services) as bot:
-        yield bot.gateway
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(hold_session(settings))
+        except SessionInUse as exc:
+            raise StartupError(str(exc)) from None
+        async with TelegramBot(services) as bot:
+            yield bot.gateway

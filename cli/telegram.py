@@ -24,16 +24,18 @@ def login_command(
     """Log in to Telegram (phone, code and 2FA on the terminal) and store the session (0600) in the data dir."""
     from bot.client import TelegramNotConfigured
     from bot.login import InvalidSessionString, SessionExists, login_interactive, login_with_session_string
+    from bot.session_lock import SessionInUse, hold_session
 
     settings = state(ctx).settings
     if session_string == "-":
         session_string = typer.prompt("Session string", hide_input=True)
     try:
-        if session_string is not None:
-            who = run_async(login_with_session_string(settings, session_string, force=force))
-        else:
-            who = run_async(login_interactive(settings))
-    except (TelegramNotConfigured, InvalidSessionString, SessionExists) as exc:
+        with hold_session(settings):
+            if session_string is not None:
+                who = run_async(login_with_session_string(settings, session_string, force=force))
+            else:
+                who = run_async(login_interactive(settings))
+    except (TelegramNotConfigured, InvalidSessionString, SessionExists, SessionInUse) as exc:
         fail(str(exc))
     console.print(f"Logged in as {who.name or 'user'} (id {who.user_id}); session stored at {settings.session_path}")
 
@@ -46,14 +48,16 @@ def harvest_command(
     """Backfill chat history into the database (resumable: run it again after an interruption)."""
     from bot.client import NotLoggedIn, TelegramNotConfigured
     from bot.harvest import HarvestError
+    from bot.session_lock import SessionInUse, hold_session
 
     settings = state(ctx).settings
     chat_ids = [check_chat_id(c) for c in chat or []]
     if not chat_ids and not all_private:
         fail("give --chat ID (repeatable) and/or --all-private")
     try:
-        results = run_async(_harvest(settings, chat_ids, all_private))
-    except (TelegramNotConfigured, NotLoggedIn, HarvestError) as exc:
+        with hold_session(settings):
+            results = run_async(_harvest(settings, chat_ids, all_private))
+    except (TelegramNotConfigured, NotLoggedIn, HarvestError, SessionInUse) as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         fail("interrupted; every finished chunk is saved: run the same command again to resume", code=130)

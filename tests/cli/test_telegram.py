@@ -96,3 +96,16 @@ def test_harvest_refuses_a_chat_id_beyond_64_bits(cli_env: Path) -> None:
     result = invoke("harvest", "--chat", str(2**70))
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [f"error: --chat {2**70} is not a Telegram chat id (out of range)"]
+
+
+def test_harvest_and_login_while_run_holds_the_session(cli_env: Path, settings: Settings) -> None:
+    """`tgtwin run` holds the session lock while its client runs (app_runtime._maybe_telegram)."""
+    from bot.session_lock import hold_session
+
+    with hold_session(settings):
+        for args in (("harvest", "--chat", "5"), ("login", "--session-string", session_string())):
+            result = invoke(*args)
+            assert result.exit_code == 2, result.output
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and "in use by another tgtwin process" in lines[0], result.stderr
+    assert not (cli_env / "tgtwin.session").exists()  # the refused login wrote nothing
