@@ -1,4 +1,5 @@
-"""The contracts between packages, and the container `main.py` fills and hands to the bot and the panel.
+"""The contracts between packages, and the container the composition root (`app_runtime.py`) fills and
+hands to the bot and the panel.
 
 Each package codes against these protocols, not against each other's classes, so tests can pass
 fakes and the composition root can swap implementations (e.g. the `openai` model backend).
@@ -64,7 +65,7 @@ class RetrainScheduleView(Protocol):
 
 @dataclass
 class Services:
-    """Everything long-lived, built by main.py; `telegram` is None when running offline."""
+    """Everything long-lived, built by `app_runtime.run_product`; `telegram` is None when running offline."""
 
     settings: Settings
     db: Database

@@ -1,6 +1,6 @@
 """The one validated settings object (environment, `.env`, prefix `TGTWIN_`).
 
-Built once by `main.py` and passed down; nothing imports a global instance.
+Built once (by the CLI's root callback, `cli.app`) and passed down; nothing imports a global instance.
 """
 
 from __future__ import annotations

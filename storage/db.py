@@ -144,7 +144,11 @@ def make_private_dir(path: Path) -> None:
     """Create `path` (and parents) if needed and make it 0700: the data dir holds personal messages,
     the Telegram session and tokens. Existing installs are tightened on the next open."""
     path.mkdir(parents=True, exist_ok=True)
-    if stat.S_IMODE(path.stat().st_mode) != 0o700:
+    info = path.stat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise NotADirectoryError(20, "not a directory", str(path))
+    # A shared directory (sticky, like /tmp) or someone else's is not ours to lock down.
+    if info.st_uid == os.getuid() and not info.st_mode & stat.S_ISVTX and stat.S_IMODE(info.st_mode) != 0o700:
         os.chmod(path, 0o700)
 
 

@@ -88,3 +88,12 @@ async def test_a_new_database_and_its_wal_files_are_0600(tmp_path: Path) -> None
         assert wal, "WAL mode keeps -wal/-shm files open"
         assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in [path, *wal])
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_a_shared_sticky_directory_is_left_as_it_is(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp
+    assert invoke("--data-dir", str(shared), "status").exit_code == 0
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert stat.S_IMODE((shared / "tgtwin.sqlite3").stat().st_mode) == 0o600
