@@ -25,11 +25,6 @@ async def set_autoreply(services: Services, enabled: bool) -> bool:
     return bool(enabled)
 
 
-def model_status(services: Services) -> dict[str, Any]:
-    """The model backend's `ModelStatus` as the JSON object `/health` and the panel show."""
-    return services.model.status().as_dict()
-
-
 async def snapshot(services: Services) -> StatusSnapshot:
     """The running app's status snapshot (`product_status.collect_status` with what runs here)."""
     return await collect_status(
