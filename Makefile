@@ -11,6 +11,7 @@ serve: setup
 	$(PY) main.py serve
 
 test: setup
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 bench: setup

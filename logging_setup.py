@@ -8,27 +8,41 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 from pathlib import Path
 
+from rich.console import Console
 from rich.logging import RichHandler
+
+from storage.db import make_private_dir
 
 FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class PrivateRotatingFileHandler(logging.handlers.TimedRotatingFileHandler):
+    """Daily-rotated log files readable by the owner only (0600), the new file after each rotation too."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        stream = super()._open()
+        os.chmod(self.baseFilename, 0o600)
+        return stream
+
+
 def configure_logging(logs_dir: Path, level: str = "INFO", console: bool = True) -> None:
     """Configure the root logger once per process (idempotent: handlers are replaced)."""
-    logs_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(logs_dir)
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    file_handler = logging.handlers.TimedRotatingFileHandler(
+    file_handler = PrivateRotatingFileHandler(
         logs_dir / "tgtwin.log", when="midnight", backupCount=30, encoding="utf-8", utc=True
     )
     file_handler.setFormatter(logging.Formatter(FILE_FORMAT))
     root.addHandler(file_handler)
     if console:
-        root.addHandler(RichHandler(show_path=False, rich_tracebacks=False, markup=False))
+        # stderr: stdout carries command output (`status --json` must stay parseable)
+        root.addHandler(RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False, markup=False))
     root.setLevel(level)
     # Third-party chatter that would otherwise drown ours (and, for pyrogram, can echo raw payloads).
     for noisy in ("pyrogram", "httpx", "urllib3", "apscheduler", "gradio", "uvicorn.access"):

@@ -1,4 +1,5 @@
-"""The contracts between packages, and the container `main.py` fills and hands to the bot and the panel.
+"""The contracts between packages, and the container the composition root (`app_runtime.py`) fills and
+hands to the bot and the panel.
 
 Each package codes against these protocols, not against each other's classes, so tests can pass
 fakes and the composition root can swap implementations (e.g. the `openai` model backend).
@@ -6,10 +7,13 @@ fakes and the composition root can swap implementations (e.g. the `openai` model
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Protocol
 
 from model.dialogue import Dialogue
+from model.status import ModelStatus
 from settings import Settings
 from storage import Database
 
@@ -26,7 +30,7 @@ class ReplyModel(Protocol):
     async def swap_adapter(self, adapter_dir: str | None) -> None:
         """Serve this adapter (None = base model) from the next request on; atomic."""
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ModelStatus:
         """What is loaded: base model, adapter, backend, device, state (loading/ready/error)."""
 
 
@@ -52,13 +56,23 @@ class TrainingController(Protocol):
         """Start a run in the background; returns its id. Raises if one is already running."""
 
 
+class RetrainScheduleView(Protocol):
+    """What the status snapshot reads from the running retrain schedule (training.schedule.RetrainSchedule)."""
+
+    @property
+    def next_run_time(self) -> datetime | None: ...
+
+
 @dataclass
 class Services:
-    """Everything long-lived, built by main.py; `telegram` is None when running offline."""
+    """Everything long-lived, built by `app_runtime.run_product`; `telegram` is None when running offline."""
 
     settings: Settings
     db: Database
     model: ReplyModel
     training: TrainingController | None = None
     telegram: TelegramGateway | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    schedule: RetrainScheduleView | None = None
+    """The running retrain schedule (None where this process runs none)."""
+    draft_send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Sending a draft is check, send, close: one lock per running app keeps two clicks from sending twice."""

@@ -1,10 +1,11 @@
 """The one validated settings object (environment, `.env`, prefix `TGTWIN_`).
 
-Built once by `main.py` and passed down; nothing imports a global instance.
+Built once (by the CLI's root callback, `cli.app`) and passed down; nothing imports a global instance.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import time
 from pathlib import Path
@@ -169,9 +170,18 @@ class Settings(BaseSettings):
 
     @property
     def loopback(self) -> bool:
-        from admin_ui.auth import is_loopback  # the one rule the bind check also uses
-
         return is_loopback(self.host)
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback IP (v4 or v6, brackets allowed): the one rule for "only this machine",
+    used by these settings and by the panel's bind check."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_quiet_hours(value: str) -> tuple[time, time] | None:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import os
 import secrets
 from pathlib import Path
 
-from settings import Settings
+from settings import Settings, is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +56,6 @@ def resolve_admin_token(settings: Settings) -> tuple[str, bool]:
     os.chmod(path, 0o600)  # O_CREAT's mode does not apply to a file that already existed
     log.info("generated a new admin token in %s", path)
     return token, True
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind_allowed(host: str, token_configured: bool) -> None:

@@ -30,10 +30,7 @@ MAX_CANDIDATES = 6
 
 def _send_lock(services: Services) -> asyncio.Lock:
     """Sending is check, send, close: one lock per running app keeps two clicks from sending twice."""
-    lock = services.extras.get("draft_send_lock")
-    if lock is None:
-        lock = services.extras["draft_send_lock"] = asyncio.Lock()
-    return lock
+    return services.draft_send_lock
 
 
 def clean_messages(messages: Sequence[str]) -> list[str]:

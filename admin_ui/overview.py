@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from product_status import StatusSnapshot, collect_status
 from services import Services
-from storage import kv
 from storage import chats as chat_queries
+from storage import kv
 from storage import messages as message_queries
 from storage import replies as reply_queries
-from storage import training as training_queries
-
-# With no stored value the global switch is on: per-chat modes (default `off`) already keep every
-# chat silent until the owner lists it, so the switch is an emergency stop, not a second opt-in.
-AUTOREPLY_DEFAULT = True
 
 
 def telegram_connected(services: Services) -> bool:
@@ -21,7 +17,7 @@ def telegram_connected(services: Services) -> bool:
 
 
 async def autoreply_enabled(services: Services) -> bool:
-    return bool(await kv.get_value(services.db, kv.AUTOREPLY_ENABLED, AUTOREPLY_DEFAULT))
+    return await kv.autoreply_enabled(services.db)
 
 
 async def set_autoreply(services: Services, enabled: bool) -> bool:
@@ -29,56 +25,18 @@ async def set_autoreply(services: Services, enabled: bool) -> bool:
     return bool(enabled)
 
 
-def model_status(services: Services) -> dict[str, Any]:
-    return dict(services.model.status())
-
-
-def scheduler_status(services: Services) -> dict[str, Any]:
-    """The retrain schedule as configured, and when the running schedule checks next."""
-    settings = services.settings
-    info: dict[str, Any] = {
-        "cron": settings.retrain_cron or None,
-        "interval_hours": settings.retrain_interval_hours or None,
-        "min_new_messages": settings.retrain_min_new_messages,
-        "enabled": bool(settings.retrain_cron or settings.retrain_interval_hours),
-    }
-    next_run = getattr(services.extras.get("schedule"), "next_run_time", None)
-    info["next_run"] = next_run.isoformat() if next_run is not None else None
-    return info
+async def snapshot(services: Services) -> StatusSnapshot:
+    """The running app's status snapshot (`product_status.collect_status` with what runs here)."""
+    return await collect_status(
+        services.db, services.settings, model=services.model.status(), training=services.training,
+        telegram_connected=telegram_connected(services), schedule=services.schedule,
+    )
 
 
 async def status_snapshot(services: Services) -> dict[str, Any]:
-    db = services.db
-    counts = await message_queries.counts(db)
-    whitelist = await chat_queries.list_reply_chats(db)
-    pending = await reply_queries.list_drafts(db, "pending", limit=1000)
-    promoted = await training_queries.promoted_adapter(db)
-    last_run = (await training_queries.list_runs(db, limit=1) or [None])[0]
-    training = services.training
-    return {
-        "counts": {
-            "chats": counts.chats,
-            "messages": counts.messages,
-            "owner_messages": counts.owner_messages,
-            "pending_drafts": len(pending),
-            "auto_chats": sum(1 for m in whitelist.values() if m == "auto"),
-            "draft_chats": sum(1 for m in whitelist.values() if m == "draft"),
-        },
-        "autoreply_enabled": await autoreply_enabled(services),
-        "model": model_status(services),
-        "adapter": promoted.id if promoted else None,
-        "telegram": {"configured": services.settings.telegram_configured, "connected": telegram_connected(services)},
-        "training": {
-            "available": training is not None,
-            "running": bool(training and training.is_running()),
-            "last_run": None if last_run is None else {
-                "id": last_run.id, "status": last_run.status, "progress": last_run.progress,
-                "adapter_id": last_run.adapter_id, "started_at": last_run.started_at,
-                "finished_at": last_run.finished_at,
-            },
-        },
-        "scheduler": scheduler_status(services),
-    }
+    """`snapshot()` as a plain dict, for the API's `StatusOut` and the panel's dashboard, which
+    read it by key."""
+    return (await snapshot(services)).as_dict()
 
 
 async def chat_list(services: Services, search: str = "", limit: int = 500) -> list[dict[str, Any]]:

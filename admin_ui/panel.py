@@ -19,8 +19,14 @@ from admin_ui import drafting, ingest, overview, training_actions
 from admin_ui.errors import AdminError
 from admin_ui.jobs import JobRegistry
 from admin_ui.panel_views import (
-    format_time, loss_frame, parse_playground, perplexity_frame, run_summary, samples_markdown,
-    status_markdown, style_frames,
+    format_time,
+    loss_frame,
+    parse_playground,
+    perplexity_frame,
+    run_summary,
+    samples_markdown,
+    status_markdown,
+    style_frames,
 )
 from services import Services
 from storage import StorageError

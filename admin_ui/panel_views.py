@@ -4,7 +4,7 @@ and the playground's text into a dialogue. No Gradio, no I/O: unit-tested on pla
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,7 +44,7 @@ def format_time(ts: int | float | None, tz: str = "UTC") -> str:
     try:
         zone: Any = ZoneInfo(tz)
     except Exception:  # an unknown zone name falls back to UTC rather than breaking a table
-        zone = timezone.utc
+        zone = UTC
     return datetime.fromtimestamp(ts, zone).strftime("%Y-%m-%d %H:%M")
 
 

@@ -13,6 +13,7 @@ from services import Services
 from storage import InvalidValue
 from storage import training as training_queries
 from storage.training import Adapter
+from training.reconcile import reconcile_runs
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ async def start_training(services: Services, trigger: str, preset: str | None = 
 
     if preset is not None and preset not in list_presets():
         raise InvalidPreset(f"unknown preset {preset!r}; choose one of {', '.join(list_presets())}")
+    await reconcile_runs(services.db, services.settings)
     try:
         run_id = await controller.start_run(trigger, preset)
     except PresetError as exc:

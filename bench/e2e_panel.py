@@ -26,6 +26,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from model.status import ModelStatus
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -93,8 +95,8 @@ class EchoModel:
     async def swap_adapter(self, adapter_dir: str | None) -> None:
         return None
 
-    def status(self) -> dict[str, Any]:
-        return {"base_model": "echo", "adapter": None, "backend": "bench-echo", "device": "cpu", "state": "ready"}
+    def status(self) -> ModelStatus:
+        return ModelStatus(backend="bench-echo", state="ready", base_model="echo", device="cpu")
 
 
 @contextlib.asynccontextmanager

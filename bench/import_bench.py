@@ -34,7 +34,7 @@ def write_synthetic_export(path: Path, n_messages: int, n_chats: int = 8, seed: 
     per_chat = [n_messages // n_chats + (1 if i < n_messages % n_chats else 0) for i in range(n_chats)]
     date = 1_600_000_000
     with path.open("w", encoding="utf-8") as out:
-        out.write('{\n "about": "synthetic",\n "personal_information": {"user_id": %d, "first_name": "Owner"},\n'
+        out.write('{\n "about": "synthetic",\n "personal_information": {"user_id": %d, "first_name": "Owner"},\n'  # noqa: UP031
                   ' "chats": {\n  "about": "",\n  "list": [\n' % OWNER_ID)
         for chat_index, count in enumerate(per_chat):
             export_type, _ = _CHAT_SHAPES[chat_index % len(_CHAT_SHAPES)]

@@ -36,7 +36,14 @@ async def run(n_messages: int, n_chats: int, n_auto: int, n_draft: int, waves: i
     from storage import messages as message_queries
     from storage import replies as reply_queries
     from tests.bot.fake_telegram import (
-        FakeModel, FakeTelegram, ManualClock, fake_transport, make_group, make_message, make_user, session_string,
+        FakeModel,
+        FakeTelegram,
+        ManualClock,
+        fake_transport,
+        make_group,
+        make_message,
+        make_user,
+        session_string,
         wait_dispatched,
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from storage.rows import MEDIA_KINDS, ChatRow, ChatType, MessageRow, UserRow
+from storage.rows import MEDIA_KINDS, ChatRow, ChatType, MessageRow, UserRow, full_name
 
 if TYPE_CHECKING:
     from pyrogram import types
@@ -38,10 +38,6 @@ def _enum_value(value: Any) -> str:
     return str(getattr(value, "value", value) or "").lower()
 
 
-def _full_name(first: str | None, last: str | None) -> str:
-    return " ".join(p for p in (first, last) if p)
-
-
 def chat_type(chat: "types.Chat", owner_id: int | None) -> ChatType:
     """Our chat type; the owner's own chat (Saved Messages) is "self"."""
     if owner_id is not None and chat.id == owner_id:
@@ -50,7 +46,7 @@ def chat_type(chat: "types.Chat", owner_id: int | None) -> ChatType:
 
 
 def chat_title(chat: "types.Chat") -> str:
-    return chat.title or _full_name(chat.first_name, chat.last_name) or (chat.username or "")
+    return chat.title or full_name(chat.first_name, chat.last_name) or (chat.username or "")
 
 
 def chat_row(chat: "types.Chat", owner_id: int | None) -> ChatRow:
@@ -86,7 +82,7 @@ def message_text(message: "types.Message") -> str:
 
 def sender_name(message: "types.Message") -> str | None:
     if message.from_user is not None:
-        return _full_name(message.from_user.first_name, message.from_user.last_name) or message.from_user.username
+        return full_name(message.from_user.first_name, message.from_user.last_name) or message.from_user.username
     if message.sender_chat is not None:
         return chat_title(message.sender_chat) or None
     return None

@@ -41,13 +41,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from storage import Database
+from storage import Database, kv
 from storage import chats as chat_queries
-from storage import kv
 from storage import messages as message_queries
 from storage.rows import MEDIA_KINDS, ChatRow, ChatType, MessageRow, UserRow
 
@@ -171,7 +170,7 @@ def media_kind(message: dict[str, Any]) -> str | None:
 def _iso_unix(value: Any) -> int:
     # Only exports older than `date_unixtime` lack it; their dates are the exporter's local time,
     # which the file does not record, so UTC is the best guess.
-    return int(datetime.fromisoformat(value).replace(tzinfo=timezone.utc).timestamp())
+    return int(datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp())
 
 
 def message_params(message: Any, chat_id: int, owner_id: int) -> tuple[object, ...] | None:

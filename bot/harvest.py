@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot import convert
-from storage import Database
+from storage import Database, kv
 from storage import chats as chat_queries
-from storage import kv
 from storage import messages as message_queries
 from storage.messages import SyncState
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.client import private_session_storage, build_client, protect_session_file, require_credentials
+from bot.client import build_client, private_session_storage, protect_session_file, require_credentials
 from settings import Settings
+from storage.rows import full_name
 
 
 class InvalidSessionString(ValueError):
@@ -33,7 +34,7 @@ async def _whoami(settings: Settings) -> LoggedIn:
     async with client:
         me = client.me
         assert me is not None
-        name = " ".join(p for p in (me.first_name, me.last_name) if p) or (me.username or "")
+        name = full_name(me.first_name, me.last_name) or (me.username or "")
         return LoggedIn(me.id, name)
 
 

@@ -27,9 +27,8 @@ from bot.policy import ChatActivity, Decision, IncomingMessage, PolicyConfig, Re
 from model.dialogue import join_messages
 from services import ReplyModel
 from settings import Settings
-from storage import Database, NotFound
+from storage import Database, NotFound, kv
 from storage import chats as chat_queries
-from storage import kv
 from storage import messages as message_queries
 from storage import replies as reply_queries
 from storage.rows import ReplyMode
@@ -214,7 +213,7 @@ class ReplyPipeline:
             return "off"
 
     async def _decide(self, message: IncomingMessage, state: _ChatState) -> Decision:
-        enabled = bool(await kv.get_value(self.db, kv.AUTOREPLY_ENABLED, True))
+        enabled = await kv.autoreply_enabled(self.db)
         mode = await self._mode(message.chat_id)
         now = self.clock.now()
         while self._global_reply_times and now - self._global_reply_times[0] >= HOUR:

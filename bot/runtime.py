@@ -18,6 +18,7 @@ from bot.pipeline import Clock, ReplyPipeline
 from services import Services
 from storage import Database, MessageRow, kv
 from storage import messages as message_queries
+from storage.rows import full_name
 
 if TYPE_CHECKING:
     from pyrogram import Client
@@ -115,7 +116,7 @@ class TelegramBot:
             me = client.me
             assert me is not None
             await kv.set_value(db, kv.OWNER_ID, me.id)
-            owner_name = " ".join(p for p in (me.first_name, me.last_name) if p) or None
+            owner_name = full_name(me.first_name, me.last_name) or None
             outbox = KurigramOutbox(client, db, me.id, owner_name)
             self.pipeline = ReplyPipeline(db, settings, self.services.model, outbox, clock=self.clock)
             await self.pipeline.start()

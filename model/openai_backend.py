@@ -27,13 +27,16 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+
 # model.prompt's sandbox names `jinja2.ext.loopcontrols` but imports only `jinja2`; the local path
 # gets the submodule through transformers, this backend (a saved format, no tokenizer) does not.
 import jinja2.ext  # noqa: F401
 
+from model.adapter_format import serving_format
 from model.dialogue import Dialogue, split_reply
 from model.generation import cut_reply
-from model.prompt import FORMAT_FILE, PromptFormat
+from model.prompt import PromptFormat
+from model.status import ModelState, ModelStatus
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -78,7 +81,7 @@ class OpenAIBackend:
         self._format: PromptFormat | None = prompt_format
         self._model_name = settings.openai_model
         self._client: httpx.AsyncClient | None = None
-        self._state = "loading"
+        self._state: ModelState = "loading"
         self._last_error: str | None = None
         self._last_latency_s: float | None = None
         self._swap_lock = asyncio.Lock()
@@ -133,19 +136,15 @@ class OpenAIBackend:
             log.info("openai backend: model %s at %s (adapter %s)", model_name, self.settings.openai_base_url,
                      Path(adapter_dir).name if adapter_dir else "none")
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "backend": "openai",
-            "state": self._state,
-            "base_model": self.settings.base_model,
-            "adapter": Path(self._adapter_dir).name if self._adapter_dir else None,
-            "device": "remote",
-            "server": self.settings.openai_base_url,
-            "served_model": self._model_name,
-            "prompt_style": self._format.style if self._format else None,
-            "last_error": self._last_error,
-            "last_latency_s": self._last_latency_s,
-        }
+    def status(self) -> ModelStatus:
+        adapter = self._adapter_dir
+        return ModelStatus(
+            backend="openai", state=self._state, base_model=self.settings.base_model,
+            adapter_id=Path(adapter).name if adapter else None, adapter_path=adapter,
+            error=self._last_error, device="remote", server=self.settings.openai_base_url,
+            served_model=self._model_name, prompt_style=self._format.style if self._format else None,
+            last_latency_s=self._last_latency_s,
+        )
 
     # ------------------------------------------------------------------ HTTP
 
@@ -192,7 +191,7 @@ class OpenAIBackend:
             response = await asyncio.wait_for(
                 self._client.post("completions", json=body), self.settings.generation_timeout_s
             )
-        except (httpx.TimeoutException, asyncio.TimeoutError) as exc:
+        except (TimeoutError, httpx.TimeoutException) as exc:
             raise self._failed(BackendTimeout(
                 f"no answer from {self.settings.openai_base_url} within {self.settings.generation_timeout_s:g}s"
             )) from exc
@@ -254,9 +253,7 @@ def has_banned_phrase(messages: list[str], phrases: list[str]) -> bool:
 
 def resolve_prompt_format(settings: Settings, adapter_dir: str | None) -> PromptFormat:
     """The adapter's saved format; without an adapter (or a format file), the base model's."""
-    if adapter_dir is not None and (Path(adapter_dir) / FORMAT_FILE).is_file():
-        return PromptFormat.load(adapter_dir)
-    return base_prompt_format(settings)
+    return serving_format(adapter_dir, lambda: base_prompt_format(settings))
 
 
 def base_prompt_format(settings: Settings) -> PromptFormat:

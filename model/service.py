@@ -16,14 +16,17 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
+from model.adapter_format import serving_format
 from model.dialogue import Dialogue
 from model.generation import GenerationSettings, generate_replies
-from model.prompt import FORMAT_FILE, PromptFormat
+from model.prompt import PromptFormat
+from model.status import ModelStatus
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -145,7 +148,7 @@ class ModelService:
             raise ModelNotReady("the model service is not started")
         try:
             await asyncio.wait_for(asyncio.shield(self._loaded), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ModelNotReady(f"the model is still loading after {timeout:g}s") from None
         except Exception:
             raise ModelNotReady(f"the model failed to load: {self._error}") from None
@@ -182,23 +185,18 @@ class ModelService:
         future = asyncio.get_running_loop().run_in_executor(self._executor, self._activate, adapter_dir)
         await future  # not timed out: a half-finished swap must not be abandoned
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ModelStatus:
         adapter = self._adapter
-        return {
-            "backend": "local",
-            "base": self.settings.base_model,
-            "adapter": adapter.path if adapter else None,
-            "adapter_id": Path(adapter.path).name if adapter else None,
-            "adapter_preset": adapter.preset if adapter else None,
-            "adapter_error": self._adapter_error,
-            "device": self._device,
-            "dtype": self._dtype,
-            "quantization": "none",
-            "state": self._state,
-            "error": self._error,
-            "waiting": self._waiting,
-            "last_latency_s": self._last_latency_s,
-        }
+        return ModelStatus(
+            backend="local", state=self._state, base_model=self.settings.base_model,
+            adapter_id=Path(adapter.path).name if adapter else None,
+            adapter_path=adapter.path if adapter else None,
+            adapter_preset=adapter.preset if adapter else None,
+            adapter_error=self._adapter_error, error=self._error,
+            device=self._device, dtype=self._dtype or None,
+            prompt_style=self._format.style if self._format else None,
+            waiting=self._waiting, last_latency_s=self._last_latency_s,
+        )
 
     # ------------------------------------------------------------------ request plumbing
 
@@ -222,7 +220,7 @@ class ModelService:
             remaining = max(0.0, timeout - (time.monotonic() - started))
             try:
                 return await asyncio.wait_for(asyncio.shield(future), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 cancelled.set()
                 future.add_done_callback(_consume)  # its late result or error is nobody's
                 raise GenerationTimeout(f"no reply within {timeout:g}s") from None
@@ -278,7 +276,9 @@ class ModelService:
         from peft import PeftModel
 
         info = read_adapter_info(adapter_dir)
-        fmt = PromptFormat.load(adapter_dir) if (Path(adapter_dir) / FORMAT_FILE).is_file() else self._base_format
+        base_format = self._base_format
+        assert base_format is not None  # loaded before any adapter
+        fmt = serving_format(adapter_dir, lambda: base_format)
         self._adapter_count += 1
         name = f"adapter{self._adapter_count}"
         try:

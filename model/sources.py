@@ -269,7 +269,7 @@ def tiny_corpus() -> list[str]:
     from model.dialogue import MESSAGE_SEPARATOR
 
     lines = list(_TINY_LINES)
-    pairs = [f"{a}{MESSAGE_SEPARATOR}{b}" for a, b in zip(lines, lines[1:])]
+    pairs = [f"{a}{MESSAGE_SEPARATOR}{b}" for a, b in zip(lines, lines[1:], strict=False)]
     return (lines + pairs) * 4
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ SAMPLE_PATH = Path(__file__).with_name("sample_export.json")
 OWNER_ID = 5550001
 OWNER_NAME = "Alex"
 SEED = 20240301
-START = datetime(2024, 3, 1, tzinfo=timezone.utc)
+START = datetime(2024, 3, 1, tzinfo=UTC)
 DAYS = 120
 
 # (partner message variants, Alex reply variants). A reply is one or more messages; `|` splits them.

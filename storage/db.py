@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
@@ -43,7 +45,8 @@ class Database:
     async def open(cls, path: Path | str) -> AsyncIterator["Database"]:
         path = Path(path)
         if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(path.parent)
+            _make_private_db_files(path)
         conn = await aiosqlite.connect(str(path), isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
@@ -135,6 +138,28 @@ class Database:
         """The whole database as SQL text (for before/after comparisons)."""
 
         return "\n".join([line async for line in self.conn.iterdump()])
+
+
+def make_private_dir(path: Path) -> None:
+    """Create `path` (and parents) if needed and make it 0700: the data dir holds personal messages,
+    the Telegram session and tokens. Existing installs are tightened on the next open."""
+    path.mkdir(parents=True, exist_ok=True)
+    info = path.stat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise NotADirectoryError(20, "not a directory", str(path))
+    # A shared directory (sticky, like /tmp) or someone else's is not ours to lock down.
+    if info.st_uid == os.getuid() and not info.st_mode & stat.S_ISVTX and stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+
+
+def _make_private_db_files(path: Path) -> None:
+    """The database is created 0600 (SQLite gives its -wal/-shm files the database's mode); files of
+    an older install are tightened too."""
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and stat.S_IMODE(file.stat().st_mode) != 0o600:
+            os.chmod(file, 0o600)
 
 
 def _split_sql(script: str) -> list[str]:

@@ -107,6 +107,10 @@ async def list_drafts(db: Database, status: DraftStatus | None = None, limit: in
     return [_draft(r) for r in rows]
 
 
+async def count_drafts(db: Database, status: DraftStatus) -> int:
+    return int(await db.scalar("SELECT COUNT(*) FROM drafts WHERE status = ?", (status,)) or 0)
+
+
 async def close_draft(db: Database, draft_id: int, status: DraftStatus, sent_text: str | None = None) -> Draft:
     """Mark a pending draft sent (keeping the owner's edited text) or discarded."""
     if status not in ("sent", "discarded"):

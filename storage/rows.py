@@ -52,6 +52,11 @@ class ChatRow:
     train: bool | None = None
 
 
+def full_name(first_name: str | None, last_name: str | None) -> str:
+    """Telegram's display name: first and last name, whichever are set ("" when neither is)."""
+    return " ".join(p for p in (first_name, last_name) if p)
+
+
 @dataclass(slots=True)
 class UserRow:
     id: int
@@ -62,5 +67,5 @@ class UserRow:
 
     @property
     def display_name(self) -> str:
-        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        name = full_name(self.first_name, self.last_name)
         return name or (self.username or str(self.id))

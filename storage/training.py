@@ -109,6 +109,12 @@ async def fail_unfinished_runs(db: Database, reason: str = "interrupted") -> int
     return cur.rowcount
 
 
+async def unfinished_runs(db: Database) -> list[TrainingRun]:
+    """Runs recorded as `running` or `queued` (alive, or left behind by a killed process)."""
+    rows = await db.fetchall("SELECT * FROM training_runs WHERE status IN ('running','queued') ORDER BY id")
+    return [_run(r) for r in rows]
+
+
 async def last_finished_run(db: Database) -> TrainingRun | None:
     row = await db.fetchone("SELECT * FROM training_runs WHERE status = 'succeeded' ORDER BY id DESC LIMIT 1")
     return None if row is None else _run(row)

@@ -60,7 +60,7 @@ def test_invalid_settings_name_the_variable(
 
 
 def test_cli_reports_bad_settings_in_one_line_with_exit_2(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from main import app
+    from cli.app import app
 
     monkeypatch.setenv("TGTWIN_PORT", "99999")
     result = CliRunner().invoke(app, ["status"])

@@ -18,8 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from settings import Settings
-from storage import Database
-from storage import dataset_queries
+from storage import Database, dataset_queries
 from storage import training as training_queries
 from training.config import load_preset
 
@@ -136,7 +135,7 @@ class TrainingController:
             process.terminate()
             try:
                 await asyncio.wait_for(process.wait(), 30)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 process.kill()
         if self._watcher is not None:
             await asyncio.gather(self._watcher, return_exceptions=True)

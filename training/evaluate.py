@@ -103,7 +103,7 @@ def evaluate_adapter(
     examples = sorted(answerable, key=lambda e: e.date)[-config.eval_max_examples:]
     pad = _pad_id(tokenizer)
     rows = encode_examples(tokenizer, fmt, examples, config.max_length)
-    report: dict[str, Any] = {"heldout_examples": len(examples), "scored_tokens": sum(sum(l != -100 for l in r["labels"]) for r in rows)}
+    report: dict[str, Any] = {"heldout_examples": len(examples), "scored_tokens": sum(sum(label != -100 for label in r["labels"]) for r in rows)}
     perplexities: dict[str, float | None] = {"new": perplexity(peft_model, rows, pad)}
     with peft_model.disable_adapter():
         perplexities["base"] = perplexity(peft_model, rows, pad)
@@ -143,6 +143,6 @@ def style_report(model: Any, tokenizer: Any, fmt: Any, examples: Sequence[Dialog
             "real": r,
             "generated": g,
         }
-        for e, r, g in list(zip(examples, real, generated))[-config.eval_samples:] if config.eval_samples
+        for e, r, g in list(zip(examples, real, generated, strict=True))[-config.eval_samples:] if config.eval_samples
     ]
     return {"style": compare_style(generated, real) if examples else {}, "samples": samples}

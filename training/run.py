@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from settings import Settings
-from storage import Database
-from storage import dataset_queries
+from storage import Database, dataset_queries
 from storage import training as training_queries
 from training.config import TrainConfig, load_preset
 from training.dataset import BuiltDataset, load_dataset
 from training.evaluate import Reference, encode_examples, evaluate_adapter
 from training.promotion import PromotionDecision, decide_promotion
+from training.reconcile import record_run_process
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,7 @@ async def run_training(
             run_id = (await training_queries.create_run(db, trigger, config.name, owner_messages)).id
         else:
             await training_queries.update_run(db, run_id, status="running")
+        record_run_process(settings, run_id)
         try:
             return await main(settings, db, run_id, config)
         except BaseException as exc:

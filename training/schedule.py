@@ -13,8 +13,7 @@ from typing import Any
 
 from services import TrainingController
 from settings import Settings
-from storage import Database
-from storage import dataset_queries
+from storage import Database, dataset_queries
 from storage import training as training_queries
 
 log = logging.getLogger(__name__)

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 
 from admin_ui.deps import ServicesDep
-from admin_ui.overview import model_status, telegram_connected
+from admin_ui.overview import telegram_connected
+from model.status import ModelStatus
 
 router = APIRouter(tags=["health"])
 
 
 class HealthOut(BaseModel):
     status: Literal["ok"] = "ok"
-    model: dict[str, Any]
-    """The model service's own status: base model, adapter, backend, device, state."""
+    model: ModelStatus
+    """The model backend's own status: base model, adapter, backend, device, state."""
     telegram_connected: bool
 
 
 @router.get("/health", response_model=HealthOut, summary="Liveness, loaded model/adapter, Telegram state")
 async def health(services: ServicesDep) -> HealthOut:
-    return HealthOut(model=model_status(services), telegram_connected=telegram_connected(services))
+    return HealthOut(model=services.model.status(), telegram_connected=telegram_connected(services))

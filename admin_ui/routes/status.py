@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from admin_ui.deps import ServicesDep
 from admin_ui.overview import status_snapshot
+from model.status import ModelStatus
 
 router = APIRouter(tags=["status"])
 
@@ -45,7 +46,7 @@ class TrainingStateOut(BaseModel):
 class StatusOut(BaseModel):
     counts: CountsOut
     autoreply_enabled: bool
-    model: dict[str, Any]
+    model: ModelStatus
     adapter: str | None
     telegram: TelegramOut
     training: TrainingStateOut

@@ -11,6 +11,7 @@ from admin_ui.deps import ServicesDep
 from admin_ui.training_actions import promote, rollback, start_training
 from storage import training as training_queries
 from storage.training import Adapter, RunStatus, TrainingRun
+from training.reconcile import reconcile_runs
 
 router = APIRouter(tags=["training"])
 
@@ -87,6 +88,7 @@ async def post_run(services: ServicesDep, body: StartRunIn | None = None) -> Sta
 
 @router.get("/training/runs", response_model=list[RunSummaryOut], summary="Training runs, newest first")
 async def list_runs(services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[RunSummaryOut]:
+    await reconcile_runs(services.db, services.settings)  # a run killed elsewhere shows as failed
     runs = await training_queries.list_runs(services.db, limit)
     return [RunSummaryOut(**{n: getattr(r, n) for n in RunSummaryOut.model_fields}) for r in runs]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from model.dialogue import Dialogue
+from model.status import ModelStatus
 from storage import Database
 from storage import training as training_queries
 
@@ -30,8 +31,8 @@ class FakeModel:
     async def swap_adapter(self, adapter_dir: str | None) -> None:
         self.adapter = adapter_dir
 
-    def status(self) -> dict[str, Any]:
-        return {"base_model": "tiny", "adapter": self.adapter, "backend": "fake", "device": "cpu", "state": "ready"}
+    def status(self) -> ModelStatus:
+        return ModelStatus(backend="fake", state="ready", base_model="tiny", adapter_path=self.adapter, device="cpu")
 
 
 class FakeTelegram:

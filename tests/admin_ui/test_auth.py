@@ -9,7 +9,12 @@ import stat
 import pytest
 
 from admin_ui.auth import (
-    BindRefused, check_bind_allowed, resolve_admin_token, session_value, token_file, token_matches,
+    BindRefused,
+    check_bind_allowed,
+    resolve_admin_token,
+    session_value,
+    token_file,
+    token_matches,
 )
 from admin_ui.server import announce_panel, panel_url
 from settings import Settings, load_settings

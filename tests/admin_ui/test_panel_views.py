@@ -6,7 +6,13 @@ from types import SimpleNamespace
 
 from admin_ui.drafting import compose_dialogue, draft_messages, editable_text, edited_messages, stored_text
 from admin_ui.panel_views import (
-    loss_frame, parse_playground, perplexity_frame, run_summary, samples_markdown, status_markdown, style_frames,
+    loss_frame,
+    parse_playground,
+    perplexity_frame,
+    run_summary,
+    samples_markdown,
+    status_markdown,
+    style_frames,
 )
 from model.dialogue import MESSAGE_SEPARATOR
 from tests.admin_ui.conftest import REPORT

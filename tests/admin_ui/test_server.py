@@ -38,6 +38,8 @@ async def test_serve_runs_in_the_loop_and_stops_gracefully(
                 break
             except httpx.ConnectError:
                 await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the server did not answer GET /health within 5 s")
         assert health.status_code == 200 and health.json()["telegram_connected"] is False
         login = await client.get(f"/login?token={TOKEN}", follow_redirects=False)
         assert login.status_code == 303

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import inspect
 import itertools
 import os
 import struct
@@ -24,6 +25,8 @@ from pyrogram import raw, utils
 from pyrogram.errors import RPCError
 from pyrogram.raw.core import TLObject
 from pyrogram.session import session as session_module
+
+from model.status import ModelStatus
 
 OWNER_ID = 1000
 API_ID = 12345
@@ -419,14 +422,15 @@ class FakeModel:
     async def swap_adapter(self, adapter_dir: str | None) -> None:
         return None
 
-    def status(self) -> dict[str, Any]:
-        return {"backend": "fake", "state": "ready"}
+    def status(self) -> ModelStatus:
+        return ModelStatus(backend="fake", state="ready", base_model="fake")
 
 
 async def wait_until(condition: Callable[[], Any], *, clock: ManualClock | None = None, step: float = 1.0,
-                     timeout: float = 10.0) -> None:
+                     timeout: float = 10.0, what: str | None = None) -> None:
     """Poll `condition` (sync or async) until true, advancing `clock` by `step` virtual seconds
-    between polls if given. Fails after `timeout` real seconds."""
+    between polls if given. Fails after `timeout` real seconds, naming what it waited for (`what`,
+    else the condition's source line)."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
@@ -435,13 +439,20 @@ async def wait_until(condition: Callable[[], Any], *, clock: ManualClock | None 
         if result:
             return
         if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
+            raise AssertionError(f"waited {timeout:g} s in vain for: {what or _describe(condition)}")
         if clock is not None:
             clock.advance(step)
         await asyncio.sleep(0.002)
 
 
-async def wait_dispatched(client: Any) -> None:
+def _describe(condition: Callable[[], Any]) -> str:
+    try:
+        return inspect.getsource(condition).strip()
+    except (OSError, TypeError):
+        return repr(condition)
+
+
+async def wait_dispatched(client: Any, timeout: float = 10.0) -> None:
     """Wait until kurigram's dispatcher has handled every queued update (its worker holds a lock
     while handlers run); checked twice to step over the gap between dequeue and lock."""
     dispatcher = client.dispatcher
@@ -449,8 +460,11 @@ async def wait_dispatched(client: Any) -> None:
     def busy() -> bool:
         return not dispatcher.updates_queue.empty() or any(lock.locked() for lock in dispatcher.locks_list)
 
+    deadline = time.monotonic() + timeout
     while True:
         while busy():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"kurigram's dispatcher still busy after {timeout:g} s (updates queued or a handler stuck)")
             await asyncio.sleep(0.002)
         await asyncio.sleep(0.01)
         if not busy():

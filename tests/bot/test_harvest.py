@@ -10,8 +10,16 @@ from storage import Database
 from storage import chats as chat_queries
 from storage import messages as message_queries
 from tests.bot.fake_telegram import (
-    OWNER_ID, FakeTelegram, InjectedError, SimulatedCrash, make_message, make_service_message, make_user,
-    photo_media, sticker_media, voice_media,
+    OWNER_ID,
+    FakeTelegram,
+    InjectedError,
+    SimulatedCrash,
+    make_message,
+    make_service_message,
+    make_user,
+    photo_media,
+    sticker_media,
+    voice_media,
 )
 
 PARTNER = 5

@@ -19,8 +19,16 @@ from storage import chats as chat_queries
 from storage import messages as message_queries
 from storage import replies as reply_queries
 from tests.bot.fake_telegram import (
-    OWNER_ID, FakeModel, FakeTelegram, ManualClock, make_group, make_message, make_user, session_string,
-    wait_dispatched, wait_until,
+    OWNER_ID,
+    FakeModel,
+    FakeTelegram,
+    ManualClock,
+    make_group,
+    make_message,
+    make_user,
+    session_string,
+    wait_dispatched,
+    wait_until,
 )
 
 PARTNER = 5
@@ -115,7 +123,7 @@ async def test_burst_of_five_answered_once_with_two_messages(bot, server: FakeTe
     await set_mode(db, PARTNER, "auto")
     for i in range(1, 6):
         await feed(bot, server.new_message_update(make_message(i, PARTNER, text=f"part {i}")))
-        await wait_until(lambda: message_queries.get_message(db, PARTNER, i))
+        await wait_until(lambda i=i: message_queries.get_message(db, PARTNER, i))
         clock.advance(1)
         await feed(bot, server.typing_update(PARTNER))  # still writing
     await asyncio.sleep(0.01)

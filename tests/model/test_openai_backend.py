@@ -191,10 +191,10 @@ async def test_server_error_is_named_and_reported(settings: Settings, server: Fa
     async with OpenAIBackend(_settings(settings, server), prompt_format=PLAIN) as backend:
         with pytest.raises(BackendResponseError, match="503: model overloaded"):
             await backend.reply(DIALOGUE)
-        assert backend.status()["state"] == "error"
+        assert backend.status().state == "error"
         server.status = 200
         assert await backend.reply(DIALOGUE) == ["ok"]
-        assert backend.status()["state"] == "ready" and backend.status()["last_error"] is None
+        assert backend.status().state == "ready" and backend.status().error is None
 
 
 async def test_timeout_is_named(settings: Settings, server: FakeServer) -> None:
@@ -229,7 +229,7 @@ async def test_adapter_format_and_lora_name(settings: Settings, server: FakeServ
         await backend.reply(DIALOGUE)
         assert server.requests[-1]["model"] == adapter.name
         assert server.requests[-1]["prompt"] == saved.render_prompt(DIALOGUE)
-        assert backend.status()["adapter"] == adapter.name
+        assert backend.status().adapter_id == adapter.name
 
         server.models = ["tgtwin"]
         other = tmp_path / "20260102-000000-r8"
@@ -255,7 +255,7 @@ async def test_without_adapter_the_base_tokenizer_format_is_used(settings: Setti
 
     async with OpenAIBackend(_settings(settings, server)) as backend:
         await backend.reply(DIALOGUE)
-        assert backend.status()["prompt_style"] == "plain" and backend.status()["adapter"] is None
+        assert backend.status().prompt_style == "plain" and backend.status().adapter_id is None
     tokenizer = AutoTokenizer.from_pretrained(str(resolve_base_dir("tiny", settings.models_dir)))
     local = PromptFormat.for_tokenizer(tokenizer)
     assert server.requests[-1]["prompt"] == prompt_text(local, DIALOGUE)

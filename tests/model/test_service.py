@@ -43,13 +43,13 @@ def fast(model_settings: Settings) -> Settings:
 
 async def test_loads_in_the_background_then_replies(fast: Settings) -> None:
     async with ModelService(fast) as service:
-        assert service.status()["state"] in ("loading", "ready")
+        assert service.status().state in ("loading", "ready")
         reply = await service.reply(DIALOGUE)
         status = service.status()
     assert isinstance(reply, list) and all(isinstance(m, str) for m in reply)
-    assert status["state"] == "ready" and status["backend"] == "local" and status["adapter"] is None
-    assert status["base"] == "tiny" and status["device"] == "cpu" and status["dtype"]
-    assert service.status()["state"] == "stopped"
+    assert status.state == "ready" and status.backend == "local" and status.adapter_path is None
+    assert status.base_model == "tiny" and status.device == "cpu" and status.dtype
+    assert service.status().state == "stopped"
 
 
 async def test_concurrent_requests_run_one_at_a_time_off_the_loop(fast: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,7 +103,7 @@ async def test_a_failed_load_is_reported(fast: Settings) -> None:
         with pytest.raises(ModelNotReady, match="failed to load"):
             await service.reply(DIALOGUE)
         status = service.status()
-    assert status["state"] == "error" and "nope" in status["error"]
+    assert status.state == "error" and "nope" in status.error
 
 
 async def test_swap_while_serving_and_refuse_other_bases(fast: Settings, session_models_dir: Path, tmp_path: Path) -> None:
@@ -112,22 +112,22 @@ async def test_swap_while_serving_and_refuse_other_bases(fast: Settings, session
     foreign = make_adapter(session_models_dir, tmp_path / "a3", base_model="bundled:smollm2-135m")
     async with ModelService(fast, adapter_dir=str(first)) as service:
         await service.wait_ready(30)
-        assert service.status()["adapter"] == str(first)
+        assert service.status().adapter_path == str(first)
         pending = [asyncio.ensure_future(service.reply(DIALOGUE)) for _ in range(3)]
         await service.swap_adapter(str(second))
         assert all(isinstance(r, list) for r in await asyncio.gather(*pending))
-        assert service.status()["adapter"] == str(second)
+        assert service.status().adapter_path == str(second)
         with pytest.raises(AdapterError, match="trained on bundled:smollm2-135m"):
             await service.swap_adapter(str(foreign))
         with pytest.raises(AdapterError, match="does not exist"):
             await service.swap_adapter(str(tmp_path / "missing"))
-        assert service.status()["adapter"] == str(second)
+        assert service.status().adapter_path == str(second)
         assert isinstance(await service.reply(DIALOGUE), list)
         await service.swap_adapter(None)
-        assert service.status()["adapter"] is None
+        assert service.status().adapter_path is None
         assert isinstance(await service.reply(DIALOGUE), list)
         await service.swap_adapter(str(first))
-        assert service.status()["adapter_id"] == "a1"
+        assert service.status().adapter_id == "a1"
 
 
 async def test_an_unusable_startup_adapter_falls_back_to_the_base(fast: Settings, session_models_dir: Path, tmp_path: Path) -> None:
@@ -135,4 +135,4 @@ async def test_an_unusable_startup_adapter_falls_back_to_the_base(fast: Settings
     async with ModelService(fast, adapter_dir=str(foreign)) as service:
         assert isinstance(await service.reply(DIALOGUE), list)
         status = service.status()
-    assert status["state"] == "ready" and status["adapter"] is None and "other" in status["adapter_error"]
+    assert status.state == "ready" and status.adapter_path is None and "other" in status.adapter_error

@@ -1,7 +1,6 @@
 import pytest
 
-from storage import Database, InvalidValue, MessageRow, NotFound, ChatRow
-from storage import chats, messages, replies, training
+from storage import ChatRow, Database, InvalidValue, MessageRow, NotFound, chats, messages, replies, training
 
 
 async def test_migrations_from_empty_are_recorded_once(tmp_path):

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from model.dialogue import clean_text
 from storage.rows import ChatRow, MessageRow
 from training.dataset import (
-    ChatHistory, DatasetOptions, DialogueExample, build_dataset, chat_allowed, heldout_count,
+    ChatHistory,
+    DatasetOptions,
+    DialogueExample,
+    build_dataset,
+    chat_allowed,
+    heldout_count,
 )
 
 PRIVATE = ChatRow(1, "private", "Anna", relationship="friend")
@@ -47,7 +54,7 @@ def test_no_owner_reply_is_ever_lost(rows, keep_media, k):
     owner_in = [m for m in messages if m.outgoing and contributes(m)]
     owner_out = [text for e in built.examples for text in e.reply.messages]
     assert len(owner_out) == len(owner_in)
-    for m, text in zip(owner_in, owner_out):
+    for m, text in zip(owner_in, owner_out, strict=True):
         assert clean_text(m.text) in text
     for e in built.examples:
         assert len(e.dialogue.turns) <= k

@@ -101,7 +101,7 @@ async def test_fit_leaves_base_weights_and_resumes_from_checkpoint(db, tiny_sett
     config = load_preset("tiny").with_overrides(max_steps=3, save_steps=3)
     model, tokenizer = load_base("tiny", settings.models_dir, for_training=True)
     rows = encode_examples(tokenizer, PromptFormat.for_tokenizer(tokenizer), examples, config.max_length)
-    assert all(any(l != -100 for l in r["labels"]) and r["labels"][0] == -100 for r in rows)
+    assert all(any(label != -100 for label in r["labels"]) and r["labels"][0] == -100 for r in rows)
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
     peft_model, result = fit(model, tokenizer, rows, config, tmp_path / "ckpt")
     assert result.steps == 3 and result.real_token_share == 1.0

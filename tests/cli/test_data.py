@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,27 +12,11 @@ from typer.testing import CliRunner
 from settings import Settings
 from storage import Database
 
-SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "sample_export.json"
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI configures the root logger; give the next test the handlers it had."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    for handler in handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(level)
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sample_export.json"
 
 
 def invoke(settings: Settings, *args: str):
-    from main import app
+    from cli.app import app
 
     return CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), *args])
 
@@ -54,20 +36,21 @@ def test_import_then_status(settings: Settings) -> None:
     status = invoke(settings, "status", "--json")
     assert status.exit_code == 0, status.output
     info = json.loads(status.stdout)
-    for key in ("chats", "messages", "owner_messages", "drafts_pending", "adapters"):
-        assert type(info[key]) is int
-    assert info["chats"] == 6 and 0 < info["owner_messages"] < info["messages"]
-    assert info["promoted_adapter"] is None and info["autoreply_enabled"] is True
+    counts = info["counts"]
+    for key in ("chats", "messages", "owner_messages", "pending_drafts", "adapters"):
+        assert type(counts[key]) is int
+    assert counts["chats"] == 6 and 0 < counts["owner_messages"] < counts["messages"]
+    assert info["adapter"] is None and info["autoreply_enabled"] is True
     again = invoke(settings, "import-export", str(SAMPLE))
     assert again.exit_code == 0 and "0 messages added" in again.output
-    assert json.loads(invoke(settings, "status", "--json").stdout)["messages"] == info["messages"]
+    assert json.loads(invoke(settings, "status", "--json").stdout)["counts"]["messages"] == counts["messages"]
     text = invoke(settings, "status")
     assert text.exit_code == 0 and "owner messages" in text.output
 
 
 def test_status_of_an_empty_database(settings: Settings) -> None:
-    info = json.loads(invoke(settings, "status", "--json").stdout)
-    assert (info["chats"], info["messages"], info["owner_messages"]) == (0, 0, 0)
+    counts = json.loads(invoke(settings, "status", "--json").stdout)["counts"]
+    assert (counts["chats"], counts["messages"], counts["owner_messages"]) == (0, 0, 0)
 
 
 @pytest.mark.parametrize("content", ["not json at all", '{"chats": {"list": [', "[]"])
@@ -92,4 +75,4 @@ def test_owner_id_option(settings: Settings, tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "--owner-id" in missing.stderr
     assert invoke(settings, "import-export", str(export), "--owner-id", "42").exit_code == 0
     info = json.loads(invoke(settings, "status", "--json").stdout)
-    assert (info["messages"], info["owner_messages"], info["owner_id"]) == (1, 1, 42)
+    assert (info["counts"]["messages"], info["counts"]["owner_messages"], info["owner_id"]) == (1, 1, 42)

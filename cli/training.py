@@ -5,24 +5,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-from cli_support import console, fail, run_async, state
-
-
-def register(app: typer.Typer) -> None:
-    app.command("dataset")(dataset_command)
-    app.command("train")(train_command)
-    app.command("eval")(eval_command)
-    app.command("promote")(promote_command)
-    app.command("rollback")(rollback_command)
+from cli.common import console, fail, run_async, state
+from settings import Settings
 
 
 def dataset_command(
     ctx: typer.Context,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write every example (with its split) as JSON lines.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write every example (with its split) as JSON lines.")] = None,
 ) -> None:
     """Build the training dataset from stored chats and print its counts."""
     from storage import Database
@@ -52,61 +45,61 @@ def dataset_command(
 
 def train_command(
     ctx: typer.Context,
-    preset: Annotated[Optional[str], typer.Option(help="Preset from training/presets (default TGTWIN_TRAINING_PRESET).")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(help="Override the preset's step limit.")] = None,
+    preset: Annotated[str | None, typer.Option(help="Preset from training/presets (default TGTWIN_TRAINING_PRESET).")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Override the preset's step limit.")] = None,
 ) -> None:
     """Fine-tune an adapter now (in this process; progress in the log), evaluate it and apply the promotion gate."""
     from training.config import PresetError
-    from training.run import TrainingError, run_training
+    from training.run import TrainingError
 
+    if max_steps is not None and max_steps < 1:
+        fail(f"--max-steps must be at least 1 (got {max_steps})")
     settings = state(ctx).settings
 
     overrides = {"max_steps": max_steps} if max_steps is not None else {}
     try:
-        result = run_async(run_training(settings, preset=preset, trigger="cli", overrides=overrides))
+        result = run_async(_train(settings, preset, overrides))
     except (PresetError, TrainingError) as exc:
         fail(str(exc))
     console.print(f"run {result.run_id}: adapter {result.adapter_id} at {result.adapter_dir}", markup=False, highlight=False)
     _print_report(result.report)
 
 
+async def _train(settings: Settings, preset: str | None, overrides: dict[str, Any]) -> Any:
+    from storage import Database
+    from training.reconcile import reconcile_runs
+    from training.run import run_training
+
+    async with Database.open(settings.db_path) as db:
+        await reconcile_runs(db, settings)
+    return await run_training(settings, preset=preset, trigger="cli", overrides=overrides)
+
+
 def eval_command(
     ctx: typer.Context,
-    adapter: Annotated[Optional[str], typer.Argument(help="Adapter id (default: the promoted one, else the newest).")] = None,
+    adapter: Annotated[str | None, typer.Argument(help="Adapter id (default: the promoted one, else the newest).")] = None,
 ) -> None:
     """Print an adapter's evaluation report (held-out perplexity, style, samples, gate decision)."""
     from storage import Database, NotFound
-    from storage import training as training_queries
+    from training.adapter_reports import adapter_report
+    from training.reconcile import reconcile_runs
 
     settings = state(ctx).settings
 
-    async def find() -> tuple[Any, dict[str, Any] | None]:
+    async def find() -> Any:
         async with Database.open(settings.db_path) as db:
-            if adapter is not None:
-                chosen = await training_queries.get_adapter(db, adapter)
-            else:
-                chosen = await training_queries.promoted_adapter(db)
-                if chosen is None:
-                    adapters = await training_queries.list_adapters(db)
-                    chosen = adapters[0] if adapters else None
-            if chosen is None:
-                return None, None
-            report = None
-            if chosen.run_id is not None:
-                try:
-                    report = (await training_queries.get_run(db, chosen.run_id)).report
-                except NotFound:
-                    report = None
-            return chosen, report
+            await reconcile_runs(db, settings)
+            return await adapter_report(db, adapter)
 
     try:
-        chosen, report = run_async(find())
+        found = run_async(find())
     except NotFound as exc:
         fail(str(exc))
-    if chosen is None:
-        fail("no adapters yet; run `python main.py train` first")
+    if found is None:
+        fail("no adapters yet; run `tgtwin train` first")
+    chosen = found.adapter
     console.print(f"adapter {chosen.id} (base {chosen.base_model}, run {chosen.run_id})", markup=False, highlight=False)
-    _print_report(report or {"evaluation": {"perplexity": chosen.metrics.get("perplexity", {})}})
+    _print_report(found.report)
 
 
 def promote_command(ctx: typer.Context, adapter: Annotated[str, typer.Argument(help="Adapter id to serve.")]) -> None:

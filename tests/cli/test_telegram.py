@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch, flood_sleeps) -
 
 
 def invoke(*args: str):
-    from main import app
+    from cli.app import app
 
     return CliRunner().invoke(app, list(args))
 
@@ -74,3 +75,37 @@ def test_bad_session_string_is_not_echoed(cli_env: Path) -> None:
 def test_harvest_needs_a_target(cli_env: Path) -> None:
     result = invoke("harvest")
     assert result.exit_code == 2 and "--all-private" in result.output
+
+
+def test_harvest_while_the_session_is_held_says_so_in_one_line(cli_env: Path, server: FakeTelegram) -> None:
+    """`run` holds the session (and the database); a second process gets one line and exit 2."""
+    assert invoke("login", "--session-string", session_string()).exit_code == 0
+    holder = sqlite3.connect(cli_env / "tgtwin.session", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        result = invoke("harvest", "--chat", "5")
+    finally:
+        holder.close()
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "in use by another tgtwin process" in lines[0], result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_harvest_refuses_a_chat_id_beyond_64_bits(cli_env: Path) -> None:
+    result = invoke("harvest", "--chat", str(2**70))
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"error: --chat {2**70} is not a Telegram chat id (out of range)"]
+
+
+def test_harvest_and_login_while_run_holds_the_session(cli_env: Path, settings: Settings) -> None:
+    """`tgtwin run` holds the session lock while its client runs (app_runtime._maybe_telegram)."""
+    from bot.session_lock import hold_session
+
+    with hold_session(settings):
+        for args in (("harvest", "--chat", "5"), ("login", "--session-string", session_string())):
+            result = invoke(*args)
+            assert result.exit_code == 2, result.output
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and "in use by another tgtwin process" in lines[0], result.stderr
+    assert not (cli_env / "tgtwin.session").exists()  # the refused login wrote nothing

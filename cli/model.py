@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from cli_support import console, fail, run_async, state
-
-
-def register(app: typer.Typer) -> None:
-    app.command("reply")(reply_command)
+from cli.common import check_chat_id, console, fail, run_async, state
+from settings import Settings
 
 
 def reply_command(
@@ -24,6 +21,9 @@ def reply_command(
     from model.service import ModelServiceError
     from storage import NotFound
 
+    check_chat_id(chat)
+    if not text.strip():
+        fail("the message to answer is empty")
     settings = state(ctx).settings
     try:
         replies = run_async(_replies(settings, chat, text, candidates))
@@ -38,7 +38,7 @@ def reply_command(
             console.print(message, markup=False, highlight=False)
 
 
-async def _replies(settings: Any, chat_id: int, text: str, n: int) -> list[list[str]]:
+async def _replies(settings: Settings, chat_id: int, text: str, n: int) -> list[list[str]]:
     from bot.context import chat_dialogue
     from model.service import ModelService
     from storage import Database
@@ -49,7 +49,7 @@ async def _replies(settings: Any, chat_id: int, text: str, n: int) -> list[list[
         promoted = await training_queries.promoted_adapter(db)
     async with ModelService(settings, adapter_dir=promoted.path if promoted else None) as service:
         await service.wait_ready()  # a first start may convert the bundled model: no time limit here
-        if service.status()["adapter_error"]:
-            console.print(f"note: {service.status()['adapter_error']}; using the base model",
-                          markup=False, highlight=False, style="yellow")
+        adapter_error = service.status().adapter_error
+        if adapter_error:
+            console.print(f"note: {adapter_error}; using the base model", markup=False, highlight=False, style="yellow")
         return await service.candidates(dialogue, n)

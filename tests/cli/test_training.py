@@ -25,7 +25,7 @@ async def seed(settings) -> None:
 def test_dataset_command_writes_jsonl(settings, tmp_path):
     asyncio.run(seed(settings))
 
-    from main import app
+    from cli.app import app
 
     out = tmp_path / "examples.jsonl"
     result = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "dataset", "--out", str(out)])

@@ -10,7 +10,7 @@ from settings import Settings
 
 
 def test_panel_url_prints_the_login_link_with_the_stored_token(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from main import app
+    from cli.app import app
 
     monkeypatch.setenv("TGTWIN_DATA_DIR", str(settings.data_dir))
     first = CliRunner().invoke(app, ["panel-url"])
@@ -22,7 +22,7 @@ def test_panel_url_prints_the_login_link_with_the_stored_token(settings: Setting
 
 
 def test_panel_url_with_a_configured_token_does_not_print_it(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from main import app
+    from cli.app import app
 
     monkeypatch.setenv("TGTWIN_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("TGTWIN_ADMIN_TOKEN", "configured-token-0123456789")

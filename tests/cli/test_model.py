@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import model.service as service_module
+from model.status import ModelStatus
 from settings import Settings
 from storage import ChatRow, Database, MessageRow
 from storage import chats as chat_queries
@@ -30,7 +31,7 @@ async def seed(settings: Settings, adapter: Path | None = None) -> None:
 
 
 def invoke(settings: Settings, *args: str) -> Any:
-    from main import app
+    from cli.app import app
 
     return CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "reply", *args])
 
@@ -59,8 +60,8 @@ def test_reply_uses_stored_context_and_the_promoted_adapter(cli_settings: Settin
         async def wait_ready(self, timeout: float | None = None) -> None:
             return None
 
-        def status(self) -> dict[str, Any]:
-            return {"adapter_error": None}
+        def status(self) -> ModelStatus:
+            return ModelStatus(backend="fake", state="ready", base_model="tiny")
 
         async def candidates(self, dialogue: Any, n: int) -> list[list[str]]:
             seen["dialogue"] = dialogue

@@ -1,24 +1,20 @@
 """Telegram commands: `login` and `harvest`. Thin calls into bot.login / bot.harvest; kurigram is
-imported inside the commands so `--help` stays instant."""
+imported inside the commands so `--help` stays instant. While `tgtwin run` holds the session and
+the database, these end with one line (exit 2) instead of SQLite's traceback (`run_async`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from cli_support import console, fail, run_async, state
+from cli.common import check_chat_id, console, fail, run_async, state
 from settings import Settings
-
-
-def register(app: typer.Typer) -> None:
-    app.command("login")(login_command)
-    app.command("harvest")(harvest_command)
 
 
 def login_command(
     ctx: typer.Context,
-    session_string: Annotated[Optional[str], typer.Option(
+    session_string: Annotated[str | None, typer.Option(
         "--session-string",
         help="Use an existing kurigram/Pyrogram session string instead of logging in; "
              "'-' asks for it without echoing (keeps it out of shell history).",
@@ -28,36 +24,40 @@ def login_command(
     """Log in to Telegram (phone, code and 2FA on the terminal) and store the session (0600) in the data dir."""
     from bot.client import TelegramNotConfigured
     from bot.login import InvalidSessionString, SessionExists, login_interactive, login_with_session_string
+    from bot.session_lock import SessionInUse, hold_session
 
     settings = state(ctx).settings
     if session_string == "-":
         session_string = typer.prompt("Session string", hide_input=True)
     try:
-        if session_string is not None:
-            who = run_async(login_with_session_string(settings, session_string, force=force))
-        else:
-            who = run_async(login_interactive(settings))
-    except (TelegramNotConfigured, InvalidSessionString, SessionExists) as exc:
+        with hold_session(settings):
+            if session_string is not None:
+                who = run_async(login_with_session_string(settings, session_string, force=force))
+            else:
+                who = run_async(login_interactive(settings))
+    except (TelegramNotConfigured, InvalidSessionString, SessionExists, SessionInUse) as exc:
         fail(str(exc))
     console.print(f"Logged in as {who.name or 'user'} (id {who.user_id}); session stored at {settings.session_path}")
 
 
 def harvest_command(
     ctx: typer.Context,
-    chat: Annotated[Optional[list[int]], typer.Option("--chat", help="Chat id to harvest (repeatable).")] = None,
+    chat: Annotated[list[int] | None, typer.Option("--chat", help="Chat id to harvest (repeatable).")] = None,
     all_private: Annotated[bool, typer.Option("--all-private", help="Harvest every one-to-one chat.")] = False,
 ) -> None:
     """Backfill chat history into the database (resumable: run it again after an interruption)."""
     from bot.client import NotLoggedIn, TelegramNotConfigured
     from bot.harvest import HarvestError
+    from bot.session_lock import SessionInUse, hold_session
 
     settings = state(ctx).settings
-    chat_ids = list(chat or [])
+    chat_ids = [check_chat_id(c) for c in chat or []]
     if not chat_ids and not all_private:
         fail("give --chat ID (repeatable) and/or --all-private")
     try:
-        results = run_async(_harvest(settings, chat_ids, all_private))
-    except (TelegramNotConfigured, NotLoggedIn, HarvestError) as exc:
+        with hold_session(settings):
+            results = run_async(_harvest(settings, chat_ids, all_private))
+    except (TelegramNotConfigured, NotLoggedIn, HarvestError, SessionInUse) as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         fail("interrupted; every finished chunk is saved: run the same command again to resume", code=130)

@@ -1,0 +1,120 @@
+"""The composition root: build storage, the model service, training, the schedule, the bot and the
+panel; wire them; run them; stop them in reverse order. `tgtwin run`/`serve` call `run_product`.
+
+Nothing starts at import time, and every heavy import is inside the functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import ReplyModel, Services, TelegramGateway
+    from settings import Settings
+    from storage.training import Adapter
+    from training.controller import TrainingController
+
+log = logging.getLogger("tgtwin")
+
+SAMPLE_EXPORT = Path(__file__).resolve().parent / "samples" / "sample_export.json"
+
+
+class StartupError(Exception):
+    """The product cannot start with this configuration (message says why)."""
+
+
+async def run_product(settings: Settings, with_telegram: bool) -> None:
+    """Run everything until cancelled. With nothing configured this is the offline demo."""
+    import asyncio
+
+    from admin_ui.app import create_app
+    from admin_ui.auth import BindRefused, check_bind_allowed, resolve_admin_token
+    from admin_ui.server import announce_panel, serve
+    from services import Services
+    from storage import Database
+    from storage import messages as message_queries
+    from storage import training as training_queries
+    from training.controller import TrainingController
+    from training.reconcile import reconcile_runs
+    from training.schedule import RetrainSchedule
+
+    try:
+        check_bind_allowed(settings.host, settings.admin_token is not None)
+    except BindRefused as exc:
+        raise StartupError(str(exc)) from None
+    async with contextlib.AsyncExitStack() as stack:
+        db = await stack.enter_async_context(Database.open(settings.db_path))
+        await reconcile_runs(db, settings)
+        if settings.demo and (await message_queries.counts(db)).messages == 0:
+            from bot.export_import import import_export
+
+            result = await import_export(db, SAMPLE_EXPORT)
+            log.info("demo: imported the bundled sample (%s)", result)
+        model = await stack.enter_async_context(build_model(settings, await training_queries.promoted_adapter(db)))
+        services = Services(settings=settings, db=db, model=model)
+        controller = await stack.enter_async_context(TrainingController(settings, on_promoted=model.swap_adapter))
+        services.training = controller
+        services.schedule = await stack.enter_async_context(RetrainSchedule(settings, controller))
+        if settings.demo and not await training_queries.list_adapters(db) and not controller.is_running():
+            demo = asyncio.create_task(_start_demo_training(model, controller), name="demo-training")
+            stack.callback(demo.cancel)
+        if with_telegram:
+            services.telegram = await stack.enter_async_context(_maybe_telegram(services))
+        token, generated = resolve_admin_token(settings)
+        app = create_app(services, token)
+        announce_panel(settings.host, settings.port, token, generated)
+        await serve(app, settings.host, settings.port)
+
+
+async def _start_demo_training(model: ReplyModel, controller: TrainingController) -> None:
+    """Train the demo adapter once the model service has loaded the base model, so the first start
+    converts the bundled model once instead of twice at the same time."""
+    wait_ready = getattr(model, "wait_ready", None)
+    if wait_ready is not None:
+        try:
+            await wait_ready()
+        except Exception as exc:  # the panel shows the model error; training would fail the same way
+            log.warning("demo: not training (%s)", exc)
+            return
+    run_id = await controller.start_run("demo")
+    log.info("demo: training run %s started in the background (see the panel's Training tab)", run_id)
+
+
+def build_model(settings: Settings, promoted: Adapter | None) -> contextlib.AbstractAsyncContextManager[ReplyModel]:
+    """The configured model backend serving the promoted adapter (None = the base model)."""
+    adapter_dir = promoted.path if promoted is not None else None
+    if settings.model_backend == "openai":
+        from model.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(settings, adapter_dir=adapter_dir)
+    from model.service import ModelService
+
+    return ModelService(settings, adapter_dir=adapter_dir)
+
+
+@contextlib.asynccontextmanager
+async def _maybe_telegram(services: Services) -> AsyncIterator[TelegramGateway | None]:
+    """The live Telegram client when credentials and a session exist; otherwise offline (None)."""
+    settings = services.settings
+    if not settings.telegram_configured:
+        log.info("telegram: offline (set TGTWIN_API_ID/TGTWIN_API_HASH and run `login` to go live)")
+        yield None
+        return
+    if not settings.session_path.exists():
+        log.warning("telegram: no session yet; run `tgtwin login` first. Running offline.")
+        yield None
+        return
+    from bot.runtime import TelegramBot
+    from bot.session_lock import SessionInUse, hold_session
+
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(hold_session(settings))
+        except SessionInUse as exc:
+            raise StartupError(str(exc)) from None
+        async with TelegramBot(services) as bot:
+            yield bot.gateway

@@ -1,0 +1,95 @@
+"""Data commands: `import-export` (Telegram Desktop export → database) and `status` (the status
+snapshot, `product_status.collect_status`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cli.common import console, fail, run_async, state
+
+if TYPE_CHECKING:
+    from product_status import StatusSnapshot
+    from settings import Settings
+
+
+def import_export_command(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="The export's result.json (single chat or whole account).")],
+    owner_id: Annotated[int | None, typer.Option(
+        "--owner-id", help="Your Telegram user id, for exports without personal_information.",
+    )] = None,
+) -> None:
+    """Import a Telegram Desktop JSON export. Idempotent; on bad input nothing is written (exit 2)."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from bot.export_import import ExportFormatError, import_export
+    from storage import Database
+
+    settings: Settings = state(ctx).settings
+
+    async def run() -> Any:
+        async with Database.open(settings.db_path) as db:
+            with Progress(
+                SpinnerColumn(), TextColumn("importing"), BarColumn(),
+                TextColumn("{task.completed:,.0f} messages"), TimeElapsedColumn(),
+                console=console, transient=True,
+            ) as bar:
+                task = bar.add_task("import", total=None)
+                return await import_export(
+                    db, path, owner_id, progress=lambda done: bar.update(task, completed=done)
+                )
+
+    try:
+        result = run_async(run())
+    except ExportFormatError as exc:
+        fail(f"{path}: {exc}")
+    console.print(
+        f"imported {result.chats} chats: {result.messages_added:,} messages added, "
+        f"{result.messages_skipped:,} already present, {result.service_skipped:,} service messages skipped, "
+        f"{result.media_placeholders:,} media placeholders (owner {result.owner_id})",
+        highlight=False,
+    )
+
+
+async def _snapshot(settings: Settings) -> StatusSnapshot:
+    from product_status import collect_status
+    from storage import Database
+    from training.reconcile import reconcile_runs
+
+    async with Database.open(settings.db_path) as db:
+        await reconcile_runs(db, settings)
+        return await collect_status(db, settings)
+
+
+def status_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Counts (chats, messages — service messages are not stored, media placeholders are — the owner's
+    messages, drafts, adapters), the served adapter, the last training run and the auto-reply switch:
+    the same snapshot the panel's dashboard and `GET /api/status` show."""
+    snapshot = run_async(_snapshot(state(ctx).settings))
+    if as_json:
+        typer.echo(json.dumps(snapshot.as_dict(), ensure_ascii=False))
+        return
+    c, last = snapshot.counts, snapshot.training.last_run
+    rows = [
+        ("chats", f"{c.chats} ({c.auto_chats} auto, {c.draft_chats} draft)"),
+        ("messages", c.messages),
+        ("owner messages", c.owner_messages),
+        ("pending drafts", c.pending_drafts),
+        ("adapters", c.adapters),
+        ("promoted adapter", snapshot.adapter or "— (base model)"),
+        ("last training run", f"{last.id} {last.status}" if last else "—"),
+        ("auto-replies", "on" if snapshot.autoreply_enabled else "off (global stop)"),
+        ("owner id", snapshot.owner_id if snapshot.owner_id is not None else "—"),
+        ("telegram", "configured" if snapshot.telegram.configured else "not configured"),
+        ("database", snapshot.database),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        console.print(f"{name:<{width}}  {value}", markup=False, highlight=False)

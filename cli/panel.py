@@ -1,0 +1,52 @@
+"""The running app and its panel: `run`, `serve` and `panel-url` (the login link again; the
+start-up banner shows it only once). The composition root itself is `app_runtime.run_product`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.common import fail, state
+
+HostOption = Annotated[str | None, typer.Option(help="Bind address (default TGTWIN_HOST).")]
+PortOption = Annotated[int | None, typer.Option(help="Port, 1-65535 (default TGTWIN_PORT).")]
+
+
+def run_command(ctx: typer.Context, host: HostOption = None, port: PortOption = None) -> None:
+    """Run everything: the Telegram client (when configured), the scheduler and the panel."""
+    _run_product(ctx, host, port, with_telegram=True)
+
+
+def serve_command(ctx: typer.Context, host: HostOption = None, port: PortOption = None) -> None:
+    """Run the panel and API only (no Telegram)."""
+    _run_product(ctx, host, port, with_telegram=False)
+
+
+def _run_product(ctx: typer.Context, host: str | None, port: int | None, with_telegram: bool) -> None:
+    import asyncio
+
+    from app_runtime import StartupError, run_product
+
+    if port is not None and not 1 <= port <= 65535:
+        fail(f"--port {port} is not a TCP port (1-65535)")
+    settings = state(ctx).settings
+    updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if updates:
+        settings = settings.model_copy(update=updates)
+    try:
+        asyncio.run(run_product(settings, with_telegram=with_telegram))
+    except StartupError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        pass
+
+
+def panel_url_command(ctx: typer.Context) -> None:
+    """Print the panel address; with a generated token, the one-click login link (keep it private)."""
+    from admin_ui.auth import resolve_admin_token
+    from admin_ui.server import panel_url
+
+    settings = state(ctx).settings
+    token, generated = resolve_admin_token(settings)
+    typer.echo(panel_url(settings.host, settings.port, token if generated else None))
