@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictBool, field_validator
 
 from admin_ui.deps import ServicesDep
+from admin_ui.errors import error_responses
 from admin_ui.overview import chat_detail, chat_list
+from admin_ui.routes.params import ChatIdPath
 from storage import ChatType, ReplyMode
 from storage import chats as chat_queries
 
@@ -37,7 +39,7 @@ class ChatSettingsIn(BaseModel):
 
     mode: ReplyMode | None = None
     relationship: str | None = Field(None, max_length=40, description="friend, family, work… (goes into the prompt)")
-    train: bool | None = Field(None, description="Use this chat for training (null: default by chat type).")
+    train: StrictBool | None = Field(None, description="Use this chat for training (null: default by chat type).")
 
     @field_validator("relationship")
     @classmethod
@@ -54,13 +56,15 @@ async def list_chats(
     return await chat_list(services, search, limit)
 
 
-@router.get("/{chat_id}", response_model=ChatDetailOut, summary="One chat with its stats")
-async def get_chat(chat_id: int, services: ServicesDep) -> dict[str, Any]:
+@router.get("/{chat_id}", response_model=ChatDetailOut, summary="One chat with its stats",
+            responses=error_responses(404))
+async def get_chat(chat_id: ChatIdPath, services: ServicesDep) -> dict[str, Any]:
     return await chat_detail(services, chat_id)
 
 
-@router.put("/{chat_id}", response_model=ChatDetailOut, summary="Set reply mode / relationship / training opt-in")
-async def put_chat(chat_id: int, body: ChatSettingsIn, services: ServicesDep) -> dict[str, Any]:
+@router.put("/{chat_id}", response_model=ChatDetailOut, summary="Set reply mode / relationship / training opt-in",
+            responses=error_responses(404))
+async def put_chat(chat_id: ChatIdPath, body: ChatSettingsIn, services: ServicesDep) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if body.mode is not None:
         changes["reply_mode"] = body.mode

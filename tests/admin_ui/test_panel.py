@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from admin_ui.app import create_app
-from admin_ui.auth import session_value
+from admin_ui.auth import SESSION_COOKIE
 from services import Services
 from settings import Settings
 from storage import Database
@@ -34,6 +34,12 @@ class LiveServer:
     def call(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run a coroutine on the server's loop (which owns the database)."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    def log_in(self) -> dict[str, str]:
+        """The session cookie a browser gets from the login form."""
+        response = httpx.post(f"{self.url}/login", data={"token": TOKEN}, follow_redirects=False)
+        assert response.status_code == 303, response.text
+        return {SESSION_COOKIE: response.cookies[SESSION_COOKIE]}
 
 
 def _value(output: Any) -> Any:
@@ -81,14 +87,14 @@ def test_panel_requires_login(live: LiveServer) -> None:
     page = httpx.get(f"{live.url}/ui/", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/login")
     assert httpx.get(f"{live.url}/ui/config").status_code == 401
-    logged_in = httpx.get(f"{live.url}/ui/", cookies={"tgtwin_panel": session_value(TOKEN)})
+    logged_in = httpx.get(f"{live.url}/ui/", cookies=live.log_in())
     assert logged_in.status_code == 200 and "gradio" in logged_in.text.lower()
     link = httpx.get(f"{live.url}/login?token={TOKEN}", follow_redirects=True)
     assert link.status_code == 200 and str(link.url).endswith("/ui/")
 
 
 def test_no_cross_origin_access(live: LiveServer) -> None:
-    cookies = {"tgtwin_panel": session_value(TOKEN)}
+    cookies = live.log_in()
     for host in ("127.0.0.1", "tgtwin.lan"):
         response = httpx.get(f"{live.url}/ui/config", cookies=cookies,
                              headers={"Origin": "https://evil.example", "Host": host})
@@ -96,6 +102,45 @@ def test_no_cross_origin_access(live: LiveServer) -> None:
     preflight = httpx.options(f"{live.url}/ui/gradio_api/queue/join", headers={
         "Origin": "https://evil.example", "Access-Control-Request-Method": "POST", "Host": "tgtwin.lan"})
     assert "access-control-allow-origin" not in preflight.headers
+
+
+def _autoreply(live: LiveServer) -> bool:
+    from storage import kv
+
+    return bool(live.call(kv.get_value(live.services.db, kv.AUTOREPLY_ENABLED, True)))
+
+
+def test_cross_site_writes_with_the_cookie_are_refused(live: LiveServer) -> None:
+    cookies = live.log_in()
+    call = f"{live.url}/ui/gradio_api/call/set_autoreply"
+    refused = [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": live.url.replace("127.0.0.1", "localhost")},  # another origin, even on this machine
+        {"Referer": "http://evil.example/page"},  # no Origin: the Referer decides
+        {},  # neither: a cookie-borne write must say where it comes from
+    ]
+    for headers in refused:
+        response = httpx.post(call, json={"data": [False]}, cookies=cookies, headers=headers)
+        assert response.status_code == 403, (headers, response.status_code)
+        assert "cross-site" in response.json()["detail"]
+    upload = httpx.post(f"{live.url}/ui/gradio_api/upload", cookies=cookies, headers={"Origin": "http://evil.example"},
+                        files={"files": ("result.json", b"{}", "application/json")})
+    assert upload.status_code == 403
+    assert _autoreply(live) is True  # the kill switch did not move
+
+    # The panel's own page (same origin) may flip it, and the session still works after the refusals.
+    same = httpx.post(call, json={"data": [False]}, cookies=cookies, headers={"Origin": live.url})
+    assert same.status_code == 200, same.text
+    result = httpx.get(f"{call}/{same.json()['event_id']}", cookies=cookies)
+    assert "event: complete" in result.text
+    assert _autoreply(live) is False
+
+
+def test_bearer_clients_without_origin_may_write(live: LiveServer) -> None:
+    response = httpx.put(f"{live.url}/api/autoreply", json={"enabled": False},
+                         headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200 and _autoreply(live) is False
 
 
 def test_gradio_client_without_token_is_refused(live: LiveServer) -> None:
