@@ -115,6 +115,7 @@ class ValidationErrorOut(ErrorOut):
 
 
 _ERROR_DESCRIPTIONS = {
+    400: "The request body could not be parsed (not UTF-8 JSON or form data).",
     401: "Missing or wrong admin token.",
     404: "No such id.",
     409: "The current state forbids the action (Telegram offline, a run or job already going, draft closed).",

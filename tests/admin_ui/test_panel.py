@@ -3,43 +3,17 @@ login guard, Playground and Drafts flows, and errors shown as messages."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
-from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from admin_ui.app import create_app
-from admin_ui.auth import SESSION_COOKIE
-from services import Services
 from settings import Settings
-from storage import Database
 from storage import chats as chat_queries
 from storage import replies as reply_queries
-from tests.admin_ui.conftest import ALICE, TOKEN, seed
-from tests.admin_ui.fakes import FakeModel, FakeTelegram, FakeTraining
-
-
-@dataclass
-class LiveServer:
-    url: str
-    loop: asyncio.AbstractEventLoop
-    services: Services
-    telegram: FakeTelegram
-
-    def call(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        """Run a coroutine on the server's loop (which owns the database)."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
-
-    def log_in(self) -> dict[str, str]:
-        """The session cookie a browser gets from the login form."""
-        response = httpx.post(f"{self.url}/login", data={"token": TOKEN}, follow_redirects=False)
-        assert response.status_code == 303, response.text
-        return {SESSION_COOKIE: response.cookies[SESSION_COOKIE]}
+from tests.admin_ui.conftest import ALICE, TOKEN
+from tests.admin_ui.live import LiveServer, live_server
 
 
 def _value(output: Any) -> Any:
@@ -47,40 +21,10 @@ def _value(output: Any) -> Any:
     return output["value"] if isinstance(output, dict) and "__type__" in output else output
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def live(settings: Settings) -> Iterator[LiveServer]:
-    import uvicorn
-
-    port = _free_port()
-    ready = threading.Event()
-    holder: dict[str, Any] = {}
-
-    async def main() -> None:
-        async with Database.open(settings.db_path) as db:
-            await seed(db)
-            telegram = FakeTelegram()
-            services = Services(settings=settings, db=db, model=FakeModel(), training=FakeTraining(db), telegram=telegram)
-            server = uvicorn.Server(uvicorn.Config(create_app(services, TOKEN), host="127.0.0.1", port=port,
-                                                   log_config=None, access_log=False))
-            holder.update(loop=asyncio.get_running_loop(), services=services, telegram=telegram, server=server)
-            task = asyncio.create_task(server.serve())
-            while not server.started and not task.done():
-                await asyncio.sleep(0.05)
-            ready.set()
-            await task
-
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    assert ready.wait(60), "server did not start"
-    yield LiveServer(f"http://127.0.0.1:{port}", holder["loop"], holder["services"], holder["telegram"])
-    holder["server"].should_exit = True
-    thread.join(30)
+    with live_server(settings) as server:
+        yield server
 
 
 def test_panel_requires_login(live: LiveServer) -> None:
