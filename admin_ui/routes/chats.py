@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field, StrictBool, field_validator
 
 from admin_ui.deps import ServicesDep
 from admin_ui.errors import error_responses
+from admin_ui import records
 from admin_ui.overview import chat_detail, chat_list
 from admin_ui.routes.params import ChatIdPath
 from storage import ChatType, ReplyMode
-from storage import chats as chat_queries
 
 router = APIRouter(prefix="/chats", tags=["chats"])
 
@@ -65,12 +65,6 @@ async def get_chat(chat_id: ChatIdPath, services: ServicesDep) -> dict[str, Any]
 @router.put("/{chat_id}", response_model=ChatDetailOut, summary="Set reply mode / relationship / training opt-in",
             responses=error_responses(404))
 async def put_chat(chat_id: ChatIdPath, body: ChatSettingsIn, services: ServicesDep) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    if body.mode is not None:
-        changes["reply_mode"] = body.mode
-    if "relationship" in body.model_fields_set:
-        changes["relationship"] = body.relationship
-    if "train" in body.model_fields_set:
-        changes["train"] = body.train
-    await chat_queries.update_chat_settings(services.db, chat_id, **changes)
+    changes: dict[str, Any] = {name: getattr(body, name) for name in ("relationship", "train") if name in body.model_fields_set}
+    await records.update_chat(services, chat_id, mode=body.mode, **changes)
     return await chat_detail(services, chat_id)

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
+from admin_ui import records
 from admin_ui.deps import ServicesDep
 from admin_ui.errors import error_responses
 from admin_ui.routes.params import DraftIdPath, Int64
 from admin_ui.drafting import discard_draft, draft_messages, editable_text, edited_messages, send_draft, suggest_draft
-from storage import replies as reply_queries
 from storage.replies import Draft, DraftStatus
 
 router = APIRouter(prefix="/drafts", tags=["drafts"])
@@ -74,7 +74,7 @@ async def list_drafts(
     draft_status: Annotated[DraftStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[DraftOut]:
-    return [DraftOut.of(d) for d in await reply_queries.list_drafts(services.db, draft_status, limit)]
+    return [DraftOut.of(d) for d in await records.drafts(services, draft_status, limit)]
 
 
 @router.post("/{draft_id}/send", response_model=DraftOut,

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
+from admin_ui import records
 from admin_ui.deps import ServicesDep
 from admin_ui.errors import error_responses
 from admin_ui.routes.params import RunIdPath
 from admin_ui.training_actions import promote, rollback, start_training
-from storage import training as training_queries
 from storage.training import Adapter, RunStatus, TrainingRun
 
 router = APIRouter(tags=["training"])
@@ -89,21 +89,21 @@ async def post_run(services: ServicesDep, body: StartRunIn | None = None) -> Sta
 
 @router.get("/training/runs", response_model=list[RunSummaryOut], summary="Training runs, newest first")
 async def list_runs(services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[RunSummaryOut]:
-    runs = await training_queries.list_runs(services.db, limit)
+    runs = await records.runs(services, limit)
     return [RunSummaryOut(**{n: getattr(r, n) for n in RunSummaryOut.model_fields}) for r in runs]
 
 
 @router.get("/training/runs/{run_id}", response_model=RunOut, summary="A run: status, loss curve, evaluation report",
             responses=error_responses(404))
 async def get_run(run_id: RunIdPath, services: ServicesDep) -> RunOut:
-    return RunOut.of(await training_queries.get_run(services.db, run_id))
+    return RunOut.of(await records.run(services, run_id))
 
 
 @router.get("/adapters", response_model=list[AdapterOut], summary="Trained adapters, newest first")
 async def list_adapters(services: ServicesDep) -> list[AdapterOut]:
-    promoted = await training_queries.promoted_adapter(services.db)
+    promoted = await records.promoted_adapter(services)
     promoted_id = promoted.id if promoted else None
-    return [AdapterOut.of(a, promoted_id) for a in await training_queries.list_adapters(services.db)]
+    return [AdapterOut.of(a, promoted_id) for a in await records.adapters(services)]
 
 
 @router.post("/adapters/rollback", response_model=ServingOut, summary="Serve the previously promoted adapter",

@@ -1,12 +1,15 @@
-"""The panel's pure helpers on plain data."""
+"""The panel's pure helpers on plain data: the playground's parser, draft text round trips, the
+training report's frames and Markdown, the dashboard summary."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 from admin_ui.drafting import compose_dialogue, draft_messages, editable_text, edited_messages, stored_text
-from admin_ui.panel_views import (
-    loss_frame, parse_playground, perplexity_frame, run_summary, samples_markdown, status_markdown, style_frames,
+from admin_ui.panel.dashboard import model_line, status_markdown
+from admin_ui.panel.playground import parse_playground
+from admin_ui.panel.training_report import (
+    adapter_perplexity, loss_frame, perplexity_frame, run_summary, samples_markdown, style_frames,
 )
 from model.dialogue import MESSAGE_SEPARATOR
 from tests.admin_ui.conftest import REPORT
@@ -68,9 +71,13 @@ def test_status_markdown() -> None:
 
 
 def test_model_line_reads_both_backends() -> None:
-    from admin_ui.panel_views import _model_line
-
-    local = _model_line({"backend": "local", "base": "bundled:smollm2-135m", "state": "ready", "device": "cpu", "last_latency_s": 1.25})
+    local = model_line({"backend": "local", "base": "bundled:smollm2-135m", "state": "ready", "device": "cpu", "last_latency_s": 1.25})
     assert local == "bundled:smollm2-135m · **ready** · local · cpu · last reply 1.2 s"
-    remote = _model_line({"backend": "openai", "base_model": "qwen", "state": "error", "last_error": "connection refused"})
+    remote = model_line({"backend": "openai", "base_model": "qwen", "state": "error", "last_error": "connection refused"})
     assert "qwen" in remote and "connection refused" in remote
+
+
+def test_adapter_perplexity_reads_both_shapes() -> None:
+    assert adapter_perplexity({"perplexity": {"new": 12.5}}) == "12.500"
+    assert adapter_perplexity({"perplexity": 7}) == "7.000"
+    assert adapter_perplexity({}) == "" and adapter_perplexity({"perplexity": float("nan")}) == ""
