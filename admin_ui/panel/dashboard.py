@@ -102,7 +102,7 @@ async def import_export(ctx: PanelContext, path: str | None) -> Job:
     return ingest.start_import(ctx.services, ctx.jobs, saved)
 
 
-def harvest(ctx: PanelContext) -> Job:
+async def harvest(ctx: PanelContext) -> Job:
     return ingest.start_harvest(ctx.services, ctx.jobs)
 
 
@@ -129,7 +129,7 @@ def build(ctx: PanelContext) -> DashboardTab:
 
     @owner_errors
     async def on_harvest() -> pd.DataFrame:
-        job = harvest(ctx)
+        job = await harvest(ctx)
         gr.Info(f"harvest started (job {job.id})")
         return jobs_frame(ctx)
 
