@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from services import Services
+from storage import ReplyMode
 from storage import chats as chat_queries
 from storage import replies as reply_queries
 from storage import training as training_queries
-from storage import ReplyMode
 from storage.replies import Draft, DraftStatus, ReplyLogEntry
 from storage.training import Adapter, TrainingRun
 

@@ -10,7 +10,15 @@ import pandas as pd
 
 from admin_ui import overview, records
 from admin_ui.panel.common import (
-    RELATIONSHIPS, Choices, NothingChosen, PanelContext, as_id, format_time, is_empty, owner_errors, row_picker,
+    RELATIONSHIPS,
+    Choices,
+    NothingChosen,
+    PanelContext,
+    as_id,
+    format_time,
+    is_empty,
+    owner_errors,
+    row_picker,
 )
 from storage import ReplyMode
 

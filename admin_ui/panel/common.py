@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -53,7 +53,7 @@ def format_time(ts: int | float | None, tz: str = "UTC") -> str:
     try:
         zone: Any = ZoneInfo(tz)
     except Exception:  # an unknown zone name falls back to UTC rather than breaking a table
-        zone = timezone.utc
+        zone = UTC
     return datetime.fromtimestamp(ts, zone).strftime("%Y-%m-%d %H:%M")
 
 

@@ -9,7 +9,14 @@ import pandas as pd
 
 from admin_ui import drafting, overview, records
 from admin_ui.panel.common import (
-    Choices, PanelContext, as_id, chat_titles, format_time, is_empty, owner_errors, row_picker,
+    Choices,
+    PanelContext,
+    as_id,
+    chat_titles,
+    format_time,
+    is_empty,
+    owner_errors,
+    row_picker,
 )
 
 PENDING_COLUMNS = ["draft", "chat", "suggestion", "created"]

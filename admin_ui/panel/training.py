@@ -8,9 +8,23 @@ from typing import Any
 import pandas as pd
 
 from admin_ui import records, training_actions
-from admin_ui.panel.common import Choices, NothingChosen, PanelContext, as_id, format_time, is_empty, owner_errors, row_picker
+from admin_ui.panel.common import (
+    Choices,
+    NothingChosen,
+    PanelContext,
+    as_id,
+    format_time,
+    is_empty,
+    owner_errors,
+    row_picker,
+)
 from admin_ui.panel.training_report import (
-    adapter_perplexity, loss_frame, perplexity_frame, run_summary, samples_markdown, style_frames,
+    adapter_perplexity,
+    loss_frame,
+    perplexity_frame,
+    run_summary,
+    samples_markdown,
+    style_frames,
 )
 
 RUN_COLUMNS = ["run", "status", "progress", "preset", "trigger", "adapter", "started"]

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, StrictBool, field_validator
 
+from admin_ui import records
 from admin_ui.deps import ServicesDep
 from admin_ui.errors import error_responses
-from admin_ui import records
 from admin_ui.overview import chat_detail, chat_list
 from admin_ui.routes.params import ChatIdPath
 from storage import ChatType, ReplyMode

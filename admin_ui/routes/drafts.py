@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field
 
 from admin_ui import records
 from admin_ui.deps import ServicesDep
+from admin_ui.drafting import discard_draft, draft_messages, editable_text, edited_messages, send_draft, suggest_draft
 from admin_ui.errors import error_responses
 from admin_ui.routes.params import DraftIdPath, Int64
-from admin_ui.drafting import discard_draft, draft_messages, editable_text, edited_messages, send_draft, suggest_draft
 from storage.replies import Draft, DraftStatus
 
 router = APIRouter(prefix="/drafts", tags=["drafts"])

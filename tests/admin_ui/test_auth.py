@@ -9,7 +9,13 @@ import stat
 import pytest
 
 from admin_ui.auth import (
-    SESSION_COOKIE, BindRefused, check_bind_allowed, is_loopback, resolve_admin_token, token_file, token_matches,
+    SESSION_COOKIE,
+    BindRefused,
+    check_bind_allowed,
+    is_loopback,
+    resolve_admin_token,
+    token_file,
+    token_matches,
 )
 from admin_ui.origin import same_origin
 from admin_ui.server import announce_panel, panel_url

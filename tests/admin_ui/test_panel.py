@@ -89,8 +89,9 @@ def test_bearer_clients_without_origin_may_write(live: LiveServer) -> None:
 
 def test_gradio_client_without_token_is_refused(live: LiveServer) -> None:
     from gradio_client import Client
+    from gradio_client.exceptions import AuthenticationError
 
-    with pytest.raises(Exception):
+    with pytest.raises(AuthenticationError, match="credentials"):
         Client(f"{live.url}/ui/", verbose=False, headers={"Authorization": "Bearer nope-nope-nope-nope"})
 
 

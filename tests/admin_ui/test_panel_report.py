@@ -9,7 +9,12 @@ from admin_ui.drafting import compose_dialogue, draft_messages, editable_text, e
 from admin_ui.panel.dashboard import model_line, status_markdown
 from admin_ui.panel.playground import parse_playground
 from admin_ui.panel.training_report import (
-    adapter_perplexity, loss_frame, perplexity_frame, run_summary, samples_markdown, style_frames,
+    adapter_perplexity,
+    loss_frame,
+    perplexity_frame,
+    run_summary,
+    samples_markdown,
+    style_frames,
 )
 from model.dialogue import MESSAGE_SEPARATOR
 from tests.admin_ui.conftest import REPORT
