@@ -47,7 +47,8 @@ def build_panel(services: Services, jobs: JobRegistry) -> Any:
             tables = await training.training_tables(ctx)
             chat_choices = gr.update(choices=chat_view.choices)
             return [view.status, view.autoreply_enabled, view.jobs, chat_view.table, chat_choices, chat_choices,
-                    draft_view.pending, draft_view.closed, gr.update(choices=draft_view.choices), draft_view.telegram_note,
+                    draft_view.pending, draft_view.closed, gr.update(choices=draft_view.choices),
+                    draft_view.telegram_note,
                     tables.runs, gr.update(choices=tables.run_choices), tables.adapters,
                     gr.update(choices=tables.adapter_choices), await activity.activity(ctx, decision)]
 

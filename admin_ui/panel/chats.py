@@ -73,7 +73,8 @@ async def chats_table(ctx: PanelContext, search: str = "") -> ChatsTable:
 
 async def chat_form(ctx: PanelContext, chat_id: Any) -> ChatForm:
     detail = await overview.chat_detail(ctx.services, as_id(chat_id, "chat"))
-    return ChatForm(detail["mode"], detail["relationship"] or "", train_choice(detail["train"]), chat_stats(detail, ctx.tz))
+    return ChatForm(detail["mode"], detail["relationship"] or "", train_choice(detail["train"]),
+                    chat_stats(detail, ctx.tz))
 
 
 async def save_chat(ctx: PanelContext, chat_id: Any, mode: ReplyMode, relationship: str, train: str) -> str:
@@ -110,7 +111,9 @@ def build(ctx: PanelContext) -> ChatsTab:
         return form.mode, form.relationship, form.train, form.stats
 
     @owner_errors
-    async def on_save(chat_id: Any, mode: ReplyMode, relationship: str, train: str, search: str) -> tuple[str, pd.DataFrame, Any]:
+    async def on_save(
+        chat_id: Any, mode: ReplyMode, relationship: str, train: str, search: str
+    ) -> tuple[str, pd.DataFrame, Any]:
         stats = await save_chat(ctx, chat_id, mode, relationship, train)
         gr.Info("saved")
         table, choices = await on_search(search)
@@ -126,7 +129,8 @@ def build(ctx: PanelContext) -> ChatsTab:
                 chat_pick = gr.Dropdown(label="Chat", allow_custom_value=True)
                 mode = gr.Radio(["off", "draft", "auto"], label="Reply mode", value="off",
                                 info="off: never answered · draft: suggestions for you to send · auto: answered as you")
-                relationship = gr.Dropdown(RELATIONSHIPS, label="Relationship (goes into the prompt)", allow_custom_value=True)
+                relationship = gr.Dropdown(RELATIONSHIPS, label="Relationship (goes into the prompt)",
+                                           allow_custom_value=True)
                 train = gr.Radio(["default", "yes", "no"], label="Use for training", value="default",
                                  info="default: private chats yes, groups per settings")
                 save_btn = gr.Button("Save", variant="primary")

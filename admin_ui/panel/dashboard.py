@@ -27,7 +27,8 @@ class DashboardView:
 def model_line(model: dict[str, Any]) -> str:
     """The model service's status, whichever backend reports it (local and openai name keys differently)."""
     base = model.get("base_model") or model.get("base") or "?"
-    parts = [str(base), f"**{model.get('state', 'unknown')}**", str(model.get("backend") or ""), str(model.get("device") or "")]
+    parts = [str(base), f"**{model.get('state', 'unknown')}**", str(model.get("backend") or ""),
+             str(model.get("device") or "")]
     line = " · ".join(p for p in parts if p)
     latency = model.get("last_latency_s")
     if isinstance(latency, (int, float)):
@@ -41,7 +42,10 @@ def status_markdown(snapshot: dict[str, Any]) -> str:
     counts, model, telegram = snapshot["counts"], snapshot["model"], snapshot["telegram"]
     training, scheduler = snapshot["training"], snapshot["scheduler"]
     adapter = snapshot.get("adapter") or "none (base model)"
-    tg = "connected" if telegram["connected"] else ("configured, not connected" if telegram["configured"] else "offline (not configured)")
+    if telegram["connected"]:
+        tg = "connected"
+    else:
+        tg = "configured, not connected" if telegram["configured"] else "offline (not configured)"
     last = training.get("last_run")
     if training["running"] and last:
         train_line = f"run {last['id']} running, {last['progress']:.0%}"
@@ -138,8 +142,10 @@ def build(ctx: PanelContext) -> DashboardTab:
             with gr.Column(scale=3):
                 status_md = gr.Markdown()
             with gr.Column(scale=2):
-                autoreply = gr.Checkbox(label="Auto-replies enabled (global switch)", info="Off = nothing is sent in any chat.")
-                export_file = gr.File(label="Telegram Desktop export (result.json)", file_types=[".json"], type="filepath")
+                autoreply = gr.Checkbox(label="Auto-replies enabled (global switch)",
+                                        info="Off = nothing is sent in any chat.")
+                export_file = gr.File(label="Telegram Desktop export (result.json)", file_types=[".json"],
+                                      type="filepath")
                 with gr.Row():
                     import_btn = gr.Button("Import export", variant="primary")
                     harvest_btn = gr.Button("Harvest from Telegram")

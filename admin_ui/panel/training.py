@@ -58,7 +58,8 @@ class RunView:
         return cls("_Pick a run._", loss_frame([]), perplexity_frame(None), shares, lengths, "", {})
 
     def outputs(self) -> list[Any]:
-        return [self.summary, self.loss, self.perplexity, self.style_shares, self.style_lengths, self.samples, self.report]
+        return [self.summary, self.loss, self.perplexity, self.style_shares, self.style_lengths, self.samples,
+                self.report]
 
 
 def preset_names() -> list[str]:
@@ -73,8 +74,8 @@ async def training_tables(ctx: PanelContext) -> TrainingTables:
     adapters = await records.adapters(ctx.services)
     promoted = await records.promoted_adapter(ctx.services)
     runs_frame = pd.DataFrame(
-        [[r.id, r.status, f"{r.progress:.0%}", r.preset, r.trigger, r.adapter_id or "", format_time(r.started_at, ctx.tz)]
-         for r in runs],
+        [[r.id, r.status, f"{r.progress:.0%}", r.preset, r.trigger, r.adapter_id or "",
+          format_time(r.started_at, ctx.tz)] for r in runs],
         columns=RUN_COLUMNS,
     )
     adapters_frame = pd.DataFrame(

@@ -60,7 +60,8 @@ def loss_frame(loss_curve: list[list[float]]) -> pd.DataFrame:
 
 def run_summary(run: TrainingRun, tz: str = "UTC") -> str:
     """A run's status line and its promotion decision, as Markdown."""
-    lines = [f"**Run {run.id}** · {run.status} · {run.progress:.0%} · preset `{run.preset}` · {run.trigger} · started {format_time(run.started_at, tz)}"]
+    lines = [f"**Run {run.id}** · {run.status} · {run.progress:.0%} · preset `{run.preset}` · {run.trigger}"
+             f" · started {format_time(run.started_at, tz)}"]
     if run.finished_at:
         lines[0] += f" · finished {format_time(run.finished_at, tz)}"
     if run.error:

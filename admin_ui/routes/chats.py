@@ -65,6 +65,7 @@ async def get_chat(chat_id: ChatIdPath, services: ServicesDep) -> dict[str, Any]
 @router.put("/{chat_id}", response_model=ChatDetailOut, summary="Set reply mode / relationship / training opt-in",
             responses=error_responses(404))
 async def put_chat(chat_id: ChatIdPath, body: ChatSettingsIn, services: ServicesDep) -> dict[str, Any]:
-    changes: dict[str, Any] = {name: getattr(body, name) for name in ("relationship", "train") if name in body.model_fields_set}
+    # Only what the body names changes: `relationship: null` clears, a missing key keeps.
+    changes: dict[str, Any] = {n: getattr(body, n) for n in ("relationship", "train") if n in body.model_fields_set}
     await records.update_chat(services, chat_id, mode=body.mode, **changes)
     return await chat_detail(services, chat_id)

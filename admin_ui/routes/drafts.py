@@ -65,7 +65,8 @@ class SendIn(BaseModel):
              responses=error_responses(404, 503))
 async def create_draft(body: SuggestIn, services: ServicesDep) -> SuggestOut:
     suggestion = await suggest_draft(services, body.chat_id, body.message)
-    return SuggestOut(**DraftOut.of(suggestion.draft).model_dump(), telegram_draft_saved=suggestion.telegram_draft_saved)
+    draft = DraftOut.of(suggestion.draft).model_dump()
+    return SuggestOut(**draft, telegram_draft_saved=suggestion.telegram_draft_saved)
 
 
 @router.get("", response_model=list[DraftOut], summary="Drafts, newest first")

@@ -60,7 +60,8 @@ def live_server(settings: Settings, *, with_panel: bool = True) -> Iterator[Live
         async with Database.open(settings.db_path) as db:
             await seed(db)
             telegram = FakeTelegram()
-            services = Services(settings=settings, db=db, model=FakeModel(), training=FakeTraining(db), telegram=telegram)
+            services = Services(settings=settings, db=db, model=FakeModel(), training=FakeTraining(db),
+                                telegram=telegram)
             app = create_app(services, TOKEN, with_panel=with_panel)
             server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
             holder.update(loop=asyncio.get_running_loop(), services=services, telegram=telegram, server=server)

@@ -102,7 +102,7 @@ def test_playground_and_drafts_flows(live: LiveServer) -> None:
 
     # Playground: three candidates side by side, the fourth box hidden and empty.
     boxes = client.predict("them: hi\nme: yo\nthem: lunch?\nat 1?", "friend", "", 3, api_name="/playground")
-    assert [_value(b) for b in boxes] == ["candidate 1\nre: at 1?", "candidate 2\nre: at 1?", "candidate 3\nre: at 1?", ""]
+    assert [_value(b) for b in boxes] == [f"candidate {i}\nre: at 1?" for i in (1, 2, 3)] + [""]
     assert [b["visible"] for b in boxes] == [True, True, True, False]
     dialogue = live.services.model.dialogues[-1]  # type: ignore[attr-defined]
     assert dialogue.relationship == "friend" and dialogue.turns[-1].messages == ("lunch?", "at 1?")

@@ -103,7 +103,8 @@ def test_drafts_suggest_review_send_discard(env: PanelEnv, ctx: PanelContext) ->
 def test_training_tables_run_view_and_adapters(env: PanelEnv, ctx: PanelContext) -> None:
     tables = env.call(training.training_tables, ctx)
     run_id = tables.runs["run"].tolist()[0]
-    assert tables.runs["status"].tolist() == ["succeeded"] and sorted(tables.adapter_choices) == ["adapter-1", "adapter-2"]
+    assert tables.runs["status"].tolist() == ["succeeded"]
+    assert sorted(tables.adapter_choices) == ["adapter-1", "adapter-2"]
     view = env.call(training.run_view, ctx, run_id)
     assert f"Run {run_id}" in view.summary and view.loss["loss"].tolist() == [3.2, 2.9, 2.5]
     assert view.perplexity["model"].tolist() == ["new", "base"] and len(view.outputs()) == 7
@@ -121,6 +122,7 @@ def test_training_tables_run_view_and_adapters(env: PanelEnv, ctx: PanelContext)
 
 def test_activity_filters_by_decision(env: PanelEnv, ctx: PanelContext) -> None:
     everything = env.call(activity.activity, ctx, "all")
-    assert everything["chat"].tolist() == ["Team chat", "Alice"] and list(everything.columns) == activity.ACTIVITY_COLUMNS
+    assert everything["chat"].tolist() == ["Team chat", "Alice"]
+    assert list(everything.columns) == activity.ACTIVITY_COLUMNS
     assert len(env.call(activity.activity, ctx, "skipped")) == 2
     assert env.call(activity.activity, ctx, "answered").empty

@@ -23,13 +23,15 @@ from tests.admin_ui.conftest import REPORT
 def test_parse_playground_prefixes() -> None:
     text = "them: hi\n\nMe: hey\nwhat's up?\n> ok\n< and you\nя: да"
     assert parse_playground(text) == [
-        ("partner", "hi"), ("owner", "hey"), ("partner", "what's up?"), ("owner", "ok"), ("partner", "and you"), ("owner", "да"),
+        ("partner", "hi"), ("owner", "hey"), ("partner", "what's up?"), ("owner", "ok"), ("partner", "and you"),
+        ("owner", "да"),
     ]
 
 
 def test_compose_dialogue_merges_turns() -> None:
     dialogue = compose_dialogue([("partner", "a"), ("partner", "b"), ("owner", "c"), ("partner", "d")], " friend ")
-    assert [(t.role, t.messages) for t in dialogue.turns] == [("partner", ("a", "b")), ("owner", ("c",)), ("partner", ("d",))]
+    turns = [(t.role, t.messages) for t in dialogue.turns]
+    assert turns == [("partner", ("a", "b")), ("owner", ("c",)), ("partner", ("d",))]
     assert dialogue.relationship == "friend"
 
 
@@ -65,20 +67,24 @@ def test_run_summary_and_samples() -> None:
 
 def test_status_markdown() -> None:
     snapshot = {
-        "counts": {"chats": 3, "messages": 4, "owner_messages": 1, "pending_drafts": 2, "auto_chats": 1, "draft_chats": 0},
+        "counts": {"chats": 3, "messages": 4, "owner_messages": 1, "pending_drafts": 2, "auto_chats": 1,
+                   "draft_chats": 0},
         "autoreply_enabled": False, "model": {"base_model": "tiny", "state": "ready", "device": "cpu"}, "adapter": None,
         "telegram": {"configured": False, "connected": False},
         "training": {"available": True, "running": False, "last_run": None},
         "scheduler": {"enabled": False},
     }
     text = status_markdown(snapshot)
-    assert "**off** (global stop)" in text and "offline" in text and "base model" in text and "| **Pending drafts** | 2 |" in text
+    assert "**off** (global stop)" in text and "offline" in text and "base model" in text
+    assert "| **Pending drafts** | 2 |" in text
 
 
 def test_model_line_reads_both_backends() -> None:
-    local = model_line({"backend": "local", "base": "bundled:smollm2-135m", "state": "ready", "device": "cpu", "last_latency_s": 1.25})
+    local = model_line({"backend": "local", "base": "bundled:smollm2-135m", "state": "ready", "device": "cpu",
+                        "last_latency_s": 1.25})
     assert local == "bundled:smollm2-135m · **ready** · local · cpu · last reply 1.2 s"
-    remote = model_line({"backend": "openai", "base_model": "qwen", "state": "error", "last_error": "connection refused"})
+    remote = model_line({"backend": "openai", "base_model": "qwen", "state": "error",
+                         "last_error": "connection refused"})
     assert "qwen" in remote and "connection refused" in remote
 
 
