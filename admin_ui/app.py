@@ -18,7 +18,9 @@ from admin_ui.errors import install_error_handlers
 from admin_ui.jobs import JobRegistry
 from admin_ui.login import PANEL_PATH, PanelLoginRedirect, panel_auth
 from admin_ui.login import router as login_router
+from admin_ui.origin import SameOriginWrites
 from admin_ui.routes import api_router, health
+from admin_ui.sessions import SessionStore
 from services import Services
 
 API_DESCRIPTION = (
@@ -44,6 +46,7 @@ def create_app(services: Services, token: str, *, with_panel: bool = True) -> Fa
     app.state.services = services
     app.state.admin_token = token
     app.state.jobs = jobs
+    app.state.sessions = sessions = SessionStore()
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router)
@@ -55,11 +58,12 @@ def create_app(services: Services, token: str, *, with_panel: bool = True) -> Fa
         from admin_ui.panel import PANEL_CSS, build_panel
 
         gr.mount_gradio_app(
-            app, build_panel(services, jobs), path=PANEL_PATH, auth_dependency=panel_auth(token),
+            app, build_panel(services, jobs), path=PANEL_PATH, auth_dependency=panel_auth(token, sessions),
             footer_links=[], run_history=False, show_error=True, ssr_mode=False, css=PANEL_CSS,
             theme=gr.themes.Soft(primary_hue="orange"),
         )
-        app.add_middleware(PanelLoginRedirect, token=token)
+        app.add_middleware(PanelLoginRedirect, token=token, sessions=sessions)
+    app.add_middleware(SameOriginWrites, token=token)
     # No cross-origin access at all. Also stops Gradio from adding its own CORS policy, which allows
     # any origin with credentials whenever the host name is not localhost.
     app.add_middleware(CORSMiddleware, allow_origins=[])

@@ -1,14 +1,13 @@
 """The admin token: where it comes from, where the panel may listen, and how a request proves it.
 
-One secret guards the REST API (`Authorization: Bearer`) and the Gradio panel (a session cookie set
-by the login page). Without `TGTWIN_ADMIN_TOKEN` a token is generated once, stored 0600 in the data
+One secret guards the REST API (`Authorization: Bearer`) and the Gradio panel (a server-side
+session, admin_ui.sessions, whose random id the login page sets as a cookie). Without
+`TGTWIN_ADMIN_TOKEN` a token is generated once, stored 0600 in the data
 dir and reused, so the printed panel URL keeps working across restarts.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import os
 import secrets
@@ -19,9 +18,8 @@ from settings import Settings, is_loopback
 log = logging.getLogger(__name__)
 
 TOKEN_FILE_NAME = "admin_token"
-# The panel cookie holds a value derived from the token, never the token itself.
+# The panel cookie holds a random session id (admin_ui.sessions), never the token nor a value derived from it.
 SESSION_COOKIE = "tgtwin_panel"
-_SESSION_CONTEXT = b"tgtwin panel session v1"
 
 
 class BindRefused(ValueError):
@@ -73,15 +71,6 @@ def token_matches(candidate: str | None, token: str) -> bool:
     if not candidate:
         return False
     return secrets.compare_digest(candidate.encode("utf-8"), token.encode("utf-8"))
-
-
-def session_value(token: str) -> str:
-    """The panel cookie's value: an HMAC of the token, so the cookie never carries the token."""
-    return hmac.new(token.encode("utf-8"), _SESSION_CONTEXT, hashlib.sha256).hexdigest()
-
-
-def session_matches(cookie: str | None, token: str) -> bool:
-    return token_matches(cookie, session_value(token))
 
 
 def bearer_token(authorization: str | None) -> str | None:

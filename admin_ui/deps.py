@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from admin_ui.auth import SESSION_COOKIE, session_matches, token_matches
+from admin_ui.auth import SESSION_COOKIE, token_matches
 from admin_ui.jobs import JobRegistry
 from services import Services
 from settings import Settings
@@ -57,7 +57,8 @@ def require_token_or_session(
     """The API docs: a bearer token, or the panel's login cookie (so a logged-in browser can read them)."""
     token = request.app.state.admin_token
     candidate = credentials.credentials if credentials is not None else None
-    if not (token_matches(candidate, token) or session_matches(request.cookies.get(SESSION_COOKIE), token)):
+    session = request.cookies.get(SESSION_COOKIE)
+    if not (token_matches(candidate, token) or request.app.state.sessions.is_valid(session)):
         raise UNAUTHORIZED
 
 

@@ -119,7 +119,9 @@ async def send_draft(services: Services, draft_id: int, messages: Sequence[str] 
             sent_ids = await services.telegram.send_messages(draft.chat_id, messages)
         except Exception as exc:  # kurigram raises many RPC errors; the owner needs the kind, not a 500
             log.warning("sending draft %s to chat %s failed: %s", draft_id, draft.chat_id, type(exc).__name__)
-            raise TelegramFailed(f"Telegram did not take the message ({type(exc).__name__}); the draft stays pending") from exc
+            raise TelegramFailed(
+                f"Telegram did not take the message ({type(exc).__name__}); the draft stays pending"
+            ) from exc
         try:
             closed = await reply_queries.close_draft(services.db, draft_id, "sent", sent_text=stored_text(messages))
         except InvalidValue as exc:  # closed elsewhere (the bot) between our check and now

@@ -7,10 +7,12 @@ the right status, so no route needs its own try/except and nothing surfaces as a
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from storage import InvalidValue, NotFound
 
@@ -91,6 +93,44 @@ class ModelFailed(AdminError):
     """The model did not produce a reply (timeout, not loaded, backend down)."""
 
     status_code = 503
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: one readable line."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(ErrorOut):
+    """A 422 for malformed input: the readable line, and which fields were wrong (values never echoed).
+    Errors raised after validation (an unknown preset, an empty dialogue) carry `detail` only."""
+
+    errors: list[FieldError] | None = None
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "The request body could not be parsed (not UTF-8 JSON or form data).",
+    401: "Missing or wrong admin token.",
+    404: "No such id.",
+    409: "The current state forbids the action (Telegram offline, a run or job already going, draft closed).",
+    422: "Invalid input.",
+    502: "Telegram refused the request.",
+    503: "The model did not produce a reply.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the error statuses an operation can answer."""
+    return {
+        code: {"model": ValidationErrorOut if code == 422 else ErrorOut, "description": _ERROR_DESCRIPTIONS[code]}
+        for code in codes
+    }
 
 
 def _json(status: int, detail: object) -> JSONResponse:

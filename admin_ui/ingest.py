@@ -58,11 +58,15 @@ async def save_upload(services: Services, filename: str, chunks: AsyncIterator[b
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"export-{secrets.token_hex(8)}{suffix}"
     size = 0
-    with open(path, "xb") as handle:
-        path.chmod(0o600)
-        async for chunk in chunks:
-            size += len(chunk)
-            handle.write(chunk)
+    try:
+        with open(path, "xb") as handle:
+            path.chmod(0o600)
+            async for chunk in chunks:
+                size += len(chunk)
+                handle.write(chunk)
+    except BaseException:  # a broken upload (client gone, disk full) leaves no half-written export behind
+        path.unlink(missing_ok=True)
+        raise
     if size == 0:
         path.unlink()
         raise InvalidUpload("the uploaded file is empty")
@@ -70,7 +74,8 @@ async def save_upload(services: Services, filename: str, chunks: AsyncIterator[b
 
 
 def start_import(services: Services, jobs: JobRegistry, path: Path) -> Job:
-    """Import a saved export in the background; the temp file is removed when the job ends."""
+    """Import a saved export in the background; the temp file is removed when the job ends, or at
+    once when the job is refused (another import running)."""
 
     async def work(reporter: ProgressReporter) -> dict[str, Any]:
         from bot.export_import import import_export
@@ -82,7 +87,11 @@ def start_import(services: Services, jobs: JobRegistry, path: Path) -> Job:
             path.unlink(missing_ok=True)
         return _as_dict(result)
 
-    return jobs.start("import", work)
+    try:
+        return jobs.start("import", work)
+    except Exception:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def _import_progress(reporter: ProgressReporter) -> Callable[[int], None]:

@@ -1,8 +1,10 @@
 """The panel's login: a one-field token page, a Jupyter-style `/login?token=…` link, and the guard
 that sends a browser without a session to that page instead of a bare 401.
 
-A successful login sets an HttpOnly cookie holding an HMAC of the token (admin_ui.auth); Gradio's
-`auth_dependency` accepts that cookie or a bearer header (what `gradio_client` sends).
+A successful login opens a server-side session (admin_ui.sessions) and sets its random id as an
+HttpOnly, SameSite=Lax cookie with a Max-Age (and `Secure` when the request came over HTTPS);
+`/logout` revokes it. Gradio's `auth_dependency` accepts that cookie or a bearer header (what
+`gradio_client` sends). Cross-site writes with the cookie are refused by admin_ui.origin.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from admin_ui.auth import SESSION_COOKIE, bearer_token, session_matches, session_value, token_matches
+from admin_ui.auth import SESSION_COOKIE, bearer_token, token_matches
+from admin_ui.sessions import SessionStore
 
 PANEL_PATH = "/ui"
 router = APIRouter(include_in_schema=False)
@@ -57,9 +60,17 @@ def _page(next_path: str, error: str | None = None, status_code: int = 200) -> H
     return HTMLResponse(_PAGE.format(error=block, next=html.escape(next_path, quote=True)), status_code=status_code)
 
 
-def _logged_in(token: str, target: str) -> Response:
+def _sessions(request: Request) -> SessionStore:
+    return request.app.state.sessions  # type: ignore[no-any-return]
+
+
+def _logged_in(request: Request, target: str) -> Response:
+    sessions = _sessions(request)
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, session_value(token), httponly=True, samesite="lax", path="/")
+    response.set_cookie(
+        SESSION_COOKIE, sessions.create(), max_age=sessions.max_age_s, httponly=True, samesite="lax", path="/",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -70,7 +81,7 @@ async def login_page(request: Request, token: str | None = None, next: str | Non
     target = _safe_next(next)
     if token is not None:
         if token_matches(token, admin_token):
-            return _logged_in(admin_token, target)
+            return _logged_in(request, target)
         return _page(target, "That token is not valid.", status_code=401)
     return _page(target)
 
@@ -80,22 +91,24 @@ async def login_submit(request: Request, token: str = Form(""), next: str = Form
     admin_token = request.app.state.admin_token
     target = _safe_next(next)
     if token_matches(token.strip(), admin_token):
-        return _logged_in(admin_token, target)
+        return _logged_in(request, target)
     return _page(target, "That token is not valid.", status_code=401)
 
 
 @router.get("/logout")
-async def logout() -> Response:
+async def logout(request: Request) -> Response:
+    """Ends the session on the server too: the same cookie, replayed, no longer opens the panel."""
+    _sessions(request).revoke(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 
-def panel_auth(token: str) -> Callable[[Request], str | None]:
+def panel_auth(token: str, sessions: SessionStore) -> Callable[[Request], str | None]:
     """Gradio's `auth_dependency`: the owner when the session cookie or a bearer token is valid."""
 
     def panel_user(request: Request) -> str | None:
-        if session_matches(request.cookies.get(SESSION_COOKIE), token):
+        if sessions.is_valid(request.cookies.get(SESSION_COOKIE)):
             return "owner"
         if token_matches(bearer_token(request.headers.get("authorization")), token):
             return "owner"
@@ -108,9 +121,9 @@ class PanelLoginRedirect:
     """ASGI middleware: a browser opening the panel page without a session goes to the login page
     (Gradio itself would answer a bare 401)."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str, sessions: SessionStore) -> None:
         self.app = app
-        self.user = panel_auth(token)
+        self.user = panel_auth(token, sessions)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictBool, field_validator
 
+from admin_ui import records
 from admin_ui.deps import ServicesDep
+from admin_ui.errors import error_responses
 from admin_ui.overview import chat_detail, chat_list
+from admin_ui.routes.params import ChatIdPath
 from storage import ChatType, ReplyMode
-from storage import chats as chat_queries
 
 router = APIRouter(prefix="/chats", tags=["chats"])
 
@@ -37,7 +39,7 @@ class ChatSettingsIn(BaseModel):
 
     mode: ReplyMode | None = None
     relationship: str | None = Field(None, max_length=40, description="friend, family, work… (goes into the prompt)")
-    train: bool | None = Field(None, description="Use this chat for training (null: default by chat type).")
+    train: StrictBool | None = Field(None, description="Use this chat for training (null: default by chat type).")
 
     @field_validator("relationship")
     @classmethod
@@ -54,19 +56,16 @@ async def list_chats(
     return await chat_list(services, search, limit)
 
 
-@router.get("/{chat_id}", response_model=ChatDetailOut, summary="One chat with its stats")
-async def get_chat(chat_id: int, services: ServicesDep) -> dict[str, Any]:
+@router.get("/{chat_id}", response_model=ChatDetailOut, summary="One chat with its stats",
+            responses=error_responses(404))
+async def get_chat(chat_id: ChatIdPath, services: ServicesDep) -> dict[str, Any]:
     return await chat_detail(services, chat_id)
 
 
-@router.put("/{chat_id}", response_model=ChatDetailOut, summary="Set reply mode / relationship / training opt-in")
-async def put_chat(chat_id: int, body: ChatSettingsIn, services: ServicesDep) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    if body.mode is not None:
-        changes["reply_mode"] = body.mode
-    if "relationship" in body.model_fields_set:
-        changes["relationship"] = body.relationship
-    if "train" in body.model_fields_set:
-        changes["train"] = body.train
-    await chat_queries.update_chat_settings(services.db, chat_id, **changes)
+@router.put("/{chat_id}", response_model=ChatDetailOut, summary="Set reply mode / relationship / training opt-in",
+            responses=error_responses(404))
+async def put_chat(chat_id: ChatIdPath, body: ChatSettingsIn, services: ServicesDep) -> dict[str, Any]:
+    # Only what the body names changes: `relationship: null` clears, a missing key keeps.
+    changes: dict[str, Any] = {n: getattr(body, n) for n in ("relationship", "train") if n in body.model_fields_set}
+    await records.update_chat(services, chat_id, mode=body.mode, **changes)
     return await chat_detail(services, chat_id)

@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
+from admin_ui import records
 from admin_ui.deps import ServicesDep
 from admin_ui.drafting import discard_draft, draft_messages, editable_text, edited_messages, send_draft, suggest_draft
-from storage import replies as reply_queries
+from admin_ui.errors import error_responses
+from admin_ui.routes.params import DraftIdPath, Int64
 from storage.replies import Draft, DraftStatus
 
 router = APIRouter(prefix="/drafts", tags=["drafts"])
@@ -38,7 +40,7 @@ class DraftOut(BaseModel):
 
 
 class SuggestIn(BaseModel):
-    chat_id: int
+    chat_id: Int64
     message: str | None = Field(None, max_length=4096, description="A new incoming partner message to answer too.")
 
 
@@ -59,10 +61,12 @@ class SendIn(BaseModel):
 
 
 @router.post("", response_model=SuggestOut, status_code=status.HTTP_201_CREATED,
-             summary="Suggest a reply for a chat from its stored history; stored as a pending draft")
+             summary="Suggest a reply for a chat from its stored history; stored as a pending draft",
+             responses=error_responses(404, 503))
 async def create_draft(body: SuggestIn, services: ServicesDep) -> SuggestOut:
     suggestion = await suggest_draft(services, body.chat_id, body.message)
-    return SuggestOut(**DraftOut.of(suggestion.draft).model_dump(), telegram_draft_saved=suggestion.telegram_draft_saved)
+    draft = DraftOut.of(suggestion.draft).model_dump()
+    return SuggestOut(**draft, telegram_draft_saved=suggestion.telegram_draft_saved)
 
 
 @router.get("", response_model=list[DraftOut], summary="Drafts, newest first")
@@ -71,15 +75,17 @@ async def list_drafts(
     draft_status: Annotated[DraftStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[DraftOut]:
-    return [DraftOut.of(d) for d in await reply_queries.list_drafts(services.db, draft_status, limit)]
+    return [DraftOut.of(d) for d in await records.drafts(services, draft_status, limit)]
 
 
 @router.post("/{draft_id}/send", response_model=DraftOut,
-             summary="Send a pending draft (optionally edited); both texts are kept")
-async def post_send(draft_id: int, services: ServicesDep, body: SendIn | None = None) -> DraftOut:
+             summary="Send a pending draft (optionally edited); both texts are kept",
+             responses=error_responses(404, 409, 502))
+async def post_send(draft_id: DraftIdPath, services: ServicesDep, body: SendIn | None = None) -> DraftOut:
     return DraftOut.of(await send_draft(services, draft_id, body.edited() if body else None))
 
 
-@router.post("/{draft_id}/discard", response_model=DraftOut, summary="Discard a pending draft")
-async def post_discard(draft_id: int, services: ServicesDep) -> DraftOut:
+@router.post("/{draft_id}/discard", response_model=DraftOut, summary="Discard a pending draft",
+             responses=error_responses(404, 409))
+async def post_discard(draft_id: DraftIdPath, services: ServicesDep) -> DraftOut:
     return DraftOut.of(await discard_draft(services, draft_id))

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from admin_ui.deps import ServicesDep
 from admin_ui.drafting import MAX_CANDIDATES, compose_dialogue, generate_candidates
+from admin_ui.errors import error_responses
 
 router = APIRouter(tags=["generate"])
 
@@ -32,7 +33,8 @@ class GenerateOut(BaseModel):
     candidates: list[list[str]]
 
 
-@router.post("/generate", response_model=GenerateOut, summary="Reply to a composed dialogue (playground)")
+@router.post("/generate", response_model=GenerateOut, summary="Reply to a composed dialogue (playground)",
+             responses=error_responses(503))
 async def post_generate(body: GenerateIn, services: ServicesDep) -> GenerateOut:
     dialogue = compose_dialogue([(m.speaker, m.text) for m in body.messages], body.relationship, body.partner_name)
     candidates = await generate_candidates(services, dialogue, body.n)

@@ -9,8 +9,10 @@ from fastapi import APIRouter, UploadFile, status
 from pydantic import BaseModel
 
 from admin_ui.deps import JobsDep, ServicesDep
+from admin_ui.errors import error_responses
 from admin_ui.ingest import UPLOAD_CHUNK, save_upload, start_harvest, start_import
 from admin_ui.jobs import Job, JobKind, JobStatus
+from admin_ui.routes.params import JobIdPath
 
 router = APIRouter(tags=["jobs"])
 
@@ -37,14 +39,16 @@ async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
 
 
 @router.post("/import", response_model=JobOut, status_code=status.HTTP_202_ACCEPTED,
-             summary="Upload a Telegram Desktop export (result.json); imported in the background")
+             summary="Upload a Telegram Desktop export (result.json); imported in the background",
+             responses=error_responses(409))
 async def post_import(file: UploadFile, services: ServicesDep, jobs: JobsDep) -> JobOut:
     path = await save_upload(services, file.filename or "", _chunks(file))
     return JobOut.of(start_import(services, jobs, path))
 
 
 @router.post("/harvest", response_model=JobOut, status_code=status.HTTP_202_ACCEPTED,
-             summary="Backfill history through the live Telegram client (409 when not connected)")
+             summary="Backfill history through the live Telegram client (409 when not connected)",
+             responses=error_responses(409))
 async def post_harvest(services: ServicesDep, jobs: JobsDep) -> JobOut:
     return JobOut.of(start_harvest(services, jobs))
 
@@ -54,6 +58,7 @@ async def list_jobs(jobs: JobsDep) -> list[JobOut]:
     return [JobOut.of(j) for j in jobs.list()]
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, summary="One job's status and progress")
-async def get_job(job_id: int, jobs: JobsDep) -> JobOut:
+@router.get("/jobs/{job_id}", response_model=JobOut, summary="One job's status and progress",
+            responses=error_responses(404))
+async def get_job(job_id: JobIdPath, jobs: JobsDep) -> JobOut:
     return JobOut.of(jobs.get(job_id))

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from admin_ui import records
 from admin_ui.deps import ServicesDep
-from storage import replies as reply_queries
+from admin_ui.routes.params import ChatIdQuery, UnixTimeQuery
 from storage.replies import Decision
 
 router = APIRouter(tags=["replies"])
@@ -27,9 +28,9 @@ class ReplyLogOut(BaseModel):
 @router.get("/replies", response_model=list[ReplyLogOut], summary="The reply log with reasons, newest first")
 async def list_replies(
     services: ServicesDep,
-    chat_id: int | None = None,
-    since: Annotated[int | None, Query(description="Unix seconds.")] = None,
+    chat_id: ChatIdQuery = None,
+    since: UnixTimeQuery = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> list[ReplyLogOut]:
-    entries = await reply_queries.list_decisions(services.db, chat_id, limit, since)
+    entries = await records.decisions(services, chat_id, limit, since)
     return [ReplyLogOut(**{n: getattr(e, n) for n in ReplyLogOut.model_fields}) for e in entries]

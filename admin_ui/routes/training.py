@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
+from admin_ui import records
 from admin_ui.deps import ServicesDep
+from admin_ui.errors import error_responses
+from admin_ui.routes.params import RunIdPath
 from admin_ui.training_actions import promote, rollback, start_training
-from storage import training as training_queries
 from storage.training import Adapter, RunStatus, TrainingRun
 from training.reconcile import reconcile_runs
 
@@ -81,7 +83,7 @@ class ServingOut(BaseModel):
 
 
 @router.post("/training/runs", response_model=StartRunOut, status_code=status.HTTP_202_ACCEPTED,
-             summary="Start a training run in the background")
+             summary="Start a training run in the background", responses=error_responses(409))
 async def post_run(services: ServicesDep, body: StartRunIn | None = None) -> StartRunOut:
     return StartRunOut(run_id=await start_training(services, "api", body.preset if body else None))
 
@@ -89,29 +91,32 @@ async def post_run(services: ServicesDep, body: StartRunIn | None = None) -> Sta
 @router.get("/training/runs", response_model=list[RunSummaryOut], summary="Training runs, newest first")
 async def list_runs(services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[RunSummaryOut]:
     await reconcile_runs(services.db, services.settings)  # a run killed elsewhere shows as failed
-    runs = await training_queries.list_runs(services.db, limit)
+    runs = await records.runs(services, limit)
     return [RunSummaryOut(**{n: getattr(r, n) for n in RunSummaryOut.model_fields}) for r in runs]
 
 
-@router.get("/training/runs/{run_id}", response_model=RunOut, summary="A run: status, loss curve, evaluation report")
-async def get_run(run_id: int, services: ServicesDep) -> RunOut:
-    return RunOut.of(await training_queries.get_run(services.db, run_id))
+@router.get("/training/runs/{run_id}", response_model=RunOut, summary="A run: status, loss curve, evaluation report",
+            responses=error_responses(404))
+async def get_run(run_id: RunIdPath, services: ServicesDep) -> RunOut:
+    return RunOut.of(await records.run(services, run_id))
 
 
 @router.get("/adapters", response_model=list[AdapterOut], summary="Trained adapters, newest first")
 async def list_adapters(services: ServicesDep) -> list[AdapterOut]:
-    promoted = await training_queries.promoted_adapter(services.db)
+    promoted = await records.promoted_adapter(services)
     promoted_id = promoted.id if promoted else None
-    return [AdapterOut.of(a, promoted_id) for a in await training_queries.list_adapters(services.db)]
+    return [AdapterOut.of(a, promoted_id) for a in await records.adapters(services)]
 
 
-@router.post("/adapters/rollback", response_model=ServingOut, summary="Serve the previously promoted adapter")
+@router.post("/adapters/rollback", response_model=ServingOut, summary="Serve the previously promoted adapter",
+             responses=error_responses(409, 503))
 async def post_rollback(services: ServicesDep) -> ServingOut:
     current = await rollback(services)
     return ServingOut(adapter=AdapterOut.of(current, current.id) if current else None)
 
 
-@router.post("/adapters/{adapter_id}/promote", response_model=ServingOut, summary="Serve this adapter from now on")
+@router.post("/adapters/{adapter_id}/promote", response_model=ServingOut, summary="Serve this adapter from now on",
+             responses=error_responses(404, 503))
 async def post_promote(adapter_id: str, services: ServicesDep, body: PromoteIn | None = None) -> ServingOut:
     adapter = await promote(services, adapter_id, body.reason if body else PromoteIn().reason)
     return ServingOut(adapter=AdapterOut.of(adapter, adapter.id))

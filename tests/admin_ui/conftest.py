@@ -61,7 +61,9 @@ async def seed(db: Database) -> None:
         db, run.id, status="succeeded", progress=1.0, loss_curve=[[1, 3.2], [2, 2.9], [3, 2.5]], report=REPORT,
         adapter_id="adapter-1",
     )
-    await training_queries.add_adapter(db, "adapter-1", "/adapters/adapter-1", "tiny", run.id, {"perplexity": {"new": 12.5}})
+    await training_queries.add_adapter(
+        db, "adapter-1", "/adapters/adapter-1", "tiny", run.id, {"perplexity": {"new": 12.5}}
+    )
     await training_queries.add_adapter(db, "adapter-2", "/adapters/adapter-2", "tiny", None, {})
 
 

@@ -284,7 +284,8 @@ def test_reply_log(env: PanelEnv) -> None:
 
 def test_openapi_documents_the_models(env: PanelEnv) -> None:
     schema = env.client.get("/openapi.json").json()
-    assert {"StatusOut", "ChatDetailOut", "DraftOut", "GenerateIn", "JobOut", "RunOut", "AdapterOut"} <= set(schema["components"]["schemas"])
+    models = {"StatusOut", "ChatDetailOut", "DraftOut", "GenerateIn", "JobOut", "RunOut", "AdapterOut"}
+    assert models <= set(schema["components"]["schemas"])
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
 

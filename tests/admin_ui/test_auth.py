@@ -8,15 +8,18 @@ import stat
 
 import pytest
 
+from settings import is_loopback
 from admin_ui.auth import (
+    SESSION_COOKIE,
     BindRefused,
     check_bind_allowed,
     resolve_admin_token,
-    session_value,
     token_file,
     token_matches,
 )
+from admin_ui.origin import same_origin
 from admin_ui.server import announce_panel, panel_url
+from admin_ui.sessions import SessionStore
 from settings import Settings, load_settings
 from tests.admin_ui.conftest import TOKEN, PanelEnv
 
@@ -46,14 +49,16 @@ def test_configured_token_wins_and_writes_nothing(settings: Settings) -> None:
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "::", "example.org"])
 def test_non_loopback_without_token_is_refused(host: str) -> None:
+    assert not is_loopback(host)
     with pytest.raises(BindRefused, match="TGTWIN_ADMIN_TOKEN"):
         check_bind_allowed(host, token_configured=False)
     check_bind_allowed(host, token_configured=True)
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"])
 def test_loopback_needs_no_configured_token(host: str) -> None:
-    check_bind_allowed(host, token_configured=False)
+    assert is_loopback(host)
+    assert check_bind_allowed(host, token_configured=False) is None  # returns instead of raising BindRefused
 
 
 def test_bind_refusal_is_a_value_error_for_the_composition_root() -> None:
@@ -119,10 +124,17 @@ def test_health_is_open_and_the_rest_accepts_the_token(env: PanelEnv) -> None:
     assert env.client.get("/openapi.json").status_code == 200
 
 
+def _log_in(env: PanelEnv) -> str:
+    response = env.anonymous.post("/login", data={"token": TOKEN}, follow_redirects=False)
+    assert response.status_code == 303
+    return response.cookies[SESSION_COOKIE]
+
+
 def test_docs_accept_the_panel_session_cookie(env: PanelEnv) -> None:
-    env.anonymous.cookies.set("tgtwin_panel", session_value(TOKEN))
+    _log_in(env)
     assert env.anonymous.get("/openapi.json").status_code == 200
-    env.anonymous.cookies.set("tgtwin_panel", session_value(WRONG))
+    env.anonymous.cookies.clear()
+    env.anonymous.cookies.set(SESSION_COOKIE, "a-made-up-session-id")
     assert env.anonymous.get("/openapi.json").status_code == 401
 
 
@@ -130,14 +142,67 @@ def test_login_page_sets_a_cookie_that_is_not_the_token(env: PanelEnv) -> None:
     page = env.anonymous.get("/login")
     assert page.status_code == 200 and 'name="token"' in page.text
     bad = env.anonymous.post("/login", data={"token": WRONG}, follow_redirects=False)
-    assert bad.status_code == 401 and "not valid" in bad.text and "tgtwin_panel" not in bad.headers.get("set-cookie", "")
+    assert bad.status_code == 401 and "not valid" in bad.text
+    assert SESSION_COOKIE not in bad.headers.get("set-cookie", "")
     good = env.anonymous.post("/login", data={"token": TOKEN, "next": "//evil.example/"}, follow_redirects=False)
     assert good.status_code == 303 and good.headers["location"] == "/ui/"
     cookie = good.headers["set-cookie"]
-    assert "HttpOnly" in cookie and TOKEN not in cookie and session_value(TOKEN) in cookie
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Max-Age=604800" in cookie
+    assert "Secure" not in cookie  # plain http on loopback: a Secure cookie would never come back
+    assert TOKEN not in cookie and len(good.cookies[SESSION_COOKIE]) >= 32
+    again = env.anonymous.post("/login", data={"token": TOKEN}, headers={"Origin": "http://testserver"},
+                               follow_redirects=False)
+    assert again.cookies[SESSION_COOKIE] != good.cookies[SESSION_COOKIE]  # a fresh random session each time
+
+
+def test_cookie_is_secure_when_the_request_came_over_https(env: PanelEnv) -> None:
+    env.anonymous.base_url = "https://testserver"  # type: ignore[assignment]
+    response = env.anonymous.post("/login", data={"token": TOKEN}, follow_redirects=False)
+    assert response.status_code == 303 and "Secure" in response.headers["set-cookie"]
+
+
+def test_logout_revokes_the_session_on_the_server(env: PanelEnv) -> None:
+    stolen = _log_in(env)
+    assert env.anonymous.get("/openapi.json").status_code == 200
+    logout = env.anonymous.get("/logout", follow_redirects=False)
+    assert logout.status_code == 303 and logout.headers["location"] == "/login"
+    env.anonymous.cookies.clear()
+    env.anonymous.cookies.set(SESSION_COOKIE, stolen)  # the copied cookie, replayed after logout
+    assert env.anonymous.get("/openapi.json").status_code == 401
 
 
 def test_login_link_with_token_logs_in_and_drops_it_from_the_url(env: PanelEnv) -> None:
     response = env.anonymous.get(f"/login?token={TOKEN}", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/ui/"
     assert env.anonymous.get(f"/login?token={WRONG}").status_code == 401
+
+
+@pytest.mark.parametrize(("source", "host", "same"), [
+    ("http://127.0.0.1:8000", "127.0.0.1:8000", True),
+    ("http://127.0.0.1:8000/ui/?x=1", "127.0.0.1:8000", True),  # a Referer: only its origin counts
+    ("https://panel.lan", "panel.lan", True),  # behind a TLS proxy: default ports on both sides
+    ("https://PANEL.lan:443", "panel.lan", True),
+    ("http://evil.example", "127.0.0.1:8000", False),
+    ("http://127.0.0.1:8001", "127.0.0.1:8000", False),
+    ("http://localhost:8000", "127.0.0.1:8000", False),
+    ("null", "127.0.0.1:8000", False),
+    ("", "127.0.0.1:8000", False),
+    (None, "127.0.0.1:8000", False),
+    ("http://127.0.0.1:8000", None, False),
+    ("javascript:alert(1)", "127.0.0.1:8000", False),
+    ("http://127.0.0.1:99999", "127.0.0.1:99999", False),
+])
+def test_same_origin(source: str | None, host: str | None, same: bool) -> None:
+    assert same_origin(source, host) is same
+
+
+def test_sessions_expire_and_revoke() -> None:
+    now = [1000.0]
+    store = SessionStore(max_age_s=60, clock=lambda: now[0])
+    first, second = store.create(), store.create()
+    assert store.is_valid(first) and store.is_valid(second) and first != second
+    assert not store.is_valid(None) and not store.is_valid("") and not store.is_valid("made-up")
+    store.revoke(first)
+    assert not store.is_valid(first) and store.is_valid(second)
+    now[0] += 61
+    assert not store.is_valid(second)

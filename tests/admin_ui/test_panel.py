@@ -3,37 +3,17 @@ login guard, Playground and Drafts flows, and errors shown as messages."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
-from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from admin_ui.app import create_app
-from admin_ui.auth import session_value
-from services import Services
 from settings import Settings
-from storage import Database
 from storage import chats as chat_queries
 from storage import replies as reply_queries
-from tests.admin_ui.conftest import ALICE, TOKEN, seed
-from tests.admin_ui.fakes import FakeModel, FakeTelegram, FakeTraining
-
-
-@dataclass
-class LiveServer:
-    url: str
-    loop: asyncio.AbstractEventLoop
-    services: Services
-    telegram: FakeTelegram
-
-    def call(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        """Run a coroutine on the server's loop (which owns the database)."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+from tests.admin_ui.conftest import ALICE, TOKEN
+from tests.admin_ui.live import LiveServer, live_server
 
 
 def _value(output: Any) -> Any:
@@ -41,54 +21,24 @@ def _value(output: Any) -> Any:
     return output["value"] if isinstance(output, dict) and "__type__" in output else output
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def live(settings: Settings) -> Iterator[LiveServer]:
-    import uvicorn
-
-    port = _free_port()
-    ready = threading.Event()
-    holder: dict[str, Any] = {}
-
-    async def main() -> None:
-        async with Database.open(settings.db_path) as db:
-            await seed(db)
-            telegram = FakeTelegram()
-            services = Services(settings=settings, db=db, model=FakeModel(), training=FakeTraining(db), telegram=telegram)
-            server = uvicorn.Server(uvicorn.Config(create_app(services, TOKEN), host="127.0.0.1", port=port,
-                                                   log_config=None, access_log=False))
-            holder.update(loop=asyncio.get_running_loop(), services=services, telegram=telegram, server=server)
-            task = asyncio.create_task(server.serve())
-            while not server.started and not task.done():
-                await asyncio.sleep(0.05)
-            ready.set()
-            await task
-
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    assert ready.wait(60), "server did not start"
-    yield LiveServer(f"http://127.0.0.1:{port}", holder["loop"], holder["services"], holder["telegram"])
-    holder["server"].should_exit = True
-    thread.join(30)
+    with live_server(settings) as server:
+        yield server
 
 
 def test_panel_requires_login(live: LiveServer) -> None:
     page = httpx.get(f"{live.url}/ui/", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/login")
     assert httpx.get(f"{live.url}/ui/config").status_code == 401
-    logged_in = httpx.get(f"{live.url}/ui/", cookies={"tgtwin_panel": session_value(TOKEN)})
+    logged_in = httpx.get(f"{live.url}/ui/", cookies=live.log_in())
     assert logged_in.status_code == 200 and "gradio" in logged_in.text.lower()
     link = httpx.get(f"{live.url}/login?token={TOKEN}", follow_redirects=True)
     assert link.status_code == 200 and str(link.url).endswith("/ui/")
 
 
 def test_no_cross_origin_access(live: LiveServer) -> None:
-    cookies = {"tgtwin_panel": session_value(TOKEN)}
+    cookies = live.log_in()
     for host in ("127.0.0.1", "tgtwin.lan"):
         response = httpx.get(f"{live.url}/ui/config", cookies=cookies,
                              headers={"Origin": "https://evil.example", "Host": host})
@@ -98,10 +48,50 @@ def test_no_cross_origin_access(live: LiveServer) -> None:
     assert "access-control-allow-origin" not in preflight.headers
 
 
+def _autoreply(live: LiveServer) -> bool:
+    from storage import kv
+
+    return bool(live.call(kv.get_value(live.services.db, kv.AUTOREPLY_ENABLED, True)))
+
+
+def test_cross_site_writes_with_the_cookie_are_refused(live: LiveServer) -> None:
+    cookies = live.log_in()
+    call = f"{live.url}/ui/gradio_api/call/set_autoreply"
+    refused = [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": live.url.replace("127.0.0.1", "localhost")},  # another origin, even on this machine
+        {"Referer": "http://evil.example/page"},  # no Origin: the Referer decides
+        {},  # neither: a cookie-borne write must say where it comes from
+    ]
+    for headers in refused:
+        response = httpx.post(call, json={"data": [False]}, cookies=cookies, headers=headers)
+        assert response.status_code == 403, (headers, response.status_code)
+        assert "cross-site" in response.json()["detail"]
+    upload = httpx.post(f"{live.url}/ui/gradio_api/upload", cookies=cookies, headers={"Origin": "http://evil.example"},
+                        files={"files": ("result.json", b"{}", "application/json")})
+    assert upload.status_code == 403
+    assert _autoreply(live) is True  # the kill switch did not move
+
+    # The panel's own page (same origin) may flip it, and the session still works after the refusals.
+    same = httpx.post(call, json={"data": [False]}, cookies=cookies, headers={"Origin": live.url})
+    assert same.status_code == 200, same.text
+    result = httpx.get(f"{call}/{same.json()['event_id']}", cookies=cookies)
+    assert "event: complete" in result.text
+    assert _autoreply(live) is False
+
+
+def test_bearer_clients_without_origin_may_write(live: LiveServer) -> None:
+    response = httpx.put(f"{live.url}/api/autoreply", json={"enabled": False},
+                         headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200 and _autoreply(live) is False
+
+
 def test_gradio_client_without_token_is_refused(live: LiveServer) -> None:
     from gradio_client import Client
+    from gradio_client.exceptions import AuthenticationError
 
-    with pytest.raises(Exception):  # noqa: B017 (gradio_client's error type for a refused login varies)
+    with pytest.raises(AuthenticationError, match="credentials"):
         Client(f"{live.url}/ui/", verbose=False, headers={"Authorization": "Bearer nope-nope-nope-nope"})
 
 
@@ -112,7 +102,7 @@ def test_playground_and_drafts_flows(live: LiveServer) -> None:
 
     # Playground: three candidates side by side, the fourth box hidden and empty.
     boxes = client.predict("them: hi\nme: yo\nthem: lunch?\nat 1?", "friend", "", 3, api_name="/playground")
-    assert [_value(b) for b in boxes] == ["candidate 1\nre: at 1?", "candidate 2\nre: at 1?", "candidate 3\nre: at 1?", ""]
+    assert [_value(b) for b in boxes] == [f"candidate {i}\nre: at 1?" for i in (1, 2, 3)] + [""]
     assert [b["visible"] for b in boxes] == [True, True, True, False]
     dialogue = live.services.model.dialogues[-1]  # type: ignore[attr-defined]
     assert dialogue.relationship == "friend" and dialogue.turns[-1].messages == ("lunch?", "at 1?")

@@ -1,17 +1,19 @@
-"""The panel's pure helpers on plain data."""
+"""The panel's pure helpers on plain data: the playground's parser, draft text round trips, the
+training report's frames and Markdown, the dashboard summary."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 from admin_ui.drafting import compose_dialogue, draft_messages, editable_text, edited_messages, stored_text
-from admin_ui.panel_views import (
+from admin_ui.panel.dashboard import model_line, status_markdown
+from admin_ui.panel.playground import parse_playground
+from admin_ui.panel.training_report import (
+    adapter_perplexity,
     loss_frame,
-    parse_playground,
     perplexity_frame,
     run_summary,
     samples_markdown,
-    status_markdown,
     style_frames,
 )
 from model.dialogue import MESSAGE_SEPARATOR
@@ -21,13 +23,15 @@ from tests.admin_ui.conftest import REPORT
 def test_parse_playground_prefixes() -> None:
     text = "them: hi\n\nMe: hey\nwhat's up?\n> ok\n< and you\nя: да"
     assert parse_playground(text) == [
-        ("partner", "hi"), ("owner", "hey"), ("partner", "what's up?"), ("owner", "ok"), ("partner", "and you"), ("owner", "да"),
+        ("partner", "hi"), ("owner", "hey"), ("partner", "what's up?"), ("owner", "ok"), ("partner", "and you"),
+        ("owner", "да"),
     ]
 
 
 def test_compose_dialogue_merges_turns() -> None:
     dialogue = compose_dialogue([("partner", "a"), ("partner", "b"), ("owner", "c"), ("partner", "d")], " friend ")
-    assert [(t.role, t.messages) for t in dialogue.turns] == [("partner", ("a", "b")), ("owner", ("c",)), ("partner", ("d",))]
+    turns = [(t.role, t.messages) for t in dialogue.turns]
+    assert turns == [("partner", ("a", "b")), ("owner", ("c",)), ("partner", ("d",))]
     assert dialogue.relationship == "friend"
 
 
@@ -63,20 +67,28 @@ def test_run_summary_and_samples() -> None:
 
 def test_status_markdown() -> None:
     snapshot = {
-        "counts": {"chats": 3, "messages": 4, "owner_messages": 1, "pending_drafts": 2, "auto_chats": 1, "draft_chats": 0},
+        "counts": {"chats": 3, "messages": 4, "owner_messages": 1, "pending_drafts": 2, "auto_chats": 1,
+                   "draft_chats": 0},
         "autoreply_enabled": False, "model": {"base_model": "tiny", "state": "ready", "device": "cpu"}, "adapter": None,
         "telegram": {"configured": False, "connected": False},
         "training": {"available": True, "running": False, "last_run": None},
         "scheduler": {"enabled": False},
     }
     text = status_markdown(snapshot)
-    assert "**off** (global stop)" in text and "offline" in text and "base model" in text and "| **Pending drafts** | 2 |" in text
+    assert "**off** (global stop)" in text and "offline" in text and "base model" in text
+    assert "| **Pending drafts** | 2 |" in text
 
 
 def test_model_line_reads_both_backends() -> None:
-    from admin_ui.panel_views import _model_line
-
-    local = _model_line({"backend": "local", "base": "bundled:smollm2-135m", "state": "ready", "device": "cpu", "last_latency_s": 1.25})
+    local = model_line({"backend": "local", "base": "bundled:smollm2-135m", "state": "ready", "device": "cpu",
+                        "last_latency_s": 1.25})
     assert local == "bundled:smollm2-135m · **ready** · local · cpu · last reply 1.2 s"
-    remote = _model_line({"backend": "openai", "base_model": "qwen", "state": "error", "last_error": "connection refused"})
+    remote = model_line({"backend": "openai", "base_model": "qwen", "state": "error",
+                         "last_error": "connection refused"})
     assert "qwen" in remote and "connection refused" in remote
+
+
+def test_adapter_perplexity_reads_both_shapes() -> None:
+    assert adapter_perplexity({"perplexity": {"new": 12.5}}) == "12.500"
+    assert adapter_perplexity({"perplexity": 7}) == "7.000"
+    assert adapter_perplexity({}) == "" and adapter_perplexity({"perplexity": float("nan")}) == ""

@@ -1,0 +1,188 @@
+"""Training tab: start a run, watch its loss and evaluation, promote an adapter or roll back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from admin_ui import records, training_actions
+from admin_ui.panel.common import (
+    Choices,
+    NothingChosen,
+    PanelContext,
+    as_id,
+    format_time,
+    is_empty,
+    owner_errors,
+    row_picker,
+)
+from admin_ui.panel.training_report import (
+    adapter_perplexity,
+    loss_frame,
+    perplexity_frame,
+    run_summary,
+    samples_markdown,
+    style_frames,
+)
+
+RUN_COLUMNS = ["run", "status", "progress", "preset", "trigger", "adapter", "started"]
+ADAPTER_COLUMNS = ["adapter", "served", "base model", "held-out ppl", "created"]
+SHOWN_RUNS = 100
+
+
+@dataclass(frozen=True)
+class TrainingTables:
+    runs: pd.DataFrame
+    run_choices: Choices
+    adapters: pd.DataFrame
+    adapter_choices: list[str]
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One run as the tab shows it; `empty()` before a run is picked."""
+
+    summary: str
+    loss: pd.DataFrame
+    perplexity: pd.DataFrame
+    style_shares: pd.DataFrame
+    style_lengths: pd.DataFrame
+    samples: str
+    report: dict[str, Any]
+
+    @classmethod
+    def empty(cls) -> RunView:
+        shares, lengths = style_frames(None)
+        return cls("_Pick a run._", loss_frame([]), perplexity_frame(None), shares, lengths, "", {})
+
+    def outputs(self) -> list[Any]:
+        return [self.summary, self.loss, self.perplexity, self.style_shares, self.style_lengths, self.samples,
+                self.report]
+
+
+def preset_names() -> list[str]:
+    try:
+        return training_actions.preset_names()
+    except ImportError:  # training package absent: the field stays free text
+        return []
+
+
+async def training_tables(ctx: PanelContext) -> TrainingTables:
+    runs = await records.runs(ctx.services, SHOWN_RUNS)
+    adapters = await records.adapters(ctx.services)
+    promoted = await records.promoted_adapter(ctx.services)
+    runs_frame = pd.DataFrame(
+        [[r.id, r.status, f"{r.progress:.0%}", r.preset, r.trigger, r.adapter_id or "",
+          format_time(r.started_at, ctx.tz)] for r in runs],
+        columns=RUN_COLUMNS,
+    )
+    adapters_frame = pd.DataFrame(
+        [[a.id, "yes" if promoted and promoted.id == a.id else "", a.base_model, adapter_perplexity(a.metrics),
+          format_time(a.created_at, ctx.tz)] for a in adapters],
+        columns=ADAPTER_COLUMNS,
+    )
+    return TrainingTables(runs_frame, [(f"run {r.id} · {r.status}", r.id) for r in runs], adapters_frame,
+                          [a.id for a in adapters])
+
+
+async def run_view(ctx: PanelContext, run_id: Any) -> RunView:
+    if is_empty(run_id):
+        return RunView.empty()
+    run = await records.run(ctx.services, as_id(run_id, "run"))
+    shares, lengths = style_frames(run.report)
+    return RunView(run_summary(run, ctx.tz), loss_frame(run.loss_curve), perplexity_frame(run.report), shares, lengths,
+                   samples_markdown(run.report), run.report or {})
+
+
+async def start_run(ctx: PanelContext, preset: str) -> int:
+    return await training_actions.start_training(ctx.services, "panel", preset or None)
+
+
+async def promote(ctx: PanelContext, adapter_id: str) -> str:
+    if not adapter_id:
+        raise NothingChosen("choose an adapter first")
+    adapter = await training_actions.promote(ctx.services, adapter_id, "promoted from the panel")
+    return f"Now serving `{adapter.id}`."
+
+
+async def rollback(ctx: PanelContext) -> str:
+    current = await training_actions.rollback(ctx.services)
+    return f"Now serving `{current.id if current else 'the base model'}`."
+
+
+def training_running(ctx: PanelContext) -> bool:
+    return bool(ctx.services.training and ctx.services.training.is_running())
+
+
+@dataclass(frozen=True)
+class TrainingTab:
+    runs: Any
+    run_pick: Any
+    adapters: Any
+    adapter_pick: Any
+    run_outputs: list[Any]
+
+
+def build(ctx: PanelContext) -> TrainingTab:
+    """The tab's components and events; call inside `gr.Blocks`."""
+    import gradio as gr
+
+    @owner_errors
+    async def on_pick(run_id: Any) -> list[Any]:
+        return (await run_view(ctx, run_id)).outputs()
+
+    @owner_errors
+    async def on_start(preset: str) -> tuple[Any, ...]:
+        run_id = await start_run(ctx, preset)
+        gr.Info(f"training run {run_id} started")
+        tables = await training_tables(ctx)
+        return (tables.runs, gr.update(choices=tables.run_choices, value=run_id), tables.adapters,
+                gr.update(choices=tables.adapter_choices))
+
+    @owner_errors
+    async def on_promote(adapter_id: str) -> tuple[str, pd.DataFrame]:
+        note = await promote(ctx, adapter_id)
+        return note, (await training_tables(ctx)).adapters
+
+    @owner_errors
+    async def on_rollback() -> tuple[str, pd.DataFrame]:
+        note = await rollback(ctx)
+        return note, (await training_tables(ctx)).adapters
+
+    with gr.Tab("Training"):
+        with gr.Row():
+            preset = gr.Dropdown(preset_names(), label="Preset", value=ctx.services.settings.training_preset,
+                                 allow_custom_value=True, scale=2)
+            start_btn = gr.Button("Start training run", variant="primary", scale=1)
+        runs_df = gr.Dataframe(label="Runs (click a row for its curve and report)", interactive=False, max_height=240)
+        run_pick = gr.Dropdown(label="Run", allow_custom_value=True)
+        run_md = gr.Markdown("_Pick a run._")
+        with gr.Row():
+            loss_plot = gr.LinePlot(x="step", y="loss", title="Training loss", height=260)
+            ppl_plot = gr.BarPlot(x="model", y="perplexity", title="Held-out perplexity (lower is better)", height=260,
+                                  y_lim=[0, None])
+        with gr.Row():
+            share_plot = gr.BarPlot(x="metric", y="value", color="series", title="Style: shares of replies/messages",
+                                    height=300, y_lim=[0, 1], sort=None, x_label_angle=-35)
+            length_plot = gr.BarPlot(x="metric", y="value", color="series", title="Style: lengths", height=300,
+                                     y_lim=[0, None], sort=None, x_label_angle=-35)
+        samples_md = gr.Markdown()
+        with gr.Accordion("Full evaluation report", open=False):
+            report_json = gr.JSON()
+        gr.Markdown("#### Adapters")
+        adapters_df = gr.Dataframe(label="Adapters (click a row to pick it)", interactive=False, max_height=240)
+        with gr.Row():
+            adapter_pick = gr.Dropdown(label="Adapter", allow_custom_value=True, scale=2)
+            promote_btn = gr.Button("Promote (serve it)", scale=1)
+            rollback_btn = gr.Button("Roll back", variant="stop", scale=1)
+        adapter_note = gr.Markdown()
+        run_outputs = [run_md, loss_plot, ppl_plot, share_plot, length_plot, samples_md, report_json]
+        start_btn.click(on_start, preset, [runs_df, run_pick, adapters_df, adapter_pick], api_name="start_training")
+        run_pick.change(on_pick, run_pick, run_outputs)
+        runs_df.select(row_picker(), runs_df, run_pick)
+        adapters_df.select(row_picker(), adapters_df, adapter_pick)
+        promote_btn.click(on_promote, adapter_pick, [adapter_note, adapters_df], api_name="promote_adapter")
+        rollback_btn.click(on_rollback, None, [adapter_note, adapters_df], api_name="rollback_adapter")
+    return TrainingTab(runs_df, run_pick, adapters_df, adapter_pick, run_outputs)

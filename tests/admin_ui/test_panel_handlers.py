@@ -1,0 +1,128 @@
+"""The panel's tab handlers as plain async functions over the seeded database and the fakes: no
+Gradio, no browser, no HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from admin_ui.errors import DraftClosed, InvalidDialogue
+from admin_ui.panel import activity, chats, dashboard, drafts, playground, training
+from admin_ui.panel.common import NothingChosen, PanelContext
+from storage import chats as chat_queries
+from storage import kv
+from storage import replies as reply_queries
+from tests.admin_ui.conftest import ALICE, PanelEnv
+from tests.admin_ui.test_api import EXPORT
+
+
+@pytest.fixture
+def ctx(env: PanelEnv) -> PanelContext:
+    return PanelContext(env.services, env.client.app.state.jobs)  # type: ignore[attr-defined]
+
+
+def test_tab_modules_do_not_import_gradio() -> None:
+    code = ("import sys, admin_ui.panel.chats, admin_ui.panel.drafts, admin_ui.panel.training, "
+            "admin_ui.panel.dashboard, admin_ui.panel.playground, admin_ui.panel.activity; "
+            "sys.exit('gradio' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2]).returncode == 0
+
+
+def test_dashboard_and_the_switch(env: PanelEnv, ctx: PanelContext) -> None:
+    view = env.call(dashboard.dashboard_view, ctx)
+    assert view.autoreply_enabled is True and "| **Chats** | 3 (0 auto, 0 draft) |" in view.status
+    assert list(view.jobs.columns) == dashboard.JOB_COLUMNS and view.jobs.empty
+    status = env.call(dashboard.set_autoreply, ctx, False)
+    assert "**off** (global stop)" in status
+    assert env.call(kv.get_value, env.services.db, kv.AUTOREPLY_ENABLED) is False
+
+
+def test_dashboard_import_needs_a_file_and_starts_a_job(env: PanelEnv, ctx: PanelContext, tmp_path: Path) -> None:
+    with pytest.raises(NothingChosen, match="result.json"):
+        env.call(dashboard.import_export, ctx, None)
+    export = tmp_path / "result.json"
+    export.write_text(json.dumps(EXPORT))
+    job = env.call(dashboard.import_export, ctx, str(export))
+    assert job.kind == "import" and export.exists()  # the panel's copy is imported, Gradio's file stays
+    done = env.call(ctx.jobs.wait, job.id)
+    assert done.status == "succeeded" and done.result and done.result["messages_added"] == 2
+    assert dashboard.jobs_frame(ctx)["job"].tolist() == [job.id]
+    assert env.call(dashboard.harvest, ctx).kind == "harvest"
+
+
+def test_chats_search_pick_and_save(env: PanelEnv, ctx: PanelContext) -> None:
+    found = env.call(chats.chats_table, ctx, " ali ")
+    assert found.table["id"].tolist() == [ALICE] and found.choices == [(f"Alice · off · {ALICE}", ALICE)]
+    form = env.call(chats.chat_form, ctx, str(ALICE))  # typed into the dropdown: a string
+    assert (form.mode, form.relationship, form.train) == ("off", "", "default")
+    assert "**Alice**" in form.stats and "Messages: 3 (1 yours)" in form.stats and "skipped 1" in form.stats
+    stats = env.call(chats.save_chat, ctx, ALICE, "draft", " family ", "no")
+    assert "**Alice**" in stats
+    chat = env.call(chat_queries.get_chat, env.services.db, ALICE)
+    assert (chat.reply_mode, chat.relationship, chat.train) == ("draft", "family", False)
+    with pytest.raises(NothingChosen, match="chat"):
+        env.call(chats.chat_form, ctx, "")
+    with pytest.raises(NothingChosen, match="training"):
+        env.call(chats.save_chat, ctx, ALICE, "auto", "", "maybe")
+    assert env.call(chat_queries.get_chat, env.services.db, ALICE).reply_mode == "draft"  # nothing half-saved
+
+
+def test_playground_candidates(env: PanelEnv, ctx: PanelContext) -> None:
+    shown = env.call(playground.candidates, ctx, "them: hi\nme: yo\nthem: lunch?", "friend", " Ann ", 9)
+    assert shown == [f"candidate {i}\nre: lunch?" for i in range(1, playground.MAX_SHOWN_CANDIDATES + 1)]
+    assert env.model.dialogues[-1].partner_name == "Ann" and env.model.dialogues[-1].relationship == "friend"
+    with pytest.raises(InvalidDialogue, match="partner"):
+        env.call(playground.candidates, ctx, "them: hi\nme: bye", "", "", 1)
+
+
+def test_drafts_suggest_review_send_discard(env: PanelEnv, ctx: PanelContext) -> None:
+    action = env.call(drafts.suggest, ctx, ALICE, " and bring wine ")
+    assert action.text == "sure\nre: and bring wine" and "placed in the Telegram input box" in action.note
+    assert action.view.pending["draft"].tolist() == [action.draft_id] and action.view.closed.empty
+    assert action.view.pending["chat"].tolist() == ["Alice"]
+    assert env.call(drafts.draft_text, ctx, action.draft_id) == action.text
+    assert env.call(drafts.draft_text, ctx, None) == ""
+    sent = env.call(drafts.send, ctx, action.draft_id, "yes!\n\nwhich wine?")
+    assert sent.note == f"Draft #{action.draft_id} sent (edited)." and sent.draft_id is None and sent.text == ""
+    assert env.telegram.sent == [(ALICE, ["yes!", "which wine?"])]
+    assert sent.view.pending.empty and sent.view.closed["status"].tolist() == ["sent"]
+    with pytest.raises(DraftClosed):
+        env.call(drafts.send, ctx, action.draft_id, "again")
+    second = env.call(drafts.suggest, ctx, ALICE, "")
+    discarded = env.call(drafts.discard, ctx, second.draft_id)
+    assert "discarded" in discarded.note
+    assert env.call(reply_queries.get_draft, env.services.db, second.draft_id).status == "discarded"
+    with pytest.raises(NothingChosen, match="draft"):
+        env.call(drafts.send, ctx, "", "text")
+
+
+def test_training_tables_run_view_and_adapters(env: PanelEnv, ctx: PanelContext) -> None:
+    tables = env.call(training.training_tables, ctx)
+    run_id = tables.runs["run"].tolist()[0]
+    assert tables.runs["status"].tolist() == ["succeeded"]
+    assert sorted(tables.adapter_choices) == ["adapter-1", "adapter-2"]
+    view = env.call(training.run_view, ctx, run_id)
+    assert f"Run {run_id}" in view.summary and view.loss["loss"].tolist() == [3.2, 2.9, 2.5]
+    assert view.perplexity["model"].tolist() == ["new", "base"] and len(view.outputs()) == 7
+    assert env.call(training.run_view, ctx, "").summary == "_Pick a run._"
+    with pytest.raises(NothingChosen, match="adapter"):
+        env.call(training.promote, ctx, "")
+    assert env.call(training.promote, ctx, "adapter-1") == "Now serving `adapter-1`."
+    served = env.call(training.training_tables, ctx).adapters
+    assert served.loc[served["adapter"] == "adapter-1", "served"].tolist() == ["yes"]
+    assert env.call(training.rollback, ctx) == "Now serving `the base model`."
+    new_run = env.call(training.start_run, ctx, "")
+    assert env.training.started == [("panel", None)] and training.training_running(ctx)
+    assert env.call(training.training_tables, ctx).runs["run"].tolist()[0] == new_run
+
+
+def test_activity_filters_by_decision(env: PanelEnv, ctx: PanelContext) -> None:
+    everything = env.call(activity.activity, ctx, "all")
+    assert everything["chat"].tolist() == ["Team chat", "Alice"]
+    assert list(everything.columns) == activity.ACTIVITY_COLUMNS
+    assert len(env.call(activity.activity, ctx, "skipped")) == 2
+    assert env.call(activity.activity, ctx, "answered").empty
