@@ -11,6 +11,7 @@ serve: setup
 	$(PY) main.py serve
 
 test: setup
+	@bash scripts/setup_browser.sh
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 

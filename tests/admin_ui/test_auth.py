@@ -8,7 +8,6 @@ import stat
 
 import pytest
 
-from settings import is_loopback
 from admin_ui.auth import (
     SESSION_COOKIE,
     BindRefused,
@@ -20,7 +19,7 @@ from admin_ui.auth import (
 from admin_ui.origin import same_origin
 from admin_ui.server import announce_panel, panel_url
 from admin_ui.sessions import SessionStore
-from settings import Settings, load_settings
+from settings import Settings, is_loopback, load_settings
 from tests.admin_ui.conftest import TOKEN, PanelEnv
 
 WRONG = "wrong-token-wrong-token"
