@@ -71,7 +71,7 @@ async def outcome(data_dir: Path, seconds: float, output: str) -> RunOutcome:
     decisions = sum(1 for r in runs if (r.report or {}).get("promotion") is not None)
     return RunOutcome(
         runs=len(runs), adapters=len(adapters),
-        adapter_dirs=len([p for p in (data_dir / "adapters").iterdir() if not p.name.startswith(".tmp-")]),
+        adapter_dirs=len([p for p in (data_dir / "adapters").glob("*") if not p.name.startswith(".tmp-")]),
         promotions=decisions, world_size=report.get("world_size"),
         status=run.status if run else "missing", loss_curve=run.loss_curve if run else [], seconds=seconds,
         output=output,
@@ -93,10 +93,10 @@ def run_torchrun(data_dir: Path, processes: int, max_steps: int, models_dir: Pat
                "--master_port", str(29400 + os.getpid() % 500),
                str(REPO_ROOT / "main.py"), "train", "--preset", "tiny", "--max-steps", str(max_steps)]
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=data_dir.parent, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, cwd=data_dir.parent, env=env, capture_output=True, text=True, timeout=600, check=False)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
-        raise RuntimeError(f"torchrun exited with {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"torchrun exited with {done.returncode}:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}")
     return seconds, done.stdout + done.stderr
 
 
@@ -107,7 +107,7 @@ def run_single(data_dir: Path, batch_size: int, max_steps: int, models_dir: Path
             f"asyncio.run(run_training(load_settings(), preset='tiny', trigger='cli', "
             f"overrides={{'batch_size': {batch_size}, 'max_steps': {max_steps}}}))")
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], cwd=data_dir.parent, env=env, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", code], cwd=data_dir.parent, env=env, capture_output=True, text=True, check=False,
                           timeout=600)
     seconds = time.perf_counter() - started
     if done.returncode != 0:

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ def shards_parameters(environ: Mapping[str, str] | None = None) -> bool:
     import json
 
     try:
-        stage = json.loads(open(config_file, encoding="utf-8").read()).get("zero_optimization", {}).get("stage")
+        stage = json.loads(Path(config_file).read_text(encoding="utf-8")).get("zero_optimization", {}).get("stage")
     except (OSError, ValueError):
         return False
     return stage == 3

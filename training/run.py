@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from settings import Settings
-from storage import Database
-from storage import dataset_queries
+from storage import Database, dataset_queries
 from storage import training as training_queries
-from training.config import TrainConfig, load_preset
 from training import distributed
+from training.config import TrainConfig, load_preset
 from training.dataset import BuiltDataset, load_dataset
 from training.distributed import Rank
 from training.evaluate import Reference, encode_examples, evaluate_adapter
@@ -38,6 +37,7 @@ from training.promotion import PromotionDecision, decide_promotion
 
 log = logging.getLogger(__name__)
 
+SINGLE_PROCESS = Rank()
 TRAIN_PROGRESS_SHARE = 0.85  # progress 0..0.85 is training; evaluation fills the rest
 
 
@@ -167,7 +167,7 @@ class RunPlan:
     reference: Reference | None
 
 
-async def main(settings: Settings, db: Database, run_id: int, config: TrainConfig, rank: Rank = Rank()) -> RunResult:
+async def main(settings: Settings, db: Database, run_id: int, config: TrainConfig, rank: Rank = SINGLE_PROCESS) -> RunResult:
     """The main process's part of a run. Failures before and after training are shared with the
     other processes (they wait at `share`); one during training ends this process, and the launcher
     stops the others (they are inside the trainer's collectives)."""
