@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from bench.distributed_bench import compare, outcome, run_torchrun
-from training.distributed import Failure, Rank, RankError, current_rank, share, shards_parameters
+from training.distributed import (
+    Failure,
+    Rank,
+    RankError,
+    current_rank,
+    shards_parameters,
+    share,
+)
 
 
 def test_rank_comes_from_the_launcher_environment():
