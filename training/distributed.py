@@ -124,12 +124,23 @@ def _describe(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {error}" if error is not None else "unknown failure"
 
 
+_stopped: list[str] = []
+
+
+def stop_reason() -> str | None:
+    """Why this process was told to stop, once it was (asyncio turns the `Terminated` raised in the
+    event loop into a cancellation of the run's task; the run row records this reason instead)."""
+    return _stopped[0] if _stopped else None
+
+
 def _raise_on_sigterm() -> None:
     if threading.current_thread() is not threading.main_thread():
         return
 
     def handler(signum: int, frame: Any) -> None:
-        raise Terminated(f"stopped by signal {signum} (another process of the run failed or the run was stopped)")
+        reason = f"stopped by signal {signum}: another process of the run failed, or the run was stopped"
+        _stopped.append(reason)
+        raise Terminated(reason)
 
     signal.signal(signal.SIGTERM, handler)
 

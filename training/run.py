@@ -122,7 +122,8 @@ async def run_training(
             try:
                 return await main(settings, db, run_id, config, rank)
             except BaseException as exc:
-                await training_queries.update_run(db, run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+                error = distributed.stop_reason() or f"{type(exc).__name__}: {exc}"
+                await training_queries.update_run(db, run_id, status="failed", error=error[:2000])
                 raise
     finally:
         distributed.teardown(rank)
