@@ -6,8 +6,9 @@ against a single-process run with the same global batch, on the same seeded chat
 Checks and prints: the multi-process run left exactly one run row, one adapter directory and one
 promotion decision, recorded `world_size`; every process trained (each logs its own
 "process r/N training" line and trl's step logs come from all of them); and the loss curves of
-the two runs side by side (per-device batch × N = the single run's batch). Exit code 1 if a check
-fails. The suite runs the same check (tests/training/test_distributed.py, marked slow-ish: ~40 s).
+the two runs side by side (per-device batch × N = the single run's batch); then a run whose last
+process fails as it starts training (torchrun stops the main process, which marks the run failed
+once and writes no adapter). Exit code 1 if a check fails. The suite runs the same check (tests/training/test_distributed.py, marked slow-ish: ~40 s).
 """
 
 from __future__ import annotations
@@ -100,6 +101,33 @@ def run_torchrun(data_dir: Path, processes: int, max_steps: int, models_dir: Pat
     return seconds, done.stdout + done.stderr
 
 
+FAILING_RANK_LAUNCHER = """
+import os, runpy, sys
+sys.path.insert(0, {repo!r})
+import training.run
+if os.environ.get("RANK") == {rank!r}:
+    def failing_train_adapter(*args, **kwargs):
+        raise RuntimeError("injected failure on rank {rank}")
+    training.run.train_adapter = failing_train_adapter
+sys.argv = ["main.py", "train", "--preset", "tiny"]
+runpy.run_path({main!r}, run_name="__main__")
+"""
+
+
+def run_with_failing_rank(data_dir: Path, processes: int, rank: int, models_dir: Path | None) -> tuple[float, int]:
+    """torchrun where process `rank` fails as it starts training (a launcher script replaces its
+    `train_adapter`); returns (seconds, torchrun's exit code)."""
+    env = environment(data_dir, models_dir)
+    launcher = data_dir.parent / "failing_rank.py"
+    launcher.write_text(FAILING_RANK_LAUNCHER.format(repo=str(REPO_ROOT), rank=str(rank),
+                                                     main=str(REPO_ROOT / "main.py")), encoding="utf-8")
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+                           str(processes), str(launcher)], cwd=data_dir.parent, env=env, capture_output=True,
+                          text=True, timeout=600, check=False)
+    return time.perf_counter() - started, done.returncode
+
+
 def run_single(data_dir: Path, batch_size: int, max_steps: int, models_dir: Path | None) -> tuple[float, str]:
     """The same entry point in one process (a subprocess too, so both runs start alike)."""
     env = environment(data_dir, models_dir)
@@ -146,8 +174,16 @@ def main() -> int:
     print("step  loss(torchrun)  loss(single)")
     for (step, a), (_, b) in zip(multi.loss_curve, single.loss_curve):
         print(f"{int(step):4d}  {a:14.5f}  {b:12.5f}")
+    with tempfile.TemporaryDirectory(prefix="tgtwin-distbench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        asyncio.run(seed(data_dir))
+        seconds, code = run_with_failing_rank(data_dir, args.processes, args.processes - 1, args.models_dir)
+        failed = asyncio.run(outcome(data_dir, seconds, ""))
+    failed_once = code != 0 and failed.runs == 1 and failed.status == "failed" and failed.adapters == 0
+    print(f"rank {args.processes - 1} failing: torchrun exit {code} after {seconds:.1f}s, run rows {failed.runs}, "
+          f"status {failed.status}, adapters {failed.adapters}")
     print(f"load average after {os.getloadavg()[0]:.2f}")
-    ok = (multi.status == "succeeded" and multi.runs == multi.adapters == multi.adapter_dirs == multi.promotions == 1
+    ok = failed_once and (multi.status == "succeeded" and multi.runs == multi.adapters == multi.adapter_dirs == multi.promotions == 1
           and multi.world_size == args.processes and all(trained))
     print(json.dumps({"checks_passed": ok}))
     return 0 if ok else 1
