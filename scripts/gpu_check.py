@@ -38,8 +38,8 @@ async def check(data_dir: Path, steps: int, dry_run: bool, models_dir: Path | No
 
     cuda = torch.cuda.is_available()
     if not cuda and not dry_run:
-        raise SystemExit("gpu_check: torch sees no CUDA device (torch %s); use --dry-run for the CPU path"
-                         % torch.__version__)
+        raise SystemExit(f"gpu_check: torch sees no CUDA device (torch {torch.__version__}); "
+                         "use --dry-run for the CPU path")
     base = "tiny" if dry_run else BUNDLED
     settings = load_settings(data_dir=data_dir, base_model=base, demo=False)
     if models_dir is not None:
