@@ -56,7 +56,9 @@ async def run_product(settings: Settings, with_telegram: bool) -> None:
             log.info("demo: imported the bundled sample (%s)", result)
         model = await stack.enter_async_context(build_model(settings, await training_queries.promoted_adapter(db)))
         services = Services(settings=settings, db=db, model=model)
-        controller = await stack.enter_async_context(TrainingController(settings, on_promoted=model.swap_adapter))
+        controller = await stack.enter_async_context(TrainingController(
+            settings, on_promoted=model.swap_adapter, on_training=getattr(model, "set_training_active", None)
+        ))
         services.training = controller
         services.schedule = await stack.enter_async_context(RetrainSchedule(settings, controller))
         if settings.demo and not await training_queries.list_adapters(db) and not controller.is_running():

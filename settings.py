@@ -98,6 +98,7 @@ class Settings(BaseSettings):
 
     # --- training
     training_preset: str = Field("smollm2-cpu", description="Preset name from training/presets.")
+    train_processes: int = Field(1, ge=1, le=64, description="Training processes per run (torchrun; one per GPU, or CPU processes with gloo).")
     retrain_cron: str = Field("", description="Crontab for scheduled retraining, e.g. `0 4 * * *`.")
     retrain_interval_hours: float = Field(0.0, ge=0, description="Retrain every N hours (0 = off).")
     retrain_min_new_messages: int = Field(50, ge=0, description="Skip a scheduled run below this many new owner messages.")

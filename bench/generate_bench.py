@@ -1,27 +1,52 @@
-"""Decode speed and reply latency of the default model (`bundled:smollm2-135m`) on this machine.
+"""Reply latency and decode speed of the default model (`bundled:smollm2-135m`) on CPU.
 
     python -m bench.generate_bench [--dtypes bf16,fp32] [--replies 10] [--threads N]
+    python -m bench.generate_bench --options baseline,all-cores,prompt-lookup,static-compile,ct2-int8
+                                   [--replies 8] [--no-training] [--models-dir DIR] [--ct2-site DIR]
 
-For each dtype: prefill time of a realistic prompt (10 context turns through the real prompt
-format), decode tokens/s (greedy, 64 forced tokens, KV cache, prefill subtracted), and the p50/p90
-latency of a whole 30-token reply through `generate_replies` (sampling, stop rules, decoding).
-Prints the load average too: on a shared machine other work slows every number down.
+Per dtype (the first form, read by bench/report.py): prefill time of a realistic prompt, decode
+tokens/s (greedy, forced tokens, KV cache, prefill subtracted), p50/p90 of a whole 30-token reply.
+
+With `--options`: every decode option side by side, idle and while a real training run works, in
+one run.
+
+Options (each one timed through the same 30-token reply: sampling, the real prompt format, the
+end of turn suppressed so every reply is 30 tokens):
+- `baseline`: what the model service does today (eager, dynamic KV cache, `inference_threads()`);
+- `all-cores`: the same with one torch thread per core (what serving uses while nothing trains);
+- `prompt-lookup`: assisted decoding from n-grams of the prompt (`prompt_lookup_num_tokens=10`);
+- `static-compile`: static KV cache + `torch.compile` of the decode step (inductor, CPU);
+- `ct2-int8`: CTranslate2 int8, the model converted once (measured only, not a product path; needs
+  `ctranslate2` importable, e.g. from a separate venv: `--ct2-site /tmp/ct2venv/lib/python3.11/site-packages`).
+
+Phase 1 times every option idle, round-robin (each round runs one reply per option, so drift in the
+machine's load hits every option alike); phase 2 starts a real training run through the worker
+(`python -m training.worker`: lowered priority, the cores serving doesn't use) on the bundled model
+and times them again. Prints load averages: on a shared machine other work slows every number down.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from model.dialogue import Dialogue, Turn
 
-DTYPES = {"bf16": "bfloat16", "fp32": "float32"}
+REPO_ROOT = Path(__file__).resolve().parents[1]
 LLAMA_CPP_Q4_1_TOK_S = 122.0  # measured earlier on this machine and model (reference only)
+REPLY_TOKENS = 30
+DTYPES = {"bf16": "bfloat16", "fp32": "float32"}
+OPTIONS = ("baseline", "all-cores", "prompt-lookup", "static-compile", "ct2-int8")
 
 
 def bench_dialogue() -> Dialogue:
@@ -38,6 +63,97 @@ def bench_dialogue() -> Dialogue:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@dataclass(slots=True)
+class Option:
+    """One decode option: `reply()` produces one 30-token reply; `threads` torch threads while it runs."""
+
+    name: str
+    reply: Callable[[], None]
+    threads: int
+    idle: list[float] = field(default_factory=list)
+    training: list[float] = field(default_factory=list)
+
+
+def build_options(names: list[str], models_dir: Path, ct2_site: str | None) -> list[Option]:
+    import torch
+    from transformers import CompileConfig
+
+    from model.generation import GenerationSettings, generate_replies
+    from model.prompt import PromptFormat
+    from model.sources import inference_threads, load_base
+
+    model, tokenizer = load_base("bundled:smollm2-135m", models_dir)
+    fmt = PromptFormat.for_tokenizer(tokenizer)
+    dialogue = bench_dialogue()
+    no_end = _suppress([tokenizer.eos_token_id, *tokenizer.encode(fmt.end_of_turn, add_special_tokens=False)])
+    gen = GenerationSettings(temperature=0.7, top_p=0.9, max_new_tokens=REPLY_TOKENS)
+    original_generate = model.generate
+
+    def hf_reply(**decode: Any) -> Callable[[], None]:
+        def reply() -> None:
+            model.generate = lambda **kw: original_generate(**kw, **decode)  # type: ignore[method-assign]
+            try:
+                generate_replies(model, tokenizer, fmt, dialogue, gen, logits_processors=[no_end])
+            finally:
+                model.generate = original_generate  # type: ignore[method-assign]
+        return reply
+
+    serving, cores = inference_threads(), os.cpu_count() or 1
+    options = []
+    for name in names:
+        if name == "baseline":
+            options.append(Option(name, hf_reply(), serving))
+        elif name == "all-cores":
+            options.append(Option(name, hf_reply(), cores))
+        elif name == "prompt-lookup":
+            options.append(Option(name, hf_reply(prompt_lookup_num_tokens=10), serving))
+        elif name == "static-compile":
+            compile_config = CompileConfig(mode="default", dynamic=False)
+            compile_config._compile_all_devices = True
+            option = Option(name, hf_reply(cache_implementation="static", compile_config=compile_config), serving)
+            torch.set_num_threads(serving)
+            started = time.perf_counter()
+            option.reply()  # the compilation (not counted)
+            option.reply()
+            print(f"static-compile: compiled in {time.perf_counter() - started:.0f}s", flush=True)
+            options.append(option)
+        elif name == "ct2-int8":
+            reply = _ct2_reply(models_dir, tokenizer, fmt, dialogue, serving, ct2_site)
+            if reply is None:
+                print("ct2-int8: ctranslate2 is not importable; skipped (see --ct2-site)")
+                continue
+            options.append(Option(name, reply, serving))
+        else:
+            raise SystemExit(f"unknown option {name!r} (known: {', '.join(OPTIONS)})")
+    return options
+
+
+def _ct2_reply(models_dir: Path, tokenizer: Any, fmt: Any, dialogue: Dialogue, threads: int,
+               ct2_site: str | None) -> Callable[[], None] | None:
+    if ct2_site:
+        sys.path.append(ct2_site)
+    try:
+        import ctranslate2
+        from ctranslate2.converters import TransformersConverter
+    except ImportError:
+        return None
+    from model.sources import resolve_base_dir
+
+    out = models_dir / "bench-ct2-int8"
+    if not (out / "model.bin").is_file():
+        started = time.perf_counter()
+        TransformersConverter(str(resolve_base_dir("bundled:smollm2-135m", models_dir))).convert(
+            str(out), quantization="int8", force=True)
+        print(f"ct2-int8: converted in {time.perf_counter() - started:.0f}s", flush=True)
+    generator = ctranslate2.Generator(str(out), device="cpu", compute_type="int8", intra_threads=threads)
+    tokens = tokenizer.convert_ids_to_tokens(fmt.encode_prompt(tokenizer, dialogue))
+
+    def reply() -> None:
+        generator.generate_batch([tokens], max_length=REPLY_TOKENS, min_length=REPLY_TOKENS, sampling_temperature=0.7,
+                                 sampling_topp=0.9, sampling_topk=0, include_prompt_in_result=False)
+    return reply
 
 
 def measure(dtype_name: str, models_dir: Path, replies: int, decode_tokens: int) -> dict[str, Any]:
@@ -87,15 +203,75 @@ def _suppress(token_ids: list[int]) -> Any:
     return processor
 
 
+def time_round_robin(options: list[Option], replies: int, phase: str) -> None:
+    import torch
+
+    for _ in range(replies):
+        for option in options:
+            torch.set_num_threads(option.threads)
+            started = time.perf_counter()
+            option.reply()
+            getattr(option, phase).append(time.perf_counter() - started)
+
+
+def start_training(root: Path, models_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """A real run through the training worker (its priority and threads as in production)."""
+    from bench.distributed_bench import seed
+    from settings import load_settings
+    from storage import Database
+    from storage import training as training_queries
+    from training.controller import worker_settings_json
+
+    data_dir = root / "train-data"
+    asyncio.run(seed(data_dir, exchanges=200))
+    (data_dir / "models").symlink_to(models_dir.resolve())
+    settings = load_settings(data_dir=data_dir)
+
+    async def create_run() -> int:
+        async with Database.open(settings.db_path) as db:
+            return (await training_queries.create_run(db, "bench", settings.training_preset)).id
+
+    run_id = asyncio.run(create_run())
+    settings_file = root / "run.settings.json"
+    settings_file.write_text(worker_settings_json(settings), encoding="utf-8")
+    log_path = root / "training.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TGTWIN_")}
+    env.update(PYTHONPATH=str(REPO_ROOT), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "training.worker", "--run-id", str(run_id), "--preset", settings.training_preset,
+             "--settings-file", str(settings_file)], cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300
+    while " step " not in log_path.read_text(errors="replace"):  # the model is loaded and training steps run
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the training run did not start:\n{log_path.read_text(errors='replace')[-2000:]}")
+        time.sleep(1)
+    return process, log_path
+
+
+def decode_tok_s(option: Option) -> float:
+    """Generated tokens per second of a whole reply, prompt processing included."""
+    return REPLY_TOKENS / statistics.median(option.idle)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.generate_bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dtypes", default="bf16,fp32", help="comma-separated: bf16, fp32")
-    parser.add_argument("--replies", type=int, default=10, help="30-token replies timed per dtype")
+    parser.add_argument("--options", default=None, help=f"compare decode options, comma-separated: {', '.join(OPTIONS)}")
+    parser.add_argument("--dtypes", default="bf16,fp32", help="(without --options) comma-separated: bf16, fp32")
     parser.add_argument("--decode-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = what the model service uses)")
+    parser.add_argument("--replies", type=int, default=8, help="30-token replies timed per option/dtype and phase")
+    parser.add_argument("--no-training", action="store_true", help="idle phase only")
     parser.add_argument("--models-dir", type=Path, default=None, help="where the converted model is cached")
+    parser.add_argument("--ct2-site", default=None, help="a site-packages dir holding ctranslate2 (appended to sys.path)")
     args = parser.parse_args()
+    if args.options is None:
+        compare_dtypes(args)
+    else:
+        compare_options(args)
 
+
+def compare_dtypes(args: argparse.Namespace) -> None:
     import torch
 
     from model.sources import inference_dtype, inference_threads
@@ -111,6 +287,39 @@ def main() -> None:
             print(f"{r['dtype']}: load {r['load_s']:.1f}s, prompt {r['prompt_tokens']} tokens, prefill {r['prefill_s']:.2f}s, "
                   f"decode {r['decode_tok_s']:.1f} tok/s ({r['decode_tok_s'] / LLAMA_CPP_Q4_1_TOK_S:.2f}x llama.cpp Q4_1), "
                   f"30-token reply p50 {r['reply_p50_s']:.2f}s p90 {r['reply_p90_s']:.2f}s", flush=True)
+    print(f"load average after {os.getloadavg()[0]:.2f}")
+
+
+def compare_options(args: argparse.Namespace) -> None:
+    print(f"cpus {os.cpu_count()}, load average before {os.getloadavg()[0]:.2f}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="tgtwin-genbench-") as tmp:
+        models_dir = args.models_dir or Path(tmp) / "models"
+        options = build_options([n.strip() for n in args.options.split(",") if n.strip()], models_dir, args.ct2_site)
+        time_round_robin(options, args.replies, "idle")
+        print(f"idle phase done, load average {os.getloadavg()[0]:.2f}", flush=True)
+        if not args.no_training:
+            process, _ = start_training(Path(tmp), models_dir)
+            try:
+                time_round_robin(options, args.replies, "training")
+                still_training = process.poll() is None
+            finally:
+                process.terminate()
+                process.wait(60)
+            print(f"training phase done (run still training at the end: {still_training}), "
+                  f"load average {os.getloadavg()[0]:.2f}", flush=True)
+
+    print(f"\n{'option':15} {'threads':>7} {'idle p50':>9} {'p90':>6} {'train p50':>10} {'p90':>6} {'ratio':>6} "
+          f"{'tok/s idle':>10} {'x llama.cpp':>11}")
+    for o in options:
+        p50 = percentile(o.idle, 0.5)
+        row = f"{o.name:15} {o.threads:7d} {p50:8.2f}s {percentile(o.idle, 0.9):5.2f}s"
+        if o.training:
+            t50 = percentile(o.training, 0.5)
+            row += f" {t50:9.2f}s {percentile(o.training, 0.9):5.2f}s {t50 / p50:5.2f}x"
+        else:
+            row += f" {'-':>10} {'-':>6} {'-':>6}"
+        tok_s = decode_tok_s(o)
+        print(row + f" {tok_s:10.1f} {tok_s / LLAMA_CPP_Q4_1_TOK_S:10.2f}x")
     print(f"load average after {os.getloadavg()[0]:.2f}")
 
 

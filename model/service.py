@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -84,6 +85,23 @@ def read_adapter_info(adapter_dir: str | Path) -> AdapterInfo:
     return AdapterInfo(str(path), meta.get("base_model"), meta.get("preset"), meta)
 
 
+def serving_threads(training: bool, cpus: int | None = None, load: float | None = None) -> int:
+    """Torch threads for serving on CPU (one pool per process: the training worker has its own).
+
+    While a run trains: `inference_threads()`; the worker (lower priority) takes the other cores.
+    Otherwise every core, unless other work already keeps them busy (1-minute load average at or
+    above cores - 1): OpenMP's per-op barriers collapse on oversubscribed cores. Measured with
+    bench/generate_bench.py on 2 shared cores at load ~9: a 30-token reply took 55 s with 2 threads
+    against 5.2 s with 1."""
+    from model.sources import inference_threads
+
+    cpus = cpus or os.cpu_count() or 1
+    load = os.getloadavg()[0] if load is None else load
+    if training or load >= cpus - 1:
+        return inference_threads()
+    return cpus
+
+
 class ModelService:
     """Base model + one adapter, served off the event loop. Use as `async with ModelService(...)`."""
 
@@ -111,6 +129,7 @@ class ModelService:
         self._dtype = ""
         self._last_latency_s: float | None = None
         self._torch_threads_before: int | None = None
+        self._training = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -185,6 +204,11 @@ class ModelService:
         future = asyncio.get_running_loop().run_in_executor(self._executor, self._activate, adapter_dir)
         await future  # not timed out: a half-finished swap must not be abandoned
 
+    async def set_training_active(self, active: bool) -> None:
+        """A training run started (True) or ended (False): serving takes fewer or all cores from its
+        next request on (`serving_threads`). Wired as the training controller's `on_training`."""
+        self._training = active
+
     def status(self) -> ModelStatus:
         adapter = self._adapter
         return ModelStatus(
@@ -232,11 +256,11 @@ class ModelService:
     def _load(self) -> None:
         import torch
 
-        from model.sources import inference_threads, load_base
+        from model.sources import load_base
 
         if not torch.cuda.is_available():
             self._torch_threads_before = torch.get_num_threads()
-            torch.set_num_threads(inference_threads())  # process-wide; restored by aclose()
+            self._set_threads()  # process-wide; restored by aclose()
 
         model, tokenizer = load_base(self.settings.base_model, self.settings.models_dir)
         self._base, self._tokenizer = model, tokenizer
@@ -255,6 +279,14 @@ class ModelService:
                           self._requested_adapter, self._adapter_error)
         log.info("model service ready: %s%s on %s (%s)", self.settings.base_model,
                  f" + {self._adapter.path}" if self._adapter else "", self._device, self._dtype)
+
+    def _set_threads(self) -> None:
+        import torch
+
+        wanted = serving_threads(self._training)
+        if torch.get_num_threads() != wanted:
+            torch.set_num_threads(wanted)
+            log.debug("model service: %s torch thread(s) (training %s)", wanted, "running" if self._training else "idle")
 
     def _check_base(self, info: AdapterInfo) -> None:
         if info.base_model is not None and info.base_model != self.settings.base_model:
@@ -302,6 +334,8 @@ class ModelService:
     def _generate(self, dialogue: Dialogue, gen: GenerationSettings, n: int,
                   cancelled: threading.Event) -> list[list[str]]:
         assert self._format is not None
+        if self._torch_threads_before is not None:  # CPU serving
+            self._set_threads()
         started = time.perf_counter()
         model = self._peft if self._peft is not None else self._base
         replies = generate_replies(model, self._tokenizer, self._format, dialogue, gen, n,

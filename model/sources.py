@@ -66,12 +66,15 @@ def load_base(
     quantization: str = "none",
     for_training: bool = False,
     dtype: Any = None,
+    local_rank: int = 0,
 ) -> tuple[Any, Any]:
     """(model, tokenizer) for `spec`. Inference models come back in eval mode, in bf16 where the
     machine runs it natively (see `inference_dtype`); training models in fp32 on CPU.
 
     A quantised model is meant for training only: bitsandbytes repacks weights on first use, so
-    inference on it before training would change what is trained. Load anew for serving."""
+    inference on it before training would change what is trained. Load anew for serving.
+
+    `local_rank`: in a multi-process run, each process loads onto its own GPU."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -79,7 +82,9 @@ def load_base(
 
     path = resolve_base_dir(spec, models_dir)
     cuda = torch.cuda.is_available()
-    bnb = choose_quantization(quantization, cuda)
+    from training.distributed import shards_parameters
+
+    bnb = choose_quantization(quantization, cuda, sharded=shards_parameters())
     if dtype is None:
         dtype = _default_dtype(cuda, for_training, quantized=bnb is not None)
     tokenizer = AutoTokenizer.from_pretrained(str(path))
@@ -88,10 +93,10 @@ def load_base(
     kwargs: dict[str, Any] = {"dtype": dtype}
     if bnb is not None:
         kwargs["quantization_config"] = bnb
-        kwargs["device_map"] = {"": 0} if cuda else {"": "cpu"}
+        kwargs["device_map"] = {"": local_rank} if cuda else {"": "cpu"}
     model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
     if cuda and bnb is None:
-        model.to("cuda")
+        model.to(f"cuda:{local_rank}")
     if not for_training:
         model.eval()
     log.info("base model %s loaded from %s (dtype %s, quantization %s)", spec, path, dtype,

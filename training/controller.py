@@ -28,6 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SECRET_FIELDS = {"api_id", "api_hash", "admin_token", "openai_api_key"}
 
 OnPromoted = Callable[[str | None], Awaitable[None]]
+OnTraining = Callable[[bool], Awaitable[None]]
 
 
 class RunAlreadyRunning(RuntimeError):
@@ -41,21 +42,34 @@ def worker_settings_json(settings: Settings) -> str:
     return json.dumps(data)
 
 
+def worker_command(module: str, processes: int) -> list[str]:
+    """The worker's command line: `python -m MODULE`, or with N > 1 processes
+    `python -m torch.distributed.run --standalone --nproc_per_node N -m MODULE` (torchrun: gloo on
+    CPU, nccl on GPUs; `--standalone` picks a free local port). torchrun stops the other processes
+    when one fails, and exits non-zero."""
+    if processes <= 1:
+        return [sys.executable, "-m", module]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+            "-m", module]
+
+
 class TrainingController:
     """`async with TrainingController(settings, on_promoted) as training:`; `stop()` ends a live run."""
 
     def __init__(
-        self, settings: Settings, on_promoted: OnPromoted | None = None, *, worker_module: str = "training.worker"
+        self, settings: Settings, on_promoted: OnPromoted | None = None, *, worker_module: str = "training.worker",
+        on_training: OnTraining | None = None,
     ) -> None:
         self.settings = settings
         self.on_promoted = on_promoted
+        self.on_training = on_training  # told True when a worker starts, False when it has ended
         self.worker_module = worker_module
         self._busy = False
         self._process: asyncio.subprocess.Process | None = None
         self._watcher: asyncio.Task[None] | None = None
         self.current_run_id: int | None = None
 
-    async def __aenter__(self) -> "TrainingController":
+    async def __aenter__(self) -> TrainingController:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -80,7 +94,9 @@ class TrainingController:
         except BaseException:
             self._busy = False
             raise
-        log.info("training run %s started (%s, preset %s, pid %s)", run.id, trigger, config.name, self._process.pid)
+        log.info("training run %s started (%s, preset %s, %s process(es), pid %s)", run.id, trigger, config.name,
+                 self.settings.train_processes, self._process.pid)
+        await self._tell_training(True)
         self._watcher = asyncio.create_task(self._watch(run.id, self._process), name=f"training-run-{run.id}")
         return run.id
 
@@ -96,7 +112,7 @@ class TrainingController:
         env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYTHONUNBUFFERED="1")
         with open(log_path, "ab") as log_file:
             return await asyncio.create_subprocess_exec(
-                sys.executable, "-m", self.worker_module,
+                *worker_command(self.worker_module, self.settings.train_processes),
                 "--run-id", str(run_id), "--preset", preset, "--settings-file", str(settings_file.resolve()),
                 cwd=str(REPO_ROOT), env=env, stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_file, stderr=asyncio.subprocess.STDOUT,
@@ -122,6 +138,15 @@ class TrainingController:
             (Path(self.settings.data_dir) / "runs" / f"run-{run_id}.settings.json").unlink(missing_ok=True)
             self._process = None
             self._busy = False
+            await self._tell_training(False)
+
+    async def _tell_training(self, active: bool) -> None:
+        if self.on_training is None:
+            return
+        try:
+            await self.on_training(active)
+        except Exception:
+            log.exception("on_training(%s) failed", active)
 
     async def wait(self) -> None:
         """Until the current run (if any) has finished and been handled."""

@@ -28,14 +28,17 @@ from typing import Any
 from settings import Settings
 from storage import Database, dataset_queries
 from storage import training as training_queries
+from training import distributed
 from training.config import TrainConfig, load_preset
 from training.dataset import BuiltDataset, load_dataset
+from training.distributed import Rank
 from training.evaluate import Reference, encode_examples, evaluate_adapter
 from training.promotion import PromotionDecision, decide_promotion
 from training.reconcile import record_run_process
 
 log = logging.getLogger(__name__)
 
+SINGLE_PROCESS = Rank()
 TRAIN_PROGRESS_SHARE = 0.85  # progress 0..0.85 is training; evaluation fills the rest
 
 
@@ -45,6 +48,10 @@ class TrainingError(RuntimeError):
 
 class NoTrainingData(TrainingError):
     """The dataset has no training examples (import or harvest some chats first)."""
+
+
+class PeerFailed(TrainingError):
+    """(On a non-main process of a multi-process run) the main process failed; it recorded why."""
 
 
 @dataclass(slots=True)
@@ -96,20 +103,32 @@ async def run_training(
     overrides: dict[str, Any] | None = None,
 ) -> RunResult:
     """Train, evaluate, version and gate one adapter. Creates the run row unless `run_id` is given
-    (the controller creates it); any failure marks the run failed and is re-raised."""
+    (the controller creates it); any failure marks the run failed and is re-raised.
+
+    Rank-aware (see training/distributed.py): started N times by torchrun / accelerate, the main
+    process does all of the above and the others only train; every process returns the same result
+    or raises (`PeerFailed` on the others when the main process failed)."""
     config = load_preset(preset or settings.training_preset).with_overrides(**(overrides or {}))
-    async with Database.open(settings.db_path) as db:
-        if run_id is None:
-            owner_messages = await dataset_queries.owner_message_count(db)
-            run_id = (await training_queries.create_run(db, trigger, config.name, owner_messages)).id
-        else:
-            await training_queries.update_run(db, run_id, status="running")
-        record_run_process(settings, run_id)
-        try:
-            return await main(settings, db, run_id, config)
-        except BaseException as exc:
-            await training_queries.update_run(db, run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
-            raise
+    rank = distributed.current_rank()
+    distributed.setup(rank)
+    try:
+        if not rank.is_main:
+            return await follow(settings, config, rank)
+        async with Database.open(settings.db_path) as db:
+            if run_id is None:
+                owner_messages = await dataset_queries.owner_message_count(db)
+                run_id = (await training_queries.create_run(db, trigger, config.name, owner_messages)).id
+            else:
+                await training_queries.update_run(db, run_id, status="running")
+            record_run_process(settings, run_id)
+            try:
+                return await main(settings, db, run_id, config, rank)
+            except BaseException as exc:
+                error = distributed.stop_reason() or f"{type(exc).__name__}: {exc}"
+                await training_queries.update_run(db, run_id, status="failed", error=error[:2000])
+                raise
+    finally:
+        distributed.teardown(rank)
 
 
 # --------------------------------------------------------------------------- main
@@ -140,41 +159,102 @@ class RunRecorder:
             await asyncio.wrap_future(future)
 
 
-async def main(settings: Settings, db: Database, run_id: int, config: TrainConfig) -> RunResult:
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """What the main process decided before training; shared with the other processes."""
+
+    run_id: int
+    adapter_id: str
+    base_spec: str
+    dataset: BuiltDataset
+    reference: Reference | None
+
+
+async def main(settings: Settings, db: Database, run_id: int, config: TrainConfig, rank: Rank = SINGLE_PROCESS) -> RunResult:
+    """The main process's part of a run. Failures before and after training are shared with the
+    other processes (they wait at `share`); one during training ends this process, and the launcher
+    stops the others (they are inside the trainer's collectives)."""
+    try:
+        plan = await _plan(settings, db, run_id, config)
+    except BaseException as exc:
+        distributed.share(rank, failure=exc)
+        raise
+    distributed.share(rank, plan)
+    recorder = RunRecorder(db, run_id, asyncio.get_running_loop())
+    staging = settings.adapters_dir / f".tmp-{plan.adapter_id}"
+    dataset = plan.dataset
+    log.info("run %s: %s train / %s held-out examples from %s chats, base %s, preset %s, %s process(es)",
+             run_id, dataset.stats.train, dataset.stats.heldout, dataset.stats.chats, plan.base_spec, config.name,
+             rank.world_size)
+    try:
+        trained = await asyncio.to_thread(train_adapter, settings, config, plan.base_spec, dataset, recorder)
+    except BaseException:
+        await recorder.flush()
+        raise
+    try:
+        result = await _finish(settings, db, config, plan, trained, staging, recorder, rank)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)  # checkpoints stay, so a rerun resumes
+        if not isinstance(exc, distributed.Terminated):
+            distributed.share(rank, failure=exc)
+        raise
+    distributed.share(rank, result)
+    return result
+
+
+async def _plan(settings: Settings, db: Database, run_id: int, config: TrainConfig) -> RunPlan:
     dataset = await load_dataset(db, settings)
     if not dataset.train:
         raise NoTrainingData("no training examples: import or harvest chats with owner replies first")
     base_spec = config.base_model or settings.base_model
     reference = await _served_reference(db, base_spec)
-    recorder = RunRecorder(db, run_id, asyncio.get_running_loop())
     adapter_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-r{run_id}"
-    staging = settings.adapters_dir / f".tmp-{adapter_id}"
-    log.info("run %s: %s train / %s held-out examples from %s chats, base %s, preset %s",
-             run_id, dataset.stats.train, dataset.stats.heldout, dataset.stats.chats, base_spec, config.name)
+    return RunPlan(run_id, adapter_id, base_spec, dataset, reference)
+
+
+async def _finish(
+    settings: Settings, db: Database, config: TrainConfig, plan: RunPlan, trained: TrainedAdapter,
+    staging: Path, recorder: RunRecorder, rank: Rank,
+) -> RunResult:
+    """Main process only: save, evaluate, gate, version and promote the trained adapter."""
+    run_id, base_spec = plan.run_id, plan.base_spec
     try:
         report = await asyncio.to_thread(
-            train_and_evaluate, settings, config, base_spec, dataset, reference, staging, recorder, run_id
+            train_and_evaluate, settings, config, base_spec, plan.dataset, plan.reference, staging, recorder, run_id,
+            trained,
         )
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)  # checkpoints stay, so a rerun resumes
-        raise
     finally:
         await recorder.flush()
-    decision = gate(report, reference, settings.promotion_margin, servable=base_spec == settings.base_model)
+    report["world_size"] = rank.world_size
+    decision = gate(report, plan.reference, settings.promotion_margin, servable=base_spec == settings.base_model)
     report["promotion"] = decision.as_dict()
-    final = settings.adapters_dir / adapter_id
+    final = settings.adapters_dir / plan.adapter_id
     _write_meta(staging, report)
     staging.rename(final)  # atomic on one file system: the adapter appears complete or not at all
     metrics = {"perplexity": report["evaluation"]["perplexity"], "fit": report["fit"], "promoted": decision.promote}
     async with db.atomic():
-        await training_queries.add_adapter(db, adapter_id, str(final), base_spec, run_id, metrics)
-        await training_queries.update_run(db, run_id, adapter_id=adapter_id, report=report, loss_curve=recorder.loss_curve, progress=1.0)
+        await training_queries.add_adapter(db, plan.adapter_id, str(final), base_spec, run_id, metrics)
+        await training_queries.update_run(db, run_id, adapter_id=plan.adapter_id, report=report, loss_curve=recorder.loss_curve, progress=1.0)
         if decision.promote:
-            await training_queries.promote(db, adapter_id, f"run {run_id}: {decision.reason}")
+            await training_queries.promote(db, plan.adapter_id, f"run {run_id}: {decision.reason}")
         await training_queries.update_run(db, run_id, status="succeeded")
     _clear_checkpoints(settings, config)
-    log.info("run %s: adapter %s %s (%s)", run_id, adapter_id, "promoted" if decision.promote else "kept, not promoted", decision.reason)
-    return RunResult(run_id, adapter_id, final, decision.promote, report)
+    log.info("run %s: adapter %s %s (%s)", run_id, plan.adapter_id, "promoted" if decision.promote else "kept, not promoted", decision.reason)
+    return RunResult(run_id, plan.adapter_id, final, decision.promote, report)
+
+
+async def follow(settings: Settings, config: TrainConfig, rank: Rank) -> RunResult:
+    """A non-main process: receive the plan, train its share, wait for the main process's outcome.
+    It never touches the database, the adapters or the promotion."""
+    plan = distributed.share(rank)
+    if isinstance(plan, distributed.Failure):
+        raise PeerFailed(f"the main process failed before training: {plan.message}")
+    log.info("run %s: process %s/%s training", plan.run_id, rank.rank, rank.world_size)
+    await asyncio.to_thread(train_adapter, settings, config, plan.base_spec, plan.dataset, None)
+    outcome = distributed.share(rank)
+    if isinstance(outcome, distributed.Failure):
+        raise PeerFailed(f"run {plan.run_id} failed on the main process: {outcome.message}")
+    return outcome
 
 
 async def _served_reference(db: Database, base_spec: str) -> Reference | None:
@@ -195,6 +275,39 @@ def gate(report: dict[str, Any], reference: Reference | None, margin: float, ser
     return decide_promotion(ppl["new"], served, margin, label, servable=servable)
 
 
+@dataclass(frozen=True, slots=True)
+class TrainedAdapter:
+    """What `train_adapter` hands to evaluation: the peft model and how it was trained."""
+
+    model: Any
+    tokenizer: Any
+    fmt: Any
+    rows: list[dict[str, list[int]]]
+    fit: FitResult
+
+
+def train_adapter(
+    settings: Settings,
+    config: TrainConfig,
+    base_spec: str,
+    dataset: BuiltDataset,
+    on_step: Callable[[int, int, float | None], None] | None,
+) -> TrainedAdapter:
+    """The training part, run by every process (in a thread): load the base, encode, fit."""
+    from model.prompt import PromptFormat
+    from model.sources import load_base
+
+    model, tokenizer = load_base(base_spec, settings.models_dir, quantization=config.quantization, for_training=True,
+                                 local_rank=distributed.current_rank().local_rank)
+    fmt = PromptFormat.for_tokenizer(tokenizer)
+    rows = encode_examples(tokenizer, fmt, dataset.train, config.max_length)
+    if not rows:
+        raise NoTrainingData("every training example was empty after tokenisation")
+    checkpoints = checkpoint_dir(settings, config, base_spec, rows)
+    peft_model, fit_result = fit(model, tokenizer, rows, config, checkpoints, on_step)
+    return TrainedAdapter(peft_model, tokenizer, fmt, rows, fit_result)
+
+
 def train_and_evaluate(
     settings: Settings,
     config: TrainConfig,
@@ -204,19 +317,13 @@ def train_and_evaluate(
     staging: Path,
     recorder: RunRecorder,
     run_id: int,
+    trained: TrainedAdapter,
 ) -> dict[str, Any]:
-    """The heavy, synchronous part (runs in a thread): load, train, save to `staging`, evaluate."""
+    """The heavy, synchronous part after training (runs in a thread, main process only): save to
+    `staging`, evaluate."""
     from model.generation import GenerationSettings
-    from model.prompt import PromptFormat
-    from model.sources import load_base
 
-    model, tokenizer = load_base(base_spec, settings.models_dir, quantization=config.quantization, for_training=True)
-    fmt = PromptFormat.for_tokenizer(tokenizer)
-    rows = encode_examples(tokenizer, fmt, dataset.train, config.max_length)
-    if not rows:
-        raise NoTrainingData("every training example was empty after tokenisation")
-    checkpoints = checkpoint_dir(settings, config, base_spec, rows)
-    peft_model, fit_result = fit(model, tokenizer, rows, config, checkpoints, recorder)
+    peft_model, tokenizer, fmt, rows, fit_result = trained.model, trained.tokenizer, trained.fmt, trained.rows, trained.fit
 
     if staging.exists():
         shutil.rmtree(staging)

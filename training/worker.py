@@ -1,7 +1,13 @@
 """The training subprocess: `python -m training.worker --run-id N --preset NAME --settings-file FILE`.
 
-Started by `training.controller`; runs the one entry point (`training.run.run_training`) for a run
-row the controller already created. Exit code 0 = the run succeeded, 1 = it failed (recorded).
+Started by `training.controller` (under torchrun when `TGTWIN_TRAIN_PROCESSES` > 1: then every
+process runs this, and `run_training` decides who does what); runs the one entry point
+(`training.run.run_training`) for a run row the controller already created. Exit code 0 = the run
+succeeded, 1 = it failed (recorded once, by the main process).
+
+The worker yields to serving, which runs in the main process on the same CPUs: it lowers its own
+priority (`TRAINING_NICENESS`) and, on CPU, leaves `model.sources.inference_threads()` cores to the
+serving thread (`training_threads`).
 """
 
 from __future__ import annotations
@@ -10,8 +16,31 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
+
+TRAINING_NICENESS = 10  # added to the worker's niceness: serving (niceness 0) wins every contended core
+
+
+def training_threads(cpus: int, serving_threads: int, processes: int) -> int:
+    """Torch threads per training process on CPU: the cores serving doesn't use, split between the
+    processes, at least one."""
+    return max(1, (cpus - serving_threads) // max(1, processes))
+
+
+def yield_to_serving(processes: int) -> None:
+    """Lower this process's CPU priority; on CPU, size torch's thread pool with `training_threads`."""
+    import torch
+
+    from model.sources import inference_threads
+
+    try:
+        os.nice(TRAINING_NICENESS)
+    except OSError as exc:  # e.g. a container that forbids it: train anyway
+        logging.getLogger("training.worker").warning("could not lower the training priority: %s", exc)
+    if not torch.cuda.is_available():
+        torch.set_num_threads(training_threads(os.cpu_count() or 1, inference_threads(), processes))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,13 +58,22 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(logging, settings.log_level), stream=sys.stdout,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from training.distributed import current_rank
+    from training.run import PeerFailed
+
+    rank = current_rank()
+    yield_to_serving(rank.world_size)
     try:
         asyncio.run(run_training(settings, preset=args.preset, run_id=args.run_id))
+    except PeerFailed as exc:  # the main process logged and recorded the failure
+        logging.getLogger("training.worker").error("training run %s: %s", args.run_id, exc)
+        return 1
     except Exception:
         logging.getLogger("training.worker").exception("training run %s failed", args.run_id)
         return 1
     finally:
-        args.settings_file.unlink(missing_ok=True)
+        if rank.is_main:
+            args.settings_file.unlink(missing_ok=True)
     return 0
 
 

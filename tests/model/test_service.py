@@ -14,7 +14,13 @@ import pytest
 import model.service as service_module
 from model.dialogue import Dialogue, Turn
 from model.prompt import PromptFormat
-from model.service import AdapterError, GenerationTimeout, ModelBusy, ModelNotReady, ModelService
+from model.service import (
+    AdapterError,
+    GenerationTimeout,
+    ModelBusy,
+    ModelNotReady,
+    ModelService,
+)
 from settings import Settings
 
 DIALOGUE = Dialogue((Turn("partner", ("hi",), "Anna"),), partner_name="Anna")
@@ -136,3 +142,35 @@ async def test_an_unusable_startup_adapter_falls_back_to_the_base(fast: Settings
         assert isinstance(await service.reply(DIALOGUE), list)
         status = service.status()
     assert status.state == "ready" and status.adapter_path is None and "other" in status.adapter_error
+
+
+def test_serving_takes_every_core_only_when_nothing_trains_and_the_machine_is_free() -> None:
+    from model.service import serving_threads
+    from model.sources import inference_threads
+
+    assert serving_threads(training=False, cpus=8, load=0.5) == 8
+    assert serving_threads(training=True, cpus=8, load=0.5) == inference_threads()
+    assert serving_threads(training=False, cpus=8, load=7.5) == inference_threads()  # other work holds the cores
+
+
+async def test_a_training_run_changes_the_serving_threads_from_the_next_request(
+    fast: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    monkeypatch.setattr(service_module, "serving_threads", lambda training: 1 if training else 2)
+    real_generate = service_module.generate_replies
+    seen: list[int] = []
+
+    def generate(*args: Any, **kwargs: Any) -> Any:
+        seen.append(torch.get_num_threads())  # on the model's thread, where the generation runs
+        return real_generate(*args, **kwargs)
+
+    monkeypatch.setattr(service_module, "generate_replies", generate)
+    async with ModelService(fast) as service:
+        await service.reply(DIALOGUE)
+        await service.set_training_active(True)
+        await service.reply(DIALOGUE)
+        await service.set_training_active(False)
+        await service.reply(DIALOGUE)
+    assert seen == [2, 1, 2]

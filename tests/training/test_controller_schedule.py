@@ -128,3 +128,16 @@ async def test_trigger_from_settings_and_schedule_lifecycle(settings):
         job = schedule._scheduler.get_job("retrain")
         assert job.max_instances == 1 and job.coalesce
     assert schedule.next_run_time is None
+
+
+async def test_the_controller_tells_serving_when_a_run_trains(db, settings, monkeypatch):
+    monkeypatch.setenv("TGTWIN_FAKE_WORKER", "crash")
+    seen = []
+
+    async def on_training(active):
+        seen.append(active)
+
+    controller = TrainingController(settings, worker_module=FAKE, on_training=on_training)
+    await controller.start_run("test", preset="tiny")
+    await asyncio.wait_for(controller.wait(), 30)
+    assert seen == [True, False]
