@@ -172,7 +172,7 @@ def main() -> int:
           f"world_size {multi.world_size}, non-main processes trained: {all(trained)}")
     print(f"single process (batch x{args.processes}): {single.seconds:.1f}s, status {single.status}")
     print("step  loss(torchrun)  loss(single)")
-    for (step, a), (_, b) in zip(multi.loss_curve, single.loss_curve):
+    for (step, a), (_, b) in zip(multi.loss_curve, single.loss_curve, strict=False):
         print(f"{int(step):4d}  {a:14.5f}  {b:12.5f}")
     with tempfile.TemporaryDirectory(prefix="tgtwin-distbench-") as tmp:
         data_dir = Path(tmp) / "data"
