@@ -157,17 +157,21 @@ class ReplyPipeline:
             state.task = asyncio.create_task(self._run_chat(message.chat_id, state),
                                              name=f"reply-chat-{message.chat_id}")
 
-    async def on_owner_activity(self, chat_id: int) -> None:
-        """The owner wrote, edited a draft or typed in this chat: take over, reset the loop guard."""
+    async def on_owner_activity(self, chat_id: int, when: float | None = None) -> None:
+        """The owner wrote, edited a draft or typed in this chat: take over, reset the loop guard.
+        `when`: the time of the owner's act if it is older than now (a message from the catch-up)."""
         state = await self._state(chat_id)
-        state.last_owner_activity = self.clock.now()
+        now = self.clock.now()
+        at = now if when is None else min(when, now)
+        if state.last_owner_activity is None or at > state.last_owner_activity:
+            state.last_owner_activity = at
         state.bot_replies_since_owner = 0
 
-    async def on_outgoing(self, chat_id: int, message_id: int) -> None:
+    async def on_outgoing(self, chat_id: int, message_id: int, when: float | None = None) -> None:
         """An outgoing message seen by live sync: the owner's, unless the bot just sent it."""
         state = await self._state(chat_id)
         if message_id not in state.bot_sent_ids:
-            await self.on_owner_activity(chat_id)
+            await self.on_owner_activity(chat_id, when)
 
     async def on_owner_draft(self, chat_id: int, text: str) -> None:
         """The owner's input box changed (drafts sync across devices): typing, unless it is ours."""

@@ -16,6 +16,7 @@ def _chat(row: sqlite3.Row) -> ChatRow:
     return ChatRow(
         id=row["id"], type=row["type"], title=row["title"], reply_mode=row["reply_mode"],
         relationship=row["relationship"], train=None if row["train"] is None else bool(row["train"]),
+        relationship_suggestion=row["relationship_suggestion"], relationship_reason=row["relationship_reason"],
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 from storage.db import Database, now
-from storage.rows import MessageRow
+from storage.rows import Authorship, MessageRow
 
 _COLUMNS = (
     "chat_id, message_id, sender_id, sender_name, outgoing, date, text, media, reply_to, "
@@ -28,6 +28,7 @@ def _message(row: sqlite3.Row) -> MessageRow:
         sender_name=row["sender_name"], outgoing=bool(row["outgoing"]), date=row["date"],
         text=row["text"], media=row["media"], reply_to=row["reply_to"],
         forwarded=bool(row["forwarded"]), edited_at=row["edited_at"], deleted=bool(row["deleted"]),
+        authored_by=row["authored_by"],
     )
 
 
@@ -64,6 +65,19 @@ async def mark_deleted(db: Database, chat_id: int | None, message_ids: Sequence[
             f"UPDATE messages SET deleted = 1 WHERE chat_id = ? AND message_id IN ({marks})",
             (chat_id, *message_ids),
         )
+    return cur.rowcount
+
+
+async def mark_authored(db: Database, chat_id: int, message_ids: Sequence[int], authored_by: Authorship) -> int:
+    """Record who wrote outgoing messages (the bot, or the owner sending a draft unchanged).
+    Rewriting a message (live sync of an edit) keeps this mark."""
+    if not message_ids:
+        return 0
+    marks = ", ".join("?" * len(message_ids))
+    cur = await db.execute(
+        f"UPDATE messages SET authored_by = ? WHERE chat_id = ? AND message_id IN ({marks})",
+        (authored_by, chat_id, *message_ids),
+    )
     return cur.rowcount
 
 
