@@ -162,6 +162,24 @@ async def test_draft_mode_saves_draft_and_sends_nothing(bot, server: FakeTelegra
     assert (await decisions(db))[1][1] == "drafted"
 
 
+async def test_draft_sent_unchanged_is_the_bots_words_an_edited_one_the_owners(
+        bot, server: FakeTelegram, db: Database, clock: ManualClock) -> None:
+    await set_mode(db, PARTNER, "draft")
+    await feed(bot, server.new_message_update(make_message(1, PARTNER, text="are you free?")))
+    await wait_until(logged(db, 1), clock=clock)
+    # An edited answer is the owner's own: the draft stays open.
+    await feed(bot, server.new_message_update(make_message(2, PARTNER, text="sure, but after 6", out=True)))
+    await wait_dispatched(bot.client)
+    assert (await message_queries.get_message(db, PARTNER, 2)).authored_by == "human"
+    assert (await reply_queries.list_drafts(db))[0].status == "pending"
+    # The input box sent as it is from the phone (the parts joined by a newline): the bot's words.
+    await feed(bot, server.new_message_update(make_message(3, PARTNER, text="sure\ntalk later", out=True)))
+    await wait_dispatched(bot.client)
+    assert (await message_queries.get_message(db, PARTNER, 3)).authored_by == "draft_unchanged"
+    [draft] = await reply_queries.list_drafts(db)
+    assert draft.status == "sent" and draft.sent_text == draft.text
+
+
 @pytest.mark.parametrize("owner_signal", ["message", "draft"])
 async def test_owner_takeover_silences_the_bot(bot, server: FakeTelegram, db: Database, clock: ManualClock,
                                                owner_signal: str) -> None:
