@@ -74,3 +74,14 @@ def test_bad_session_string_is_not_echoed(cli_env: Path) -> None:
 def test_harvest_needs_a_target(cli_env: Path) -> None:
     result = invoke("harvest")
     assert result.exit_code == 2 and "--all-private" in result.output
+
+
+def test_timing_command_prints_the_learned_pace_as_json(cli_env: Path) -> None:
+    import json
+
+    result = invoke("timing", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["chat_id"] is None
+    assert report["chars_per_second"]["learned"] is False  # empty database: the documented defaults
+    assert set(report) == {"chat_id", "answer_delay_seconds", "chars_per_second", "turn_gap_seconds"}
