@@ -206,4 +206,18 @@ async def harvest(
         results.append(await harvest_chat_history(client, db, chat_id, owner_id=owner_id, sleep=sleep,
                                                   on_progress=on_progress,
                                                   allowed_service_chats=allowed_service_chats))
+    await _suggest_relationships(client, db, [c for c in targets if c > 0 and c != owner_id])
     return results
+
+
+async def _suggest_relationships(client: "Client", db: Database, chat_ids: list[int]) -> None:
+    """Refresh relationship suggestions for the harvested one-to-one chats. Optional: a failure
+    is logged and the harvest stands."""
+    from bot.relationships import refresh_suggestions
+
+    if not chat_ids:
+        return
+    try:
+        await refresh_suggestions(client, db, chat_ids)
+    except Exception as exc:  # kurigram raises many RPC errors; the history is already stored
+        log.warning("harvest: relationship suggestions failed (%s); run the harvest again to retry", type(exc).__name__)

@@ -59,6 +59,13 @@ class ChatRow:
     """Suggested from Telegram's data (bot.relationships); unused until confirmed."""
     relationship_reason: str | None = None
 
+    def relationship_in_use(self, auto_use: bool) -> str | None:
+        """The relationship training and replies may condition on: the confirmed one, else the
+        suggestion only if the owner enabled automatic use (`TGTWIN_RELATIONSHIP_AUTO_USE`)."""
+        if self.relationship:
+            return self.relationship
+        return self.relationship_suggestion if auto_use else None
+
 
 @dataclass(slots=True)
 class UserRow:

@@ -54,9 +54,11 @@ def unwrap(query: TLObject) -> TLObject:
 # ---------------------------------------------------------------- raw object builders
 
 def make_user(user_id: int, first_name: str = "", last_name: str | None = None, *, bot: bool = False,
-              is_self: bool = False, username: str | None = None) -> raw.types.User:
+              is_self: bool = False, username: str | None = None, contact: bool = False,
+              mutual_contact: bool = False) -> raw.types.User:
     return raw.types.User(
-        id=user_id, is_self=is_self, bot=bot, access_hash=user_id * 7 + 1,
+        id=user_id, is_self=is_self, bot=bot, access_hash=user_id * 7 + 1, contact=contact or mutual_contact,
+        mutual_contact=mutual_contact,
         first_name=first_name or f"User{user_id}", last_name=last_name, username=username,
         bot_info_version=1 if bot else None,  # the wire ties this field to the bot flag
     )
@@ -163,6 +165,7 @@ class FakeTelegram:
     pts: int = 1  # the account's update counter; every pts update is also kept in `update_log`
     update_log: list[tuple[int, raw.base.Update]] = field(default_factory=list)
     history_pages: int = 0
+    common_chats: dict[int, int] = field(default_factory=dict)  # user id → groups shared with the owner
 
     def __post_init__(self) -> None:
         self.users[self.owner.id] = self.owner
@@ -266,9 +269,12 @@ class FakeTelegram:
         )
 
     def _on_GetFullUser(self, query: Any) -> Any:
-        full = raw.types.UserFull(id=self.owner.id, settings=raw.types.PeerSettings(),
-                                  notify_settings=raw.types.PeerNotifySettings(), common_chats_count=0)
-        return raw.types.users.UserFull(full_user=full, chats=[], users=[self.owner])
+        user_id = getattr(query.id, "user_id", self.owner.id)
+        user = self.users.get(user_id, self.owner)
+        full = raw.types.UserFull(id=user.id, settings=raw.types.PeerSettings(),
+                                  notify_settings=raw.types.PeerNotifySettings(),
+                                  common_chats_count=self.common_chats.get(user.id, 0))
+        return raw.types.users.UserFull(full_user=full, chats=[], users=[user])
 
     def _on_GetUsers(self, query: Any) -> Any:
         ids = []
