@@ -20,7 +20,15 @@ from storage import chats as chat_queries
 from storage import messages as message_queries
 from storage import replies as reply_queries
 from tests.bot.fake_telegram import (
-    API_HASH, API_ID, OWNER_ID, FakeModel, FakeTelegram, ManualClock, make_message, make_user, wait_until,
+    API_HASH,
+    API_ID,
+    OWNER_ID,
+    FakeModel,
+    FakeTelegram,
+    ManualClock,
+    make_message,
+    make_user,
+    wait_until,
 )
 
 OLD, FRESH = 5, 6

@@ -3,6 +3,7 @@ back per chat → global → defaults, and the pipeline waits as learned (virtua
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import statistics
@@ -12,7 +13,13 @@ import pytest
 from bot.pipeline import ReplyPipeline
 from bot.policy import IncomingMessage
 from bot.timing import (
-    DEFAULT_CHARS_PER_SECOND, DEFAULT_TIMING, Distribution, Pace, Timing, learn_timing, timing_report,
+    DEFAULT_CHARS_PER_SECOND,
+    DEFAULT_TIMING,
+    Distribution,
+    Pace,
+    Timing,
+    learn_timing,
+    timing_report,
 )
 from settings import Settings
 from storage import ChatRow, Database, MessageRow
@@ -129,5 +136,5 @@ async def test_pipeline_waits_at_the_learned_pace(db: Database, settings: Settin
     assert 24 / learned.chars_per_second.samples[-1] - 1 <= sends[1] - sends[0] <= 45.5
     # "typing…" is refreshed at least every 5 s while waiting.
     typing = [t for kind, t in outbox.events if kind == "typing"]
-    assert all(b - a <= 5.5 for a, b in zip(typing, typing[1:]) if b < sends[0])
+    assert all(b - a <= 5.5 for a, b in itertools.pairwise(typing) if b < sends[0])
     await pipeline.stop()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from storage import Database, MessageRow
-from storage import dataset_queries, messages
+from storage import Database, MessageRow, dataset_queries, messages
 from storage.dataset_queries import without_bot_turns
 from storage.migrations import MIGRATIONS
 from storage.service_chats import is_service_chat
@@ -56,8 +55,7 @@ def test_bot_turn_is_dropped_with_the_partner_turn_it_answered() -> None:
 
 
 async def test_training_reads_exclude_bot_messages_and_count_them(db: Database) -> None:
-    from storage import ChatRow
-    from storage import chats
+    from storage import ChatRow, chats
 
     await chats.upsert_chats(db, [ChatRow(5, "private", "A")])
     await messages.upsert_messages(db, [_row(1, False), _row(2, True), _row(3, False), _row(4, True)])
