@@ -86,6 +86,21 @@ class LiveSync:
             client.remove_handler(handler, group)
         self._handlers = []
 
+    async def drained(self, client: "Client") -> None:
+        """Wait until kurigram's dispatcher has handled every queued update (its worker holds a
+        lock while our handlers run)."""
+        dispatcher = client.dispatcher
+
+        def busy() -> bool:
+            return not dispatcher.updates_queue.empty() or any(lock.locked() for lock in dispatcher.locks_list)
+
+        while True:
+            while busy():
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0.01)  # the gap between a dequeue and its lock
+            if not busy():
+                return
+
     def _kept(self, message: "types.Message") -> bool:
         return message.chat is not None and convert.is_kept_chat(message.chat, self.owner_id, self.allowed_service_chats)
 

@@ -11,6 +11,12 @@ client skips that, and once the handlers are registered we call `client.recover_
 (updates.getDifference from the stored state): missed new messages, edits and deletions go through
 the same handlers as live ones, and the policy drafts or skips what is too old. After a reconnect
 (kurigram's session restarts on network errors) the same recovery runs again.
+
+The difference can come up short: after a long downtime Telegram answers "too long" and kurigram
+jumps ahead, and a `harvest` run while `run` was stopped moves the stored state past updates it had
+no handlers for. So, once the difference is handled, the whitelisted and harvested chats' histories
+are read past their newest stored message, and anything still missing goes through the same
+handler. (New messages only: an edit or deletion lost that way is not detectable from history.)
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ if TYPE_CHECKING:
     from pyrogram import Client
 
 log = logging.getLogger(__name__)
+
+CATCH_UP_HISTORY_CHATS = 100  # one history request each at start and reconnect: bounded
 
 
 class KurigramOutbox:
@@ -174,6 +182,28 @@ class TelegramBot:
             log.warning("telegram: catching up on missed updates failed (%s); live sync continues", type(exc).__name__)
             return
         log.info("telegram: catch-up: %s missed message(s), %s other update(s)", messages, others)
+        try:
+            recovered = await self._catch_up_from_history()
+        except Exception as exc:
+            log.warning("telegram: reading missed history failed (%s); live sync continues", type(exc).__name__)
+            return
+        if recovered:
+            log.info("telegram: catch-up: %s more missed message(s) from chat histories", recovered)
+
+    async def _catch_up_from_history(self) -> int:
+        assert self.client is not None and self._live is not None
+        client, db = self.client, self.services.db
+        await self._live.drained(client)
+        recovered = 0
+        for chat_id in await message_queries.catch_up_chat_ids(db, CATCH_UP_HISTORY_CHATS):
+            newest = await message_queries.newest_message_id(db, chat_id)
+            if newest is None:
+                continue
+            async for message in client.get_chat_history(chat_id, min_id=newest + 1, reverse=True):
+                if await message_queries.get_message(db, chat_id, message.id) is None:
+                    await self._live.on_message(client, message)
+                    recovered += 1
+        return recovered
 
     async def _on_reconnect(self, client: "Client", session: object) -> None:
         """kurigram restarted its network session: updates sent meanwhile were missed."""

@@ -81,6 +81,24 @@ async def mark_authored(db: Database, chat_id: int, message_ids: Sequence[int], 
     return cur.rowcount
 
 
+async def newest_message_id(db: Database, chat_id: int) -> int | None:
+    """The highest stored message id of a chat (deleted ones included: they were seen)."""
+    value = await db.scalar("SELECT MAX(message_id) FROM messages WHERE chat_id = ?", (chat_id,))
+    return None if value is None else int(value)
+
+
+async def catch_up_chat_ids(db: Database, limit: int) -> list[int]:
+    """Chats worth re-reading after downtime: whitelisted ones first, then harvested private
+    chats, most recently active first."""
+    rows = await db.fetchall(
+        """SELECT c.id FROM chats c LEFT JOIN sync_state s ON s.chat_id = c.id
+           WHERE c.reply_mode != 'off' OR (c.type = 'private' AND s.chat_id IS NOT NULL)
+           ORDER BY c.reply_mode != 'off' DESC, c.updated_at DESC, c.id LIMIT ?""",
+        (limit,),
+    )
+    return [r["id"] for r in rows]
+
+
 async def get_message(db: Database, chat_id: int, message_id: int) -> MessageRow | None:
     row = await db.fetchone("SELECT * FROM messages WHERE chat_id = ? AND message_id = ?", (chat_id, message_id))
     return None if row is None else _message(row)

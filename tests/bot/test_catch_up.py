@@ -117,3 +117,27 @@ async def test_reconnect_recovers_what_was_missed(settings: Settings, db: Databa
         # kurigram calls the connect handler each time its network session (re)starts.
         await bot.client.connect_handler(bot.client, bot.client.session)
         await wait_until(lambda: message_queries.get_message(db, OLD, 1))
+
+
+async def test_messages_the_difference_lost_are_read_from_history(settings: Settings, db: Database,
+                                                                  server: FakeTelegram, flood_sleeps) -> None:
+    """Telegram's difference came back empty (too long a downtime, or a harvest moved the state):
+    the whitelisted chat's history past its newest stored message fills the gap, once."""
+    settings = settings.model_copy(update={"api_id": API_ID, "api_hash": SecretStr(API_HASH),
+                                           "backlog_answer_minutes": 10, "backlog_mode": "skip"})
+    await write_session_file(settings)
+    server.add_user(make_user(OLD, "Olga"))
+    earlier = int(time.time()) - 5 * 3600
+    first = make_message(1, OLD, text="hello", date=earlier)
+    async with run_bot(settings, db, FakeModel(), ManualClock()) as bot:
+        await bot.client.handle_updates(server.new_message_update(first))
+        await wait_until(lambda: message_queries.get_message(db, OLD, 1))
+    await chat_queries.update_chat_settings(db, OLD, reply_mode="auto")
+    missed = make_message(2, OLD, text="still there?", date=earlier + 3600)
+    server.set_history(OLD, [first, missed])  # in the chat, but in no update the client will get
+
+    async with run_bot(settings, db, FakeModel(), ManualClock()) as bot:
+        await wait_until(lambda: message_queries.get_message(db, OLD, 2))
+    [decision] = [d for d in await reply_queries.list_decisions(db, chat_id=OLD) if d.message_id == 2]
+    assert decision.decision == "skipped" and "backlog" in decision.reason
+    assert not server.sent(SendMessage)
