@@ -96,6 +96,23 @@ class Settings(BaseSettings):
         description="Incoming text with any of these goes to draft instead of auto.",
     )
 
+    # --- catch-up, privacy, pace, relationships (bot engineer, issues 11 and 12)
+    backlog_answer_minutes: int = Field(
+        10, ge=0, description="After downtime, answer missed messages younger than this; older ones follow backlog_mode."
+    )
+    backlog_mode: Literal["draft", "skip"] = Field(
+        "draft", description="Missed messages older than backlog_answer_minutes: draft a reply, or skip them."
+    )
+    allowed_service_chats: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated ids of service chats/bots to store anyway (777000 and bots are never stored otherwise).",
+    )
+    pace_min_seconds: float = Field(1.0, ge=0.2, description="Shortest pause before each sent message (never instant).")
+    pace_max_seconds: float = Field(20.0, ge=1.0, description="Longest pause before each sent message, however slow the owner is.")
+    relationship_auto_use: bool = Field(
+        False, description="Use unconfirmed relationship suggestions for training and replies."
+    )
+
     # --- training
     training_preset: str = Field("smollm2-cpu", description="Preset name from training/presets.")
     train_processes: int = Field(1, ge=1, le=64, description="Training processes per run (torchrun; one per GPU, or CPU processes with gloo).")
@@ -115,6 +132,17 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_lists(cls, value: object) -> object:
         return _split_commas(value)
+
+    @field_validator("allowed_service_chats", mode="before")
+    @classmethod
+    def _chat_id_list(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @model_validator(mode="after")
+    def _pace_order(self) -> "Settings":
+        if self.pace_min_seconds > self.pace_max_seconds:
+            raise ValueError("pace_min_seconds must not exceed pace_max_seconds")
+        return self
 
     @field_validator("quiet_hours")
     @classmethod

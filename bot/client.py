@@ -85,6 +85,9 @@ def build_client(
         fetch_stories=False,
         fetch_stickers=False,
         hide_password=True,
+        # Missed updates are recovered by bot.runtime once its handlers exist (kurigram's own
+        # start-time recovery would dispatch them to no handler and lose them).
+        skip_updates=True,
     )
     if session_string is not None:
         api_id = settings.api_id

@@ -8,9 +8,11 @@ Pure functions: no client calls, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from storage.rows import MEDIA_KINDS, ChatRow, ChatType, MessageRow, UserRow, full_name
+from storage.service_chats import is_service_chat
 
 if TYPE_CHECKING:
     from pyrogram import types
@@ -99,6 +101,12 @@ def sender_id(message: "types.Message") -> int | None:
 def is_storable(message: "types.Message") -> bool:
     """Service messages (joins, pins, calls…) and empty ones are not conversation: not stored."""
     return not message.empty and message.service is None and message.chat is not None
+
+
+def is_kept_chat(chat: "types.Chat", owner_id: int | None, allowed: Collection[int] = ()) -> bool:
+    """False for Telegram's service chats and bots (storage.service_chats), unless allowed."""
+    return not is_service_chat(chat.id, chat_type=chat_type(chat, owner_id),
+                               is_support=bool(getattr(chat, "is_support", False)), allowed=allowed)
 
 
 def message_row(message: "types.Message") -> MessageRow:

@@ -8,15 +8,19 @@ message id (kurigram's dispatcher would only log them without context); the clie
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from bot import convert
+from bot.authorship import is_unchanged_draft
 from bot.harvest import store_messages
 from bot.pipeline import ReplyPipeline
 from bot.policy import IncomingMessage
 from storage import Database
 from storage import messages as message_queries
+from storage import replies as reply_queries
 
 if TYPE_CHECKING:
     from pyrogram import Client, types
@@ -25,9 +29,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _timestamp(message: "types.Message") -> float | None:
+    return message.date.timestamp() if message.date else None
+
+
 def incoming_facts(message: "types.Message", owner_id: int) -> IncomingMessage:
     """What the policy needs to know about a kurigram message."""
     return IncomingMessage(
+        date=_timestamp(message),
         chat_id=message.chat.id,
         message_id=message.id,
         chat_type=convert.chat_type(message.chat, owner_id),
@@ -41,10 +50,17 @@ def incoming_facts(message: "types.Message", owner_id: int) -> IncomingMessage:
 
 
 class LiveSync:
-    """Registers the handlers on a client; `pipeline` None = store only."""
+    """Registers the handlers on a client; `pipeline` None = store only. Service chats and bots
+    (storage.service_chats) are neither stored nor answered unless listed in `allowed_service_chats`.
 
-    def __init__(self, db: Database, owner_id: int, pipeline: ReplyPipeline | None) -> None:
+    The same handlers take the catch-up after downtime: `bot.runtime` asks kurigram for the
+    server's difference once they are registered, and missed messages, edits and deletions arrive
+    here like live ones (the policy tells old messages by their date)."""
+
+    def __init__(self, db: Database, owner_id: int, pipeline: ReplyPipeline | None, *,
+                 allowed_service_chats: Collection[int] = ()) -> None:
         self.db, self.owner_id, self.pipeline = db, owner_id, pipeline
+        self.allowed_service_chats = frozenset(allowed_service_chats)
         self._handlers: list[tuple[Handler, int]] = []
 
     def register(self, client: "Client", group: int = 0) -> None:
@@ -59,32 +75,70 @@ class LiveSync:
         for handler, handler_group in self._handlers:
             client.add_handler(handler, handler_group)
 
+    async def registered(self, client: "Client") -> None:
+        """Wait until kurigram's loop task has added our handlers (before asking for missed updates)."""
+        dispatcher = client.dispatcher  # its `groups` is replaced, not mutated, on each add
+        while not all(handler in dispatcher.groups.get(group, ()) for handler, group in self._handlers):
+            await asyncio.sleep(0.001)
+
     def unregister(self, client: "Client") -> None:
         for handler, group in self._handlers:
             client.remove_handler(handler, group)
         self._handlers = []
 
+    async def drained(self, client: "Client") -> None:
+        """Wait until kurigram's dispatcher has handled every queued update (its worker holds a
+        lock while our handlers run)."""
+        dispatcher = client.dispatcher
+
+        def busy() -> bool:
+            return not dispatcher.updates_queue.empty() or any(lock.locked() for lock in dispatcher.locks_list)
+
+        while True:
+            while busy():
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0.01)  # the gap between a dequeue and its lock
+            if not busy():
+                return
+
+    def _kept(self, message: "types.Message") -> bool:
+        return message.chat is not None and convert.is_kept_chat(message.chat, self.owner_id, self.allowed_service_chats)
+
     async def on_message(self, client: "Client", message: "types.Message") -> None:
         try:
-            if message.chat is None:
+            if not self._kept(message):
                 return
-            await store_messages(self.db, [message], self.owner_id)
+            await store_messages(self.db, [message], self.owner_id, allowed_service_chats=self.allowed_service_chats)
+            if message.outgoing:
+                await self._mark_sent_draft(message)
             if self.pipeline is None:
                 return
             if message.outgoing:
-                await self.pipeline.on_outgoing(message.chat.id, message.id)
+                await self.pipeline.on_outgoing(message.chat.id, message.id, when=_timestamp(message))
             else:
                 await self.pipeline.on_incoming(incoming_facts(message, self.owner_id))
         except Exception:
             log.exception("live sync: new message failed: chat %s message %s", _chat_id(message), message.id)
 
+    async def _mark_sent_draft(self, message: "types.Message") -> None:
+        """The owner sent a pending draft word for word from Telegram: the bot's words, not theirs."""
+        text = convert.message_text(message)
+        for draft in await reply_queries.pending_drafts(self.db, message.chat.id):
+            if is_unchanged_draft(draft.text, [text]):
+                async with self.db.atomic():
+                    await message_queries.mark_authored(self.db, message.chat.id, [message.id], "draft_unchanged")
+                    await reply_queries.close_draft(self.db, draft.id, "sent", sent_text=draft.text)
+                log.info("live sync: chat %s message %s is draft %s sent unchanged", message.chat.id, message.id, draft.id)
+                return
+
     async def on_edited(self, client: "Client", message: "types.Message") -> None:
         try:
-            if message.chat is None:
+            if not self._kept(message):
                 return
-            await store_messages(self.db, [message], self.owner_id)
+            await store_messages(self.db, [message], self.owner_id, allowed_service_chats=self.allowed_service_chats)
             if self.pipeline is not None and message.outgoing:
-                await self.pipeline.on_outgoing(message.chat.id, message.id)
+                edited = message.edit_date.timestamp() if message.edit_date else _timestamp(message)
+                await self.pipeline.on_outgoing(message.chat.id, message.id, when=edited)
         except Exception:
             log.exception("live sync: edit failed: chat %s message %s", _chat_id(message), message.id)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,7 @@ from typing import Protocol
 
 from bot.context import chat_dialogue
 from bot.policy import ChatActivity, Decision, IncomingMessage, PolicyConfig, ReplyPolicy
+from bot.timing import DEFAULT_TIMING, Pace, Timing, load_timing
 from model.dialogue import join_messages
 from services import ReplyModel
 from settings import Settings
@@ -36,10 +38,8 @@ from storage.rows import ReplyMode
 log = logging.getLogger(__name__)
 
 HOUR = 3600.0
-# Typing pause before each sent message: a human-ish pace, bounded so a long reply never stalls.
-TYPING_BASE_SECONDS = 1.0
-TYPING_CHARS_PER_SECOND = 8.0
-TYPING_MAX_SECONDS = 8.0
+# The pause before each sent message is the owner's learned pace (bot.timing), bounded by
+# settings.pace_min_seconds / pace_max_seconds; "typing…" is refreshed while it lasts.
 TYPING_REFRESH_SECONDS = 5.0  # Telegram shows "typing…" for about 5-6 s per action
 SENT_IDS_REMEMBERED = 200  # per chat: to tell the bot's own outgoing messages from the owner's
 
@@ -70,16 +70,13 @@ class Outbox(Protocol):
     async def save_draft(self, chat_id: int, text: str) -> None: ...
 
 
-def typing_seconds(text: str) -> float:
-    return min(TYPING_MAX_SECONDS, TYPING_BASE_SECONDS + len(text) / TYPING_CHARS_PER_SECOND)
-
-
 @dataclass
 class _ChatState:
     last_owner_activity: float | None = None
     bot_replies_since_owner: int = 0
     bot_reply_times: deque[float] = field(default_factory=lambda: deque(maxlen=256))
     bot_sent_ids: deque[int] = field(default_factory=lambda: deque(maxlen=SENT_IDS_REMEMBERED))
+    pace: Pace | None = None
     burst: list[IncomingMessage] = field(default_factory=list)
     last_partner_activity: float = 0.0
     last_saved_draft: str | None = None
@@ -100,17 +97,22 @@ class ReplyPipeline:
     """Owns the per-chat reply state and tasks. Call `start()` first and `stop()` at the end."""
 
     def __init__(self, db: Database, settings: Settings, model: ReplyModel, outbox: Outbox, *,
-                 clock: Clock | None = None, policy: ReplyPolicy | None = None) -> None:
+                 clock: Clock | None = None, policy: ReplyPolicy | None = None,
+                 rng: random.Random | None = None) -> None:
         self.db, self.settings, self.model, self.outbox = db, settings, model, outbox
         self.clock = clock or SystemClock()
         self.policy = policy or ReplyPolicy(PolicyConfig.from_settings(settings))
+        self.rng = rng or random.Random()
+        self._timing: tuple[Timing, dict[int, Timing]] = (DEFAULT_TIMING, {})
         self._chats: dict[int, _ChatState] = {}
         self._global_reply_times: deque[float] = deque(maxlen=4096)
         self._stopping = False
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        """Reload the last hour's automatic replies, so a restart doesn't reset the rate limits."""
+        """Reload the last hour's automatic replies, so a restart doesn't reset the rate limits,
+        and learn the owner's pace from the stored history."""
+        self._timing = await load_timing(self.db, self.settings.session_gap_minutes * 60.0)
         since = int(self.clock.now() - HOUR)
         for entry in await reply_queries.list_decisions(self.db, since=since, limit=4096):
             if entry.decision == "answered":
@@ -156,17 +158,21 @@ class ReplyPipeline:
             state.task = asyncio.create_task(self._run_chat(message.chat_id, state),
                                              name=f"reply-chat-{message.chat_id}")
 
-    async def on_owner_activity(self, chat_id: int) -> None:
-        """The owner wrote, edited a draft or typed in this chat: take over, reset the loop guard."""
+    async def on_owner_activity(self, chat_id: int, when: float | None = None) -> None:
+        """The owner wrote, edited a draft or typed in this chat: take over, reset the loop guard.
+        `when`: the time of the owner's act if it is older than now (a message from the catch-up)."""
         state = await self._state(chat_id)
-        state.last_owner_activity = self.clock.now()
+        now = self.clock.now()
+        at = now if when is None else min(when, now)
+        if state.last_owner_activity is None or at > state.last_owner_activity:
+            state.last_owner_activity = at
         state.bot_replies_since_owner = 0
 
-    async def on_outgoing(self, chat_id: int, message_id: int) -> None:
+    async def on_outgoing(self, chat_id: int, message_id: int, when: float | None = None) -> None:
         """An outgoing message seen by live sync: the owner's, unless the bot just sent it."""
         state = await self._state(chat_id)
         if message_id not in state.bot_sent_ids:
-            await self.on_owner_activity(chat_id)
+            await self.on_owner_activity(chat_id, when)
 
     async def on_owner_draft(self, chat_id: int, text: str) -> None:
         """The owner's input box changed (drafts sync across devices): typing, unless it is ours."""
@@ -190,7 +196,9 @@ class ReplyPipeline:
 
     async def _load_state(self, chat_id: int) -> _ChatState:
         """Rebuild a chat's loop-guard and rate state from the reply log and stored messages."""
-        state = _ChatState()
+        global_timing, per_chat = self._timing
+        state = _ChatState(pace=Pace(per_chat.get(chat_id, global_timing),
+                                     self.settings.pace_min_seconds, self.settings.pace_max_seconds))
         decisions = await reply_queries.list_decisions(self.db, chat_id=chat_id, limit=SENT_IDS_REMEMBERED)
         answered = [d for d in reversed(decisions) if d.decision == "answered"]
         for entry in answered:
@@ -279,8 +287,8 @@ class ReplyPipeline:
     async def _send(self, chat_id: int, state: _ChatState, parts: list[str], owner_mark: float | None,
                     reason: str) -> _Outcome:
         sent: list[int] = []
-        for part in parts:
-            await self._type(chat_id, part)
+        for index, part in enumerate(parts):
+            await self._type(chat_id, state, part, first=index == 0)
             if state.last_owner_activity != owner_mark:
                 break  # the owner started writing while we were "typing": leave the rest to them
             message_id = await self.outbox.send_text(chat_id, part)
@@ -296,8 +304,10 @@ class ReplyPipeline:
             reason = f"{reason}; owner took over after {len(sent)} of {len(parts)} messages"
         return _Outcome("answered", reason, sent)
 
-    async def _type(self, chat_id: int, text: str) -> None:
-        remaining = typing_seconds(text)
+    async def _type(self, chat_id: int, state: _ChatState, text: str, *, first: bool) -> None:
+        assert state.pace is not None
+        already_waited = self.clock.now() - state.last_partner_activity
+        remaining = state.pace.pause(text, first=first, already_waited=already_waited, rng=self.rng)
         while remaining > 0:
             await self.outbox.send_typing(chat_id)
             step = min(remaining, TYPING_REFRESH_SECONDS)

@@ -7,12 +7,14 @@ bot did recently, the time) and gets a `Decision` with a reason for the reply lo
 2. chat mode `off` (not whitelisted)  → skip   (every chat starts `off`; groups too)
 3. service / own / Saved Messages / bot / forwarded-only message → skip
 4. owner takeover: the owner wrote or typed in this chat within `takeover_seconds` → skip
-5. mode `draft`                       → draft
-6. (mode `auto` from here) per-chat / global hourly rate limit reached → skip
-7. quiet hours                        → draft (the owner finds it in the morning; nothing is sent)
-8. loop guard: `loop_guard_replies` bot replies with no owner message since → draft
-9. an escalation keyword in the text  → draft
-10. otherwise                         → answer
+5. backlog: the message is older than `backlog_answer_seconds` (it arrived while `run` was stopped
+   and came in with the catch-up) → `backlog_mode` (draft or skip); a stale reply is never sent
+6. mode `draft`                       → draft
+7. (mode `auto` from here) per-chat / global hourly rate limit reached → skip
+8. quiet hours                        → draft (the owner finds it in the morning; nothing is sent)
+9. loop guard: `loop_guard_replies` bot replies with no owner message since → draft
+10. an escalation keyword in the text  → draft
+11. otherwise                         → answer
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class PolicyConfig:
     """After this many bot replies without an owner message, fall back to draft."""
     escalation_keywords: tuple[str, ...]
     """Lower-cased substrings that send the reply to draft."""
+    backlog_answer_seconds: float = 600.0
+    """Messages older than this when they are decided on were missed while stopped."""
+    backlog_mode: Literal["draft", "skip"] = "draft"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "PolicyConfig":
@@ -56,6 +61,8 @@ class PolicyConfig:
             rate_global_per_hour=settings.rate_global_per_hour,
             loop_guard_replies=settings.loop_guard_replies,
             escalation_keywords=tuple(k.lower() for k in settings.escalation_keywords if k.strip()),
+            backlog_answer_seconds=settings.backlog_answer_minutes * 60.0,
+            backlog_mode=settings.backlog_mode,
         )
 
 
@@ -72,6 +79,8 @@ class IncomingMessage:
     service: bool = False
     forwarded: bool = False
     has_media: bool = False
+    date: float | None = None
+    """When it was sent (unix seconds); None = now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +153,12 @@ class ReplyPolicy:
         if activity.last_owner_activity is not None and now - activity.last_owner_activity < cfg.takeover_seconds:
             minutes = (now - activity.last_owner_activity) / 60
             return Decision("skip", f"owner takeover: owner active {minutes:.0f} min ago")
+        if message.date is not None and now - message.date > cfg.backlog_answer_seconds:
+            minutes = (now - message.date) / 60
+            reason = f"backlog: message {minutes:.0f} min old (arrived while stopped)"
+            if cfg.backlog_mode == "skip":
+                return Decision("skip", reason)
+            return Decision("draft", reason)
         if mode == "draft":
             return Decision("draft", "chat mode is draft")
         if cfg.rate_per_chat_per_hour == 0 or _recent(activity.bot_reply_times, now) >= cfg.rate_per_chat_per_hour:

@@ -89,4 +89,30 @@ async def _harvest(settings: Settings, chat_ids: list[int], all_private: bool) -
                 progress.update(tasks[chat_id], completed=stored)  # type: ignore[arg-type]
 
             return await harvest(client, db, chat_ids, all_private=all_private,
-                                 on_progress=on_progress, on_chat_start=on_chat_start)
+                                 on_progress=on_progress, on_chat_start=on_chat_start,
+                                 allowed_service_chats=settings.allowed_service_chats)
+
+
+def timing_command(
+    ctx: typer.Context,
+    chat: Annotated[int | None, typer.Option("--chat", help="One chat's pace (default: all chats).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The owner's pace learned from history (answer delay, typing speed, gap between messages)."""
+    from bot.timing import timing_report
+    from storage import Database
+
+    settings = state(ctx).settings
+    chat = None if chat is None else check_chat_id(chat)
+
+    async def report():  # -> bot.timing.TimingReport
+        async with Database.open(settings.db_path) as db:
+            return await timing_report(db, settings.session_gap_minutes * 60.0, chat)
+
+    result = run_async(report())
+    if as_json:
+        typer.echo(result.to_json())
+        return
+    for name, values in result.timing.summary().items():
+        source = f"{values['samples']} samples" if values["learned"] else "default"
+        console.print(f"{name}: median {values['median']}, p90 {values['p90']} ({source})")

@@ -67,6 +67,7 @@ def load_base(
     for_training: bool = False,
     dtype: Any = None,
     local_rank: int = 0,
+    sharded: bool = False,
 ) -> tuple[Any, Any]:
     """(model, tokenizer) for `spec`. Inference models come back in eval mode, in bf16 where the
     machine runs it natively (see `inference_dtype`); training models in fp32 on CPU.
@@ -74,7 +75,8 @@ def load_base(
     A quantised model is meant for training only: bitsandbytes repacks weights on first use, so
     inference on it before training would change what is trained. Load anew for serving.
 
-    `local_rank`: in a multi-process run, each process loads onto its own GPU."""
+    `local_rank`: in a multi-process run, each process loads onto its own GPU. `sharded`: FSDP or
+    ZeRO-3 shard the parameters (a 4-bit base then stores its packed weights in the compute dtype)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -82,9 +84,7 @@ def load_base(
 
     path = resolve_base_dir(spec, models_dir)
     cuda = torch.cuda.is_available()
-    from training.distributed import shards_parameters
-
-    bnb = choose_quantization(quantization, cuda, sharded=shards_parameters())
+    bnb = choose_quantization(quantization, cuda, sharded=sharded)
     if dtype is None:
         dtype = _default_dtype(cuda, for_training, quantized=bnb is not None)
     tokenizer = AutoTokenizer.from_pretrained(str(path))

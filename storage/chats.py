@@ -16,6 +16,7 @@ def _chat(row: sqlite3.Row) -> ChatRow:
     return ChatRow(
         id=row["id"], type=row["type"], title=row["title"], reply_mode=row["reply_mode"],
         relationship=row["relationship"], train=None if row["train"] is None else bool(row["train"]),
+        relationship_suggestion=row["relationship_suggestion"], relationship_reason=row["relationship_reason"],
     )
 
 
@@ -84,6 +85,26 @@ async def update_chat_settings(
         if train is not _UNSET:
             value = None if train is None else int(bool(train))
             await db.execute("UPDATE chats SET train = ? WHERE id = ?", (value, chat_id))
+        return await get_chat(db, chat_id)
+
+
+async def set_relationship_suggestion(db: Database, chat_id: int, suggestion: str | None, reason: str | None) -> None:
+    """Store what bot.relationships suggests; the confirmed `relationship` is never changed here."""
+    await db.execute(
+        "UPDATE chats SET relationship_suggestion = ?, relationship_reason = ? WHERE id = ?",
+        (suggestion, reason, chat_id),
+    )
+
+
+async def confirm_relationship(db: Database, chat_id: int) -> ChatRow:
+    """The owner accepts the suggestion: it becomes the chat's relationship (used for training and
+    replies). Unknown chat → NotFound; no suggestion → InvalidValue."""
+    async with db.atomic():
+        chat = await get_chat(db, chat_id)
+        if not chat.relationship_suggestion:
+            raise InvalidValue(f"chat {chat_id} has no relationship suggestion to confirm")
+        await db.execute("UPDATE chats SET relationship = ?, updated_at = ? WHERE id = ?",
+                         (chat.relationship_suggestion, now(), chat_id))
         return await get_chat(db, chat_id)
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 from storage.db import Database, now
-from storage.rows import MessageRow
+from storage.rows import Authorship, MessageRow
 
 _COLUMNS = (
     "chat_id, message_id, sender_id, sender_name, outgoing, date, text, media, reply_to, "
@@ -28,6 +28,7 @@ def _message(row: sqlite3.Row) -> MessageRow:
         sender_name=row["sender_name"], outgoing=bool(row["outgoing"]), date=row["date"],
         text=row["text"], media=row["media"], reply_to=row["reply_to"],
         forwarded=bool(row["forwarded"]), edited_at=row["edited_at"], deleted=bool(row["deleted"]),
+        authored_by=row["authored_by"],
     )
 
 
@@ -65,6 +66,37 @@ async def mark_deleted(db: Database, chat_id: int | None, message_ids: Sequence[
             (chat_id, *message_ids),
         )
     return cur.rowcount
+
+
+async def mark_authored(db: Database, chat_id: int, message_ids: Sequence[int], authored_by: Authorship) -> int:
+    """Record who wrote outgoing messages (the bot, or the owner sending a draft unchanged).
+    Rewriting a message (live sync of an edit) keeps this mark."""
+    if not message_ids:
+        return 0
+    marks = ", ".join("?" * len(message_ids))
+    cur = await db.execute(
+        f"UPDATE messages SET authored_by = ? WHERE chat_id = ? AND message_id IN ({marks})",
+        (authored_by, chat_id, *message_ids),
+    )
+    return cur.rowcount
+
+
+async def newest_message_id(db: Database, chat_id: int) -> int | None:
+    """The highest stored message id of a chat (deleted ones included: they were seen)."""
+    value = await db.scalar("SELECT MAX(message_id) FROM messages WHERE chat_id = ?", (chat_id,))
+    return None if value is None else int(value)
+
+
+async def catch_up_chat_ids(db: Database, limit: int) -> list[int]:
+    """Chats worth re-reading after downtime: whitelisted ones first, then harvested private
+    chats, most recently active first."""
+    rows = await db.fetchall(
+        """SELECT c.id FROM chats c LEFT JOIN sync_state s ON s.chat_id = c.id
+           WHERE c.reply_mode != 'off' OR (c.type = 'private' AND s.chat_id IS NOT NULL)
+           ORDER BY c.reply_mode != 'off' DESC, c.updated_at DESC, c.id LIMIT ?""",
+        (limit,),
+    )
+    return [r["id"] for r in rows]
 
 
 async def get_message(db: Database, chat_id: int, message_id: int) -> MessageRow | None:

@@ -1,5 +1,11 @@
 """Ordered, named schema migrations. Append only: never edit a shipped one."""
 
+from storage.service_chats import SERVICE_ACCOUNT_IDS
+
+_SERVICE_IDS = ", ".join(str(i) for i in sorted(SERVICE_ACCOUNT_IDS))
+# Chats the privacy rule (storage.service_chats) never stores: Telegram's service accounts and bots.
+_NOT_STORED = f"IN ({_SERVICE_IDS}) OR chat_id IN (SELECT id FROM chats WHERE type = 'bot')"
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_initial",
@@ -96,6 +102,38 @@ MIGRATIONS: list[tuple[str, str]] = [
             key TEXT PRIMARY KEY,
             value TEXT NOT NULL                -- JSON
         );
+        """,
+    ),
+    (
+        # Telegram's service chat (777000: login codes) and other service accounts and bots were
+        # harvested and live-stored before the rule existed: remove them and everything about them.
+        "0002_forget_service_chats",
+        f"""
+        DELETE FROM messages WHERE chat_id {_NOT_STORED};
+        DELETE FROM sync_state WHERE chat_id {_NOT_STORED};
+        DELETE FROM reply_log WHERE chat_id {_NOT_STORED};
+        DELETE FROM drafts WHERE chat_id {_NOT_STORED};
+        DELETE FROM chats WHERE type = 'bot' OR id IN ({_SERVICE_IDS});
+        DELETE FROM users WHERE is_bot = 1 OR id IN ({_SERVICE_IDS});
+        """,
+    ),
+    (
+        # Who wrote a stored message: a person ('human': the owner or the partner, as `outgoing`
+        # says), the bot ('bot': sent automatically), or the owner sending the bot's draft unchanged
+        # ('draft_unchanged'). Only 'human' owner messages are training targets.
+        "0003_message_authorship",
+        """
+        ALTER TABLE messages ADD COLUMN authored_by TEXT NOT NULL DEFAULT 'human'
+            CHECK (authored_by IN ('human', 'bot', 'draft_unchanged'));
+        """,
+    ),
+    (
+        # A suggested relationship for the chat's partner (never used until confirmed into
+        # `relationship`, or the owner enables automatic use) and why it was suggested.
+        "0004_relationship_suggestion",
+        """
+        ALTER TABLE chats ADD COLUMN relationship_suggestion TEXT;
+        ALTER TABLE chats ADD COLUMN relationship_reason TEXT;
         """,
     ),
 ]

@@ -111,6 +111,14 @@ async def count_drafts(db: Database, status: DraftStatus) -> int:
     return int(await db.scalar("SELECT COUNT(*) FROM drafts WHERE status = ?", (status,)) or 0)
 
 
+async def pending_drafts(db: Database, chat_id: int) -> list[Draft]:
+    """A chat's drafts still waiting for the owner, newest first."""
+    rows = await db.fetchall(
+        "SELECT * FROM drafts WHERE chat_id = ? AND status = 'pending' ORDER BY id DESC", (chat_id,)
+    )
+    return [_draft(r) for r in rows]
+
+
 async def close_draft(db: Database, draft_id: int, status: DraftStatus, sent_text: str | None = None) -> Draft:
     """Mark a pending draft sent (keeping the owner's edited text) or discarded."""
     if status not in ("sent", "discarded"):

@@ -7,6 +7,9 @@ from typing import Literal
 
 ChatType = Literal["private", "bot", "group", "supergroup", "channel", "self"]
 ReplyMode = Literal["off", "draft", "auto"]
+Authorship = Literal["human", "bot", "draft_unchanged"]
+"""Who wrote a stored message: a person (owner or partner, as `outgoing` says), the bot sending
+automatically, or the owner sending the bot's draft unchanged. Only human owner messages train."""
 REPLY_MODES: tuple[ReplyMode, ...] = ("off", "draft", "auto")
 
 # The media kinds both writers (export import, Telegram harvest/live sync) store in `messages.media`.
@@ -33,6 +36,8 @@ class MessageRow:
     forwarded: bool = False
     edited_at: int | None = None
     deleted: bool = False
+    authored_by: Authorship = "human"
+    """Set at send time (`storage.messages.mark_authored`), never by the writers' params below."""
 
     def as_params(self, source: str) -> tuple[object, ...]:
         return (
@@ -50,6 +55,16 @@ class ChatRow:
     reply_mode: ReplyMode = "off"
     relationship: str | None = None
     train: bool | None = None
+    relationship_suggestion: str | None = None
+    """Suggested from Telegram's data (bot.relationships); unused until confirmed."""
+    relationship_reason: str | None = None
+
+    def relationship_in_use(self, auto_use: bool) -> str | None:
+        """The relationship training and replies may condition on: the confirmed one, else the
+        suggestion only if the owner enabled automatic use (`TGTWIN_RELATIONSHIP_AUTO_USE`)."""
+        if self.relationship:
+            return self.relationship
+        return self.relationship_suggestion if auto_use else None
 
 
 def full_name(first_name: str | None, last_name: str | None) -> str:

@@ -298,7 +298,8 @@ def train_adapter(
     from model.sources import load_base
 
     model, tokenizer = load_base(base_spec, settings.models_dir, quantization=config.quantization, for_training=True,
-                                 local_rank=distributed.current_rank().local_rank)
+                                 local_rank=distributed.current_rank().local_rank,
+                                 sharded=distributed.shards_parameters())
     fmt = PromptFormat.for_tokenizer(tokenizer)
     rows = encode_examples(tokenizer, fmt, dataset.train, config.max_length)
     if not rows:

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import contextlib
 import inspect
-import itertools
 import os
 import struct
 import time
@@ -58,9 +57,11 @@ def unwrap(query: TLObject) -> TLObject:
 # ---------------------------------------------------------------- raw object builders
 
 def make_user(user_id: int, first_name: str = "", last_name: str | None = None, *, bot: bool = False,
-              is_self: bool = False, username: str | None = None) -> raw.types.User:
+              is_self: bool = False, username: str | None = None, contact: bool = False,
+              mutual_contact: bool = False) -> raw.types.User:
     return raw.types.User(
-        id=user_id, is_self=is_self, bot=bot, access_hash=user_id * 7 + 1,
+        id=user_id, is_self=is_self, bot=bot, access_hash=user_id * 7 + 1, contact=contact or mutual_contact,
+        mutual_contact=mutual_contact,
         first_name=first_name or f"User{user_id}", last_name=last_name, username=username,
         bot_info_version=1 if bot else None,  # the wire ties this field to the bot flag
     )
@@ -164,8 +165,10 @@ class FakeTelegram:
     fail_after_history_pages: int | None = None  # simulate a crash: raise after this many pages
     on_request: Callable[[TLObject], None] | None = None
     last_message_id: int = 0  # sent messages continue the account's id sequence, like Telegram
-    _pts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    pts: int = 1  # the account's update counter; every pts update is also kept in `update_log`
+    update_log: list[tuple[int, raw.base.Update]] = field(default_factory=list)
     history_pages: int = 0
+    common_chats: dict[int, int] = field(default_factory=dict)  # user id → groups shared with the owner
 
     def __post_init__(self) -> None:
         self.users[self.owner.id] = self.owner
@@ -192,15 +195,25 @@ class FakeTelegram:
     # --- updates pushed to the client
     def new_message_update(self, message: raw.base.Message) -> raw.types.Updates:
         self.last_message_id = max(self.last_message_id, message.id)
-        update = raw.types.UpdateNewMessage(message=message, pts=next(self._pts), pts_count=1)
+        update = self._logged(raw.types.UpdateNewMessage(message=message, pts=self._next_pts(), pts_count=1))
         return self._updates([update], self._peers_of(message))
 
     def edit_message_update(self, message: raw.base.Message) -> raw.types.Updates:
-        update = raw.types.UpdateEditMessage(message=message, pts=next(self._pts), pts_count=1)
+        update = self._logged(raw.types.UpdateEditMessage(message=message, pts=self._next_pts(), pts_count=1))
         return self._updates([update], self._peers_of(message))
 
     def delete_messages_update(self, message_ids: list[int]) -> raw.types.Updates:
-        return self._updates([raw.types.UpdateDeleteMessages(messages=message_ids, pts=next(self._pts), pts_count=1)])
+        update = self._logged(raw.types.UpdateDeleteMessages(messages=message_ids, pts=self._next_pts(), pts_count=1))
+        return self._updates([update])
+
+    def _next_pts(self) -> int:
+        self.pts += 1
+        return self.pts
+
+    def _logged(self, update: Any) -> Any:
+        """Updates with a pts are what `updates.getDifference` replays to a client that missed them."""
+        self.update_log.append((update.pts, update))
+        return update
 
     def typing_update(self, user_id: int) -> raw.types.Updates:
         return self._updates([raw.types.UpdateUserTyping(user_id=user_id, action=raw.types.SendMessageTypingAction())])
@@ -242,12 +255,29 @@ class FakeTelegram:
         return roundtrip(handler(query))
 
     def _on_GetState(self, query: Any) -> Any:
-        return raw.types.updates.State(pts=1, qts=0, date=int(time.time()), seq=0, unread_count=0)
+        return raw.types.updates.State(pts=self.pts, qts=0, date=int(time.time()), seq=0, unread_count=0)
+
+    def _on_GetDifference(self, query: Any) -> Any:
+        """Everything after the client's pts: new messages apart, edits/deletions as other updates."""
+        missed = [u for pts, u in self.update_log if pts > query.pts]
+        now = int(time.time())
+        if not missed:
+            return raw.types.updates.DifferenceEmpty(date=now, seq=0)
+        return raw.types.updates.Difference(
+            new_messages=[u.message for u in missed if isinstance(u, raw.types.UpdateNewMessage)],
+            new_encrypted_messages=[],
+            other_updates=[u for u in missed if not isinstance(u, raw.types.UpdateNewMessage)],
+            chats=self._raw_chats(), users=list(self.users.values()),
+            state=raw.types.updates.State(pts=self.pts, qts=0, date=now, seq=0, unread_count=0),
+        )
 
     def _on_GetFullUser(self, query: Any) -> Any:
-        full = raw.types.UserFull(id=self.owner.id, settings=raw.types.PeerSettings(),
-                                  notify_settings=raw.types.PeerNotifySettings(), common_chats_count=0)
-        return raw.types.users.UserFull(full_user=full, chats=[], users=[self.owner])
+        user_id = getattr(query.id, "user_id", self.owner.id)
+        user = self.users.get(user_id, self.owner)
+        full = raw.types.UserFull(id=user.id, settings=raw.types.PeerSettings(),
+                                  notify_settings=raw.types.PeerNotifySettings(),
+                                  common_chats_count=self.common_chats.get(user.id, 0))
+        return raw.types.users.UserFull(full_user=full, chats=[], users=[user])
 
     def _on_GetUsers(self, query: Any) -> Any:
         ids = []
@@ -304,7 +334,7 @@ class FakeTelegram:
 
     def _on_SendMessage(self, query: Any) -> Any:
         self.last_message_id += 1
-        return raw.types.UpdateShortSentMessage(id=self.last_message_id, pts=next(self._pts), pts_count=1,
+        return raw.types.UpdateShortSentMessage(id=self.last_message_id, pts=self._next_pts(), pts_count=1,
                                                 date=int(time.time()), out=True)
 
     def _on_SetTyping(self, query: Any) -> Any:

@@ -51,6 +51,9 @@ async def bot(settings: Settings, db: Database, server: FakeTelegram, flood_slee
     settings = settings.model_copy(update={
         "debounce_seconds": 8.0, "takeover_minutes": 15, "loop_guard_replies": 2,
         "rate_per_chat_per_hour": 10, "rate_global_per_hour": 100, "quiet_hours": "",
+        # The virtual clock runs ahead of the messages' real dates: no message here is backlog
+        # (tests/bot/test_catch_up.py covers that rule).
+        "backlog_answer_minutes": 10**6,
     })
     server.add_user(make_user(PARTNER, "Alice"))
     client = build_client(settings, session_string=session_string())
@@ -167,6 +170,24 @@ async def test_draft_mode_saves_draft_and_sends_nothing(bot, server: FakeTelegra
     assert (await decisions(db))[1][1] == "drafted"
 
 
+async def test_draft_sent_unchanged_is_the_bots_words_an_edited_one_the_owners(
+        bot, server: FakeTelegram, db: Database, clock: ManualClock) -> None:
+    await set_mode(db, PARTNER, "draft")
+    await feed(bot, server.new_message_update(make_message(1, PARTNER, text="are you free?")))
+    await wait_until(logged(db, 1), clock=clock)
+    # An edited answer is the owner's own: the draft stays open.
+    await feed(bot, server.new_message_update(make_message(2, PARTNER, text="sure, but after 6", out=True)))
+    await wait_dispatched(bot.client)
+    assert (await message_queries.get_message(db, PARTNER, 2)).authored_by == "human"
+    assert (await reply_queries.list_drafts(db))[0].status == "pending"
+    # The input box sent as it is from the phone (the parts joined by a newline): the bot's words.
+    await feed(bot, server.new_message_update(make_message(3, PARTNER, text="sure\ntalk later", out=True)))
+    await wait_dispatched(bot.client)
+    assert (await message_queries.get_message(db, PARTNER, 3)).authored_by == "draft_unchanged"
+    [draft] = await reply_queries.list_drafts(db)
+    assert draft.status == "sent" and draft.sent_text == draft.text
+
+
 @pytest.mark.parametrize("owner_signal", ["message", "draft"])
 async def test_owner_takeover_silences_the_bot(bot, server: FakeTelegram, db: Database, clock: ManualClock,
                                                owner_signal: str) -> None:
@@ -225,15 +246,20 @@ async def test_whitelist_and_kill_switch_change_live(bot, server: FakeTelegram, 
 async def test_bots_forwards_and_unlisted_groups_are_skipped(bot, server: FakeTelegram, db: Database,
                                                              clock: ManualClock) -> None:
     server.add_user(make_user(7, "Helper", bot=True))
+    server.add_user(make_user(777000, "Telegram"))
     await set_mode(db, 7, "auto", "bot")
     await set_mode(db, PARTNER, "auto")
     server.add_chat(-42, make_group(42, "Family"))
     await feed(bot, server.new_message_update(make_message(1, 7, text="I am a bot")))
+    await feed(bot, server.new_message_update(make_message(1, 777000, text="Login code: 12345")))
     await feed(bot, server.new_message_update(make_message(2, PARTNER, text="fwd", forwarded=True)))
     await feed(bot, server.new_message_update(make_message(3, -42, text="hi all", sender_id=PARTNER)))
-    await wait_until(logged(db, 3), clock=clock)
+    await wait_until(logged(db, 2), clock=clock)
+    await wait_dispatched(bot.client)
     reasons = [d[2] for d in await decisions(db)]
-    assert reasons == ["sender is a bot", "forwarded message", "chat is not whitelisted (mode off)"]
+    assert reasons == ["forwarded message", "chat is not whitelisted (mode off)"]  # bots/service: not even seen
+    assert await message_queries.get_message(db, 7, 1) is None
+    assert await message_queries.get_message(db, 777000, 1) is None
     assert not server.sent(SendMessage)
 
 

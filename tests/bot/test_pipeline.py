@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.pipeline import ReplyPipeline, typing_seconds
+from bot.pipeline import ReplyPipeline
 from bot.policy import IncomingMessage
 from settings import Settings
 from storage import ChatRow, Database, MessageRow
@@ -131,8 +131,3 @@ async def test_owner_stepping_in_while_typing_stops_the_rest(db: Database, setti
     assert [c[2] for c in outbox.calls if c[0] == "send"] == ["first"]
     entry = (await reply_queries.list_decisions(db))[0]
     assert len(entry.sent_message_ids) == 1 and "owner took over after 1 of 3" in entry.reason
-
-
-def test_typing_time_grows_with_length_and_is_bounded() -> None:
-    assert typing_seconds("ok") < typing_seconds("a much longer reply than that")
-    assert typing_seconds("x" * 10_000) == 8.0

@@ -129,3 +129,13 @@ def test_config_from_settings(settings: Settings) -> None:
     assert config.takeover_seconds == 300
     assert config.quiet_hours == (time(22, 30), time(7, 0))
     assert "пароль" in config.escalation_keywords
+
+
+@pytest.mark.parametrize("mode, expected", [("draft", "draft"), ("skip", "skip")])
+def test_backlog_older_than_the_limit_is_never_answered(mode: str, expected: str) -> None:
+    config = replace(CONFIG, backlog_answer_seconds=600, backlog_mode=mode)  # type: ignore[arg-type]
+    stale = replace(MESSAGE, date=NOON_UTC - 601)
+    decision = decide(stale, config=config)
+    assert decision.action == expected and "backlog" in decision.reason
+    assert decide(replace(MESSAGE, date=NOON_UTC - 599), config=config).action == "answer"
+    assert decide(stale, config=config, mode="off").action == "skip"  # the whitelist still comes first

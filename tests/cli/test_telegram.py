@@ -109,3 +109,14 @@ def test_harvest_and_login_while_run_holds_the_session(cli_env: Path, settings: 
             lines = result.stderr.strip().splitlines()
             assert len(lines) == 1 and "in use by another tgtwin process" in lines[0], result.stderr
     assert not (cli_env / "tgtwin.session").exists()  # the refused login wrote nothing
+
+
+def test_timing_command_prints_the_learned_pace_as_json(cli_env: Path) -> None:
+    import json
+
+    result = invoke("timing", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["chat_id"] is None
+    assert report["chars_per_second"]["learned"] is False  # empty database: the documented defaults
+    assert set(report) == {"chat_id", "answer_delay_seconds", "chars_per_second", "turn_gap_seconds"}
