@@ -1,6 +1,6 @@
 """Core commands: `import-export` (Telegram Desktop export → database) and `status` (counts).
 
-Thin calls into bot.export_import and storage; nothing heavy is imported at module level, so
+Thin calls into telegram_export and storage; nothing heavy is imported at module level, so
 `python main.py --help` stays instant.
 """
 
@@ -31,7 +31,7 @@ def import_export_command(
     """Import a Telegram Desktop JSON export. Idempotent; on bad input nothing is written (exit 2)."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from bot.export_import import ExportFormatError, import_export
+    from telegram_export import ExportFormatError, import_export
     from storage import Database
 
     settings: Settings = state(ctx).settings

@@ -110,7 +110,7 @@ async def run_product(settings: "Settings", with_telegram: bool) -> None:
         db = await stack.enter_async_context(Database.open(settings.db_path))
         await training_queries.fail_unfinished_runs(db)
         if settings.demo and (await message_queries.counts(db)).messages == 0:
-            from bot.export_import import import_export
+            from telegram_export import import_export
 
             result = await import_export(db, SAMPLE_EXPORT)
             log.info("demo: imported the bundled sample (%s)", result)

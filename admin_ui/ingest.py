@@ -73,7 +73,7 @@ def start_import(services: Services, jobs: JobRegistry, path: Path) -> Job:
     """Import a saved export in the background; the temp file is removed when the job ends."""
 
     async def work(reporter: ProgressReporter) -> dict[str, Any]:
-        from bot.export_import import import_export
+        from telegram_export import import_export
 
         reporter.report(0.0, "importing")
         try:

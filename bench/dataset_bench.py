@@ -24,7 +24,7 @@ from typing import Any
 
 async def measure(n_messages: int, n_chats: int, repeat: int) -> dict[str, Any]:
     from bench.import_bench import write_synthetic_export
-    from bot.export_import import import_export
+    from telegram_export import import_export
     from settings import load_settings
     from storage import Database, dataset_queries
     from training.dataset import ChatHistory, DatasetOptions, build_dataset, chat_allowed

@@ -240,7 +240,7 @@ async def main(out: Path, model_choice: str, train: bool, train_timeout: float, 
     from admin_ui.app import create_app
     from admin_ui.auth import resolve_admin_token
     from admin_ui.server import serve
-    from bot.export_import import import_export
+    from telegram_export import import_export
     from services import Services
     from settings import load_settings
     from storage import Database

@@ -3,7 +3,7 @@
     python -m bench.import_bench --messages 1000000
 
 Writes a synthetic full-account export of N messages in a temp dir, imports it with
-`bot.export_import.import_export` in a fresh child process (so its peak RSS is the import's own),
+`telegram_export.import_export` in a fresh child process (so its peak RSS is the import's own),
 then inserts the very same rows with one raw `sqlite3` `executemany` in one transaction, into the
 same schema with the same PRAGMAs, in another child. Prints what it measured; nothing else.
 """
@@ -80,7 +80,7 @@ def _peak_rss_mb() -> float:
 
 
 def _child_import(export: Path, db_path: Path) -> dict[str, float]:
-    from bot.export_import import import_export
+    from telegram_export import import_export
     from storage import Database
 
     async def run() -> tuple[float, float, int]:
@@ -99,7 +99,6 @@ def _child_import(export: Path, db_path: Path) -> dict[str, float]:
 
 def _child_raw(export: Path, db_path: Path) -> dict[str, float]:
     """The baseline: the importer's own rows (parsed beforehand, untimed), one executemany."""
-    from bot.export_import import _ExportReader
     from storage import Database
     from storage.messages import INSERT_IGNORE_SQL
 
@@ -108,8 +107,10 @@ def _child_raw(export: Path, db_path: Path) -> dict[str, float]:
             pass
 
     asyncio.run(create_schema())
-    reader = _ExportReader(export, None, None)
-    params = [row for chunk in reader.chunks() for row in chunk]
+    from telegram_export.walker import ExportWalker
+
+    walker = ExportWalker(export, None, None)
+    params = [row for chunk in walker.chunks() for row in chunk]
     conn = sqlite3.connect(db_path, isolation_level=None)
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
         conn.execute(f"PRAGMA {pragma}")

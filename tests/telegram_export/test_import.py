@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-import bot.export_import as export_import
-from bot.export_import import ExportFormatError, import_export, kurigram_chat, media_kind, message_text, peer_id
+from telegram_export import ExportFormatError, import_export, json_stream, read_ahead, walker
+from telegram_export.rows import kurigram_chat, media_kind, message_text, peer_id
 from storage import ChatRow, Database, MessageRow, kv
 from storage import chats as chat_queries
 from storage import messages as message_queries
@@ -193,7 +193,7 @@ async def test_bad_input_leaves_database_unchanged(
     await chat_queries.upsert_chats(db, [ChatRow(7, "private", "Bob")])
     await message_queries.insert_messages(db, [MessageRow(7, 1, 7, "Bob", False, 1_704_103_260, "hi")], "export")
     await kv.set_value(db, "unrelated", 1)
-    monkeypatch.setattr(export_import, "CHUNK_ROWS", 100)  # several chunks go in before the error
+    monkeypatch.setattr(walker, "CHUNK_ROWS", 100)  # several chunks go in before the error
     before = await db.dump()
     data, reason, owner_id = BAD_INPUTS[case]
     path = _write(tmp_path, _truncated_sample() if data is None else data)
@@ -205,7 +205,7 @@ async def test_bad_input_leaves_database_unchanged(
 
 async def test_rollback_after_many_chunks(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file cut near its end: chunks were inserted, then everything is rolled back."""
-    monkeypatch.setattr(export_import, "CHUNK_ROWS", 50)
+    monkeypatch.setattr(walker, "CHUNK_ROWS", 50)
     inserted: list[int] = []
     with pytest.raises(ExportFormatError, match="truncated"):
         await import_export(db, _write(tmp_path, _truncated_sample()), progress=inserted.append)
@@ -225,7 +225,7 @@ async def test_missing_file_and_non_utf8(db: Database, tmp_path: Path) -> None:
 
 async def test_values_split_across_read_pieces(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny read pieces: values, numbers and multi-byte characters straddle piece boundaries."""
-    monkeypatch.setattr(export_import, "_READ_BYTES", 7)
+    monkeypatch.setattr(json_stream, "_READ_BYTES", 7)
     export = _single_chat([_message(i, 7 if i % 2 else OWNER, f"текст {i} 🙂" * 3) for i in range(1, 40)],
                           chat_id=123456789)
     result = await import_export(db, _write(tmp_path, export), owner_id=OWNER)
@@ -236,7 +236,7 @@ async def test_values_split_across_read_pieces(db: Database, tmp_path: Path, mon
 
 async def test_reader_process_path(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Large files are read in a child process: same rows, same errors, same rollback."""
-    monkeypatch.setattr(export_import, "PROCESS_THRESHOLD_BYTES", 0)
+    monkeypatch.setattr(read_ahead, "PROCESS_THRESHOLD_BYTES", 0)
     with pytest.raises(ExportFormatError, match="truncated"):
         await import_export(db, _write(tmp_path, _truncated_sample()))
     assert (await message_queries.counts(db)).messages == 0
