@@ -105,14 +105,14 @@ def message_text(text: Any) -> str:
 
 
 def _fallback_text(message: dict[str, Any], text: Any) -> str:
-    """The text when `text` is absent or empty: from `text_entities` (some exporters write only
-    those), else the empty text."""
+    """The text when `text` is not a plain non-empty string: its entity-list form, else (absent
+    or empty) `text_entities`, which some exporters write instead of `text`."""
+    if text is not None:
+        from_text = message_text(text)  # a wrong type is an error even when entities exist
+        if from_text:
+            return from_text
     entities = message.get("text_entities")
-    if entities is not None:
-        from_entities = message_text(entities)
-        if from_entities:
-            return from_entities
-    return "" if text is None else message_text(text)
+    return "" if entities is None else message_text(entities)
 
 
 def text_unreadable(message: dict[str, Any]) -> bool:
