@@ -92,7 +92,7 @@ def message_text(text: Any) -> str:
     if isinstance(text, str):
         return text
     if not isinstance(text, list):
-        raise ExportFormatError(f"a message text is a {type(text).__name__}, not a string or list")
+        raise ExportFormatError(f"a message text is of type {type(text).__name__}, not a string or list")
     parts = []
     for part in text:
         if isinstance(part, str):
@@ -180,7 +180,10 @@ def message_params(message: Any, chat_id: int, owner_id: int) -> tuple[object, .
     media = None if _MEDIA_KEYSET.isdisjoint(message) else media_kind(message)
     if media == "sticker" and not text:
         text = message.get("sticker_emoji") or ""
-    sender = peer_id(message.get("from_id"))
+    from_id = message.get("from_id")
+    if from_id is not None and type(from_id) is not str:
+        raise ExportFormatError(f"message {message_id} has a from_id that is not a string")
+    sender = peer_id(from_id)
     name = message.get("from")
     reply_to = message.get("reply_to_message_id")
     if type(reply_to) is int:

@@ -177,7 +177,7 @@ BAD_INPUTS: dict[str, tuple[Any, str, int | None]] = {
     "message without id": (_single_chat([{"type": "message", "date_unixtime": "1"}]), "integer id", OWNER),
     "message without date": (_single_chat([{"id": 1, "type": "message", "text": "x"}]), "no date", OWNER),
     "text of wrong type": (_single_chat([_message(1, 7, text=5)]), "not a string or list", OWNER),
-    "sender of wrong type": (_single_chat([_message(1, 7, from_id=["user7"])]), "unexpected shape", OWNER),
+    "sender of wrong type": (_single_chat([_message(1, 7, from_id=["user7"])]), "from_id that is not a string", OWNER),
     "messages before id": ({"name": "B", "messages": [_message(1, 7)], "type": "personal_chat", "id": 7}, "before its `id`", OWNER),
     "unknown owner": ({"chats": {"list": [_single_chat([_message(1, 7)])]}}, "unknown owner", None),
     "owner mismatch": ({"personal_information": {"user_id": 5}, "chats": {"list": []}}, "does not match", 7),
