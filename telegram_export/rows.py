@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from storage.rows import MEDIA_KINDS, ChatType, MessageRow
@@ -141,7 +141,7 @@ def _unix(value: Any, iso: Any, message_id: int) -> int:
                 raise ValueError  # 1e400 decodes to inf, NaN to nan: not a date
             seconds = int(value)
         elif type(iso) is str:
-            seconds = int(datetime.fromisoformat(iso).replace(tzinfo=timezone.utc).timestamp())
+            seconds = int(datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp())
         else:
             raise ValueError
     except (TypeError, ValueError, OverflowError):

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from telegram_export import ExportFormatError, import_export, json_stream, read_ahead, walker
-from telegram_export.rows import kurigram_chat, media_kind, message_text, peer_id
 from storage import ChatRow, Database, MessageRow, kv
 from storage import chats as chat_queries
 from storage import messages as message_queries
+from telegram_export import ExportFormatError, import_export, json_stream, read_ahead, walker
+from telegram_export.rows import kurigram_chat, media_kind, message_text, peer_id
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sample_export.json"
 OWNER = 42
