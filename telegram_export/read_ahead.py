@@ -16,6 +16,8 @@ import multiprocessing
 import queue
 import threading
 from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from telegram_export.walker import ExportWalker
 
 PROCESS_THRESHOLD_BYTES = 32 << 20
 QUEUE_CHUNKS = 3
-_POLL_SECONDS = 0.2
+_POLL_SECONDS = 0.1
 
 Item = tuple[str, Any, Any]
 
@@ -41,12 +43,11 @@ def _items(path: Path, owner_hint: int | None, stored_owner: int | None) -> Iter
         yield ("error", ExportFormatError(f"the export reader failed ({type(exc).__name__}: {exc})"), None)
 
 
-def _read_into(handoff: Any, path: Path, owner_hint: int | None, stored_owner: int | None,
-               stop: threading.Event | None = None) -> None:
-    """Thread or process body: put every item into the bounded queue (stops early on `stop`)."""
-    for item in _items(path, owner_hint, stored_owner):
+def _read_into(handoff: "queue.Queue[Item]", items: Iterator[Item], stop: threading.Event) -> None:
+    """Put every item into the bounded queue until the end, an error, or `stop`."""
+    for item in items:
         while True:
-            if stop is not None and stop.is_set():
+            if stop.is_set():
                 return
             try:
                 handoff.put(item, timeout=_POLL_SECONDS)
@@ -57,55 +58,75 @@ def _read_into(handoff: Any, path: Path, owner_hint: int | None, stored_owner: i
             return
 
 
+def _send_items(conn: Connection, path: Path, owner_hint: int | None, stored_owner: int | None) -> None:
+    """The reader process: send every item to the parent (`Connection` frames the pickles)."""
+    with conn:
+        for item in _items(path, owner_hint, stored_owner):
+            conn.send(item)
+            if item[0] != "rows":
+                return
+
+
+def _received(conn: Connection, process: BaseProcess) -> Iterator[Item]:
+    """Items from the reader process; if it dies (killed, out of memory) the pipe ends early."""
+    while True:
+        try:
+            item: Item = conn.recv()
+        except (EOFError, OSError):
+            process.join(timeout=5)
+            yield ("error", ExportFormatError(
+                f"the export reader process stopped unexpectedly (exit code {process.exitcode})"), None)
+            return
+        yield item
+        if item[0] != "rows":
+            return
+
+
 class ReadAhead:
-    """Starts the reader (thread or process); `await next_item()`; `close()` always."""
+    """Starts the reader (a thread, or a process and a thread that receives from it);
+    `await next_item()` until "done" or "error"; `close()` always."""
 
     def __init__(self, path: Path, owner_hint: int | None, stored_owner: int | None) -> None:
         self._stop = threading.Event()
-        self._process: multiprocessing.process.BaseProcess | None = None
-        self._thread: threading.Thread | None = None
-        args = (path, owner_hint, stored_owner)
+        self._queue: queue.Queue[Item] = queue.Queue(maxsize=QUEUE_CHUNKS)
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
         if path.stat().st_size >= PROCESS_THRESHOLD_BYTES:
             # spawn, not fork: forking a process that runs an event loop and SQLite is unsafe.
             context = multiprocessing.get_context("spawn")
-            self._queue: Any = context.Queue(maxsize=QUEUE_CHUNKS)
+            self._conn, child_end = context.Pipe(duplex=False)
             self._process = context.Process(
-                target=_read_into, args=(self._queue, *args), name="export-reader", daemon=True,
+                target=_send_items, args=(child_end, path, owner_hint, stored_owner), name="export-reader",
+                daemon=True,
             )
             self._process.start()
+            child_end.close()  # only the child writes: its death is an end of file here
+            items = _received(self._conn, self._process)
         else:
-            self._queue = queue.Queue(maxsize=QUEUE_CHUNKS)
-            self._thread = threading.Thread(
-                target=_read_into, args=(self._queue, *args, self._stop), name="export-reader", daemon=True,
-            )
-            self._thread.start()
+            items = _items(path, owner_hint, stored_owner)
+        self._thread = threading.Thread(
+            target=self._pump, args=(items,), name="export-reader", daemon=True,
+        )
+        self._thread.start()
 
-    def _get(self) -> Item:
-        while True:
-            try:
-                return self._queue.get(timeout=_POLL_SECONDS)  # type: ignore[no-any-return]
-            except queue.Empty:
-                process = self._process
-                if process is not None and process.exitcode is not None:
-                    try:  # its last item may have landed just before it exited
-                        return self._queue.get(timeout=_POLL_SECONDS)  # type: ignore[no-any-return]
-                    except queue.Empty:
-                        raise ExportFormatError(
-                            f"the export reader process stopped unexpectedly (exit code {process.exitcode})"
-                        ) from None
+    def _pump(self, items: Iterator[Item]) -> None:
+        try:
+            _read_into(self._queue, items, self._stop)
+        except BaseException as exc:  # noqa: BLE001 - never leave the importer waiting
+            message = f"the export reader failed ({type(exc).__name__}: {exc})"
+            _read_into(self._queue, iter([("error", ExportFormatError(message), None)]), self._stop)
 
     async def next_item(self) -> Item:
-        return await asyncio.to_thread(self._get)
+        return await asyncio.to_thread(self._queue.get)
 
     def close(self) -> None:
         """Stop the reader and wait for it; a reader blocked on a full queue gives up."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        if self._process is not None and self._process.exitcode is None:
+            self._process.terminate()  # unblocks a receiving thread with an end of file
+        self._thread.join()
         if self._process is not None:
-            if self._process.exitcode is None:
-                self._process.terminate()
             self._process.join()
             self._process.close()
-            self._queue.close()
-            self._queue.cancel_join_thread()
+        if self._conn is not None:
+            self._conn.close()

@@ -169,7 +169,16 @@ def message_params(message: Any, chat_id: int, owner_id: int) -> tuple[object, .
         checked_id(message_id, "a message id")
     if "date_unixtime" not in message and "date" not in message:
         raise ExportFormatError(f"message {message_id} has no date")
-    date = _unix(message.get("date_unixtime"), message.get("date"), message_id)
+    unix = message.get("date_unixtime")
+    if type(unix) is str:  # the common case inline: this is the hot path
+        try:
+            date = int(unix)
+        except ValueError:
+            date = _unix(unix, None, message_id)  # raises the one-line reason
+    else:
+        date = _unix(unix, message.get("date"), message_id)
+    if not _DATE_MIN <= date <= _DATE_MAX:
+        raise ExportFormatError(f"message {message_id} has a date out of range ({date})")
     if "edited_unixtime" in message or "edited" in message:
         edited_at: int | None = _unix(message.get("edited_unixtime"), message.get("edited"), message_id)
     else:
