@@ -4,9 +4,17 @@ Items are ("rows", parsed so far, chunk), then ("done", ReadSummary, None) or
 ("error", ExportFormatError, None). Small files are read by a thread. Large ones are read by a
 spawned process: Python's sqlite3 takes the GIL back after every row it steps, so a reader
 *thread* and the inserts only take turns, while a reader *process* really runs beside them.
-Measured with bench/import_bench.py (200,000 messages, 56 MB, 2 busy cores): the import runs at
-~0.6 of raw executemany speed with the process and ~0.44 with a thread (peak RSS 40 MB + the
-reader's 55 MB vs 70 MB). Under 32 MB the interpreter start-up is not worth it.
+
+Measured with bench/import_bench.py (200,000 messages, 56 MB; `--reader thread` vs the default):
+with a free second core the import ran at 0.59-0.63 of raw executemany speed with the process
+and 0.43-0.45 with a thread; the importer's own CPU is 0.94 s vs 1.83 s (the parsing moved out),
+peak RSS 40 MB + the reader's 54 MB vs 70 MB. On a saturated machine both are within the noise.
+Under 32 MB the interpreter start-up is not worth it.
+
+The process sends over a `multiprocessing` Pipe (Connection frames the pickles) to a thread that
+fills the bounded queue. Not a `multiprocessing.Queue`: the parent holds that queue's write end
+too, so a reader killed mid-message (OOM killer, kill -9) left `get()` waiting forever; with the
+child's end closed here, its death is an end of file and one clear error.
 """
 
 from __future__ import annotations
