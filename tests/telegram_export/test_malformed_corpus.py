@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import os
+import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -270,24 +271,26 @@ def test_malformed_export_through_main_py(case: str, settings: Settings, tmp_pat
     assert _sqlite_dump(settings.db_path) == before
 
 
+def _reader_killed_mid_message(conn: Any, path: Path, owner_hint: int | None, stored_owner: int | None) -> None:
+    """Stands in for the reader process: one good chunk, then killed half-way through the next
+    message (a 4-byte length that promises more than is written, as Connection frames them)."""
+    conn.send(("rows", 1, [(7, 99, 7, "Bob", 0, 1_704_103_260, "hi", None, None, 0, None, 0, "export")]))
+    os.write(conn.fileno(), struct.pack("!i", 1000) + b"x" * 10)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 async def test_reader_process_that_dies_is_one_clear_error(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The reader process killed mid-import (OOM killer, kill -9): a clear error, nothing kept."""
+    """The reader process killed mid-import (OOM killer, kill -9): a clear error, no hang, nothing kept."""
     monkeypatch.setattr(read_ahead, "PROCESS_THRESHOLD_BYTES", 0)
-    data = _base()
-    data["chats"]["list"][0]["messages"] = [_message(i, 7 if i % 2 else OWNER) for i in range(1, 25_001)]
-    path = tmp_path / "big.json"
-    path.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(read_ahead, "_send_items", _reader_killed_mid_message)
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(_base()), encoding="utf-8")
     before = await db.dump()
-
-    def kill_reader(_: int) -> None:
-        for child in multiprocessing.active_children():
-            if child.name == "export-reader":
-                child.kill()
-                child.join()
-
+    seen: list[int] = []
     with pytest.raises(ExportFormatError, match="reader process stopped unexpectedly") as caught:
-        await import_export(db, path, progress=kill_reader)
-    assert "\n" not in str(caught.value)
+        await asyncio.wait_for(import_export(db, path, progress=seen.append), timeout=60)
+    assert seen == [1]  # the first chunk went in before the death, and was rolled back
+    assert "\n" not in str(caught.value) and "-9" in str(caught.value)
     assert await db.dump() == before
