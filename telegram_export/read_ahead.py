@@ -124,8 +124,16 @@ class ReadAhead:
             message = f"the export reader failed ({type(exc).__name__}: {exc})"
             _read_into(self._queue, iter([("error", ExportFormatError(message), None)]), self._stop)
 
+    def _get(self) -> Item:
+        while True:
+            try:
+                return self._queue.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                if self._stop.is_set():  # closed while waiting (the import was cancelled)
+                    return ("error", ExportFormatError("the import was stopped"), None)
+
     async def next_item(self) -> Item:
-        return await asyncio.to_thread(self._queue.get)
+        return await asyncio.to_thread(self._get)
 
     def close(self) -> None:
         """Stop the reader and wait for it; a reader blocked on a full queue gives up."""
