@@ -5,11 +5,14 @@ Items are ("rows", parsed so far, chunk), then ("done", ReadSummary, None) or
 spawned process: Python's sqlite3 takes the GIL back after every row it steps, so a reader
 *thread* and the inserts only take turns, while a reader *process* really runs beside them.
 
-Measured with bench/import_bench.py (200,000 messages, 56 MB; `--reader thread` vs the default):
-with a free second core the import ran at 0.59-0.63 of raw executemany speed with the process
-and 0.43-0.45 with a thread; the importer's own CPU is 0.94 s vs 1.83 s (the parsing moved out),
-peak RSS 40 MB + the reader's 54 MB vs 70 MB. On a saturated machine both are within the noise.
-Under 32 MB the interpreter start-up is not worth it.
+Measured with bench/import_bench.py (200,000 messages, 56 MB; `--reader thread` vs the default)
+on 2 shared cores: with the second core mostly free (load ~1.4) the import ran at 0.59-0.63 of
+raw executemany speed with the process and 0.43-0.45 with a thread; with both cores saturated
+(load ~10) the thread did better (0.41-0.45 vs 0.32-0.36). Either way the importer's own CPU
+halves (0.94 s vs 1.8 s: the parsing moves out) and peak RSS is 40 MB + the reader's 54 MB vs
+70 MB. An import is usually run on a machine with a core to spare, so large files get the
+process. Under 32 MB the interpreter start-up is not worth it. (A 1 MiB pipe via fcntl, as the
+old hand-made framing used, measured within the noise: not kept.)
 
 The process sends over a `multiprocessing` Pipe (Connection frames the pickles) to a thread that
 fills the bounded queue. Not a `multiprocessing.Queue`: the parent holds that queue's write end
