@@ -50,7 +50,7 @@ async def run_product(settings: Settings, with_telegram: bool) -> None:
         db = await stack.enter_async_context(Database.open(settings.db_path))
         await reconcile_runs(db, settings)
         if settings.demo and (await message_queries.counts(db)).messages == 0:
-            from bot.export_import import import_export
+            from telegram_export import import_export
 
             result = await import_export(db, SAMPLE_EXPORT)
             log.info("demo: imported the bundled sample (%s)", result)

@@ -78,11 +78,14 @@ def start_import(services: Services, jobs: JobRegistry, path: Path) -> Job:
     once when the job is refused (another import running)."""
 
     async def work(reporter: ProgressReporter) -> dict[str, Any]:
-        from bot.export_import import import_export
+        from telegram_export import import_export
 
         reporter.report(0.0, "importing")
         try:
-            result = await import_export(services.db, path, progress=_import_progress(reporter))
+            result = await import_export(
+                services.db, path, progress=_import_progress(reporter),
+                allowed_service_chats=services.settings.allowed_service_chats,
+            )
         finally:
             path.unlink(missing_ok=True)
         return _as_dict(result)

@@ -24,9 +24,9 @@ from typing import Any
 
 async def measure(n_messages: int, n_chats: int, repeat: int) -> dict[str, Any]:
     from bench.import_bench import write_synthetic_export
-    from bot.export_import import import_export
     from settings import load_settings
     from storage import Database, dataset_queries
+    from telegram_export import import_export
     from training.dataset import ChatHistory, DatasetOptions, build_dataset, chat_allowed
 
     with tempfile.TemporaryDirectory(prefix="tgtwin-bench-") as tmp:

@@ -242,11 +242,11 @@ async def main(out: Path, model_choice: str, train: bool, train_timeout: float, 
     from admin_ui.app import create_app
     from admin_ui.auth import resolve_admin_token
     from admin_ui.server import serve
-    from bot.export_import import import_export
     from services import Services
     from settings import load_settings
     from storage import Database
     from storage import training as training_queries
+    from telegram_export import import_export
 
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="tgtwin-e2e-"))

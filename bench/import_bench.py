@@ -3,7 +3,7 @@
     python -m bench.import_bench --messages 1000000
 
 Writes a synthetic full-account export of N messages in a temp dir, imports it with
-`bot.export_import.import_export` in a fresh child process (so its peak RSS is the import's own),
+`telegram_export.import_export` in a fresh child process (so its peak RSS is the import's own),
 then inserts the very same rows with one raw `sqlite3` `executemany` in one transaction, into the
 same schema with the same PRAGMAs, in another child. Prints what it measured; nothing else.
 """
@@ -34,8 +34,8 @@ def write_synthetic_export(path: Path, n_messages: int, n_chats: int = 8, seed: 
     per_chat = [n_messages // n_chats + (1 if i < n_messages % n_chats else 0) for i in range(n_chats)]
     date = 1_600_000_000
     with path.open("w", encoding="utf-8") as out:
-        out.write('{\n "about": "synthetic",\n "personal_information": {"user_id": %d, "first_name": "Owner"},\n'  # noqa: UP031
-                  ' "chats": {\n  "about": "",\n  "list": [\n' % OWNER_ID)
+        out.write(f'{{\n "about": "synthetic",\n "personal_information": {{"user_id": {OWNER_ID}, "first_name": "Owner"}},\n'
+                  ' "chats": {\n  "about": "",\n  "list": [\n')
         for chat_index, count in enumerate(per_chat):
             export_type, _ = _CHAT_SHAPES[chat_index % len(_CHAT_SHAPES)]
             export_id = 1000 + chat_index
@@ -79,9 +79,12 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def _child_import(export: Path, db_path: Path) -> dict[str, float]:
-    from bot.export_import import import_export
+def _child_import(export: Path, db_path: Path, reader: str) -> dict[str, float]:
     from storage import Database
+    from telegram_export import import_export, read_ahead
+
+    if reader == "thread":  # the comparison that decides whether the reader process pays for itself
+        read_ahead.PROCESS_THRESHOLD_BYTES = 1 << 62
 
     async def run() -> tuple[float, float, int]:
         async with Database.open(db_path) as db:
@@ -99,7 +102,6 @@ def _child_import(export: Path, db_path: Path) -> dict[str, float]:
 
 def _child_raw(export: Path, db_path: Path) -> dict[str, float]:
     """The baseline: the importer's own rows (parsed beforehand, untimed), one executemany."""
-    from bot.export_import import _ExportReader
     from storage import Database
     from storage.messages import INSERT_IGNORE_SQL
 
@@ -108,8 +110,10 @@ def _child_raw(export: Path, db_path: Path) -> dict[str, float]:
             pass
 
     asyncio.run(create_schema())
-    reader = _ExportReader(export, None, None)
-    params = [row for chunk in reader.chunks() for row in chunk]
+    from telegram_export.walker import ExportWalker
+
+    walker = ExportWalker(export, None, None)
+    params = [row for chunk in walker.chunks() for row in chunk]
     conn = sqlite3.connect(db_path, isolation_level=None)
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
         conn.execute(f"PRAGMA {pragma}")
@@ -122,9 +126,9 @@ def _child_raw(export: Path, db_path: Path) -> dict[str, float]:
     return {"seconds": seconds, "cpu": cpu, "rows": len(params)}
 
 
-def _in_child(mode: str, export: Path, db_path: Path) -> dict[str, float]:
+def _in_child(mode: str, export: Path, db_path: Path, *extra: str) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.import_bench", mode, str(export), str(db_path)],
+        [sys.executable, "-m", "bench.import_bench", mode, str(export), str(db_path), *extra],
         check=True, capture_output=True, text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -134,11 +138,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--chats", type=int, default=8)
+    parser.add_argument("--reader", choices=("auto", "thread"), default="auto",
+                        help="auto: a reader process for files over 32 MB (the product); thread: always a thread")
     parser.add_argument("--child-import", nargs=2, metavar=("EXPORT", "DB"), help=argparse.SUPPRESS)
     parser.add_argument("--child-raw", nargs=2, metavar=("EXPORT", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_import:
-        print(json.dumps(_child_import(Path(args.child_import[0]), Path(args.child_import[1]))))
+        print(json.dumps(_child_import(Path(args.child_import[0]), Path(args.child_import[1]), args.reader)))
         return
     if args.child_raw:
         print(json.dumps(_child_raw(Path(args.child_raw[0]), Path(args.child_raw[1]))))
@@ -148,9 +154,9 @@ def main() -> None:
         export = Path(tmp) / "result.json"
         write_synthetic_export(export, args.messages, args.chats)
         size_mb = export.stat().st_size / 2**20
-        imported = _in_child("--child-import", export, Path(tmp) / "import.sqlite3")
+        imported = _in_child("--child-import", export, Path(tmp) / "import.sqlite3", "--reader", args.reader)
         raw = _in_child("--child-raw", export, Path(tmp) / "raw.sqlite3")
-    print(f"export: {args.messages:,} messages, {args.chats} chats, {size_mb:.0f} MB")
+    print(f"export: {args.messages:,} messages, {args.chats} chats, {size_mb:.0f} MB, reader: {args.reader}")
     print(f"import: {imported['rows']:,.0f} rows in {imported['seconds']:.2f} s = "
           f"{imported['rows'] / imported['seconds']:,.0f} messages/s, peak RSS {imported['rss_mb']:.0f} MB"
           + (f" (reader process {imported['reader_rss_mb']:.0f} MB)" if imported["reader_rss_mb"] else ""))

@@ -24,8 +24,8 @@ async def _examples(settings: Any) -> list[Any]:
 
     async with Database.open(settings.db_path) as db:
         if (await message_queries.counts(db)).messages == 0:
-            from bot.export_import import import_export
             from main import SAMPLE_EXPORT
+            from telegram_export import import_export
 
             await import_export(db, SAMPLE_EXPORT)
         return (await load_dataset(db, settings)).train

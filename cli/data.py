@@ -26,8 +26,8 @@ def import_export_command(
     """Import a Telegram Desktop JSON export. Idempotent; on bad input nothing is written (exit 2)."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from bot.export_import import ExportFormatError, import_export
     from storage import Database
+    from telegram_export import ExportFormatError, import_export
 
     settings: Settings = state(ctx).settings
 
@@ -40,7 +40,8 @@ def import_export_command(
             ) as bar:
                 task = bar.add_task("import", total=None)
                 return await import_export(
-                    db, path, owner_id, progress=lambda done: bar.update(task, completed=done)
+                    db, path, owner_id, progress=lambda done: bar.update(task, completed=done),
+                    allowed_service_chats=settings.allowed_service_chats,
                 )
 
     try:
@@ -50,7 +51,8 @@ def import_export_command(
     console.print(
         f"imported {result.chats} chats: {result.messages_added:,} messages added, "
         f"{result.messages_skipped:,} already present, {result.service_skipped:,} service messages skipped, "
-        f"{result.media_placeholders:,} media placeholders (owner {result.owner_id})",
+        f"{result.media_placeholders:,} media placeholders, {result.texts_unreadable:,} texts unreadable "
+        f"(owner {result.owner_id})",
         highlight=False,
     )
 

@@ -29,11 +29,11 @@ BUNDLED = "bundled:smollm2-135m"
 async def check(data_dir: Path, steps: int, dry_run: bool, models_dir: Path | None) -> dict[str, object]:
     import torch
 
-    from bot.export_import import import_export
     from model.dialogue import Dialogue, Turn
     from model.service import ModelService
     from settings import load_settings
     from storage import Database
+    from telegram_export import import_export
     from training.run import run_training
 
     cuda = torch.cuda.is_available()

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.export_import import import_export
 from logging_setup import configure_logging
 from storage import Database
+from telegram_export import import_export
 
 
 @pytest.fixture

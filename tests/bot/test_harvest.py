@@ -172,7 +172,7 @@ async def test_chat_ids_and_types_follow_kurigram(client, server: FakeTelegram, 
 
 async def test_harvested_rows_equal_imported_rows(client, server: FakeTelegram, db: Database) -> None:
     """The same messages from a Telegram Desktop export and from the API give identical rows."""
-    from bot.export_import import message_row as export_row
+    from telegram_export.rows import message_row as export_row
 
     server.add_user(make_user(PARTNER, "Alice", "Smith"))
     server.set_history(PARTNER, [

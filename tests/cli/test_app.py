@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = {"run", "serve", "panel-url", "import-export", "status", "login", "harvest", "reply",
-            "dataset", "train", "eval", "promote", "rollback"}
+            "dataset", "train", "eval", "promote", "rollback", "timing"}
 HEAVY = ("torch", "transformers", "peft", "trl", "gradio", "pyrogram", "fastapi", "aiosqlite")
 
 

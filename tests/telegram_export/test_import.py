@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-import bot.export_import as export_import
-from bot.export_import import ExportFormatError, import_export, kurigram_chat, media_kind, message_text, peer_id
 from storage import ChatRow, Database, MessageRow, kv
 from storage import chats as chat_queries
 from storage import messages as message_queries
+from telegram_export import ExportFormatError, import_export, json_stream, read_ahead, walker
+from telegram_export.rows import kurigram_chat, media_kind, message_text, peer_id
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sample_export.json"
 OWNER = 42
@@ -36,11 +36,13 @@ def _write(tmp_path: Path, data: Any, name: str = "result.json") -> Path:
 
 
 def _sample_counts() -> tuple[int, int, int, int]:
+    """The sample's counts without its bot chat: bots are service chats, never stored by default."""
     data = json.loads(SAMPLE.read_text(encoding="utf-8"))
     owner = f"user{data['personal_information']['user_id']}"
-    messages = [m for chat in data["chats"]["list"] for m in chat["messages"]]
+    kept = [chat for chat in data["chats"]["list"] if chat["type"] != "bot_chat"]
+    messages = [m for chat in kept for m in chat["messages"]]
     real = [m for m in messages if m["type"] == "message"]
-    return len(data["chats"]["list"]), len(real), sum(m["from_id"] == owner for m in real), len(messages) - len(real)
+    return len(kept), len(real), sum(m["from_id"] == owner for m in real), len(messages) - len(real)
 
 
 async def test_full_account_export(db: Database) -> None:
@@ -52,7 +54,7 @@ async def test_full_account_export(db: Database) -> None:
     assert await kv.get_value(db, kv.OWNER_ID) == result.owner_id
     by_id = {c.id: c for c in await chat_queries.list_chats(db)}
     assert by_id[-1_001_987_654_321].type == "supergroup"
-    assert by_id[5550199].type == "bot"
+    assert 5550199 not in by_id  # the sample's bot chat: a service chat, not stored
     owner = await chat_queries.get_user(db, result.owner_id)
     assert owner is not None and owner.username == "alex_novak_sample"
     edited = await db.fetchall("SELECT text FROM messages WHERE edited_at IS NOT NULL")
@@ -177,7 +179,7 @@ BAD_INPUTS: dict[str, tuple[Any, str, int | None]] = {
     "message without id": (_single_chat([{"type": "message", "date_unixtime": "1"}]), "integer id", OWNER),
     "message without date": (_single_chat([{"id": 1, "type": "message", "text": "x"}]), "no date", OWNER),
     "text of wrong type": (_single_chat([_message(1, 7, text=5)]), "not a string or list", OWNER),
-    "sender of wrong type": (_single_chat([_message(1, 7, from_id=["user7"])]), "unexpected shape", OWNER),
+    "sender of wrong type": (_single_chat([_message(1, 7, from_id=["user7"])]), "from_id that is not a string", OWNER),
     "messages before id": ({"name": "B", "messages": [_message(1, 7)], "type": "personal_chat", "id": 7}, "before its `id`", OWNER),
     "unknown owner": ({"chats": {"list": [_single_chat([_message(1, 7)])]}}, "unknown owner", None),
     "owner mismatch": ({"personal_information": {"user_id": 5}, "chats": {"list": []}}, "does not match", 7),
@@ -193,7 +195,7 @@ async def test_bad_input_leaves_database_unchanged(
     await chat_queries.upsert_chats(db, [ChatRow(7, "private", "Bob")])
     await message_queries.insert_messages(db, [MessageRow(7, 1, 7, "Bob", False, 1_704_103_260, "hi")], "export")
     await kv.set_value(db, "unrelated", 1)
-    monkeypatch.setattr(export_import, "CHUNK_ROWS", 100)  # several chunks go in before the error
+    monkeypatch.setattr(walker, "CHUNK_ROWS", 100)  # several chunks go in before the error
     before = await db.dump()
     data, reason, owner_id = BAD_INPUTS[case]
     path = _write(tmp_path, _truncated_sample() if data is None else data)
@@ -205,7 +207,7 @@ async def test_bad_input_leaves_database_unchanged(
 
 async def test_rollback_after_many_chunks(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file cut near its end: chunks were inserted, then everything is rolled back."""
-    monkeypatch.setattr(export_import, "CHUNK_ROWS", 50)
+    monkeypatch.setattr(walker, "CHUNK_ROWS", 50)
     inserted: list[int] = []
     with pytest.raises(ExportFormatError, match="truncated"):
         await import_export(db, _write(tmp_path, _truncated_sample()), progress=inserted.append)
@@ -225,7 +227,7 @@ async def test_missing_file_and_non_utf8(db: Database, tmp_path: Path) -> None:
 
 async def test_values_split_across_read_pieces(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny read pieces: values, numbers and multi-byte characters straddle piece boundaries."""
-    monkeypatch.setattr(export_import, "_READ_BYTES", 7)
+    monkeypatch.setattr(json_stream, "_READ_BYTES", 7)
     export = _single_chat([_message(i, 7 if i % 2 else OWNER, f"текст {i} 🙂" * 3) for i in range(1, 40)],
                           chat_id=123456789)
     result = await import_export(db, _write(tmp_path, export), owner_id=OWNER)
@@ -236,7 +238,7 @@ async def test_values_split_across_read_pieces(db: Database, tmp_path: Path, mon
 
 async def test_reader_process_path(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Large files are read in a child process: same rows, same errors, same rollback."""
-    monkeypatch.setattr(export_import, "PROCESS_THRESHOLD_BYTES", 0)
+    monkeypatch.setattr(read_ahead, "PROCESS_THRESHOLD_BYTES", 0)
     with pytest.raises(ExportFormatError, match="truncated"):
         await import_export(db, _write(tmp_path, _truncated_sample()))
     assert (await message_queries.counts(db)).messages == 0
