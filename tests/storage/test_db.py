@@ -2,13 +2,14 @@ import pytest
 
 from storage import Database, InvalidValue, MessageRow, NotFound, ChatRow
 from storage import chats, messages, replies, training
+from storage.migrations import MIGRATIONS
 
 
 async def test_migrations_from_empty_are_recorded_once(tmp_path):
     path = tmp_path / "a.sqlite3"
     async with Database.open(path) as db:
         names = [r["name"] for r in await db.fetchall("SELECT name FROM migrations")]
-        assert names == ["0001_initial"]
+        assert names == [name for name, _ in MIGRATIONS]
         assert await db.scalar("PRAGMA journal_mode") == "wal"
     async with Database.open(path) as db:
         assert await db.migrate() == []
