@@ -17,6 +17,7 @@ is the trained `default` alone.
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 # Pairs are few (tens), so a larger share than the SFT split is held out: an accuracy over 1-2
 # pairs would say nothing.
 PREFERENCE_HELDOUT_FRACTION = 0.2
+# DPO over-optimises a handful of pairs quickly (the chosen/rejected margin keeps growing while the
+# replies themselves degrade), so the stage stops after this many passes over its pairs even when
+# `preference_steps` would allow more (e.g. 20 pairs at the QLoRA presets' 16 pairs per step).
+MAX_PREFERENCE_EPOCHS = 3
 _REFERENCE_ADAPTER = "ref"  # the name trl gives the frozen copy of the SFT adapter
 
 
@@ -139,14 +144,20 @@ def preference_accuracy(
     return wins / len(encoded)
 
 
-def dpo_config(config: TrainConfig, output_dir: Path, cuda: bool) -> Any:
+def stage_steps(config: TrainConfig, train_pairs: int) -> int:
+    """`preference_steps`, capped at `MAX_PREFERENCE_EPOCHS` passes over the training pairs."""
+    per_step = config.batch_size * config.grad_accum
+    return max(1, min(config.preference_steps, MAX_PREFERENCE_EPOCHS * math.ceil(train_pairs / per_step)))
+
+
+def dpo_config(config: TrainConfig, output_dir: Path, cuda: bool, max_steps: int) -> Any:
     """trl 1.16 `DPOConfig` from our preset (its GPU-first defaults, bf16 and gradient
     checkpointing on, are set from the preset instead)."""
     from trl import DPOConfig
 
     return DPOConfig(
         output_dir=str(output_dir),
-        max_steps=config.preference_steps,
+        max_steps=max_steps,
         per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum,
         learning_rate=config.preference_learning_rate,
@@ -216,7 +227,7 @@ def run_preference_stage(
         trainer = PretokenizedDPOTrainer(
             model=peft_model,
             ref_model=None,
-            args=dpo_config(config, Path(output_dir), cuda),
+            args=dpo_config(config, Path(output_dir), cuda, stage_steps(config, len(rows))),
             train_dataset=Dataset.from_list(rows),
             processing_class=tokenizer,
             callbacks=[Progress()],

@@ -10,10 +10,12 @@ import pytest
 from model.dialogue import Dialogue, Turn
 from training.config import load_preset
 from training.preference import (
+    MAX_PREFERENCE_EPOCHS,
     encode_pair,
     preference_accuracy,
     run_preference_stage,
     split_pairs,
+    stage_steps,
 )
 from training.preference_pairs import PreferencePair
 
@@ -127,3 +129,11 @@ def test_stage_does_not_run_without_enough_pairs_or_steps(tiny) -> None:
     assert not off.ran and "disabled" in off.reason
     params = dict(peft_model.named_parameters())
     assert all(torch.equal(params[n], p) for n, p in lora_before.items())
+
+
+def test_stage_steps_stop_after_a_few_passes_over_few_pairs() -> None:
+    qlora = load_preset("qwen2.5-7b-qlora")  # 16 pairs per optimizer step
+    assert stage_steps(qlora, 16) == MAX_PREFERENCE_EPOCHS
+    assert stage_steps(qlora, 10_000) == qlora.preference_steps
+    tiny = load_preset("tiny").with_overrides(preference_steps=20)
+    assert stage_steps(tiny, 32) == 20
