@@ -136,4 +136,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE chats ADD COLUMN relationship_reason TEXT;
         """,
     ),
+    (
+        # Which preference pairs (one per draft) a training run has learned from, so the status can
+        # count the unused ones. Pairs themselves are derived from drafts and messages, not stored.
+        "0005_preference_pair_uses",
+        """
+        CREATE TABLE preference_pair_uses (
+            draft_id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL,
+            used_at INTEGER NOT NULL
+        );
+        """,
+    ),
 ]

@@ -85,6 +85,15 @@ class TrainConfig:
     """Side-by-side samples kept in the report."""
     eval_max_new_tokens: int | None = None
     """Longest generated reply in the style evaluation (None = settings.max_new_tokens)."""
+    preference_min_pairs: int = 20
+    """Run the DPO stage after SFT only with at least this many preference pairs (edited or replaced
+    drafts); fewer give a held-out accuracy too noisy to judge. `TGTWIN_PREFERENCE_MIN_PAIRS` overrides."""
+    preference_steps: int = 30
+    """Optimizer steps of the DPO stage (0 = never run it)."""
+    preference_beta: float = 0.1
+    """DPO beta: how far the adapter may move from its SFT self (higher = stays closer)."""
+    preference_learning_rate: float = 5e-5
+    """DPO learning rate; lower than SFT's, since the stage only nudges an already trained adapter."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Free-form hints for other runners (e.g. accelerate launch settings); not read by the trainer."""
 
@@ -104,6 +113,10 @@ class TrainConfig:
             (0 <= self.eval_samples <= self.eval_generate, "eval_samples must be in [0, eval_generate]"),
             (bool(self.target_modules), "target_modules must not be empty"),
             (self.lora_last_layers is None or self.lora_last_layers >= 1, "lora_last_layers must be >= 1"),
+            (self.preference_min_pairs >= 2, "preference_min_pairs must be >= 2 (one to train, one held out)"),
+            (self.preference_steps >= 0, "preference_steps must be >= 0"),
+            (self.preference_beta > 0 and self.preference_learning_rate > 0,
+             "preference_beta and preference_learning_rate must be > 0"),
             (self.lora_last_layers is None or isinstance(self.target_modules, list),
              "lora_last_layers needs target_modules as a list of module names (peft rule)"),
         ]

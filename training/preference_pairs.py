@@ -1,0 +1,272 @@
+"""Preference pairs from drafts: (context, chosen = what the owner wrote, rejected = the suggestion).
+
+Two ways the owner tells us which reply they prefer:
+
+- **edited** — they sent a draft after changing it (`drafts.sent_text` differs from `drafts.text`);
+- **own reply** — they did not send the draft (discarded it, or left it pending) and answered in that
+  chat themselves within `OWN_REPLY_WINDOW_SECONDS`, before the partner wrote again.
+
+Near-identical texts are not preferences (see `is_meaningful_edit`). The context is rebuilt the way
+training builds it: the chat's messages up to the draft's trigger (or its creation time), cut into
+sessions by `model.dialogue.split_sessions`, the last session's last K turns (`context_before`),
+with the same per-chat header, chat opt-outs, PII redaction and blocked words as the SFT dataset.
+
+Pure functions over plain rows (`build_preference_pairs`); the async readers at the bottom fetch the
+rows through `storage` and count pairs for the status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from model.dialogue import (
+    Dialogue,
+    StoredMessage,
+    context_before,
+    join_messages,
+    message_text,
+    split_reply,
+    split_sessions,
+)
+from storage.replies import Draft
+from storage.rows import ChatRow
+from training.dataset import chat_allowed, chat_dialogue_header
+from training.redaction import contains_blocked, redact
+
+PairKind = Literal["edited", "own_reply"]
+
+# The owner's own answer counts against a draft only if it came this soon after the draft. Longer,
+# and it more likely answers something new (a call, a later thought) than the message the draft
+# answered; a partner message in between already disqualifies it (the context changed).
+OWN_REPLY_WINDOW_SECONDS = 30 * 60
+# Messages read before a draft to rebuild its context (K turns of several messages each), the same
+# budget live replies use (`bot.context.ROWS_PER_TURN`).
+CONTEXT_ROWS_PER_TURN = 8
+
+
+@dataclass(frozen=True, slots=True)
+class PairOptions:
+    """How drafts become pairs; `from_settings` reads the same settings the SFT dataset does."""
+
+    context_turns: int = 10
+    gap_seconds: int = 180 * 60
+    redact_pii: bool = True
+    blocked_words: tuple[str, ...] = ()
+    keep_media: bool = True
+    train_groups: bool = False
+    own_reply_window_seconds: int = OWN_REPLY_WINDOW_SECONDS
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> PairOptions:
+        return cls(
+            context_turns=settings.context_turns,
+            gap_seconds=settings.session_gap_minutes * 60,
+            redact_pii=settings.redact_pii,
+            blocked_words=tuple(settings.blocked_words),
+            keep_media=settings.train_keep_media,
+            train_groups=settings.train_groups,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PreferencePair:
+    """One preference: in `dialogue`, the owner wrote `chosen` where the model suggested `rejected`.
+    Both are owner turns in the dialogue format (messages joined by `MESSAGE_SEPARATOR`)."""
+
+    draft_id: int
+    chat_id: int
+    dialogue: Dialogue
+    chosen: str
+    rejected: str
+    kind: PairKind
+    date: int
+    """When the draft was made (pairs are split into train and held-out by time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DraftWithMessages:
+    """A draft, its chat, and the chat's messages around it in time order (`storage.preference.messages_around`)."""
+
+    draft: Draft
+    chat: ChatRow
+    messages: Sequence[StoredMessage]
+
+
+@dataclass(frozen=True, slots=True)
+class PreferencePairCounts:
+    """For `main.py status --json` and the panel: pairs that exist now, and those no run learned from."""
+
+    total: int
+    unused: int
+    edited: int
+    own_reply: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"total": self.total, "unused": self.unused, "edited": self.edited, "own_reply": self.own_reply}
+
+
+# ---------------------------------------------------------------------- what counts as a preference
+
+def normalise_reply(text: str) -> str:
+    """Whitespace-insensitive form of a reply: message breaks and runs of spaces become one space."""
+    return " ".join(" ".join(split_reply(text)).split())
+
+
+def _within_one_edit(a: str, b: str) -> bool:
+    """Levenshtein distance of `a` and `b` is at most 1 (one insert, delete or substitution)."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1:] == b[i + 1:]
+    return a[i:] == b[i + 1:]
+
+
+def is_meaningful_edit(suggested: str, written: str) -> bool:
+    """Whether the owner's text differs from the suggestion enough to be a preference.
+
+    Not a preference: identical after normalising whitespace and message breaks (splitting a reply
+    into messages differently), or a single-character edit (typo, trailing period, one capital
+    letter). Case is kept: lowering a whole sentence is the owner's style, not noise.
+    """
+    a, b = normalise_reply(suggested), normalise_reply(written)
+    if not a or not b:
+        return False
+    return not _within_one_edit(a, b)
+
+
+# ---------------------------------------------------------------------- the builder
+
+def _split_at_draft(draft: Draft, messages: Sequence[StoredMessage]) -> int:
+    """Index of the first message after the draft's context: after its trigger message when known
+    (the pipeline's drafts), else after the last message not newer than the draft."""
+    if draft.trigger_message_id is not None:
+        for index, message in enumerate(messages):
+            if getattr(message, "message_id", None) == draft.trigger_message_id:
+                return index + 1
+    return sum(1 for m in messages if m.date <= draft.created_at)
+
+
+def _context(draft: Draft, chat: ChatRow, before: Sequence[StoredMessage], options: PairOptions) -> Dialogue | None:
+    sessions = split_sessions(before, options.gap_seconds, options.keep_media)
+    if not sessions:
+        return None
+    last = sessions[-1]
+    turns = context_before(last, len(last), options.context_turns)
+    if not turns or turns[-1].role != "partner":
+        return None  # a draft answers the partner; otherwise the stored context is not what it answered
+    return replace(chat_dialogue_header(chat), turns=turns)
+
+
+def _own_reply(draft: Draft, after: Sequence[StoredMessage], options: PairOptions) -> str | None:
+    """The owner's first turn after the draft, if it started within the window and nobody else spoke first."""
+    first = next((m for m in after if message_text(m, options.keep_media) is not None), None)
+    if first is None or not first.outgoing or first.date - draft.created_at > options.own_reply_window_seconds:
+        return None
+    return split_sessions(after, options.gap_seconds, options.keep_media)[0][0].text
+
+
+def _chosen(draft: Draft, after: Sequence[StoredMessage], options: PairOptions) -> tuple[str, PairKind] | None:
+    if draft.status == "sent":
+        return (draft.sent_text, "edited") if draft.sent_text else None
+    reply = _own_reply(draft, after, options)
+    return (reply, "own_reply") if reply else None
+
+
+def _redacted(pair: PreferencePair) -> PreferencePair:
+    def clean(text: str) -> str:
+        return redact(text)[0]
+
+    turns = tuple(replace(t, messages=tuple(clean(m) for m in t.messages)) for t in pair.dialogue.turns)
+    return replace(pair, dialogue=replace(pair.dialogue, turns=turns),
+                   chosen=join_messages([clean(m) for m in split_reply(pair.chosen)]),
+                   rejected=join_messages([clean(m) for m in split_reply(pair.rejected)]))
+
+
+def _blocked(pair: PreferencePair, words: Sequence[str]) -> bool:
+    texts = [pair.chosen, pair.rejected, *(t.text for t in pair.dialogue.turns)]
+    return any(contains_blocked(t, words) for t in texts)
+
+
+def pair_from_draft(item: DraftWithMessages, options: PairOptions) -> PreferencePair | None:
+    """The preference one draft expresses, or None (no meaningful difference, no own reply in time,
+    no context, chat not used for training, or a blocked word)."""
+    draft, chat = item.draft, item.chat
+    if not chat_allowed(chat, options.train_groups):
+        return None
+    cut = _split_at_draft(draft, item.messages)
+    found = _chosen(draft, item.messages[cut:], options)
+    if found is None:
+        return None
+    chosen, kind = found
+    if not is_meaningful_edit(draft.text, chosen):
+        return None
+    dialogue = _context(draft, chat, item.messages[:cut], options)
+    if dialogue is None:
+        return None
+    rejected = join_messages(split_reply(draft.text))
+    chosen = join_messages(split_reply(chosen))
+    pair = PreferencePair(draft.id, draft.chat_id, dialogue, chosen, rejected, kind, draft.created_at)
+    if options.redact_pii:
+        pair = _redacted(pair)
+    if options.blocked_words and _blocked(pair, options.blocked_words):
+        return None
+    return pair
+
+
+def build_preference_pairs(items: Iterable[DraftWithMessages], options: PairOptions) -> list[PreferencePair]:
+    """Every draft's preference, oldest first."""
+    pairs = [p for p in (pair_from_draft(item, options) for item in items) if p is not None]
+    return sorted(pairs, key=lambda p: (p.date, p.draft_id))
+
+
+def count_pairs(pairs: Sequence[PreferencePair], used_draft_ids: set[int]) -> PreferencePairCounts:
+    return PreferencePairCounts(
+        total=len(pairs),
+        unused=sum(p.draft_id not in used_draft_ids for p in pairs),
+        edited=sum(p.kind == "edited" for p in pairs),
+        own_reply=sum(p.kind == "own_reply" for p in pairs),
+    )
+
+
+# ---------------------------------------------------------------------- readers
+
+async def load_preference_pairs(db: Any, settings: Any) -> list[PreferencePair]:
+    """Rebuild every preference pair from stored drafts and messages."""
+    from storage import chats as chat_queries
+    from storage import preference as preference_queries
+    from storage.errors import NotFound
+
+    options = PairOptions.from_settings(settings)
+    rows = options.context_turns * CONTEXT_ROWS_PER_TURN
+    chats: dict[int, ChatRow | None] = {}
+    items = []
+    for draft in await preference_queries.drafts_for_pairs(db):
+        if draft.chat_id not in chats:
+            try:
+                chats[draft.chat_id] = await chat_queries.get_chat(db, draft.chat_id)
+            except NotFound:
+                chats[draft.chat_id] = None
+        chat = chats[draft.chat_id]
+        if chat is None or not chat_allowed(chat, options.train_groups):
+            continue
+        messages = await preference_queries.messages_around(
+            db, draft.chat_id, draft.created_at, rows, options.own_reply_window_seconds
+        )
+        items.append(DraftWithMessages(draft, chat, messages))
+    return build_preference_pairs(items, options)
+
+
+async def preference_pair_counts(db: Any, settings: Any) -> PreferencePairCounts:
+    """How many preference pairs exist and how many no training run has learned from yet."""
+    from storage import preference as preference_queries
+
+    pairs = await load_preference_pairs(db, settings)
+    return count_pairs(pairs, await preference_queries.used_draft_ids(db))
+
