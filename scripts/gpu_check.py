@@ -69,8 +69,8 @@ async def check(data_dir: Path, steps: int, dry_run: bool, models_dir: Path | No
         reply = await service.reply(dialogue)
         reply_s = time.perf_counter() - started
         status = service.status()
-    if status["adapter"] != str(result.adapter_dir):
-        raise SystemExit(f"gpu_check: the adapter was not served ({status['adapter_error']})")
+    if status.adapter_path != str(result.adapter_dir):
+        raise SystemExit(f"gpu_check: the adapter was not served ({status.adapter_error})")
     return {
         "device": torch.cuda.get_device_name(0) if cuda else "cpu (dry run)",
         "torch": torch.__version__, "base": base, "quantization": overrides["quantization"],
