@@ -33,12 +33,6 @@ async def snapshot(services: Services) -> StatusSnapshot:
     )
 
 
-async def status_snapshot(services: Services) -> dict[str, Any]:
-    """`snapshot()` as a plain dict, for the API's `StatusOut` and the panel's dashboard, which
-    read it by key."""
-    return (await snapshot(services)).as_dict()
-
-
 async def chat_list(services: Services, search: str = "", limit: int = 500) -> list[dict[str, Any]]:
     """Chats with their settings and message counts (the whitelist view)."""
     counts = await message_queries.chat_message_counts(services.db)

@@ -3,6 +3,7 @@ training report's frames and Markdown, the dashboard summary."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 from admin_ui.drafting import compose_dialogue, draft_messages, editable_text, edited_messages, stored_text
@@ -17,7 +18,10 @@ from admin_ui.panel.training_report import (
     style_frames,
 )
 from model.dialogue import MESSAGE_SEPARATOR
+from model.status import ModelStatus
+from product_status import LastRun, SchedulerState, StatusCounts, StatusSnapshot, TelegramState, TrainingState
 from tests.admin_ui.conftest import REPORT
+from training.preference_pairs import PreferencePairCounts
 
 
 def test_parse_playground_prefixes() -> None:
@@ -65,27 +69,39 @@ def test_run_summary_and_samples() -> None:
     assert "No samples" in samples_markdown(None)
 
 
+def _snapshot(**changes: object) -> StatusSnapshot:
+    snapshot = StatusSnapshot(
+        counts=StatusCounts(chats=3, messages=4, owner_messages=1, pending_drafts=2, auto_chats=1, draft_chats=0,
+                            adapters=0),
+        autoreply_enabled=False, adapter=None, owner_id=None,
+        telegram=TelegramState(configured=False, connected=False),
+        training=TrainingState(available=True, running=False, last_run=None, processes=1),
+        scheduler=SchedulerState(cron=None, interval_hours=None, min_new_messages=0, enabled=False, next_run=None),
+        model=ModelStatus(backend="local", state="ready", base_model="tiny", device="cpu"),
+        database="db.sqlite", preference_pairs=PreferencePairCounts(total=5, unused=2, edited=4, own_reply=1),
+    )
+    return replace(snapshot, **changes)  # type: ignore[arg-type]
+
+
 def test_status_markdown() -> None:
-    snapshot = {
-        "counts": {"chats": 3, "messages": 4, "owner_messages": 1, "pending_drafts": 2, "auto_chats": 1,
-                   "draft_chats": 0},
-        "autoreply_enabled": False, "model": {"base_model": "tiny", "state": "ready", "device": "cpu"}, "adapter": None,
-        "telegram": {"configured": False, "connected": False},
-        "training": {"available": True, "running": False, "last_run": None},
-        "scheduler": {"enabled": False},
-    }
-    text = status_markdown(snapshot)
+    text = status_markdown(_snapshot())
     assert "**off** (global stop)" in text and "offline" in text and "base model" in text
     assert "| **Pending drafts** | 2 |" in text
+    assert "| **Preference pairs** | 5 (2 not yet trained on) |" in text
+    assert "processes" not in text
+    running = LastRun(id=7, status="running", progress=0.25, adapter_id=None, started_at=1, finished_at=None, error=None)
+    text = status_markdown(_snapshot(
+        training=TrainingState(available=True, running=True, last_run=running, processes=2), model=None))
+    assert "run 7 running, 25% · 2 processes per run" in text and "not running in this process" in text
 
 
-def test_model_line_reads_both_backends() -> None:
-    local = model_line({"backend": "local", "base": "bundled:smollm2-135m", "state": "ready", "device": "cpu",
-                        "last_latency_s": 1.25})
-    assert local == "bundled:smollm2-135m · **ready** · local · cpu · last reply 1.2 s"
-    remote = model_line({"backend": "openai", "base_model": "qwen", "state": "error",
-                         "last_error": "connection refused"})
-    assert "qwen" in remote and "connection refused" in remote
+def test_model_line() -> None:
+    local = ModelStatus(backend="local", state="ready", base_model="bundled:smollm2-135m", device="cpu",
+                        last_latency_s=1.25)
+    assert model_line(local) == "bundled:smollm2-135m · **ready** · local · cpu · last reply 1.2 s"
+    remote = ModelStatus(backend="openai", state="error", base_model="qwen", device="remote",
+                         error="connection refused")
+    assert "qwen" in model_line(remote) and "connection refused" in model_line(remote)
 
 
 def test_adapter_perplexity_reads_both_shapes() -> None:
