@@ -41,6 +41,7 @@ async def chat_list(services: Services, search: str = "", limit: int = 500) -> l
         {
             "id": c.id, "type": c.type, "title": c.title, "mode": c.reply_mode,
             "relationship": c.relationship, "train": c.train,
+            "relationship_suggestion": c.relationship_suggestion, "relationship_reason": c.relationship_reason,
             "messages": counts.get(c.id, (0, 0))[0], "owner_messages": counts.get(c.id, (0, 0))[1],
         }
         for c in rows
@@ -61,6 +62,7 @@ async def chat_detail(services: Services, chat_id: int) -> dict[str, Any]:
     return {
         "id": chat.id, "type": chat.type, "title": chat.title, "mode": chat.reply_mode,
         "relationship": chat.relationship, "train": chat.train,
+        "relationship_suggestion": chat.relationship_suggestion, "relationship_reason": chat.relationship_reason,
         "messages": messages, "owner_messages": owner_messages,
         "last_message_at": last[-1].date if last else None,
         "decisions": by_decision, "pending_drafts": len(pending),

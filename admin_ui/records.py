@@ -33,6 +33,12 @@ async def update_chat(
     await chat_queries.update_chat_settings(services.db, chat_id, **changes)
 
 
+async def confirm_relationship(services: Services, chat_id: int) -> None:
+    """The owner accepts the chat's suggested relationship (`storage.chats.confirm_relationship`):
+    NotFound for an unknown chat, InvalidValue when there is nothing to confirm."""
+    await chat_queries.confirm_relationship(services.db, chat_id)
+
+
 async def drafts(services: Services, status: DraftStatus | None = None, limit: int = 200) -> list[Draft]:
     """Drafts, newest first."""
     return await reply_queries.list_drafts(services.db, status, limit)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from storage import chats as chat_queries
 from storage import kv
 from storage import replies as reply_queries
 from storage import training as training_queries
@@ -70,6 +71,22 @@ def test_update_chat_settings(env: PanelEnv) -> None:
     cleared = env.client.put(f"/api/chats/{ALICE}", json={"relationship": None}).json()
     assert cleared["relationship"] is None and cleared["mode"] == "auto"
     assert env.client.get("/api/status").json()["counts"]["auto_chats"] == 1
+
+
+def test_confirm_relationship_suggestion(env: PanelEnv) -> None:
+    url = f"/api/chats/{ALICE}/relationship/confirm"
+    nothing = env.client.post(url)
+    assert nothing.status_code == 422 and "no relationship suggestion" in _detail(nothing)
+    env.call(chat_queries.set_relationship_suggestion, env.services.db, ALICE, "family", "title says Mom")
+    listed = {c["id"]: c for c in env.client.get("/api/chats").json()}[ALICE]
+    assert (listed["relationship"], listed["relationship_suggestion"], listed["relationship_reason"]) == (
+        None, "family", "title says Mom")
+    confirmed = env.client.post(url).json()
+    assert (confirmed["relationship"], confirmed["relationship_suggestion"]) == ("family", "family")
+    assert env.client.get(f"/api/chats/{ALICE}").json()["relationship"] == "family"
+    assert env.client.post("/api/chats/999/relationship/confirm").status_code == 404
+    assert env.client.post(f"/api/chats/{2**63}/relationship/confirm").status_code == 422
+    assert env.anonymous.post(url).status_code == 401
 
 
 def test_update_chat_bad_input_and_unknown(env: PanelEnv) -> None:

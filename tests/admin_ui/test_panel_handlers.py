@@ -13,10 +13,12 @@ import pytest
 from admin_ui.errors import DraftClosed, InvalidDialogue
 from admin_ui.panel import activity, chats, dashboard, drafts, playground, training
 from admin_ui.panel.common import NothingChosen, PanelContext
+from bot.timing import DEFAULT_ANSWER_DELAY_SECONDS, DEFAULT_CHARS_PER_SECOND, DEFAULT_TURN_GAP_SECONDS
+from storage import InvalidValue, MessageRow, NotFound, kv
 from storage import chats as chat_queries
-from storage import kv
+from storage import messages as message_queries
 from storage import replies as reply_queries
-from tests.admin_ui.conftest import ALICE, PanelEnv
+from tests.admin_ui.conftest import ALICE, EMPTY, NOW, PanelEnv
 from tests.admin_ui.test_api import EXPORT
 
 
@@ -69,6 +71,46 @@ def test_chats_search_pick_and_save(env: PanelEnv, ctx: PanelContext) -> None:
     with pytest.raises(NothingChosen, match="training"):
         env.call(chats.save_chat, ctx, ALICE, "auto", "", "maybe")
     assert env.call(chat_queries.get_chat, env.services.db, ALICE).reply_mode == "draft"  # nothing half-saved
+
+
+def test_chats_show_and_confirm_a_relationship_suggestion(env: PanelEnv, ctx: PanelContext) -> None:
+    form = env.call(chats.chat_form, ctx, ALICE)
+    assert form.suggestion == "" and form.can_confirm is False
+    with pytest.raises(InvalidValue, match="no relationship suggestion"):
+        env.call(chats.confirm_relationship, ctx, ALICE)
+    env.call(chat_queries.set_relationship_suggestion, env.services.db, ALICE, "family", "title says Mom")
+    assert env.call(chats.chats_table, ctx, "").table.set_index("id").loc[ALICE, "suggested"] == "family"
+    form = env.call(chats.chat_form, ctx, ALICE)
+    assert "**family**" in form.suggestion and "title says Mom" in form.suggestion and form.can_confirm
+    assert form.relationship == ""  # a suggestion is not the relationship until confirmed
+    confirmed = env.call(chats.confirm_relationship, ctx, str(ALICE))
+    assert confirmed.relationship == "family" and not confirmed.can_confirm and "confirmed" in confirmed.suggestion
+    assert env.call(chat_queries.get_chat, env.services.db, ALICE).relationship == "family"
+    assert env.call(chats.chats_table, ctx, "").table.set_index("id").loc[ALICE, "suggested"] == ""
+    with pytest.raises(NotFound):
+        env.call(chats.confirm_relationship, ctx, 999)
+
+
+def test_chat_pace_from_history_or_defaults(env: PanelEnv, ctx: PanelContext) -> None:
+    # the seeded history is too short to learn from: every quantity is the documented default
+    pace = env.call(chats.chat_form, ctx, ALICE).pace
+    assert list(pace.columns) == chats.PACE_COLUMNS
+    assert pace["learned from"].tolist() == ["defaults (too little history)"] * 3
+    assert pace["median"].tolist() == [DEFAULT_ANSWER_DELAY_SECONDS, DEFAULT_CHARS_PER_SECOND,
+                                       DEFAULT_TURN_GAP_SECONDS]
+    # Bob answers in 20 s, twice per turn, 10 s apart: his own pace; Alice falls back to it
+    rows = []
+    for i in range(6):
+        t = NOW + 10_000 * (i + 1)
+        rows += [MessageRow(EMPTY, 3 * i + 1, EMPTY, "Bob", False, t, "hey?"),
+                 MessageRow(EMPTY, 3 * i + 2, None, None, True, t + 20, "hello"),
+                 MessageRow(EMPTY, 3 * i + 3, None, None, True, t + 30, "0123456789")]
+    env.call(message_queries.insert_messages, env.services.db, rows, "export")
+    bob = env.call(chats.chat_pace, ctx, EMPTY).set_index("")
+    assert bob["median"].tolist() == [20.0, 1.0, 10.0] and bob["samples"].tolist() == [6, 6, 6]
+    assert set(bob["learned from"]) == {"this chat"}
+    alice = env.call(chats.chat_pace, ctx, ALICE)
+    assert set(alice["learned from"]) == {"all chats"} and alice["median"].tolist() == [20.0, 1.0, 10.0]
 
 
 def test_playground_candidates(env: PanelEnv, ctx: PanelContext) -> None:
