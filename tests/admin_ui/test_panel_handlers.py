@@ -149,7 +149,10 @@ def test_training_tables_run_view_and_adapters(env: PanelEnv, ctx: PanelContext)
     assert sorted(tables.adapter_choices) == ["adapter-1", "adapter-2"]
     view = env.call(training.run_view, ctx, run_id)
     assert f"Run {run_id}" in view.summary and view.loss["loss"].tolist() == [3.2, 2.9, 2.5]
-    assert view.perplexity["model"].tolist() == ["new", "base"] and len(view.outputs()) == 7
+    assert view.perplexity["model"].tolist() == ["base", "new"] and len(view.outputs()) == 9
+    assert view.hits.empty and view.voice.empty  # the seeded run predates the voice evaluation
+    assert tables.runs["processes"].tolist() == [""] and tables.trend.empty
+    assert "**1 process**" in tables.setup and "0 preference pairs" in tables.setup and "not run" in tables.setup
     assert env.call(training.run_view, ctx, "").summary == "_Pick a run._"
     with pytest.raises(NothingChosen, match="adapter"):
         env.call(training.promote, ctx, "")
