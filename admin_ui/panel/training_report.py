@@ -127,7 +127,8 @@ def preference_markdown(report: dict[str, Any] | None) -> str:
 def learning_markdown(counts: PreferencePairCounts, last_report: dict[str, Any] | None) -> str:
     """What the twin learns from the owner's drafts: the preference pairs there are, and what the
     latest run's preference stage did with them."""
-    return (f"**Learning from your drafts:** {counts.total} preference pairs ({counts.edited} edited before"
+    pairs = f"{counts.total} preference pair{'' if counts.total == 1 else 's'}"
+    return (f"**Learning from your drafts:** {pairs} ({counts.edited} edited before"
             f" sending, {counts.own_reply} answered yourself instead), {counts.unused} not yet trained on.  \n"
             f"Latest run — {preference_markdown(last_report)}")
 

@@ -131,6 +131,8 @@ def test_drafts_suggest_review_send_discard(env: PanelEnv, ctx: PanelContext) ->
     sent = env.call(drafts.send, ctx, action.draft_id, "yes!\n\nwhich wine?")
     assert sent.note == f"Draft #{action.draft_id} sent (edited)." and sent.draft_id is None and sent.text == ""
     assert env.telegram.sent == [(ALICE, ["yes!", "which wine?"])]
+    assert "0 preference pairs" in action.view.learning
+    assert "1 preference pair (1 edited before sending, 0 answered yourself instead)" in sent.view.learning
     assert sent.view.pending.empty and sent.view.closed["status"].tolist() == ["sent"]
     with pytest.raises(DraftClosed):
         env.call(drafts.send, ctx, action.draft_id, "again")
