@@ -4,7 +4,7 @@ directly and a rule (a limit, a default) lives here once."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from services import Services
 from storage import ReplyMode
@@ -13,9 +13,6 @@ from storage import replies as reply_queries
 from storage import training as training_queries
 from storage.replies import Draft, DraftStatus, ReplyLogEntry
 from storage.training import Adapter, TrainingRun
-
-if TYPE_CHECKING:
-    from training.preference_pairs import PreferencePairCounts
 
 _UNSET: Any = object()
 
@@ -65,13 +62,6 @@ async def runs(services: Services, limit: int = 100) -> list[TrainingRun]:
 
 async def run(services: Services, run_id: int) -> TrainingRun:
     return await training_queries.get_run(services.db, run_id)
-
-
-async def preference_pair_counts(services: Services) -> PreferencePairCounts:
-    """Preference pairs the drafts give now, and those no run learned from (`training.preference_pairs`)."""
-    from training.preference_pairs import preference_pair_counts
-
-    return await preference_pair_counts(services.db, services.settings)
 
 
 async def latest_report(services: Services) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from admin_ui import records, training_actions
+from admin_ui import overview, records, training_actions
 from admin_ui.panel.common import (
     Choices,
     NothingChosen,
@@ -91,7 +91,7 @@ def processes_line(processes: int) -> str:
 
 async def learning_text(ctx: PanelContext) -> str:
     """The preference pairs and the latest run's preference stage (the Drafts tab shows it too)."""
-    return learning_markdown(await records.preference_pair_counts(ctx.services),
+    return learning_markdown(await overview.preference_pair_counts(ctx.services),
                              await records.latest_report(ctx.services))
 
 
