@@ -21,6 +21,7 @@ class CountsOut(BaseModel):
     pending_drafts: int
     auto_chats: int
     draft_chats: int
+    adapters: int
 
 
 class TelegramOut(BaseModel):
@@ -35,6 +36,7 @@ class LastRunOut(BaseModel):
     adapter_id: str | None
     started_at: int
     finished_at: int | None
+    error: str | None
 
 
 class TrainingStateOut(BaseModel):
@@ -63,6 +65,7 @@ class StatusOut(BaseModel):
     preference_pairs: PreferencePairsOut
 
 
-@router.get("/status", response_model=StatusOut, summary="Counts, global auto-reply state, model, scheduler")
+@router.get("/status", response_model=StatusOut,
+            summary="Counts, global auto-reply state, model, training, scheduler, preference pairs")
 async def get_status(services: ServicesDep) -> dict[str, Any]:
     return (await snapshot(services)).as_dict()

@@ -24,12 +24,14 @@ def _detail(response) -> str:  # type: ignore[no-untyped-def]
 def test_status(env: PanelEnv) -> None:
     body = env.client.get("/api/status").json()
     assert body["counts"] == {"chats": 3, "messages": 4, "owner_messages": 1, "pending_drafts": 0,
-                              "auto_chats": 0, "draft_chats": 0}
+                              "auto_chats": 0, "draft_chats": 0, "adapters": 2}
     assert body["autoreply_enabled"] is True
     assert body["model"]["state"] == "ready" and body["adapter"] is None
     assert body["telegram"] == {"configured": False, "connected": True}
     assert body["training"]["last_run"]["status"] == "succeeded" and body["training"]["running"] is False
     assert body["scheduler"]["enabled"] is False
+    assert body["training"]["processes"] == 1 and body["training"]["last_run"]["error"] is None
+    assert body["preference_pairs"] == {"total": 0, "unused": 0, "edited": 0, "own_reply": 0}
 
 
 def test_autoreply_switch(env: PanelEnv) -> None:
