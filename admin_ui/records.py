@@ -33,6 +33,12 @@ async def update_chat(
     await chat_queries.update_chat_settings(services.db, chat_id, **changes)
 
 
+async def confirm_relationship(services: Services, chat_id: int) -> None:
+    """The owner accepts the chat's suggested relationship (`storage.chats.confirm_relationship`):
+    NotFound for an unknown chat, InvalidValue when there is nothing to confirm."""
+    await chat_queries.confirm_relationship(services.db, chat_id)
+
+
 async def drafts(services: Services, status: DraftStatus | None = None, limit: int = 200) -> list[Draft]:
     """Drafts, newest first."""
     return await reply_queries.list_drafts(services.db, status, limit)
@@ -56,6 +62,11 @@ async def runs(services: Services, limit: int = 100) -> list[TrainingRun]:
 
 async def run(services: Services, run_id: int) -> TrainingRun:
     return await training_queries.get_run(services.db, run_id)
+
+
+async def latest_report(services: Services) -> dict[str, Any] | None:
+    """The report of the most recent run that has one (a running or failed run may have none)."""
+    return next((r.report for r in await training_queries.list_runs(services.db, 20) if r.report), None)
 
 
 async def adapters(services: Services) -> list[Adapter]:

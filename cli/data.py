@@ -72,13 +72,14 @@ def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Counts (chats, messages — service messages are not stored, media placeholders are — the owner's
-    messages, drafts, adapters), the served adapter, the last training run and the auto-reply switch:
+    messages, drafts, adapters, preference pairs), the served adapter, the last training run and the
+    auto-reply switch:
     the same snapshot the panel's dashboard and `GET /api/status` show."""
     snapshot = run_async(_snapshot(state(ctx).settings))
     if as_json:
         typer.echo(json.dumps(snapshot.as_dict(), ensure_ascii=False))
         return
-    c, last = snapshot.counts, snapshot.training.last_run
+    c, last, pairs = snapshot.counts, snapshot.training.last_run, snapshot.preference_pairs
     rows = [
         ("chats", f"{c.chats} ({c.auto_chats} auto, {c.draft_chats} draft)"),
         ("messages", c.messages),
@@ -87,6 +88,8 @@ def status_command(
         ("adapters", c.adapters),
         ("promoted adapter", snapshot.adapter or "— (base model)"),
         ("last training run", f"{last.id} {last.status}" if last else "—"),
+        ("training processes", snapshot.training.processes),
+        ("preference pairs", f"{pairs.total} ({pairs.unused} not yet trained on)"),
         ("auto-replies", "on" if snapshot.autoreply_enabled else "off (global stop)"),
         ("owner id", snapshot.owner_id if snapshot.owner_id is not None else "—"),
         ("telegram", "configured" if snapshot.telegram.configured else "not configured"),

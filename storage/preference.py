@@ -42,6 +42,20 @@ async def messages_around(
     return [_message(r) for r in reversed(before)] + [_message(r) for r in after]
 
 
+async def pair_inputs_version(db: Database) -> tuple[int, ...]:
+    """A cheap fingerprint of what preference pairs are rebuilt from: it changes when a draft is made
+    or closed, a message is stored, a chat is added or opted in or out of training, or a run marks
+    pairs used. An edit or deletion of a stored message (and two changes that cancel out) leave it
+    as it was, so a cache keyed on it must also bound its age."""
+    row = await db.fetchone(
+        """SELECT (SELECT COUNT(*) FROM drafts), (SELECT COUNT(*) FROM drafts WHERE status = 'pending'),
+                  (SELECT COALESCE(MAX(updated_at), 0) FROM drafts), (SELECT COUNT(*) FROM messages),
+                  (SELECT COUNT(*) FROM chats WHERE train = 0), (SELECT COUNT(*) FROM chats WHERE train = 1),
+                  (SELECT COUNT(*) FROM chats), (SELECT COUNT(*) FROM preference_pair_uses)"""
+    )
+    return tuple(int(v) for v in row) if row is not None else ()
+
+
 async def used_draft_ids(db: Database) -> set[int]:
     """Drafts whose preference pair some training run has already learned from."""
     return {int(r["draft_id"]) for r in await db.fetchall("SELECT draft_id FROM preference_pair_uses")}

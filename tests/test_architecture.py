@@ -20,7 +20,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "samples": set(),
     "training": {"model", "services", "settings", "storage"},
     "bot": {"model", "services", "settings", "storage", "telegram_export"},
-    "product_status": {"model", "services", "settings", "storage"},
+    "product_status": {"model", "services", "settings", "storage", "training"},
     "admin_ui": {"bot", "model", "product_status", "services", "settings", "storage", "telegram_export", "training"},
     "app_runtime": {"admin_ui", "bot", "model", "services", "settings", "storage", "telegram_export", "training"},
     "cli": {"admin_ui", "app_runtime", "bot", "logging_setup", "model", "product_status", "services", "settings",

@@ -30,12 +30,14 @@ async def seed(settings: Settings) -> None:
         async with db.atomic():
             for _ in range(PENDING):
                 await reply_queries.create_draft(db, 5, "draft")
+        edited = await reply_queries.create_draft(db, 5, "Hello there, how are you?", trigger_message_id=1)
+        await reply_queries.close_draft(db, edited.id, "sent", sent_text="hey)")
         await kv.set_value(db, kv.AUTOREPLY_ENABLED, False)
 
 
 async def api_snapshot(settings: Settings) -> dict:
     async with Database.open(settings.db_path) as db:
-        return await overview.status_snapshot(Services(settings=settings, db=db, model=FakeModel()))
+        return (await overview.snapshot(Services(settings=settings, db=db, model=FakeModel()))).as_dict()
 
 
 def test_cli_and_panel_show_the_same_snapshot(settings: Settings) -> None:
@@ -52,3 +54,6 @@ def test_cli_and_panel_show_the_same_snapshot(settings: Settings) -> None:
     assert cli["autoreply_enabled"] is api["autoreply_enabled"] is False
     assert cli["model"] is None and api["model"]["backend"] == "fake" and api["model"]["state"] == "ready"
     assert api["training"]["available"] is False and cli["scheduler"] == api["scheduler"]
+    assert cli["training"]["processes"] == api["training"]["processes"] == settings.train_processes
+    # the one edited draft is a preference pair no run has used yet; the unchanged pending ones are not
+    assert cli["preference_pairs"] == api["preference_pairs"] == {"total": 1, "unused": 1, "edited": 1, "own_reply": 0}

@@ -165,9 +165,13 @@ def _context(draft: Draft, chat: ChatRow, before: Sequence[StoredMessage], optio
 
 
 def _own_reply(draft: Draft, after: Sequence[StoredMessage], options: PairOptions) -> str | None:
-    """The owner's first turn after the draft, if it started within the window and nobody else spoke first."""
+    """The owner's first turn after the draft, if it started within the window and nobody else spoke first.
+    A first outgoing message the bot sent (`authored_by` other than 'human': an auto-reply, a draft
+    sent unchanged) is not the owner's answer."""
     first = next((m for m in after if message_text(m, options.keep_media) is not None), None)
     if first is None or not first.outgoing or first.date - draft.created_at > options.own_reply_window_seconds:
+        return None
+    if getattr(first, "authored_by", "human") != "human":
         return None
     return split_sessions(after, options.gap_seconds, options.keep_media)[0][0].text
 

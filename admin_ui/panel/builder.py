@@ -48,13 +48,15 @@ def build_panel(services: Services, jobs: JobRegistry) -> Any:
             chat_choices = gr.update(choices=chat_view.choices)
             return [view.status, view.autoreply_enabled, view.jobs, chat_view.table, chat_choices, chat_choices,
                     draft_view.pending, draft_view.closed, gr.update(choices=draft_view.choices),
-                    draft_view.telegram_note,
+                    draft_view.telegram_note, draft_view.learning,
                     tables.runs, gr.update(choices=tables.run_choices), tables.adapters,
-                    gr.update(choices=tables.adapter_choices), await activity.activity(ctx, decision)]
+                    gr.update(choices=tables.adapter_choices), tables.trend, tables.setup,
+                    await activity.activity(ctx, decision)]
 
         load_outputs = [dash.status, dash.autoreply, dash.jobs, chat_tab.table, chat_tab.pick, draft_tab.chat,
-                        draft_tab.pending, draft_tab.closed, draft_tab.pick, draft_tab.telegram_note, train_tab.runs,
-                        train_tab.run_pick, train_tab.adapters, train_tab.adapter_pick, activity_tab.table]
+                        draft_tab.pending, draft_tab.closed, draft_tab.pick, draft_tab.telegram_note, draft_tab.learning,
+                        train_tab.runs, train_tab.run_pick, train_tab.adapters, train_tab.adapter_pick, train_tab.trend,
+                        train_tab.setup, activity_tab.table]
         panel.load(load_all, [chat_tab.search, activity_tab.decision], load_outputs, api_visibility="private")
 
         async def tick(run_id: Any) -> list[Any]:

@@ -1,5 +1,6 @@
 """Chats tab: the whitelist. Search chats, pick one, set its reply mode, relationship tag and
-training opt-in, and see its counts and what the bot decided there."""
+training opt-in, confirm a suggested relationship, and see its counts, what the bot decided there
+and the owner's pace learned in it (`bot.timing`)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ from admin_ui.panel.common import (
     owner_errors,
     row_picker,
 )
+from bot.timing import Distribution, Timing, load_timing
 from storage import ReplyMode
 
 TrainChoice = Literal["default", "yes", "no"]
 TRAIN_VALUES: dict[str, bool | None] = {"default": None, "yes": True, "no": False}
-CHAT_COLUMNS = ["id", "title", "type", "mode", "relationship", "messages", "yours"]
+CHAT_COLUMNS = ["id", "title", "type", "mode", "relationship", "suggested", "messages", "yours"]
+PACE_COLUMNS = ["", "median", "p90", "samples", "learned from"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class ChatForm:
     relationship: str
     train: TrainChoice
     stats: str
+    suggestion: str
+    """The suggested relationship and why, Markdown ('' when there is none)."""
+    can_confirm: bool
+    pace: pd.DataFrame
 
 
 def chat_choices(chats: list[dict[str, Any]]) -> Choices:
@@ -61,10 +68,54 @@ def chat_stats(detail: dict[str, Any], tz: str) -> str:
     )
 
 
+def suggestion_markdown(detail: dict[str, Any]) -> str:
+    """The relationship suggestion and its reason, or '' when there is none."""
+    suggested = detail.get("relationship_suggestion")
+    if not suggested:
+        return ""
+    reason = detail.get("relationship_reason") or "no reason recorded"
+    if suggested == detail.get("relationship"):
+        return f"Suggested relationship **{suggested}** ({reason}) — confirmed."
+    return (f"Suggested relationship: **{suggested}** — {reason}.  \n"
+            "Not used for training or replies until you confirm it.")
+
+
+PACE_QUANTITIES = (("answer delay (s)", "answer_delay_seconds"), ("typing speed (chars/s)", "chars_per_second"),
+                   ("gap between messages (s)", "turn_gap_seconds"))
+
+
+def _source(chat: Distribution, overall: Distribution) -> str:
+    # `bot.timing.learn_timing` gives a chat the global distribution itself when the chat's own
+    # history has too few samples, so identity tells the fallback apart.
+    if not chat.learned:
+        return "defaults (too little history)"
+    return "all chats" if chat is overall else "this chat"
+
+
+def pace_frame(chat: Timing, overall: Timing) -> pd.DataFrame:
+    """A chat's learned pace (`bot.timing`): median, p90 and samples of each quantity, and where it
+    comes from — this chat, the global fallback (`overall`), or the documented defaults."""
+    rows = []
+    for label, name in PACE_QUANTITIES:
+        dist = getattr(chat, name)
+        rows.append([label, round(dist.median, 2), round(dist.p90, 2), len(dist.samples) if dist.learned else 0,
+                     _source(dist, getattr(overall, name))])
+    return pd.DataFrame(rows, columns=PACE_COLUMNS)
+
+
+async def chat_pace(ctx: PanelContext, chat_id: int) -> pd.DataFrame:
+    """The pace as the bot learns it at start-up (`bot.timing.load_timing`, read afresh: about 1 s
+    per 200,000 stored messages, measured here), for one chat."""
+    overall, per_chat = await load_timing(ctx.services.db, ctx.services.settings.session_gap_minutes * 60.0, chat_id)
+    return pace_frame(per_chat.get(chat_id, overall), overall)
+
+
 async def chats_table(ctx: PanelContext, search: str = "") -> ChatsTable:
     chats = await overview.chat_list(ctx.services, (search or "").strip())
     frame = pd.DataFrame(
-        [[c["id"], c["title"], c["type"], c["mode"], c["relationship"] or "", c["messages"], c["owner_messages"]]
+        [[c["id"], c["title"], c["type"], c["mode"], c["relationship"] or "",
+          "" if c["relationship_suggestion"] in (None, c["relationship"]) else c["relationship_suggestion"],
+          c["messages"], c["owner_messages"]]
          for c in chats],
         columns=CHAT_COLUMNS,
     )
@@ -72,9 +123,19 @@ async def chats_table(ctx: PanelContext, search: str = "") -> ChatsTable:
 
 
 async def chat_form(ctx: PanelContext, chat_id: Any) -> ChatForm:
-    detail = await overview.chat_detail(ctx.services, as_id(chat_id, "chat"))
+    cid = as_id(chat_id, "chat")
+    detail = await overview.chat_detail(ctx.services, cid)
+    suggested = detail["relationship_suggestion"]
     return ChatForm(detail["mode"], detail["relationship"] or "", train_choice(detail["train"]),
-                    chat_stats(detail, ctx.tz))
+                    chat_stats(detail, ctx.tz), suggestion_markdown(detail),
+                    bool(suggested) and suggested != detail["relationship"], await chat_pace(ctx, cid))
+
+
+async def confirm_relationship(ctx: PanelContext, chat_id: Any) -> ChatForm:
+    """Accept the suggestion; returns the refreshed form (its relationship is now the suggestion)."""
+    cid = as_id(chat_id, "chat")
+    await records.confirm_relationship(ctx.services, cid)
+    return await chat_form(ctx, cid)
 
 
 async def save_chat(ctx: PanelContext, chat_id: Any, mode: ReplyMode, relationship: str, train: str) -> str:
@@ -103,12 +164,23 @@ def build(ctx: PanelContext) -> ChatsTab:
         view = await chats_table(ctx, search)
         return view.table, gr.update(choices=view.choices)
 
+    def shown(form: ChatForm) -> tuple[Any, ...]:
+        return (form.mode, form.relationship, form.train, form.stats, form.suggestion,
+                gr.update(visible=form.can_confirm), form.pace)
+
     @owner_errors
-    async def on_pick(chat_id: Any) -> tuple[Any, str, str, str]:
+    async def on_pick(chat_id: Any) -> tuple[Any, ...]:
         if is_empty(chat_id):
-            return gr.update(), "", "default", "_Pick a chat._"
-        form = await chat_form(ctx, chat_id)
-        return form.mode, form.relationship, form.train, form.stats
+            return (gr.update(), "", "default", "_Pick a chat._", "", gr.update(visible=False),
+                    pd.DataFrame(columns=PACE_COLUMNS))
+        return shown(await chat_form(ctx, chat_id))
+
+    @owner_errors
+    async def on_confirm(chat_id: Any, search: str) -> tuple[Any, ...]:
+        form = await confirm_relationship(ctx, chat_id)
+        gr.Info(f"relationship confirmed: {form.relationship}")
+        table, choices = await on_search(search)
+        return (*shown(form), table, choices)
 
     @owner_errors
     async def on_save(
@@ -133,13 +205,19 @@ def build(ctx: PanelContext) -> ChatsTab:
                                            allow_custom_value=True)
                 train = gr.Radio(["default", "yes", "no"], label="Use for training", value="default",
                                  info="default: private chats yes, groups per settings")
+                suggestion_md = gr.Markdown()
+                confirm_btn = gr.Button("Confirm suggested relationship", visible=False)
                 save_btn = gr.Button("Save", variant="primary")
             with gr.Column(scale=3):
                 stats_md = gr.Markdown("_Pick a chat._")
+                pace_df = gr.Dataframe(label="Your pace in this chat (learned from history)", interactive=False)
         search_btn.click(on_search, search, [chats_df, chat_pick], api_name="list_chats")
         search.submit(on_search, search, [chats_df, chat_pick])
         chats_df.select(row_picker(), chats_df, chat_pick)
-        chat_pick.change(on_pick, chat_pick, [mode, relationship, train, stats_md])
+        form_outputs = [mode, relationship, train, stats_md, suggestion_md, confirm_btn, pace_df]
+        chat_pick.change(on_pick, chat_pick, form_outputs)
+        confirm_btn.click(on_confirm, [chat_pick, search], [*form_outputs, chats_df, chat_pick],
+                          api_name="confirm_relationship")
         save_btn.click(on_save, [chat_pick, mode, relationship, train, search], [stats_md, chats_df, chat_pick],
                        api_name="save_chat")
     return ChatsTab(search, chats_df, chat_pick)

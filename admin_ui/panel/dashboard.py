@@ -12,6 +12,8 @@ import pandas as pd
 from admin_ui import ingest, overview
 from admin_ui.jobs import Job
 from admin_ui.panel.common import NothingChosen, PanelContext, format_time, owner_errors
+from model.status import ModelStatus
+from product_status import StatusSnapshot, TrainingState
 
 JOB_COLUMNS = ["job", "kind", "status", "progress", "message", "error", "started"]
 
@@ -24,53 +26,59 @@ class DashboardView:
     jobs: pd.DataFrame
 
 
-def model_line(model: dict[str, Any]) -> str:
-    """The model service's status, whichever backend reports it (local and openai name keys differently)."""
-    base = model.get("base_model") or model.get("base") or "?"
-    parts = [str(base), f"**{model.get('state', 'unknown')}**", str(model.get("backend") or ""),
-             str(model.get("device") or "")]
+def model_line(model: ModelStatus | None) -> str:
+    """The model service's status line (every backend reports the same `ModelStatus`)."""
+    if model is None:
+        return "not running in this process"
+    parts = [model.base_model or "?", f"**{model.state}**", model.backend, model.device]
     line = " · ".join(p for p in parts if p)
-    latency = model.get("last_latency_s")
-    if isinstance(latency, (int, float)):
-        line += f" · last reply {latency:.1f} s"
-    error = model.get("error") or model.get("last_error") or model.get("adapter_error")
+    if model.last_latency_s is not None:
+        line += f" · last reply {model.last_latency_s:.1f} s"
+    error = model.error or model.adapter_error
     return f"{line} · error: `{error}`" if error else line
 
 
-def status_markdown(snapshot: dict[str, Any]) -> str:
-    """The dashboard summary from `overview.status_snapshot`."""
-    counts, model, telegram = snapshot["counts"], snapshot["model"], snapshot["telegram"]
-    training, scheduler = snapshot["training"], snapshot["scheduler"]
-    adapter = snapshot.get("adapter") or "none (base model)"
-    if telegram["connected"]:
+def _training_line(training: TrainingState) -> str:
+    last = training.last_run
+    if training.running and last:
+        line = f"run {last.id} running, {last.progress:.0%}"
+    elif last:
+        line = f"last run {last.id}: {last.status}"
+    else:
+        line = "no runs yet"
+    if training.processes > 1:
+        line += f" · {training.processes} processes per run"
+    if not training.available:
+        line += " (training is not available in this process)"
+    return line
+
+
+def status_markdown(snapshot: StatusSnapshot) -> str:
+    """The dashboard summary (`product_status.StatusSnapshot`, the one `status --json` prints)."""
+    counts, telegram, scheduler = snapshot.counts, snapshot.telegram, snapshot.scheduler
+    adapter = snapshot.adapter or "none (base model)"
+    if telegram.connected:
         tg = "connected"
     else:
-        tg = "configured, not connected" if telegram["configured"] else "offline (not configured)"
-    last = training.get("last_run")
-    if training["running"] and last:
-        train_line = f"run {last['id']} running, {last['progress']:.0%}"
-    elif last:
-        train_line = f"last run {last['id']}: {last['status']}"
-    else:
-        train_line = "no runs yet"
-    if not training["available"]:
-        train_line += " (training is not available in this process)"
-    if scheduler.get("enabled"):
-        every = scheduler.get("cron") or f"every {scheduler.get('interval_hours')} h"
-        sched = f"{every}, next check {scheduler.get('next_run') or 'pending'}"
+        tg = "configured, not connected" if telegram.configured else "offline (not configured)"
+    if scheduler.enabled:
+        every = scheduler.cron or f"every {scheduler.interval_hours} h"
+        sched = f"{every}, next check {scheduler.next_run or 'pending'}"
     else:
         sched = "off"
+    pairs = snapshot.preference_pairs
     return "\n".join([
         "| | State |\n|---|---|",
-        f"| **Auto-replies** | {'**on**' if snapshot['autoreply_enabled'] else '**off** (global stop)'} |",
+        f"| **Auto-replies** | {'**on**' if snapshot.autoreply_enabled else '**off** (global stop)'} |",
         f"| **Telegram** | {tg} |",
-        f"| **Model** | {model_line(model)} |",
+        f"| **Model** | {model_line(snapshot.model)} |",
         f"| **Adapter served** | {adapter} |",
-        f"| **Training** | {train_line} |",
+        f"| **Training** | {_training_line(snapshot.training)} |",
         f"| **Retrain schedule** | {sched} |",
-        f"| **Chats** | {counts['chats']} ({counts['auto_chats']} auto, {counts['draft_chats']} draft) |",
-        f"| **Messages** | {counts['messages']} ({counts['owner_messages']} yours) |",
-        f"| **Pending drafts** | {counts['pending_drafts']} |",
+        f"| **Chats** | {counts.chats} ({counts.auto_chats} auto, {counts.draft_chats} draft) |",
+        f"| **Messages** | {counts.messages} ({counts.owner_messages} yours) |",
+        f"| **Pending drafts** | {counts.pending_drafts} |",
+        f"| **Preference pairs** | {pairs.total} ({pairs.unused} not yet trained on) |",
     ])
 
 
@@ -84,12 +92,12 @@ def jobs_frame(ctx: PanelContext) -> pd.DataFrame:
 
 
 async def status_text(ctx: PanelContext) -> str:
-    return status_markdown(await overview.status_snapshot(ctx.services))
+    return status_markdown(await overview.snapshot(ctx.services))
 
 
 async def dashboard_view(ctx: PanelContext) -> DashboardView:
-    snapshot = await overview.status_snapshot(ctx.services)
-    return DashboardView(status_markdown(snapshot), bool(snapshot["autoreply_enabled"]), jobs_frame(ctx))
+    snapshot = await overview.snapshot(ctx.services)
+    return DashboardView(status_markdown(snapshot), snapshot.autoreply_enabled, jobs_frame(ctx))
 
 
 async def set_autoreply(ctx: PanelContext, enabled: bool) -> str:

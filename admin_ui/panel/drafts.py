@@ -1,4 +1,5 @@
-"""Drafts tab: suggest a reply for a stored chat, review it, edit, send as the owner or discard."""
+"""Drafts tab: suggest a reply for a stored chat, review it, edit, send as the owner or discard; and
+what the twin learns from that (preference pairs, the latest preference stage)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from admin_ui.panel.common import (
     owner_errors,
     row_picker,
 )
+from admin_ui.panel.training import learning_text
 
 PENDING_COLUMNS = ["draft", "chat", "suggestion", "created"]
 CLOSED_COLUMNS = ["draft", "chat", "status", "suggestion", "sent", "when"]
@@ -31,6 +33,8 @@ class DraftsView:
     choices: Choices
     """The pending drafts, for the review dropdown."""
     telegram_note: str
+    learning: str
+    """Preference pairs from the drafts and the latest run's preference stage (`training.learning_text`)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ async def drafts_view(ctx: PanelContext) -> DraftsView:
     telegram = "Telegram connected: **Send** posts as you." if overview.telegram_connected(ctx.services) else (
         "Telegram is offline: drafts can be suggested and discarded; sending needs `python main.py run`."
     )
-    return DraftsView(pending_frame, closed_frame, choices, telegram)
+    return DraftsView(pending_frame, closed_frame, choices, telegram, await learning_text(ctx))
 
 
 async def suggest(ctx: PanelContext, chat_id: Any, message: str) -> DraftAction:
@@ -106,6 +110,7 @@ class DraftsTab:
     closed: Any
     pick: Any
     telegram_note: Any
+    learning: Any
 
 
 def build(ctx: PanelContext) -> DraftsTab:
@@ -115,7 +120,7 @@ def build(ctx: PanelContext) -> DraftsTab:
     def shown(action: DraftAction) -> list[Any]:
         view = action.view
         return [view.pending, view.closed, gr.update(choices=view.choices, value=action.draft_id), view.telegram_note,
-                action.text, action.note]
+                view.learning, action.text, action.note]
 
     @owner_errors
     async def on_suggest(chat_id: Any, message: str) -> list[Any]:
@@ -151,10 +156,11 @@ def build(ctx: PanelContext) -> DraftsTab:
                 note = gr.Markdown()
         pending_df = gr.Dataframe(label="Pending drafts (click a row to review it)", interactive=False)
         closed_df = gr.Dataframe(label="Sent and discarded", interactive=False)
-        outputs = [pending_df, closed_df, draft_pick, telegram_note, text_box, note]
+        learning_md = gr.Markdown()
+        outputs = [pending_df, closed_df, draft_pick, telegram_note, learning_md, text_box, note]
         suggest_btn.click(on_suggest, [draft_chat, incoming], outputs, api_name="suggest_draft")
         draft_pick.change(on_pick, draft_pick, text_box)
         pending_df.select(row_picker(), pending_df, draft_pick)
         send_btn.click(on_send, [draft_pick, text_box], outputs, api_name="send_draft")
         discard_btn.click(on_discard, draft_pick, outputs, api_name="discard_draft")
-    return DraftsTab(draft_chat, pending_df, closed_df, draft_pick, telegram_note)
+    return DraftsTab(draft_chat, pending_df, closed_df, draft_pick, telegram_note, learning_md)

@@ -1,4 +1,6 @@
-"""Training tab: start a run, watch its loss and evaluation, promote an adapter or roll back."""
+"""Training tab: start a run (with the configured number of processes), watch its loss and
+evaluation — perplexity, hits@1, the voice metrics, across runs too — and its preference stage,
+promote an adapter or roll back."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from admin_ui import records, training_actions
+from admin_ui import overview, records, training_actions
 from admin_ui.panel.common import (
     Choices,
     NothingChosen,
@@ -20,14 +22,19 @@ from admin_ui.panel.common import (
 )
 from admin_ui.panel.training_report import (
     adapter_perplexity,
+    learning_markdown,
     loss_frame,
+    per_model_frame,
     perplexity_frame,
     run_summary,
+    runs_trend_frame,
     samples_markdown,
     style_frames,
+    voice_frame,
+    world_size,
 )
 
-RUN_COLUMNS = ["run", "status", "progress", "preset", "trigger", "adapter", "started"]
+RUN_COLUMNS = ["run", "status", "progress", "preset", "trigger", "processes", "adapter", "started"]
 ADAPTER_COLUMNS = ["adapter", "served", "base model", "held-out ppl", "created"]
 SHOWN_RUNS = 100
 
@@ -38,6 +45,10 @@ class TrainingTables:
     run_choices: Choices
     adapters: pd.DataFrame
     adapter_choices: list[str]
+    trend: pd.DataFrame
+    """The new adapters' voice figures across the shown runs (`runs_trend_frame`)."""
+    setup: str
+    """Processes per run and what the drafts teach, Markdown."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,8 @@ class RunView:
     summary: str
     loss: pd.DataFrame
     perplexity: pd.DataFrame
+    hits: pd.DataFrame
+    voice: pd.DataFrame
     style_shares: pd.DataFrame
     style_lengths: pd.DataFrame
     samples: str
@@ -55,11 +68,12 @@ class RunView:
     @classmethod
     def empty(cls) -> RunView:
         shares, lengths = style_frames(None)
-        return cls("_Pick a run._", loss_frame([]), perplexity_frame(None), shares, lengths, "", {})
+        return cls("_Pick a run._", loss_frame([]), perplexity_frame(None), per_model_frame(None, "hits_at_1"),
+                   voice_frame(None), shares, lengths, "", {})
 
     def outputs(self) -> list[Any]:
-        return [self.summary, self.loss, self.perplexity, self.style_shares, self.style_lengths, self.samples,
-                self.report]
+        return [self.summary, self.loss, self.perplexity, self.hits, self.voice, self.style_shares,
+                self.style_lengths, self.samples, self.report]
 
 
 def preset_names() -> list[str]:
@@ -69,12 +83,24 @@ def preset_names() -> list[str]:
         return []
 
 
+def processes_line(processes: int) -> str:
+    if processes == 1:
+        return "Training runs in **1 process** (`TGTWIN_TRAIN_PROCESSES`)."
+    return f"Training runs in **{processes} processes** (torchrun; `TGTWIN_TRAIN_PROCESSES`)."
+
+
+async def learning_text(ctx: PanelContext) -> str:
+    """The preference pairs and the latest run's preference stage (the Drafts tab shows it too)."""
+    return learning_markdown(await overview.preference_pair_counts(ctx.services),
+                             await records.latest_report(ctx.services))
+
+
 async def training_tables(ctx: PanelContext) -> TrainingTables:
     runs = await records.runs(ctx.services, SHOWN_RUNS)
     adapters = await records.adapters(ctx.services)
     promoted = await records.promoted_adapter(ctx.services)
     runs_frame = pd.DataFrame(
-        [[r.id, r.status, f"{r.progress:.0%}", r.preset, r.trigger, r.adapter_id or "",
+        [[r.id, r.status, f"{r.progress:.0%}", r.preset, r.trigger, world_size(r.report) or "", r.adapter_id or "",
           format_time(r.started_at, ctx.tz)] for r in runs],
         columns=RUN_COLUMNS,
     )
@@ -83,8 +109,9 @@ async def training_tables(ctx: PanelContext) -> TrainingTables:
           format_time(a.created_at, ctx.tz)] for a in adapters],
         columns=ADAPTER_COLUMNS,
     )
+    setup = f"{processes_line(ctx.services.settings.train_processes)}  \n{await learning_text(ctx)}"
     return TrainingTables(runs_frame, [(f"run {r.id} · {r.status}", r.id) for r in runs], adapters_frame,
-                          [a.id for a in adapters])
+                          [a.id for a in adapters], runs_trend_frame(runs), setup)
 
 
 async def run_view(ctx: PanelContext, run_id: Any) -> RunView:
@@ -92,7 +119,8 @@ async def run_view(ctx: PanelContext, run_id: Any) -> RunView:
         return RunView.empty()
     run = await records.run(ctx.services, as_id(run_id, "run"))
     shares, lengths = style_frames(run.report)
-    return RunView(run_summary(run, ctx.tz), loss_frame(run.loss_curve), perplexity_frame(run.report), shares, lengths,
+    return RunView(run_summary(run, ctx.tz), loss_frame(run.loss_curve), perplexity_frame(run.report),
+                   per_model_frame(run.report, "hits_at_1"), voice_frame(run.report), shares, lengths,
                    samples_markdown(run.report), run.report or {})
 
 
@@ -122,6 +150,8 @@ class TrainingTab:
     run_pick: Any
     adapters: Any
     adapter_pick: Any
+    trend: Any
+    setup: Any
     run_outputs: list[Any]
 
 
@@ -139,7 +169,7 @@ def build(ctx: PanelContext) -> TrainingTab:
         gr.Info(f"training run {run_id} started")
         tables = await training_tables(ctx)
         return (tables.runs, gr.update(choices=tables.run_choices, value=run_id), tables.adapters,
-                gr.update(choices=tables.adapter_choices))
+                gr.update(choices=tables.adapter_choices), tables.trend, tables.setup)
 
     @owner_errors
     async def on_promote(adapter_id: str) -> tuple[str, pd.DataFrame]:
@@ -152,17 +182,26 @@ def build(ctx: PanelContext) -> TrainingTab:
         return note, (await training_tables(ctx)).adapters
 
     with gr.Tab("Training"):
+        setup_md = gr.Markdown()
         with gr.Row():
             preset = gr.Dropdown(preset_names(), label="Preset", value=ctx.services.settings.training_preset,
                                  allow_custom_value=True, scale=2)
             start_btn = gr.Button("Start training run", variant="primary", scale=1)
         runs_df = gr.Dataframe(label="Runs (click a row for its curve and report)", interactive=False, max_height=240)
+        trend_plot = gr.LinePlot(x="run", y="value", color="metric", title="New adapter per run: voice and hits@1",
+                                 height=260, y_lim=[0, None])
         run_pick = gr.Dropdown(label="Run", allow_custom_value=True)
         run_md = gr.Markdown("_Pick a run._")
         with gr.Row():
             loss_plot = gr.LinePlot(x="step", y="loss", title="Training loss", height=260)
             ppl_plot = gr.BarPlot(x="model", y="perplexity", title="Held-out perplexity (lower is better)", height=260,
-                                  y_lim=[0, None])
+                                  y_lim=[0, None], sort=None)
+        with gr.Row():
+            hits_plot = gr.BarPlot(x="model", y="hits_at_1", title="hits@1: the real reply ranked first of 10",
+                                   height=260, y_lim=[0, 1], sort=None)
+            voice_plot = gr.BarPlot(x="metric", y="value", color="series", height=260, y_lim=[0, None], sort=None,
+                                    title="Voice: blind judge (0.5 = indistinguishable), style distance, "
+                                          "multi-message share", x_label_angle=-35)
         with gr.Row():
             share_plot = gr.BarPlot(x="metric", y="value", color="series", title="Style: shares of replies/messages",
                                     height=300, y_lim=[0, 1], sort=None, x_label_angle=-35)
@@ -178,11 +217,13 @@ def build(ctx: PanelContext) -> TrainingTab:
             promote_btn = gr.Button("Promote (serve it)", scale=1)
             rollback_btn = gr.Button("Roll back", variant="stop", scale=1)
         adapter_note = gr.Markdown()
-        run_outputs = [run_md, loss_plot, ppl_plot, share_plot, length_plot, samples_md, report_json]
-        start_btn.click(on_start, preset, [runs_df, run_pick, adapters_df, adapter_pick], api_name="start_training")
+        run_outputs = [run_md, loss_plot, ppl_plot, hits_plot, voice_plot, share_plot, length_plot, samples_md,
+                       report_json]
+        start_btn.click(on_start, preset, [runs_df, run_pick, adapters_df, adapter_pick, trend_plot, setup_md],
+                        api_name="start_training")
         run_pick.change(on_pick, run_pick, run_outputs)
         runs_df.select(row_picker(), runs_df, run_pick)
         adapters_df.select(row_picker(), adapters_df, adapter_pick)
         promote_btn.click(on_promote, adapter_pick, [adapter_note, adapters_df], api_name="promote_adapter")
         rollback_btn.click(on_rollback, None, [adapter_note, adapters_df], api_name="rollback_adapter")
-    return TrainingTab(runs_df, run_pick, adapters_df, adapter_pick, run_outputs)
+    return TrainingTab(runs_df, run_pick, adapters_df, adapter_pick, trend_plot, setup_md, run_outputs)

@@ -24,6 +24,9 @@ class ChatOut(BaseModel):
     mode: ReplyMode
     relationship: str | None
     train: bool | None
+    relationship_suggestion: str | None = Field(
+        description="Suggested from Telegram's data; not used until confirmed (or automatic use is on).")
+    relationship_reason: str | None = Field(description="Why it was suggested.")
     messages: int
     owner_messages: int
 
@@ -68,4 +71,13 @@ async def put_chat(chat_id: ChatIdPath, body: ChatSettingsIn, services: Services
     # Only what the body names changes: `relationship: null` clears, a missing key keeps.
     changes: dict[str, Any] = {n: getattr(body, n) for n in ("relationship", "train") if n in body.model_fields_set}
     await records.update_chat(services, chat_id, mode=body.mode, **changes)
+    return await chat_detail(services, chat_id)
+
+
+@router.post("/{chat_id}/relationship/confirm", response_model=ChatDetailOut,
+             summary="Accept the suggested relationship (it becomes the chat's relationship)",
+             responses=error_responses(404, 422))
+async def confirm_relationship(chat_id: ChatIdPath, services: ServicesDep) -> dict[str, Any]:
+    """404: no such chat; 422: the chat has no suggestion to confirm (nothing changes)."""
+    await records.confirm_relationship(services, chat_id)
     return await chat_detail(services, chat_id)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from admin_ui.deps import ServicesDep
-from admin_ui.overview import status_snapshot
+from admin_ui.overview import snapshot
 from model.status import ModelStatus
 
 router = APIRouter(tags=["status"])
@@ -21,6 +21,7 @@ class CountsOut(BaseModel):
     pending_drafts: int
     auto_chats: int
     draft_chats: int
+    adapters: int
 
 
 class TelegramOut(BaseModel):
@@ -35,12 +36,22 @@ class LastRunOut(BaseModel):
     adapter_id: str | None
     started_at: int
     finished_at: int | None
+    error: str | None
 
 
 class TrainingStateOut(BaseModel):
     available: bool
     running: bool
     last_run: LastRunOut | None
+    processes: int
+
+
+class PreferencePairsOut(BaseModel):
+    total: int
+    unused: int
+    """Pairs no training run has learned from yet."""
+    edited: int
+    own_reply: int
 
 
 class StatusOut(BaseModel):
@@ -51,8 +62,10 @@ class StatusOut(BaseModel):
     telegram: TelegramOut
     training: TrainingStateOut
     scheduler: dict[str, Any]
+    preference_pairs: PreferencePairsOut
 
 
-@router.get("/status", response_model=StatusOut, summary="Counts, global auto-reply state, model, scheduler")
+@router.get("/status", response_model=StatusOut,
+            summary="Counts, global auto-reply state, model, training, scheduler, preference pairs")
 async def get_status(services: ServicesDep) -> dict[str, Any]:
-    return await status_snapshot(services)
+    return (await snapshot(services)).as_dict()

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from storage import chats as chat_queries
 from storage import kv
 from storage import replies as reply_queries
 from storage import training as training_queries
@@ -23,12 +24,14 @@ def _detail(response) -> str:  # type: ignore[no-untyped-def]
 def test_status(env: PanelEnv) -> None:
     body = env.client.get("/api/status").json()
     assert body["counts"] == {"chats": 3, "messages": 4, "owner_messages": 1, "pending_drafts": 0,
-                              "auto_chats": 0, "draft_chats": 0}
+                              "auto_chats": 0, "draft_chats": 0, "adapters": 2}
     assert body["autoreply_enabled"] is True
     assert body["model"]["state"] == "ready" and body["adapter"] is None
     assert body["telegram"] == {"configured": False, "connected": True}
     assert body["training"]["last_run"]["status"] == "succeeded" and body["training"]["running"] is False
     assert body["scheduler"]["enabled"] is False
+    assert body["training"]["processes"] == 1 and body["training"]["last_run"]["error"] is None
+    assert body["preference_pairs"] == {"total": 0, "unused": 0, "edited": 0, "own_reply": 0}
 
 
 def test_autoreply_switch(env: PanelEnv) -> None:
@@ -70,6 +73,22 @@ def test_update_chat_settings(env: PanelEnv) -> None:
     cleared = env.client.put(f"/api/chats/{ALICE}", json={"relationship": None}).json()
     assert cleared["relationship"] is None and cleared["mode"] == "auto"
     assert env.client.get("/api/status").json()["counts"]["auto_chats"] == 1
+
+
+def test_confirm_relationship_suggestion(env: PanelEnv) -> None:
+    url = f"/api/chats/{ALICE}/relationship/confirm"
+    nothing = env.client.post(url)
+    assert nothing.status_code == 422 and "no relationship suggestion" in _detail(nothing)
+    env.call(chat_queries.set_relationship_suggestion, env.services.db, ALICE, "family", "title says Mom")
+    listed = {c["id"]: c for c in env.client.get("/api/chats").json()}[ALICE]
+    assert (listed["relationship"], listed["relationship_suggestion"], listed["relationship_reason"]) == (
+        None, "family", "title says Mom")
+    confirmed = env.client.post(url).json()
+    assert (confirmed["relationship"], confirmed["relationship_suggestion"]) == ("family", "family")
+    assert env.client.get(f"/api/chats/{ALICE}").json()["relationship"] == "family"
+    assert env.client.post("/api/chats/999/relationship/confirm").status_code == 404
+    assert env.client.post(f"/api/chats/{2**63}/relationship/confirm").status_code == 422
+    assert env.anonymous.post(url).status_code == 401
 
 
 def test_update_chat_bad_input_and_unknown(env: PanelEnv) -> None:

@@ -1,6 +1,7 @@
 """The panel in a real headless browser (Debian's chromium driven by playwright) against the real app
 on loopback, over the seeded database and the fakes: log in through the login page, open every tab,
-change a chat's reply mode, and suggest replies in the Playground, asserting on what the page shows.
+confirm a suggested relationship, change a chat's reply mode, and suggest replies in the Playground,
+asserting on what the page shows.
 
 Skipped, with the reason, only where chromium or playwright cannot be found
 (`scripts/setup_browser.sh` installs chromium where it can)."""
@@ -70,10 +71,18 @@ def test_panel_in_a_browser(live: LiveServer) -> None:
             expect(page.get_by_text("3 (0 auto, 0 draft)")).to_be_visible()
             expect(page.get_by_text("4 (1 yours)")).to_be_visible()
 
-            # Chats: pick Alice from the table, switch her to draft mode, save.
+            # Chats: pick Alice from the table (her pace: the defaults, too little history), confirm the
+            # suggested relationship, switch her to draft mode, save.
+            live.call(chat_queries.set_relationship_suggestion(live.services.db, ALICE, "family", "title says Mom"))
             page.get_by_role("tab", name="Chats").click()
             page.locator("[role=gridcell]:visible").filter(has_text="Alice").first.click()
             expect(page.get_by_text("Messages: 3 (1 yours)")).to_be_visible()
+            expect(page.get_by_text("title says Mom")).to_be_visible()
+            expect(page.locator("[role=gridcell]:visible").filter(has_text="defaults (too little history)").first
+                   ).to_be_visible()
+            page.get_by_role("button", name="Confirm suggested relationship").click()
+            expect(page.get_by_role("button", name="Confirm suggested relationship")).to_be_hidden()
+            assert live.call(chat_queries.get_chat(live.services.db, ALICE)).relationship == "family"
             page.get_by_label("draft", exact=True).check()
             page.get_by_role("button", name="Save").click()
             expect(page.get_by_label("Chat", exact=True).first).to_have_value(f"Alice · draft · {ALICE}")
@@ -90,7 +99,9 @@ def test_panel_in_a_browser(live: LiveServer) -> None:
             # Drafts, Training, Activity: each shows its seeded content.
             page.get_by_role("tab", name="Drafts").click()
             expect(page.get_by_text("posts as you")).to_be_visible()
+            expect(page.locator("p:visible", has_text="0 preference pairs").first).to_be_visible()
             page.get_by_role("tab", name="Training").click()
+            expect(page.locator("p:visible", has_text="Training runs in 1 process").first).to_be_visible()
             expect(page.locator("[role=gridcell]:visible").filter(has_text="adapter-2").first).to_be_visible()
             page.get_by_role("tab", name="Activity").click()
             log_cell = page.locator("[role=gridcell]:visible").filter(has_text="chat not whitelisted")

@@ -13,10 +13,12 @@ import pytest
 from admin_ui.errors import DraftClosed, InvalidDialogue
 from admin_ui.panel import activity, chats, dashboard, drafts, playground, training
 from admin_ui.panel.common import NothingChosen, PanelContext
+from bot.timing import DEFAULT_ANSWER_DELAY_SECONDS, DEFAULT_CHARS_PER_SECOND, DEFAULT_TURN_GAP_SECONDS
+from storage import InvalidValue, MessageRow, NotFound, kv
 from storage import chats as chat_queries
-from storage import kv
+from storage import messages as message_queries
 from storage import replies as reply_queries
-from tests.admin_ui.conftest import ALICE, PanelEnv
+from tests.admin_ui.conftest import ALICE, EMPTY, NOW, PanelEnv
 from tests.admin_ui.test_api import EXPORT
 
 
@@ -71,6 +73,46 @@ def test_chats_search_pick_and_save(env: PanelEnv, ctx: PanelContext) -> None:
     assert env.call(chat_queries.get_chat, env.services.db, ALICE).reply_mode == "draft"  # nothing half-saved
 
 
+def test_chats_show_and_confirm_a_relationship_suggestion(env: PanelEnv, ctx: PanelContext) -> None:
+    form = env.call(chats.chat_form, ctx, ALICE)
+    assert form.suggestion == "" and form.can_confirm is False
+    with pytest.raises(InvalidValue, match="no relationship suggestion"):
+        env.call(chats.confirm_relationship, ctx, ALICE)
+    env.call(chat_queries.set_relationship_suggestion, env.services.db, ALICE, "family", "title says Mom")
+    assert env.call(chats.chats_table, ctx, "").table.set_index("id").loc[ALICE, "suggested"] == "family"
+    form = env.call(chats.chat_form, ctx, ALICE)
+    assert "**family**" in form.suggestion and "title says Mom" in form.suggestion and form.can_confirm
+    assert form.relationship == ""  # a suggestion is not the relationship until confirmed
+    confirmed = env.call(chats.confirm_relationship, ctx, str(ALICE))
+    assert confirmed.relationship == "family" and not confirmed.can_confirm and "confirmed" in confirmed.suggestion
+    assert env.call(chat_queries.get_chat, env.services.db, ALICE).relationship == "family"
+    assert env.call(chats.chats_table, ctx, "").table.set_index("id").loc[ALICE, "suggested"] == ""
+    with pytest.raises(NotFound):
+        env.call(chats.confirm_relationship, ctx, 999)
+
+
+def test_chat_pace_from_history_or_defaults(env: PanelEnv, ctx: PanelContext) -> None:
+    # the seeded history is too short to learn from: every quantity is the documented default
+    pace = env.call(chats.chat_form, ctx, ALICE).pace
+    assert list(pace.columns) == chats.PACE_COLUMNS
+    assert pace["learned from"].tolist() == ["defaults (too little history)"] * 3
+    assert pace["median"].tolist() == [DEFAULT_ANSWER_DELAY_SECONDS, DEFAULT_CHARS_PER_SECOND,
+                                       DEFAULT_TURN_GAP_SECONDS]
+    # Bob answers in 20 s, twice per turn, 10 s apart: his own pace; Alice falls back to it
+    rows = []
+    for i in range(6):
+        t = NOW + 10_000 * (i + 1)
+        rows += [MessageRow(EMPTY, 3 * i + 1, EMPTY, "Bob", False, t, "hey?"),
+                 MessageRow(EMPTY, 3 * i + 2, None, None, True, t + 20, "hello"),
+                 MessageRow(EMPTY, 3 * i + 3, None, None, True, t + 30, "0123456789")]
+    env.call(message_queries.insert_messages, env.services.db, rows, "export")
+    bob = env.call(chats.chat_pace, ctx, EMPTY).set_index("")
+    assert bob["median"].tolist() == [20.0, 1.0, 10.0] and bob["samples"].tolist() == [6, 6, 6]
+    assert set(bob["learned from"]) == {"this chat"}
+    alice = env.call(chats.chat_pace, ctx, ALICE)
+    assert set(alice["learned from"]) == {"all chats"} and alice["median"].tolist() == [20.0, 1.0, 10.0]
+
+
 def test_playground_candidates(env: PanelEnv, ctx: PanelContext) -> None:
     shown = env.call(playground.candidates, ctx, "them: hi\nme: yo\nthem: lunch?", "friend", " Ann ", 9)
     assert shown == [f"candidate {i}\nre: lunch?" for i in range(1, playground.MAX_SHOWN_CANDIDATES + 1)]
@@ -89,6 +131,8 @@ def test_drafts_suggest_review_send_discard(env: PanelEnv, ctx: PanelContext) ->
     sent = env.call(drafts.send, ctx, action.draft_id, "yes!\n\nwhich wine?")
     assert sent.note == f"Draft #{action.draft_id} sent (edited)." and sent.draft_id is None and sent.text == ""
     assert env.telegram.sent == [(ALICE, ["yes!", "which wine?"])]
+    assert "0 preference pairs" in action.view.learning
+    assert "1 preference pair (1 edited before sending, 0 answered yourself instead)" in sent.view.learning
     assert sent.view.pending.empty and sent.view.closed["status"].tolist() == ["sent"]
     with pytest.raises(DraftClosed):
         env.call(drafts.send, ctx, action.draft_id, "again")
@@ -107,7 +151,10 @@ def test_training_tables_run_view_and_adapters(env: PanelEnv, ctx: PanelContext)
     assert sorted(tables.adapter_choices) == ["adapter-1", "adapter-2"]
     view = env.call(training.run_view, ctx, run_id)
     assert f"Run {run_id}" in view.summary and view.loss["loss"].tolist() == [3.2, 2.9, 2.5]
-    assert view.perplexity["model"].tolist() == ["new", "base"] and len(view.outputs()) == 7
+    assert view.perplexity["model"].tolist() == ["base", "new"] and len(view.outputs()) == 9
+    assert view.hits.empty and view.voice.empty  # the seeded run predates the voice evaluation
+    assert tables.runs["processes"].tolist() == [""] and tables.trend.empty
+    assert "**1 process**" in tables.setup and "0 preference pairs" in tables.setup and "not run" in tables.setup
     assert env.call(training.run_view, ctx, "").summary == "_Pick a run._"
     with pytest.raises(NothingChosen, match="adapter"):
         env.call(training.promote, ctx, "")

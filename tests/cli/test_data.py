@@ -42,11 +42,14 @@ def test_import_then_status(settings: Settings) -> None:
     assert counts["chats"] == 5  # the sample's six chats less its bot chat (a service chat, not stored)
     assert 0 < counts["owner_messages"] < counts["messages"]
     assert info["adapter"] is None and info["autoreply_enabled"] is True
+    assert info["preference_pairs"] == {"total": 0, "unused": 0, "edited": 0, "own_reply": 0}  # no drafts yet
+    assert info["training"]["processes"] == settings.train_processes
     again = invoke(settings, "import-export", str(SAMPLE))
     assert again.exit_code == 0 and "0 messages added" in again.output
     assert json.loads(invoke(settings, "status", "--json").stdout)["counts"]["messages"] == counts["messages"]
     text = invoke(settings, "status")
     assert text.exit_code == 0 and "owner messages" in text.output
+    assert "preference pairs    0 (0 not yet trained on)" in text.output
 
 
 def test_status_of_an_empty_database(settings: Settings) -> None:

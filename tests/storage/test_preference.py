@@ -64,3 +64,19 @@ async def test_deleted_messages_and_unknown_chats_yield_no_pairs(db, settings) -
     await reply_queries.create_draft(db, 99, "Hello there.")  # a draft for a chat that is not stored
     pairs = await load_preference_pairs(db, settings)
     assert [p.draft_id for p in pairs] == [ids["edited"]]
+
+
+async def test_the_pair_inputs_version_moves_with_what_pairs_are_built_from(db) -> None:
+    versions = [await preference_queries.pair_inputs_version(db)]
+    await chat_queries.upsert_chats(db, [ChatRow(1, "private", "Anna")])
+    versions.append(await preference_queries.pair_inputs_version(db))
+    await message_queries.insert_messages(db, [MessageRow(1, 1, 7, "Anna", False, now(), "hi")], "telegram")
+    versions.append(await preference_queries.pair_inputs_version(db))
+    draft = await reply_queries.create_draft(db, 1, "Hello!", trigger_message_id=1)
+    versions.append(await preference_queries.pair_inputs_version(db))
+    await reply_queries.close_draft(db, draft.id, "discarded")
+    versions.append(await preference_queries.pair_inputs_version(db))
+    await chat_queries.update_chat_settings(db, 1, train=False)
+    versions.append(await preference_queries.pair_inputs_version(db))
+    assert len(set(versions)) == len(versions)
+    assert await preference_queries.pair_inputs_version(db) == versions[-1]  # unchanged without a change

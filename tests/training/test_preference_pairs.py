@@ -104,6 +104,13 @@ def test_pending_draft_answered_in_telegram_counts_like_a_discarded_one() -> Non
     assert build(draft("Yes, see you tonight!", status="pending"), HISTORY + same) == []
 
 
+def test_the_bots_own_send_after_a_discarded_draft_is_not_the_owners_reply() -> None:
+    bot = MessageRow(1, 10, None, None, True, T + 400, "не, давай завтра", authored_by="bot")
+    assert build(draft("Yes, see you tonight!", status="discarded"), [*HISTORY, bot]) == []
+    unchanged = MessageRow(1, 10, None, None, True, T + 400, "Yes, see you!", authored_by="draft_unchanged")
+    assert build(draft("Yes, see you tonight!", status="pending"), [*HISTORY, unchanged]) == []
+
+
 @pytest.mark.parametrize("after", [
     [],                                                                                # no reply at all
     [msg(10, T + 100 + OWN_REPLY_WINDOW_SECONDS + 1, "later", outgoing=True)],         # too late
