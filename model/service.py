@@ -22,7 +22,8 @@ from types import TracebackType
 from typing import Any, Callable, Literal, TypeVar
 
 from model.dialogue import Dialogue
-from model.generation import GenerationSettings, generate_replies
+from model.candidates import choose_replies
+from model.generation import GenerationSettings
 from model.prompt import FORMAT_FILE, PromptFormat
 from settings import Settings
 
@@ -304,8 +305,8 @@ class ModelService:
         assert self._format is not None
         started = time.perf_counter()
         model = self._peft if self._peft is not None else self._base
-        replies = generate_replies(model, self._tokenizer, self._format, dialogue, gen, n,
-                                   should_stop=cancelled.is_set)
+        replies = choose_replies(model, self._tokenizer, self._format, dialogue, gen,
+                                 self.settings.reply_candidates, n, should_stop=cancelled.is_set)
         self._last_latency_s = round(time.perf_counter() - started, 3)
         if cancelled.is_set():
             raise GenerationTimeout("stopped after the timeout")
