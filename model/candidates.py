@@ -20,7 +20,6 @@ from model.dialogue import Dialogue, join_messages
 from model.generation import generate_replies
 
 Reply = Sequence[str]
-SCORE_BATCH = 8
 REPEAT_NGRAM = 3
 
 # Unicode "control pictures" (␞ ␝ …), template tokens like `<|im_end|>`, `<s>`, `[INST]`.
@@ -122,50 +121,47 @@ def last_partner_messages(dialogue: Dialogue) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------------- scoring (torch)
 
-def score_rows(model: Any, rows: Sequence[dict[str, list[int]]], pad_token_id: int) -> list[float | None]:
-    """Mean log-probability of each row's label tokens (None for a row without any), batched."""
+def score_continuations(model: Any, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[float | None]:
+    """Mean log-probability per token of each continuation after one shared prompt.
+
+    The prompt goes through the model once; its key/value cache is repeated for the continuations,
+    which are scored together in one batched forward pass (right-padded, masked)."""
     import torch
 
+    scores: list[float | None] = [None] * len(continuations)
+    todo = [i for i, c in enumerate(continuations) if c]
+    if not todo or not prompt_ids:
+        return scores
     device = next(model.parameters()).device
-    scores: list[float | None] = []
     model.eval()
     with torch.inference_mode():
-        for start in range(0, len(rows), SCORE_BATCH):
-            batch = rows[start:start + SCORE_BATCH]
-            width = max(len(r["input_ids"]) for r in batch) if batch else 0
-            if width < 2:
-                scores.extend(None for _ in batch)
-                continue
-            ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
-            labels = torch.full((len(batch), width), -100, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for i, r in enumerate(batch):
-                n = len(r["input_ids"])
-                ids[i, :n] = torch.tensor(r["input_ids"])
-                labels[i, :n] = torch.tensor(r["labels"])
-                mask[i, :n] = 1
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-            target = labels[:, 1:].to(device)
-            logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
-            picked = logprobs.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-            valid = target != -100
-            sums, counts = (picked * valid).sum(-1), valid.sum(-1)
-            for s, c in zip(sums.tolist(), counts.tolist()):
-                scores.append(s / c if c else None)
+        prompt = torch.tensor([list(prompt_ids)], dtype=torch.long, device=device)
+        out = model(input_ids=prompt, attention_mask=torch.ones_like(prompt), use_cache=True)
+        first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+        cache = out.cache
+        cache.batch_repeat_interleave(len(todo))
+        width = max(len(continuations[i]) for i in todo)
+        ids = torch.zeros((len(todo), width), dtype=torch.long, device=device)
+        valid = torch.zeros((len(todo), width), dtype=torch.bool, device=device)
+        for row, i in enumerate(todo):
+            ids[row, :len(continuations[i])] = torch.tensor(list(continuations[i]), device=device)
+            valid[row, :len(continuations[i])] = True
+        mask = torch.cat([torch.ones((len(todo), len(prompt_ids)), dtype=torch.long, device=device), valid.long()], dim=1)
+        logits = model(input_ids=ids, attention_mask=mask, cache=cache, use_cache=True).logits.float()
+        logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
+        later = logprobs.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1) * valid[:, 1:]
+        totals = first[ids[:, 0]] + later.sum(-1)
+        for row, i in enumerate(todo):
+            scores[i] = float(totals[row]) / len(continuations[i])
     return scores
 
 
-def pad_id(tokenizer: Any) -> int:
-    pad = tokenizer.pad_token_id
-    return pad if pad is not None else tokenizer.eos_token_id
-
-
-def score_replies(model: Any, tokenizer: Any, fmt: Any, pairs: Sequence[tuple[Dialogue, Reply]],
-                  max_length: int | None = None) -> list[float | None]:
-    """Length-normalised log-likelihood of each reply given its dialogue, encoded exactly like a
-    training row (`PromptFormat.encode_example`), in batches."""
-    rows = [fmt.encode_example(tokenizer, d, join_messages(list(r)), max_length=max_length) for d, r in pairs]
-    return score_rows(model, rows, pad_id(tokenizer))
+def score_replies(model: Any, tokenizer: Any, fmt: Any, dialogue: Dialogue, replies: Sequence[Reply]) -> list[float | None]:
+    """Length-normalised log-likelihood of each reply given `dialogue`: the reply's tokens (end of
+    turn included) after exactly the prompt serving feeds, as in a training row."""
+    prompt_ids = fmt.encode_prompt(tokenizer, dialogue)
+    continuations = [tokenizer.encode(fmt.reply_text(join_messages(list(r))), add_special_tokens=False) for r in replies]
+    return score_continuations(model, prompt_ids, continuations)
 
 
 def rank(model: Any, tokenizer: Any, fmt: Any, dialogue: Dialogue, candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -173,7 +169,7 @@ def rank(model: Any, tokenizer: Any, fmt: Any, dialogue: Dialogue, candidates: S
     kept = [c for c in candidates if c.dropped is None]
     if len(kept) < 2:
         return kept
-    scores = score_replies(model, tokenizer, fmt, [(dialogue, c.messages) for c in kept])
+    scores = score_replies(model, tokenizer, fmt, dialogue, [c.messages for c in kept])
     scored = [Candidate(c.messages, None, s) for c, s in zip(kept, scores)]
     return sorted(scored, key=lambda c: float("-inf") if c.score is None else c.score, reverse=True)
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, Literal, TypeVar
 
-from model.dialogue import Dialogue
 from model.candidates import choose_replies
+from model.dialogue import Dialogue
 from model.generation import GenerationSettings
 from model.prompt import FORMAT_FILE, PromptFormat
 from settings import Settings
