@@ -167,8 +167,9 @@ def evaluate_adapter(
     from model.prompt import PromptFormat
 
     answerable = [e for e in inputs.heldout if e.dialogue.turns]  # replies to someone (what is served)
-    examples = sorted(answerable, key=lambda e: e.date)[-config.eval_max_examples:]
-    gen_examples = examples[-config.eval_generate:] if config.eval_generate else []
+    ordered = sorted(answerable, key=lambda e: e.date)
+    examples = ordered[-config.eval_max_examples:]
+    gen_examples = ordered[-config.eval_generate:] if config.eval_generate else []
     hit_contexts = [(e.dialogue, e.reply.messages, sample_distractors(e.reply.messages, inputs.reply_pool, i))
                     for i, e in enumerate(gen_examples)]
     rows = encode_examples(tokenizer, fmt, examples, config.max_length)
