@@ -187,7 +187,7 @@ def evaluate_adapter(
             ref_fmt = PromptFormat.load(reference.path)
             with _reference_adapter(peft_model, reference):
                 promoted = measure(peft_model, ref_fmt, encode_examples(tokenizer, ref_fmt, examples, config.max_length), True)
-        except Exception as exc:  # an incompatible or broken old adapter must not fail the new run
+        except Exception as exc:  # noqa: BLE001 — an incompatible or broken old adapter must not fail the new run
             log.warning("could not score the promoted adapter %s: %s", reference.adapter_id, exc)
             error = f"{type(exc).__name__}: {exc}"
     served, label = (promoted, f"adapter {reference.adapter_id}") if promoted is not None and reference else (base, "base model")

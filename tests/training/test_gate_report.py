@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from training.promotion import Margins, PromotionDecision, Scores, decide
-from training.report import EvaluationReport, GeneratedStyle, PerModel, RunReport, Sample, SampleTurn, eval_json
+from training.report import (
+    EvaluationReport,
+    GeneratedStyle,
+    PerModel,
+    RunReport,
+    Sample,
+    SampleTurn,
+    eval_json,
+)
 from training.style import StyleReport
 
 SERVED = Scores(perplexity=10.0, blind_judge_accuracy=0.70, style_distance=0.30, hits_at_1=0.40)
