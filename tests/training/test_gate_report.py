@@ -83,3 +83,22 @@ def test_an_old_record_still_loads():
     assert report.evaluation.style_distance == 0.5 and report.evaluation.blind_judge_accuracy is None
     assert report.promotion is not None and report.promotion.criterion == "perplexity"
     assert eval_json("x", None, {"perplexity": {"new": 2.0}})["perplexity"]["new"] == 2.0
+
+
+def test_run_gate_compares_with_the_served_models_measured_voice():
+    from pathlib import Path
+
+    from training.evaluate import Reference
+    from training.run import gate
+
+    style = StyleReport({"a": 1.0}, {"a": 1.0}, 0.10)
+    worse = StyleReport({"a": 1.0}, {"a": 1.0}, 0.40)
+    evaluation = EvaluationReport(3, 10, PerModel(20.0, 9.0, 8.0), PerModel(0.1, 0.3, 0.3),
+                                  new=GeneratedStyle("new adapter", 0.6, worse), reference=GeneratedStyle("adapter a1", 0.6, style))
+    decision = gate(evaluation, Reference("a1", Path("/nowhere")), MARGINS, servable=True)
+    assert not decision.promote and decision.criterion == "style_distance" and decision.reference == "adapter a1"
+    # no adapter served: the base model is the reference, and its perplexity is what must be beaten
+    base_eval = EvaluationReport(3, 10, PerModel(20.0, None, 8.0), PerModel(0.1, None, 0.3),
+                                 new=GeneratedStyle("new adapter", 0.6, style), reference=GeneratedStyle("base model", 0.9, worse))
+    decision = gate(base_eval, None, MARGINS, servable=True)
+    assert decision.promote and decision.criterion == "all" and "blind judge 0.600 vs 0.900" in decision.reason
