@@ -14,13 +14,7 @@ import pytest
 import model.candidates as candidates_module
 from model.dialogue import Dialogue, Turn
 from model.prompt import PromptFormat
-from model.service import (
-    AdapterError,
-    GenerationTimeout,
-    ModelBusy,
-    ModelNotReady,
-    ModelService,
-)
+from model.service import AdapterError, GenerationTimeout, ModelBusy, ModelNotReady, ModelService
 from settings import Settings
 
 DIALOGUE = Dialogue((Turn("partner", ("hi",), "Anna"),), partner_name="Anna")
