@@ -57,6 +57,10 @@ class Margins:
     """Blind-judge accuracy may exceed the served model's by at most this much (absolute)."""
     style: float = 0.05
     """Style distance may exceed the served model's by at most this much (absolute)."""
+    min_contexts: int = 32
+    """Below this many evaluated held-out contexts the voice criteria are too noisy to refuse on:
+    measured on the bundled sample with 12 contexts, the blind judge put the base model at 0.33 and
+    a trained adapter at 0.54 although the base invented words in 75 % of its replies."""
 
     @classmethod
     def from_settings(cls, settings: Any) -> Margins:
@@ -67,13 +71,18 @@ def _number(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def decide(new: Scores, served: Scores, margins: Margins, reference: str, servable: bool = True) -> PromotionDecision:
+def decide(new: Scores, served: Scores, margins: Margins, reference: str, servable: bool = True,
+           contexts: int | None = None) -> PromotionDecision:
     """Perplexity first (`decide_promotion`), then the voice criteria, in order; the first failing
-    criterion decides. Lower is better for judge accuracy and style distance, higher for hits@1."""
+    criterion decides. Lower is better for judge accuracy and style distance, higher for hits@1.
+    `contexts`: how many held-out contexts the voice figures come from (None = enough)."""
     first = decide_promotion(new.perplexity, served.perplexity, margins.perplexity, reference, servable)
     if not first.promote:
         return first if servable else replace(first, criterion="servable")
     notes = [first.reason]
+    if contexts is not None and contexts < margins.min_contexts:
+        notes.append(f"voice not judged: {contexts} held-out contexts, fewer than {margins.min_contexts}")
+        return PromotionDecision(True, "; ".join(notes), reference, "perplexity")
     checks = (
         ("blind_judge", "blind judge", new.blind_judge_accuracy, served.blind_judge_accuracy, margins.judge, True),
         ("style_distance", "style distance", new.style_distance, served.style_distance, margins.style, True),

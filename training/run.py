@@ -201,7 +201,7 @@ def gate(evaluation: EvaluationReport, reference: Reference | None, margins: Mar
     if voice is not None and voice.label == label:  # the reference generated on the same contexts
         served = replace(served, blind_judge_accuracy=voice.blind_judge_accuracy, style_distance=voice.style_distance)
     new = Scores(ppl.new, evaluation.blind_judge_accuracy, evaluation.style_distance, hits.new)
-    return decide(new, served, margins, label, servable=servable)
+    return decide(new, served, margins, label, servable=servable, contexts=evaluation.generated)
 
 
 def train_and_evaluate(

@@ -15,7 +15,7 @@ from training.report import (
 from training.style import StyleReport
 
 SERVED = Scores(perplexity=10.0, blind_judge_accuracy=0.70, style_distance=0.30, hits_at_1=0.40)
-MARGINS = Margins(perplexity=0.0, judge=0.05, style=0.05)
+MARGINS = Margins(perplexity=0.0, judge=0.05, style=0.05, min_contexts=3)
 
 
 def gate(**new):
@@ -93,12 +93,19 @@ def test_run_gate_compares_with_the_served_models_measured_voice():
 
     style = StyleReport({"a": 1.0}, {"a": 1.0}, 0.10)
     worse = StyleReport({"a": 1.0}, {"a": 1.0}, 0.40)
-    evaluation = EvaluationReport(3, 10, PerModel(20.0, 9.0, 8.0), PerModel(0.1, 0.3, 0.3),
+    evaluation = EvaluationReport(3, 10, PerModel(20.0, 9.0, 8.0), PerModel(0.1, 0.3, 0.3), generated=5,
                                   new=GeneratedStyle("new adapter", 0.6, worse), reference=GeneratedStyle("adapter a1", 0.6, style))
     decision = gate(evaluation, Reference("a1", Path("/nowhere")), MARGINS, servable=True)
     assert not decision.promote and decision.criterion == "style_distance" and decision.reference == "adapter a1"
     # no adapter served: the base model is the reference, and its perplexity is what must be beaten
-    base_eval = EvaluationReport(3, 10, PerModel(20.0, None, 8.0), PerModel(0.1, None, 0.3),
+    base_eval = EvaluationReport(3, 10, PerModel(20.0, None, 8.0), PerModel(0.1, None, 0.3), generated=5,
                                  new=GeneratedStyle("new adapter", 0.6, style), reference=GeneratedStyle("base model", 0.9, worse))
     decision = gate(base_eval, None, MARGINS, servable=True)
     assert decision.promote and decision.criterion == "all" and "blind judge 0.600 vs 0.900" in decision.reason
+
+
+def test_too_few_contexts_leave_the_voice_unjudged():
+    new = Scores(8.0, 0.99, 0.9, 0.0)
+    assert not decide(new, SERVED, MARGINS, "a", contexts=3).promote
+    decision = decide(new, SERVED, MARGINS, "a", contexts=2)
+    assert decision.promote and decision.criterion == "perplexity" and "voice not judged: 2" in decision.reason
