@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     banned_phrases: CommaList = Field(
         default_factory=list, description="Comma-separated words/phrases the model may not emit."
     )
+    reply_candidates: int = Field(4, ge=1, le=16, description="Replies sampled per answer; filtered and ranked by likelihood.")
     generation_timeout_s: float = Field(60.0, gt=0, description="Give up on one generation after this.")
 
     # --- dialogue shape (shared by training and live replies)
@@ -120,6 +121,8 @@ class Settings(BaseSettings):
     retrain_interval_hours: float = Field(0.0, ge=0, description="Retrain every N hours (0 = off).")
     retrain_min_new_messages: int = Field(50, ge=0, description="Skip a scheduled run below this many new owner messages.")
     promotion_margin: float = Field(0.0, ge=0, description="New adapter must beat the promoted perplexity by this fraction.")
+    judge_margin: float = Field(0.05, ge=0, le=1, description="Gate: blind-judge accuracy may be worse than the served model's by this much.")
+    style_margin: float = Field(0.05, ge=0, le=1, description="Gate: style distance may be worse than the served model's by this much.")
     train_groups: bool = Field(False, description="Use group chats for training (private chats always).")
     redact_pii: bool = Field(True, description="Replace phones, e-mails, cards and links with placeholders.")
     blocked_words: CommaList = Field(default_factory=list, description="Examples containing these are dropped.")

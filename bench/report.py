@@ -6,7 +6,7 @@ printed lines), measures this machine's memory copy bandwidth in this process, a
 Markdown table. A bench that is missing, fails or prints something unreadable shows why instead
 of a number; nothing is estimated.
 
-    python -m bench.report [--quick] [--only import,dataset,load,generate,train]
+    python -m bench.report [--quick] [--only import,dataset,load,generate,train,voice]
 """
 
 from __future__ import annotations
@@ -147,6 +147,9 @@ BENCHES = (
     # Last: the slowest, and it reuses the model the generate bench converted.
     BenchRun("train", "bench.train_bench", ("--examples", "16"), ("--examples", "4"), 600, parse_train,
              dir_args=lambda data: ("--data-dir", str(data))),
+    # One real default run and its evaluation (blind judge, style distance, rhythm, hits@1).
+    BenchRun("voice", "bench.voice_bench", ("--json",), ("--max-steps", "4", "--eval-generate", "12", "--json"), 1800,
+             parse_json, dir_args=lambda data: ("--data-dir", str(data))),
 )
 BUNDLED_MODEL = "bundled:smollm2-135m"
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
@@ -296,6 +299,14 @@ def build_rows(results: dict[str, dict[str, Any] | BaseException], bandwidth: di
             ))
     elif gen is not None:
         rows.append(_failed("decode vs bandwidth bound", gen))
+
+    voice = results.get("voice")
+    if isinstance(voice, dict):
+        from bench.voice_bench import voice_rows
+
+        rows.extend(Row(*row) for row in voice_rows(voice))
+    elif voice is not None:
+        rows.append(_failed("blind judge, style distance, hits@1", voice))
 
     load = results.get("load")
     if isinstance(load, dict):

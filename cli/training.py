@@ -62,7 +62,7 @@ def train_command(
     except (PresetError, TrainingError) as exc:
         fail(str(exc))
     console.print(f"run {result.run_id}: adapter {result.adapter_id} at {result.adapter_dir}", markup=False, highlight=False)
-    _print_report(result.report)
+    _print_report(result.report.to_json())
 
 
 async def _train(settings: Settings, preset: str | None, overrides: dict[str, Any]) -> Any:
@@ -78,6 +78,7 @@ async def _train(settings: Settings, preset: str | None, overrides: dict[str, An
 def eval_command(
     ctx: typer.Context,
     adapter: Annotated[str | None, typer.Argument(help="Adapter id (default: the promoted one, else the newest).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as one JSON object.")] = False,
 ) -> None:
     """Print an adapter's evaluation report (held-out perplexity, style, samples, gate decision)."""
     from storage import Database, NotFound
@@ -98,6 +99,11 @@ def eval_command(
     if found is None:
         fail("no adapters yet; run `tgtwin train` first")
     chosen = found.adapter
+    if as_json:
+        from training.report import eval_json
+
+        typer.echo(json.dumps(eval_json(chosen.id, found.report, chosen.metrics), ensure_ascii=False))
+        return
     console.print(f"adapter {chosen.id} (base {chosen.base_model}, run {chosen.run_id})", markup=False, highlight=False)
     _print_report(found.report)
 
@@ -149,6 +155,12 @@ def _print_report(report: dict[str, Any]) -> None:
     console.print(
         f"held-out perplexity: base {_fmt(ppl.get('base'))}, promoted {_fmt(ppl.get('promoted'))}, new {_fmt(ppl.get('new'))}"
         f"  ({evaluation.get('heldout_examples', '?')} examples)", markup=False, highlight=False,
+    )
+    hits = evaluation.get("hits_at_1") or {}
+    console.print(
+        f"hits@1: base {_fmt(hits.get('base'))}, promoted {_fmt(hits.get('promoted'))}, new {_fmt(hits.get('new'))}; "
+        f"blind judge {_fmt(evaluation.get('blind_judge_accuracy'))}, style distance {_fmt(evaluation.get('style_distance'))} "
+        f"({evaluation.get('generated', 0)} generated)", markup=False, highlight=False,
     )
     fit = report.get("fit")
     if fit:

@@ -24,8 +24,9 @@ from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 from model.adapter_format import serving_format
+from model.candidates import choose_replies
 from model.dialogue import Dialogue
-from model.generation import GenerationSettings, generate_replies
+from model.generation import GenerationSettings
 from model.prompt import PromptFormat
 from model.status import ModelStatus
 from settings import Settings
@@ -338,8 +339,8 @@ class ModelService:
             self._set_threads()
         started = time.perf_counter()
         model = self._peft if self._peft is not None else self._base
-        replies = generate_replies(model, self._tokenizer, self._format, dialogue, gen, n,
-                                   should_stop=cancelled.is_set)
+        replies = choose_replies(model, self._tokenizer, self._format, dialogue, gen,
+                                 self.settings.reply_candidates, n, should_stop=cancelled.is_set)
         self._last_latency_s = round(time.perf_counter() - started, 3)
         if cancelled.is_set():
             raise GenerationTimeout("stopped after the timeout")

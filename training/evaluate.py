@@ -1,21 +1,41 @@
 """Evaluation after every run, on the held-out split (the most recent examples, never trained on).
 
-Perplexity of the owner's real replies (only reply tokens are scored, like the training loss) under
-the base model, the currently promoted adapter and the new one; style metrics of generated vs real
-replies; a few side-by-side samples. Heavy imports stay inside the functions.
+Under the base model, the adapter served when the run started (the reference) and the new one:
+- perplexity of the owner's real replies (only reply tokens are scored, like the training loss);
+- hits@1 on the last `eval_generate` held-out contexts (`training.hits`; forward passes only).
+The new adapter and the served model — the promoted adapter when it could be loaded, else the base
+model — also *generate* a reply for those contexts through the live path (`model.candidates`:
+sampled, filtered, ranked), and each is compared with the owner's real replies: style metrics
+(`training.style`) and the blind judge (`training.judge`). The gate compares the new adapter with
+the served model measured here, on the very same contexts, rather than reusing figures stored with
+the served adapter: held-out sets move with every import, so stored figures are rarely comparable,
+and generating for one more model costs about as much as for the new one (measured and reported as
+`generation_seconds`). A few side-by-side samples are kept. Heavy imports stay inside the functions.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from model.candidates import last_partner_messages, markers_for
 from training.dataset import DialogueExample
-from training.style import compare_style
+from training.hits import hits_at_1, sample_distractors
+from training.judge import blind_judge_accuracy
+from training.report import (
+    EvaluationReport,
+    GeneratedStyle,
+    PerModel,
+    Sample,
+    SampleTurn,
+)
+from training.style import Lexicon, ReplyContext, compare_style
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 4
@@ -82,67 +102,119 @@ def perplexity(model: Any, rows: Sequence[dict[str, list[int]]], pad_token_id: i
     return math.exp(total / count) if count else None
 
 
-def _pad_id(tokenizer: Any) -> int:
-    pad = tokenizer.pad_token_id
-    return pad if pad is not None else tokenizer.eos_token_id
+def lexicon_for(train: Sequence[DialogueExample]) -> Lexicon:
+    """The training corpus's vocabulary and the owner's most frequent words."""
+    owner = [m for e in train for m in e.reply.messages]
+    partner = [m for e in train for t in e.dialogue.turns for m in t.messages]
+    return Lexicon.from_texts(owner, partner)
+
+
+@dataclass(frozen=True, slots=True)
+class EvalInputs:
+    """What the evaluation needs besides the models."""
+
+    heldout: Sequence[DialogueExample]
+    lexicon: Lexicon
+    reply_pool: Sequence[tuple[str, ...]]
+    """Owner replies to draw hits@1 distractors from (every example's reply)."""
+    candidates: int = 4
+    """Candidates per generated reply (the live setting)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Measured:
+    perplexity: float | None
+    hits: float | None
+    generated: list[list[str]] | None
+    seconds: float
+
+
+def _measure(model: Any, tokenizer: Any, fmt: Any, rows: Sequence[dict[str, list[int]]],
+             hit_contexts: Sequence[Any], gen_examples: Sequence[DialogueExample], generation: Any,
+             candidates: int, generate: bool) -> _Measured:
+    from model.candidates import choose_replies
+
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    ppl = perplexity(model, rows, pad)
+    hits = hits_at_1(model, tokenizer, fmt, hit_contexts)
+    started = time.perf_counter()
+    generated = [choose_replies(model, tokenizer, fmt, e.dialogue, generation, candidates)[0] for e in gen_examples] if generate else None
+    return _Measured(ppl, hits, generated, time.perf_counter() - started)
+
+
+@contextmanager
+def _reference_adapter(peft_model: Any, reference: Reference) -> Iterator[None]:
+    peft_model.load_adapter(str(reference.path), adapter_name="promoted")
+    try:
+        peft_model.set_adapter("promoted")
+        yield
+    finally:
+        peft_model.set_adapter("default")
+        if "promoted" in getattr(peft_model, "peft_config", {}):
+            peft_model.delete_adapter("promoted")
 
 
 def evaluate_adapter(
     peft_model: Any,
     tokenizer: Any,
     fmt: Any,
-    heldout: Sequence[DialogueExample],
+    inputs: EvalInputs,
     config: Any,
     generation: Any,
     reference: Reference | None,
-) -> dict[str, Any]:
+) -> EvaluationReport:
     """The evaluation report for the adapter currently active in `peft_model` (named `default`)."""
     from model.prompt import PromptFormat
 
-    answerable = [e for e in heldout if e.dialogue.turns]  # replies to someone (what is served)
-    examples = sorted(answerable, key=lambda e: e.date)[-config.eval_max_examples:]
-    pad = _pad_id(tokenizer)
+    answerable = [e for e in inputs.heldout if e.dialogue.turns]  # replies to someone (what is served)
+    ordered = sorted(answerable, key=lambda e: e.date)
+    examples = ordered[-config.eval_max_examples:]
+    gen_examples = ordered[-config.eval_generate:] if config.eval_generate else []
+    hit_contexts = [(e.dialogue, e.reply.messages, sample_distractors(e.reply.messages, inputs.reply_pool, i))
+                    for i, e in enumerate(gen_examples)]
     rows = encode_examples(tokenizer, fmt, examples, config.max_length)
-    report: dict[str, Any] = {"heldout_examples": len(examples), "scored_tokens": sum(sum(label != -100 for label in r["labels"]) for r in rows)}
-    perplexities: dict[str, float | None] = {"new": perplexity(peft_model, rows, pad)}
+    scored = sum(sum(label != -100 for label in r["labels"]) for r in rows)
+    def measure(model: Any, f: Any, r: Sequence[dict[str, list[int]]], generate: bool) -> _Measured:
+        return _measure(model, tokenizer, f, r, hit_contexts, gen_examples, generation, inputs.candidates, generate)
+
+    new = measure(peft_model, fmt, rows, True)
     with peft_model.disable_adapter():
-        perplexities["base"] = perplexity(peft_model, rows, pad)
-    perplexities["promoted"] = None
+        base = measure(peft_model, fmt, rows, reference is None)
+    promoted: _Measured | None = None
+    error = None
     if reference is not None:
         try:
             ref_fmt = PromptFormat.load(reference.path)
-            ref_rows = encode_examples(tokenizer, ref_fmt, examples, config.max_length)
-            peft_model.load_adapter(str(reference.path), adapter_name="promoted")
-            peft_model.set_adapter("promoted")
-            perplexities["promoted"] = perplexity(peft_model, ref_rows, pad)
-        except Exception as exc:  # an incompatible or broken old adapter must not fail the new run
+            with _reference_adapter(peft_model, reference):
+                promoted = measure(peft_model, ref_fmt, encode_examples(tokenizer, ref_fmt, examples, config.max_length), True)
+        except Exception as exc:  # noqa: BLE001 — an incompatible or broken old adapter must not fail the new run
             log.warning("could not score the promoted adapter %s: %s", reference.adapter_id, exc)
-            report["promoted_error"] = f"{type(exc).__name__}: {exc}"
-        finally:
-            peft_model.set_adapter("default")
-            if "promoted" in getattr(peft_model, "peft_config", {}):
-                peft_model.delete_adapter("promoted")
-        report["promoted_adapter"] = reference.adapter_id
-    report["perplexity"] = perplexities
-    report.update(style_report(peft_model, tokenizer, fmt, examples[-config.eval_generate:] if config.eval_generate else [], config, generation))
-    return report
+            error = f"{type(exc).__name__}: {exc}"
+    served, label = (promoted, f"adapter {reference.adapter_id}") if promoted is not None and reference else (base, "base model")
+    if served.generated is None:  # the promoted adapter failed after the base was measured without generating
+        with peft_model.disable_adapter():
+            served = measure(peft_model, fmt, rows, True)
+        label = "base model"
 
+    real = [list(e.reply.messages) for e in gen_examples]
+    contexts = [ReplyContext(last_partner_messages(e.dialogue), markers_for(fmt, e.dialogue, tokenizer)) for e in gen_examples]
 
-def style_report(model: Any, tokenizer: Any, fmt: Any, examples: Sequence[DialogueExample], config: Any, generation: Any) -> dict[str, Any]:
-    """Generate one reply per example; compare style with the real replies; keep a few samples."""
-    from model.generation import generate_replies
+    def judged(name: str, generated: list[list[str]] | None) -> GeneratedStyle | None:
+        if not gen_examples or generated is None:
+            return None
+        return GeneratedStyle(name, blind_judge_accuracy(real, generated), compare_style(generated, real, contexts, inputs.lexicon))
 
-    generated: list[list[str]] = []
-    for example in examples:
-        candidates = generate_replies(model, tokenizer, fmt, example.dialogue, generation, n=1)
-        generated.append(list(candidates[0]) if candidates else [])
-    real = [list(e.reply.messages) for e in examples]
-    samples = [
-        {
-            "context": [{"role": t.role, "speaker": t.speaker, "messages": list(t.messages)} for t in e.dialogue.turns[-3:]],
-            "real": r,
-            "generated": g,
-        }
-        for e, r, g in list(zip(examples, real, generated, strict=True))[-config.eval_samples:] if config.eval_samples
-    ]
-    return {"style": compare_style(generated, real) if examples else {}, "samples": samples}
+    samples = tuple(
+        Sample(tuple(SampleTurn(t.role, t.speaker, t.messages) for t in e.dialogue.turns[-3:]), tuple(r), tuple(g))
+        for e, r, g in list(zip(gen_examples, real, new.generated or [], strict=False))[-config.eval_samples:] if config.eval_samples
+    )
+    log.info("evaluation: %s held-out examples, %s generated in %.1fs (new adapter), %.1fs (%s)",
+             len(examples), len(gen_examples), new.seconds, served.seconds, label)
+    return EvaluationReport(
+        heldout_examples=len(examples), scored_tokens=scored,
+        perplexity=PerModel(base.perplexity, promoted.perplexity if promoted else None, new.perplexity),
+        hits_at_1=PerModel(base.hits, promoted.hits if promoted else None, new.hits),
+        generated=len(gen_examples), generation_seconds=round(new.seconds, 2),
+        new=judged("new adapter", new.generated), reference=judged(label, served.generated),
+        samples=samples, promoted_adapter=reference.adapter_id if reference else None, promoted_error=error,
+    )

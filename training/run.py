@@ -21,7 +21,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,10 @@ from training import distributed
 from training.config import TrainConfig, load_preset
 from training.dataset import BuiltDataset, load_dataset
 from training.distributed import Rank
-from training.evaluate import Reference, encode_examples, evaluate_adapter
-from training.promotion import PromotionDecision, decide_promotion
+from training.evaluate import EvalInputs, Reference, encode_examples, evaluate_adapter, lexicon_for
+from training.promotion import Margins, PromotionDecision, Scores, decide
 from training.reconcile import record_run_process
+from training.report import EvaluationReport, RunReport
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class RunResult:
     adapter_id: str
     adapter_dir: Path
     promoted: bool
-    report: dict[str, Any] = field(default_factory=dict)
+    report: RunReport
 
 
 # --------------------------------------------------------------------------- setup
@@ -225,16 +226,16 @@ async def _finish(
         )
     finally:
         await recorder.flush()
-    report["world_size"] = rank.world_size
-    decision = gate(report, plan.reference, settings.promotion_margin, servable=base_spec == settings.base_model)
-    report["promotion"] = decision.as_dict()
+    decision = gate(report.evaluation, plan.reference, Margins.from_settings(settings),
+                    servable=base_spec == settings.base_model)
+    report = replace(report, world_size=rank.world_size).with_promotion(decision)
     final = settings.adapters_dir / plan.adapter_id
     _write_meta(staging, report)
     staging.rename(final)  # atomic on one file system: the adapter appears complete or not at all
-    metrics = {"perplexity": report["evaluation"]["perplexity"], "fit": report["fit"], "promoted": decision.promote}
     async with db.atomic():
-        await training_queries.add_adapter(db, plan.adapter_id, str(final), base_spec, run_id, metrics)
-        await training_queries.update_run(db, run_id, adapter_id=plan.adapter_id, report=report, loss_curve=recorder.loss_curve, progress=1.0)
+        await training_queries.add_adapter(db, plan.adapter_id, str(final), base_spec, run_id, report.adapter_metrics())
+        await training_queries.update_run(db, run_id, adapter_id=plan.adapter_id, report=report.to_json(),
+                                          loss_curve=recorder.loss_curve, progress=1.0)
         if decision.promote:
             await training_queries.promote(db, plan.adapter_id, f"run {run_id}: {decision.reason}")
         await training_queries.update_run(db, run_id, status="succeeded")
@@ -265,14 +266,19 @@ async def _served_reference(db: Database, base_spec: str) -> Reference | None:
     return Reference(promoted.id, Path(promoted.path))
 
 
-def gate(report: dict[str, Any], reference: Reference | None, margin: float, servable: bool) -> PromotionDecision:
-    """Compare with what is served now: the promoted adapter if it could be scored, else the base."""
-    ppl = report["evaluation"]["perplexity"]
-    if reference is not None and ppl.get("promoted") is not None:
-        served, label = ppl["promoted"], f"adapter {reference.adapter_id}"
+def gate(evaluation: EvaluationReport, reference: Reference | None, margins: Margins, servable: bool) -> PromotionDecision:
+    """Compare with what is served now, on the same held-out contexts: the promoted adapter if it
+    could be scored, else the base model (see `training.promotion.decide` for the criteria)."""
+    ppl, hits, voice = evaluation.perplexity, evaluation.hits_at_1, evaluation.reference
+    if reference is not None and ppl.promoted is not None:
+        served = Scores(ppl.promoted, None, None, hits.promoted)
+        label = f"adapter {reference.adapter_id}"
     else:
-        served, label = ppl.get("base"), "base model"
-    return decide_promotion(ppl["new"], served, margin, label, servable=servable)
+        served, label = Scores(ppl.base, None, None, hits.base), "base model"
+    if voice is not None and voice.label == label:  # the reference generated on the same contexts
+        served = replace(served, blind_judge_accuracy=voice.blind_judge_accuracy, style_distance=voice.style_distance)
+    new = Scores(ppl.new, evaluation.blind_judge_accuracy, evaluation.style_distance, hits.new)
+    return decide(new, served, margins, label, servable=servable, contexts=evaluation.generated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +325,7 @@ def train_and_evaluate(
     recorder: RunRecorder,
     run_id: int,
     trained: TrainedAdapter,
-) -> dict[str, Any]:
+) -> RunReport:
     """The heavy, synchronous part after training (runs in a thread, main process only): save to
     `staging`, evaluate."""
     from model.generation import GenerationSettings
@@ -336,29 +342,21 @@ def train_and_evaluate(
     generation = GenerationSettings.from_settings(settings)
     if config.eval_max_new_tokens is not None:
         generation = replace(generation, max_new_tokens=config.eval_max_new_tokens)
-    evaluation = evaluate_adapter(peft_model, tokenizer, fmt, dataset.heldout, config, generation, reference)
-    return {
-        "run_id": run_id,
-        "adapter_base_model": base_spec,
-        "preset": config.as_dict(),
-        "data": dataset.stats.as_dict(),
-        "fit": {**fit_result.as_dict(), "train_rows": len(rows)},
-        "evaluation": evaluation,
-    }
+    inputs = EvalInputs(dataset.heldout, lexicon_for(dataset.train), [e.reply.messages for e in dataset.examples],
+                        settings.reply_candidates)
+    evaluation = evaluate_adapter(peft_model, tokenizer, fmt, inputs, config, generation, reference)
+    return RunReport(
+        run_id=run_id,
+        adapter_base_model=base_spec,
+        preset=config.as_dict(),
+        data=dataset.stats.as_dict(),
+        fit={**fit_result.as_dict(), "train_rows": len(rows)},
+        evaluation=evaluation,
+    )
 
 
-def _write_meta(staging: Path, report: dict[str, Any]) -> None:
-    meta = {
-        "base_model": report["adapter_base_model"],
-        "preset": report["preset"]["name"],
-        "config": report["preset"],
-        "run_id": report["run_id"],
-        "created_at": int(time.time()),
-        "data": report["data"],
-        "metrics": {"perplexity": report["evaluation"]["perplexity"], "fit": report["fit"],
-                    "style": report["evaluation"].get("style", {})},
-        "promotion": report.get("promotion"),
-    }
+def _write_meta(staging: Path, report: RunReport) -> None:
+    meta = report.meta(created_at=int(time.time()))
     (staging / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
 
 

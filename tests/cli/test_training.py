@@ -34,3 +34,24 @@ def test_dataset_command_writes_jsonl(settings, tmp_path):
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 20 and {line["split"] for line in lines} == {"train", "heldout"}
     assert all("a@b.io" not in json.dumps(line) for line in lines)
+
+
+def test_eval_json_prints_one_object(settings):
+    from storage import training as training_queries
+    from training.report import EvaluationReport, PerModel, RunReport
+
+    async def stored() -> None:
+        async with Database.open(settings.db_path) as db:
+            run = await training_queries.create_run(db, "test", "tiny", 0)
+            report = RunReport(run.id, "tiny", {"name": "tiny"}, {}, {}, EvaluationReport(4, 20, PerModel(9.0, None, 3.0), generated=4))
+            await training_queries.update_run(db, run.id, report=report.to_json())
+            await training_queries.add_adapter(db, "a1", "/adapters/a1", "tiny", run.id, report.adapter_metrics())
+
+    asyncio.run(stored())
+    from main import app
+
+    result = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "eval", "a1", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output.strip().splitlines()[-1])
+    assert data["perplexity"] == {"base": 9.0, "served": None, "new": 3.0} and data["generated"] == 4
+    assert {"blind_judge_accuracy", "style_distance", "hits_at_1"} <= set(data)

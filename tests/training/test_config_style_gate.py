@@ -8,7 +8,6 @@ from storage import InvalidValue
 from storage import training as training_queries
 from training.config import PresetError, TrainConfig, list_presets, load_preset
 from training.promotion import decide_promotion, promote_adapter, rollback_adapter
-from training.style import compare_style, style_metrics
 
 
 def test_every_shipped_preset_loads():
@@ -29,17 +28,6 @@ def test_config_checks_and_overrides():
     with pytest.raises(PresetError, match="no preset"):
         load_preset("missing")
     assert load_preset("tiny").with_overrides(max_steps=3).max_steps == 3
-
-
-def test_style_metrics():
-    real = [["привет", "как ты?"], ["ок 😀"], ["Да."]]
-    m = style_metrics(real)
-    assert m.replies == 3 and m.mean_messages == pytest.approx(4 / 3)
-    assert m.emoji_share == pytest.approx(1 / 3) and m.multi_message_share == pytest.approx(1 / 3)
-    assert m.lowercase_share == pytest.approx(3 / 4) and m.end_punctuation_share == pytest.approx(2 / 4)
-    gap = compare_style([["ок"]], real)
-    assert gap["multi_message_share"] == {"generated": 0.0, "real": 0.3333, "gap": 0.3333}
-    assert style_metrics([]).mean_chars == 0.0
 
 
 def test_gate_refuses_a_worse_adapter():

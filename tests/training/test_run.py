@@ -54,6 +54,10 @@ async def test_tiny_run_trains_versions_gates_and_serves(db, tiny_settings):
     assert (await training_queries.promoted_adapter(db)).id == first.adapter_id
     assert run.report["fit"]["real_token_share"] > 0.95
     assert run.report["evaluation"]["heldout_examples"] > 0
+    evaluation = run.report["evaluation"]
+    assert evaluation["generated"] > 0 and evaluation["hits_at_1"]["new"] is not None
+    assert evaluation["reference"]["label"] == "base model" and run.report["promotion"]["criterion"] == "perplexity"
+    assert "voice not judged" in run.report["promotion"]["reason"]  # the tiny preset generates 2 replies
 
     # a barely trained adapter is worse than the promoted one: kept, not served
     worse = await run_training(settings, preset="tiny", trigger="test", overrides={"max_steps": 1, "learning_rate": 1e-7})

@@ -1,0 +1,222 @@
+"""The typed run report: what a run measured and decided, stored in the run row (`runs.report`),
+summarised into the adapter's `meta.json`, and printed by `main.py eval [--json]`.
+
+Frozen dataclasses with `to_json`/`from_json`. The JSON keeps the keys the panel and older records
+use (`evaluation.perplexity.{base,promoted,new}`, `evaluation.style.{metric: {generated, real, gap}}`,
+`promotion.{promote, reason}`), so old run rows still load (missing new fields read as None).
+The sections other modules own (`preset`, `data`, `fit`) are stored as their own JSON objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from training.promotion import PromotionDecision
+from training.style import StyleReport, style_distance
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PerModel:
+    """One figure for the base model, the adapter served when the run started, and the new adapter."""
+
+    base: float | None = None
+    promoted: float | None = None
+    new: float | None = None
+
+    def to_json(self) -> Json:
+        return {"base": self.base, "promoted": self.promoted, "new": self.new}
+
+    @classmethod
+    def from_json(cls, data: Json | None) -> PerModel:
+        data = data or {}
+        return cls(data.get("base"), data.get("promoted"), data.get("new"))
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedStyle:
+    """How one model's generated replies compare with the owner's real ones."""
+
+    label: str
+    """`new adapter`, `adapter <id>` or `base model`."""
+    blind_judge_accuracy: float | None
+    style: StyleReport | None
+
+    @property
+    def style_distance(self) -> float | None:
+        return self.style.style_distance if self.style is not None else None
+
+    def to_json(self) -> Json:
+        return {"label": self.label, "blind_judge_accuracy": self.blind_judge_accuracy,
+                "style_distance": self.style_distance, "style": self.style.to_json() if self.style else {}}
+
+    @classmethod
+    def from_json(cls, data: Json) -> GeneratedStyle:
+        style = data.get("style") or {}
+        if not style:
+            return cls(data.get("label", ""), data.get("blind_judge_accuracy"), None)
+        distance = data.get("style_distance")
+        report = StyleReport.from_json(style, 0.0)
+        if distance is None:  # older records have no distance: computed from their metrics
+            distance = style_distance(report.generated, report.real)
+        return cls(data.get("label", ""), data.get("blind_judge_accuracy"), replace(report, style_distance=distance))
+
+
+@dataclass(frozen=True, slots=True)
+class SampleTurn:
+    role: str
+    speaker: str | None
+    messages: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A side-by-side example (message texts are the owner's; shown on request only)."""
+
+    context: tuple[SampleTurn, ...]
+    real: tuple[str, ...]
+    generated: tuple[str, ...]
+
+    def to_json(self) -> Json:
+        return {"context": [{"role": t.role, "speaker": t.speaker, "messages": list(t.messages)} for t in self.context],
+                "real": list(self.real), "generated": list(self.generated)}
+
+    @classmethod
+    def from_json(cls, data: Json) -> Sample:
+        turns = tuple(SampleTurn(t.get("role", ""), t.get("speaker"), tuple(t.get("messages") or ())) for t in data.get("context", []))
+        return cls(turns, tuple(data.get("real", ())), tuple(data.get("generated", ())))
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationReport:
+    """Held-out evaluation of the new adapter, with the base and the served adapter beside it."""
+
+    heldout_examples: int
+    scored_tokens: int
+    perplexity: PerModel
+    hits_at_1: PerModel = field(default_factory=PerModel)
+    generated: int = 0
+    """Held-out contexts the new adapter (and the reference) generated a reply for."""
+    generation_seconds: float | None = None
+    new: GeneratedStyle | None = None
+    reference: GeneratedStyle | None = None
+    """The served model's generated style on the same contexts (what the gate compares with)."""
+    samples: tuple[Sample, ...] = ()
+    promoted_adapter: str | None = None
+    promoted_error: str | None = None
+
+    @property
+    def blind_judge_accuracy(self) -> float | None:
+        return self.new.blind_judge_accuracy if self.new else None
+
+    @property
+    def style_distance(self) -> float | None:
+        return self.new.style_distance if self.new else None
+
+    def to_json(self) -> Json:
+        return {
+            "heldout_examples": self.heldout_examples, "scored_tokens": self.scored_tokens,
+            "perplexity": self.perplexity.to_json(), "hits_at_1": self.hits_at_1.to_json(),
+            "blind_judge_accuracy": self.blind_judge_accuracy, "style_distance": self.style_distance,
+            "style": self.new.style.to_json() if self.new and self.new.style else {},
+            "generated": self.generated, "generation_seconds": self.generation_seconds,
+            "new": self.new.to_json() if self.new else None,
+            "reference": self.reference.to_json() if self.reference else None,
+            "samples": [s.to_json() for s in self.samples],
+            "promoted_adapter": self.promoted_adapter, "promoted_error": self.promoted_error,
+        }
+
+    @classmethod
+    def from_json(cls, data: Json) -> EvaluationReport:
+        new, reference = data.get("new"), data.get("reference")
+        if new is None and data.get("style"):  # a record from before the typed report
+            new = {"label": "new adapter", "style": data["style"], "blind_judge_accuracy": None}
+        return cls(
+            heldout_examples=int(data.get("heldout_examples") or 0), scored_tokens=int(data.get("scored_tokens") or 0),
+            perplexity=PerModel.from_json(data.get("perplexity")), hits_at_1=PerModel.from_json(data.get("hits_at_1")),
+            generated=int(data.get("generated") or 0), generation_seconds=data.get("generation_seconds"),
+            new=GeneratedStyle.from_json(new) if new else None,
+            reference=GeneratedStyle.from_json(reference) if reference else None,
+            samples=tuple(Sample.from_json(s) for s in data.get("samples") or ()),
+            promoted_adapter=data.get("promoted_adapter"), promoted_error=data.get("promoted_error"),
+        )
+
+    def summary(self) -> Json:
+        """The figures `main.py eval --json` prints first (served = the adapter promoted when the run started)."""
+        p, h = self.perplexity, self.hits_at_1
+        return {
+            "perplexity": {"base": p.base, "served": p.promoted, "new": p.new},
+            "hits_at_1": {"base": h.base, "served": h.promoted, "new": h.new},
+            "blind_judge_accuracy": self.blind_judge_accuracy,
+            "style_distance": self.style_distance,
+            "reference": self.reference.to_json() if self.reference else None,
+            "generated": self.generated,
+            "generation_seconds": self.generation_seconds,
+            "heldout_examples": self.heldout_examples,
+            "style": self.new.style.to_json() if self.new and self.new.style else {},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """Everything one training run reports."""
+
+    run_id: int
+    adapter_base_model: str
+    preset: Json
+    data: Json
+    fit: Json
+    evaluation: EvaluationReport
+    promotion: PromotionDecision | None = None
+    world_size: int = 1
+    """Processes that trained (torchrun/accelerate); only the main one evaluates and records."""
+
+    def with_promotion(self, decision: PromotionDecision) -> RunReport:
+        return replace(self, promotion=decision)
+
+    def to_json(self) -> Json:
+        return {
+            "run_id": self.run_id, "adapter_base_model": self.adapter_base_model, "preset": self.preset,
+            "data": self.data, "fit": self.fit, "evaluation": self.evaluation.to_json(),
+            "promotion": self.promotion.as_dict() if self.promotion else None,
+            "world_size": self.world_size,
+        }
+
+    @classmethod
+    def from_json(cls, data: Json) -> RunReport:
+        promotion = data.get("promotion")
+        return cls(
+            run_id=int(data.get("run_id") or 0), adapter_base_model=data.get("adapter_base_model", ""),
+            preset=data.get("preset") or {}, data=data.get("data") or {}, fit=data.get("fit") or {},
+            evaluation=EvaluationReport.from_json(data.get("evaluation") or {}),
+            promotion=PromotionDecision.from_json(promotion) if promotion else None,
+            world_size=int(data.get("world_size") or 1),
+        )
+
+    def adapter_metrics(self) -> Json:
+        """What the adapter row stores (`adapters.metrics`)."""
+        e = self.evaluation
+        return {"perplexity": e.perplexity.to_json(), "hits_at_1": e.hits_at_1.to_json(),
+                "blind_judge_accuracy": e.blind_judge_accuracy, "style_distance": e.style_distance,
+                "fit": self.fit, "promoted": bool(self.promotion and self.promotion.promote)}
+
+    def meta(self, created_at: int) -> Json:
+        """The adapter directory's `meta.json`."""
+        return {
+            "base_model": self.adapter_base_model, "preset": self.preset.get("name"), "config": self.preset,
+            "run_id": self.run_id, "created_at": created_at, "data": self.data,
+            "metrics": {**self.adapter_metrics(), "style": self.evaluation.to_json()["style"]},
+            "promotion": self.promotion.as_dict() if self.promotion else None,
+        }
+
+
+def eval_json(adapter_id: str, report: Json | None, metrics: Json) -> Json:
+    """`main.py eval --json`: one object for an adapter, from its run's report (or, without one, the
+    figures its adapter row kept)."""
+    run = RunReport.from_json(report) if report else None
+    evaluation = run.evaluation if run else EvaluationReport(0, 0, PerModel.from_json(metrics.get("perplexity")),
+                                                             PerModel.from_json(metrics.get("hits_at_1")))
+    promotion = run.promotion.as_dict() if run and run.promotion else None
+    return {"adapter": adapter_id, **evaluation.summary(), "promotion": promotion}
