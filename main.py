@@ -114,6 +114,10 @@ async def run_product(settings: "Settings", with_telegram: bool) -> None:
 
             result = await import_export(db, SAMPLE_EXPORT)
             log.info("demo: imported the bundled sample (%s)", result)
+        from training.language import history_language_warning
+
+        if (language := await history_language_warning(db, settings)) is not None:
+            log.warning("%s", language.message)
         model = await stack.enter_async_context(_build_model(settings, await training_queries.promoted_adapter(db)))
         services = Services(settings=settings, db=db, model=model)
         controller = await stack.enter_async_context(TrainingController(settings, on_promoted=model.swap_adapter))

@@ -31,8 +31,9 @@ from storage import dataset_queries
 from storage import training as training_queries
 from training.config import TrainConfig, load_preset
 from training.dataset import BuiltDataset, load_dataset
-from training.evaluate import Reference, encode_examples, evaluate_adapter
+from training.evaluate import Reference, evaluate_adapter
 from training.promotion import PromotionDecision, decide_promotion
+from training.sequences import encode_conversations
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,14 @@ class FitResult:
     real_tokens: int
     total_positions: int
     resumed_from: str | None = None
+    sequences_per_step: int = 1
+    """Training sequences one optimizer step consumes (batch size x accumulation)."""
+    stopped_by_budget: bool = False
+    """The time budget ended the run before its planned steps."""
+
+    def epochs_covered(self, rows: int) -> float:
+        """Share of an epoch (passes over the `rows` training sequences) the steps covered."""
+        return self.steps * self.sequences_per_step / rows if rows else 0.0
 
     @property
     def real_token_share(self) -> float:
@@ -73,6 +82,7 @@ class FitResult:
             "total_positions": self.total_positions, "real_token_share": round(self.real_token_share, 4),
             "tokens_per_second": round(self.tokens_per_second, 1), "resumed_from": self.resumed_from,
             "final_loss": self.loss_curve[-1][1] if self.loss_curve else None,
+            "stopped_by_budget": self.stopped_by_budget,
         }
 
 
@@ -211,7 +221,7 @@ def train_and_evaluate(
 
     model, tokenizer = load_base(base_spec, settings.models_dir, quantization=config.quantization, for_training=True)
     fmt = PromptFormat.for_tokenizer(tokenizer)
-    rows = encode_examples(tokenizer, fmt, dataset.train, config.max_length)
+    rows, sequence_stats = encode_conversations(tokenizer, fmt, dataset.conversations, config.max_length, settings.context_turns)
     if not rows:
         raise NoTrainingData("every training example was empty after tokenisation")
     checkpoints = checkpoint_dir(settings, config, base_spec, rows)
@@ -233,7 +243,8 @@ def train_and_evaluate(
         "adapter_base_model": base_spec,
         "preset": config.as_dict(),
         "data": dataset.stats.as_dict(),
-        "fit": {**fit_result.as_dict(), "train_rows": len(rows)},
+        "fit": {**fit_result.as_dict(), "train_rows": len(rows), "epochs_covered": round(fit_result.epochs_covered(len(rows)), 3)},
+        "sequences": sequence_stats.as_dict(),
         "evaluation": evaluation,
     }
 
@@ -347,6 +358,8 @@ def fit(
     import torch
     from datasets import Dataset
     from transformers import TrainerCallback
+
+    from training.budget import budget_callback
     from transformers.trainer_callback import PrinterCallback
     from trl import SFTTrainer
 
@@ -379,6 +392,10 @@ def fit(
         callbacks=[Progress()],
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through `on_step` and the log instead
+    budget = None
+    if config.time_budget_minutes is not None:
+        budget = budget_callback(config.time_budget_minutes, config.lr_scheduler, config.warmup_ratio)
+        trainer.add_callback(budget)
     resume = latest_checkpoint(output_dir)
     if resume is not None:
         log.info("resuming from %s", resume.name)
@@ -390,5 +407,14 @@ def fit(
         steps=trainer.state.global_step, loss_curve=curve, seconds=seconds,
         real_tokens=counts["real"], total_positions=counts["total"],
         resumed_from=resume.name if resume else None,
+        sequences_per_step=config.batch_size * config.grad_accum * _world_size(),
+        stopped_by_budget=bool(budget is not None and budget.stopped),
     )
     return trainer.model, result
+
+
+def _world_size() -> int:
+    """Processes training together (torchrun sets WORLD_SIZE); each consumes its own batches."""
+    import os
+
+    return max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
