@@ -116,7 +116,7 @@ class TrainConfig:
         if errors:
             raise PresetError(f"preset {self.name!r}: " + "; ".join(errors))
 
-    def with_overrides(self, **overrides: Any) -> "TrainConfig":
+    def with_overrides(self, **overrides: Any) -> TrainConfig:
         """A copy with some fields changed (CLI flags, tests); unknown names are an error."""
         known = {f.name for f in fields(self)}
         unknown = set(overrides) - known

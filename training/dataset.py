@@ -20,7 +20,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from model.dialogue import Dialogue, StoredMessage, Turn, chat_header, context_before, split_sessions
+from model.dialogue import (
+    Dialogue,
+    StoredMessage,
+    Turn,
+    chat_header,
+    context_before,
+    split_sessions,
+)
 from storage.rows import ChatRow
 from training.redaction import contains_blocked, redact
 from training.sequences import Conversation
@@ -43,7 +50,7 @@ class DatasetOptions:
     heldout_fraction: float = HELDOUT_FRACTION
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "DatasetOptions":
+    def from_settings(cls, settings: Any) -> DatasetOptions:
         return cls(
             context_turns=settings.context_turns,
             gap_seconds=settings.session_gap_minutes * 60,
@@ -83,7 +90,7 @@ class DialogueExample:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "DialogueExample":
+    def from_json(cls, data: dict[str, Any]) -> DialogueExample:
         turns = tuple(
             Turn(t["role"], tuple(t["messages"]), t.get("speaker"), t.get("date", 0)) for t in data["context"]
         )

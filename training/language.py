@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 # Base models trained almost only on Latin-script text: another script's share above the threshold
 # means poor replies. Hub models such as Qwen2.5 are multilingual and not listed.
@@ -65,7 +66,7 @@ def language_warning(owner_texts: Iterable[str], base_model: str) -> LanguageWar
     return LanguageWarning(base_model, script.capitalize(), share, letters)
 
 
-async def history_language_warning(db: object, settings: object, max_chats: int = 50) -> LanguageWarning | None:
+async def history_language_warning(db: Any, settings: Any, max_chats: int = 50) -> LanguageWarning | None:
     """The check over the stored owner messages of the chats training would use (demo start)."""
     from storage import dataset_queries
     from training.dataset import DatasetOptions, chat_allowed
@@ -75,4 +76,4 @@ async def history_language_warning(db: object, settings: object, max_chats: int 
     for chat in (await dataset_queries.all_chats(db))[:max_chats]:
         if chat_allowed(chat, options.train_groups):
             texts.extend(m.text for m in await dataset_queries.chat_history(db, chat.id) if m.outgoing and m.text)
-    return language_warning(texts, getattr(settings, "base_model"))
+    return language_warning(texts, settings.base_model)

@@ -49,7 +49,7 @@ def dataset_report(built: BuiltDataset, settings: Any, preset: str | None = None
     warning = language_warning(owner_texts(built), base)
     try:
         tokenizer = load_tokenizer(base, settings.models_dir)
-    except Exception as exc:  # a hub model not downloaded here: the counts still help
+    except (OSError, ValueError, RuntimeError) as exc:  # e.g. a hub model not downloaded here (ModelSourceError)
         return DatasetReport(examples, None, base, config.max_length, warning, f"{type(exc).__name__}: {exc}")
     from model.prompt import PromptFormat
     from training.sequences import encode_conversations
