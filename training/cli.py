@@ -175,7 +175,8 @@ def _print_report(report: dict[str, Any]) -> None:
     if fit:
         console.print(
             f"training: {fit['steps']} steps in {fit['seconds']}s, {fit['tokens_per_second']} tokens/s, "
-            f"real-token share {fit['real_token_share']:.1%}, final loss {_fmt(fit.get('final_loss'))}",
+            f"real-token share {fit['real_token_share']:.1%}, final loss {_fmt(fit.get('final_loss'))}, "
+            f"epochs covered {_fmt(fit.get('epochs_covered'))}",
             markup=False, highlight=False,
         )
     promotion = report.get("promotion")
