@@ -59,13 +59,14 @@ def test_no_owner_reply_is_lost(tiny_tok: Any, spec: list[tuple[bool, list[int]]
     rows, stats = encode_conversations(tiny_tok, fmt, [conversation], max_length, context)
     owner = [t for t in conversation.dialogue.turns if t.role == "owner"]
     assert stats.owner_turns == stats.labelled_turns == len(owner)
-    labelled_runs = [tuple(run) for row in rows for run in _runs(row["labels"])]
-    for turn in owner:
-        tokens = tiny_tok.encode(fmt.reply_text(turn.text), add_special_tokens=False)
-        # labelled whole, or (a turn longer than a window) its first max_length-ish tokens
-        assert any(run == tuple(tokens[:len(run)]) and (len(run) == len(tokens) or len(run) >= 1) for run in labelled_runs)
+    # rows come in window order and label owner turns in order: one labelled run per owner turn
+    runs = [(tuple(run), len(row["input_ids"]) == max_length) for row in rows for run in _runs(row["labels"])]
+    assert len(runs) == len(owner)
+    for (run, row_full), turn in zip(runs, owner):
+        tokens = tuple(tiny_tok.encode(fmt.reply_text(turn.text), add_special_tokens=False))
+        assert run == tokens or (row_full and run and run == tokens[:len(run)])  # whole, or cut at max_length
     assert all(len(row["input_ids"]) <= max_length for row in rows)
-    assert stats.loss_tokens == sum(len(r) for r in labelled_runs)
+    assert stats.loss_tokens == sum(len(run) for run, _ in runs)
 
 
 def test_plan_window_keeps_context_and_labels_each_turn_once() -> None:
