@@ -4,7 +4,8 @@ After `CALIBRATION_STEPS` optimizer steps the seconds per step are measured (fro
 first step, which carries one-off warm-up costs); if the planned steps would overrun the budget,
 the run is re-planned to the steps that fit: the learning-rate schedule is re-fitted to the new
 length (so a cosine schedule still decays to its end) and training stops there. A run that fits
-keeps its plan. The run report then says which share of an epoch was covered.
+keeps its plan; if the machine then slows down (shared CPUs), the run still stops when the budget is
+spent. The run report then says which share of an epoch was covered.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def budget_callback(budget_minutes: float, lr_scheduler_name: str, warmup_ratio:
                     state.max_steps = self.limit
             if self.limit is not None and done >= self.limit:
                 control.should_training_stop = True
+            elif now - self.started >= budget_minutes * 60:  # slower than measured: stop on time anyway
+                self.stopped = control.should_training_stop = True
 
     return TimeBudget()
 
