@@ -52,8 +52,12 @@ async def run_product(settings: Settings, with_telegram: bool) -> None:
         if settings.demo and (await message_queries.counts(db)).messages == 0:
             from telegram_export import import_export
 
-            result = await import_export(db, SAMPLE_EXPORT)
+            result = await import_export(db, SAMPLE_EXPORT, allowed_service_chats=settings.allowed_service_chats)
             log.info("demo: imported the bundled sample (%s)", result)
+        from training.language import history_language_warning
+
+        if (language := await history_language_warning(db, settings)) is not None:
+            log.warning("%s", language.message)
         model = await stack.enter_async_context(build_model(settings, await training_queries.promoted_adapter(db)))
         services = Services(settings=settings, db=db, model=model)
         controller = await stack.enter_async_context(TrainingController(

@@ -26,8 +26,8 @@ async def _ensure_sample(settings: Any) -> None:
 
     async with Database.open(settings.db_path) as db:
         if (await message_queries.counts(db)).messages == 0:
-            from telegram_export import import_export
             from main import SAMPLE_EXPORT
+            from telegram_export import import_export
 
             await import_export(db, SAMPLE_EXPORT)
 

@@ -16,6 +16,7 @@ from settings import Settings
 def dataset_command(
     ctx: typer.Context,
     out: Annotated[Path | None, typer.Option("--out", help="Write every example (with its split) as JSON lines.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: counts and training-sequence statistics.")] = False,
 ) -> None:
     """Build the training dataset from stored chats and print its counts."""
     from storage import Database
@@ -27,7 +28,20 @@ def dataset_command(
         async with Database.open(settings.db_path) as db:
             return await load_dataset(db, settings)
 
+    from training.statistics import dataset_report
+
     built = run_async(build())
+    report = dataset_report(built, settings)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8") as f:
+            for example in built.examples:
+                f.write(json.dumps(example.to_json(), ensure_ascii=False) + "\n")
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+        return
+    if report.language is not None:
+        console.print(f"warning: {report.language.message}", markup=False, highlight=False)
     s = built.stats
     redactions = ", ".join(f"{k} {v}" for k, v in sorted(s.redactions.items())) or "none"
     console.print(
@@ -35,11 +49,11 @@ def dataset_command(
         f"from {s.chats} chats; redactions: {redactions}; dropped by blocked words: {s.blocked}",
         markup=False, highlight=False,
     )
+    if report.sequences is not None:
+        q = report.sequences
+        console.print(f"training sequences {q['sequences']} ({q['tokens']} tokens, {q['loss_token_share']:.1%} carry loss)",
+                      markup=False, highlight=False)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", encoding="utf-8") as f:
-            for example in built.examples:
-                f.write(json.dumps(example.to_json(), ensure_ascii=False) + "\n")
         console.print(f"wrote {len(built.examples)} examples to {out}", markup=False, highlight=False)
 
 
@@ -166,7 +180,8 @@ def _print_report(report: dict[str, Any]) -> None:
     if fit:
         console.print(
             f"training: {fit['steps']} steps in {fit['seconds']}s, {fit['tokens_per_second']} tokens/s, "
-            f"real-token share {fit['real_token_share']:.1%}, final loss {_fmt(fit.get('final_loss'))}",
+            f"real-token share {fit['real_token_share']:.1%}, final loss {_fmt(fit.get('final_loss'))}, "
+            f"epochs covered {_fmt(fit.get('epochs_covered'))}",
             markup=False, highlight=False,
         )
     promotion = report.get("promotion")

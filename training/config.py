@@ -56,6 +56,10 @@ class TrainConfig:
     """Share of steps spent warming up the learning rate."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
+    time_budget_minutes: float | None = None
+    """Wall-clock budget of the training steps (None = none). The seconds per step measured in the
+    first steps decide how many fit; the run stops there (schedule re-fitted) and its report says
+    which share of an epoch it covered (`epochs_covered`)."""
     batch_size: int = 4
     """Sequences (packed bins when `packing`) per device per step."""
     grad_accum: int = 1
@@ -104,6 +108,7 @@ class TrainConfig:
             (0 <= self.lora_dropout < 1, "lora_dropout must be in [0, 1)"),
             (self.epochs > 0 or self.max_steps > 0, "set epochs > 0 or max_steps > 0"),
             (self.learning_rate > 0, "learning_rate must be > 0"),
+            (self.time_budget_minutes is None or self.time_budget_minutes > 0, "time_budget_minutes must be > 0"),
             (0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)"),
             (self.batch_size >= 1 and self.grad_accum >= 1, "batch_size and grad_accum must be >= 1"),
             (self.max_length >= 32, "max_length must be >= 32"),
@@ -124,7 +129,7 @@ class TrainConfig:
         if errors:
             raise PresetError(f"preset {self.name!r}: " + "; ".join(errors))
 
-    def with_overrides(self, **overrides: Any) -> "TrainConfig":
+    def with_overrides(self, **overrides: Any) -> TrainConfig:
         """A copy with some fields changed (CLI flags, tests); unknown names are an error."""
         known = {f.name for f in fields(self)}
         unknown = set(overrides) - known

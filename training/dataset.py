@@ -6,7 +6,10 @@ Pure functions over plain rows (`build_dataset`), plus one thin async reader at 
 
 Every owner turn becomes an example — also the last one of a session and one that opens a
 session (marked `owner_initiated`, with no context) — so no owner reply is lost, unlike the
-original project, which dropped each session's final exchange.
+original project, which dropped each session's final exchange. Examples (one owner turn and its
+context) are what evaluation scores and generates for; training itself reads whole sessions
+(`BuiltDataset.conversations`, encoded by `training.sequences`): each chat's sessions up to its
+first held-out owner turn, a turn with a blocked word cut out (the session splits around it).
 """
 
 from __future__ import annotations
@@ -15,14 +18,22 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from model.dialogue import Dialogue, StoredMessage, Turn, context_before, split_sessions
+from model.dialogue import (
+    Dialogue,
+    StoredMessage,
+    Turn,
+    chat_header,
+    context_before,
+    split_sessions,
+)
 from storage.rows import ChatRow
 from training.redaction import contains_blocked, redact
+from training.sequences import Conversation
 
 Split = Literal["train", "heldout"]
-GROUP_TYPES = ("group", "supergroup")
+GROUP_TYPES = ("group", "supergroup")  # chats whose training is opted into by `train_groups`
 HELDOUT_FRACTION = 0.1
 
 
@@ -37,9 +48,11 @@ class DatasetOptions:
     keep_media: bool = True
     train_groups: bool = False
     heldout_fraction: float = HELDOUT_FRACTION
+    relationship_auto_use: bool = False
+    """Condition on a suggested relationship the owner has not confirmed (`chat_header`)."""
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "DatasetOptions":
+    def from_settings(cls, settings: Any) -> Self:
         return cls(
             context_turns=settings.context_turns,
             gap_seconds=settings.session_gap_minutes * 60,
@@ -47,6 +60,7 @@ class DatasetOptions:
             blocked_words=tuple(settings.blocked_words),
             keep_media=settings.train_keep_media,
             train_groups=settings.train_groups,
+            relationship_auto_use=settings.relationship_auto_use,
         )
 
 
@@ -79,7 +93,7 @@ class DialogueExample:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "DialogueExample":
+    def from_json(cls, data: dict[str, Any]) -> DialogueExample:
         turns = tuple(
             Turn(t["role"], tuple(t["messages"]), t.get("speaker"), t.get("date", 0)) for t in data["context"]
         )
@@ -124,6 +138,8 @@ class DatasetStats:
 class BuiltDataset:
     examples: list[DialogueExample]
     stats: DatasetStats
+    conversations: list[Conversation] = field(default_factory=list)
+    """The training sessions (before each chat's held-out turns), for whole-conversation rows."""
 
     @property
     def train(self) -> list[DialogueExample]:
@@ -144,12 +160,6 @@ def chat_allowed(chat: ChatRow, train_groups: bool) -> bool:
     if chat.type in GROUP_TYPES:
         return train_groups
     return False
-
-
-def chat_dialogue_header(chat: ChatRow) -> Dialogue:
-    """Per-contact conditioning, the same way `bot.context.chat_dialogue` builds it for serving."""
-    is_group = chat.type in (*GROUP_TYPES, "channel")
-    return Dialogue((), None if is_group else (chat.title or None), chat.relationship, is_group)
 
 
 def redact_sessions(sessions: list[list[Turn]], counts: Counter[str]) -> list[list[Turn]]:
@@ -204,12 +214,12 @@ def split_by_time(examples: Sequence[DialogueExample], fraction: float) -> list[
 
 def build_chat_examples(
     history: ChatHistory, options: DatasetOptions, stats: DatasetStats
-) -> list[DialogueExample]:
-    """One chat's examples with their split; updates `stats` (redactions, blocked)."""
+) -> tuple[list[DialogueExample], list[Conversation]]:
+    """One chat's examples with their split, and its training conversations; updates `stats`."""
     sessions = split_sessions(history.messages, options.gap_seconds, options.keep_media)
     if options.redact_pii:
         sessions = redact_sessions(sessions, stats.redactions)
-    header = chat_dialogue_header(history.chat)
+    header = chat_header(history.chat, options.relationship_auto_use)
     examples = []
     for session in sessions:
         for example in session_examples(history.chat.id, header, session, options.context_turns):
@@ -217,20 +227,51 @@ def build_chat_examples(
                 stats.blocked += 1
                 continue
             examples.append(example)
-    return split_by_time(examples, options.heldout_fraction)
+    examples = split_by_time(examples, options.heldout_fraction)
+    heldout = {id(e.reply) for e in examples if e.split == "heldout"}
+    return examples, training_conversations(history.chat.id, header, sessions, heldout, options.blocked_words)
+
+
+def training_conversations(
+    chat_id: int, header: Dialogue, sessions: Sequence[Sequence[Turn]], heldout: set[int],
+    blocked_words: Sequence[str] = (),
+) -> list[Conversation]:
+    """Sessions in time order up to the first held-out owner turn (`heldout` holds `id()`s of the
+    held-out reply turns: the most recent ones), without turns that hold a blocked word."""
+    out: list[Conversation] = []
+    current: list[Turn] = []
+
+    def close() -> None:
+        if any(t.role == "owner" for t in current):
+            out.append(Conversation(chat_id, replace(header, turns=tuple(current))))
+        current.clear()
+
+    for session in sessions:
+        for turn in session:
+            if id(turn) in heldout:
+                close()
+                return out
+            if blocked_words and contains_blocked(turn.text, blocked_words):
+                close()
+                continue
+            current.append(turn)
+        close()
+    return out
 
 
 def build_dataset(histories: Iterable[ChatHistory], options: DatasetOptions) -> BuiltDataset:
     """All allowed chats → examples (train and held-out) and counts."""
     stats = DatasetStats()
     examples: list[DialogueExample] = []
+    conversations: list[Conversation] = []
     for history in histories:
         if not chat_allowed(history.chat, options.train_groups):
             continue
-        chat_examples = build_chat_examples(history, options, stats)
+        chat_examples, chat_conversations = build_chat_examples(history, options, stats)
         if chat_examples:
             stats.chats += 1
         examples.extend(chat_examples)
+        conversations.extend(chat_conversations)
     stats.examples = len(examples)
     stats.train = sum(e.split == "train" for e in examples)
     stats.heldout = stats.examples - stats.train
@@ -238,7 +279,7 @@ def build_dataset(histories: Iterable[ChatHistory], options: DatasetOptions) -> 
     train_dates = [e.date for e in examples if e.split == "train"]
     if train_dates:
         stats.first_date, stats.last_date = min(train_dates), max(train_dates)
-    return BuiltDataset(examples, stats)
+    return BuiltDataset(examples, stats, conversations)
 
 
 async def load_dataset(db: Any, settings: Any) -> BuiltDataset:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from model.dialogue import (
     Dialogue,
     StoredMessage,
+    chat_header,
     context_before,
     join_messages,
     message_text,
@@ -32,7 +33,7 @@ from model.dialogue import (
 )
 from storage.replies import Draft
 from storage.rows import ChatRow
-from training.dataset import chat_allowed, chat_dialogue_header
+from training.dataset import DatasetOptions, chat_allowed
 from training.redaction import contains_blocked, redact
 
 PairKind = Literal["edited", "own_reply"]
@@ -47,27 +48,11 @@ CONTEXT_ROWS_PER_TURN = 8
 
 
 @dataclass(frozen=True, slots=True)
-class PairOptions:
-    """How drafts become pairs; `from_settings` reads the same settings the SFT dataset does."""
+class PairOptions(DatasetOptions):
+    """How drafts become pairs: the SFT dataset's options (same context, redaction, opt-outs) and
+    how soon after a discarded draft the owner's own answer still counts as the answer to it."""
 
-    context_turns: int = 10
-    gap_seconds: int = 180 * 60
-    redact_pii: bool = True
-    blocked_words: tuple[str, ...] = ()
-    keep_media: bool = True
-    train_groups: bool = False
     own_reply_window_seconds: int = OWN_REPLY_WINDOW_SECONDS
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> PairOptions:
-        return cls(
-            context_turns=settings.context_turns,
-            gap_seconds=settings.session_gap_minutes * 60,
-            redact_pii=settings.redact_pii,
-            blocked_words=tuple(settings.blocked_words),
-            keep_media=settings.train_keep_media,
-            train_groups=settings.train_groups,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +146,7 @@ def _context(draft: Draft, chat: ChatRow, before: Sequence[StoredMessage], optio
     turns = context_before(last, len(last), options.context_turns)
     if not turns or turns[-1].role != "partner":
         return None  # a draft answers the partner; otherwise the stored context is not what it answered
-    return replace(chat_dialogue_header(chat), turns=turns)
+    return replace(chat_header(chat, options.relationship_auto_use), turns=turns)
 
 
 def _own_reply(draft: Draft, after: Sequence[StoredMessage], options: PairOptions) -> str | None:

@@ -172,6 +172,8 @@ class RunReport:
     promotion: PromotionDecision | None = None
     world_size: int = 1
     """Processes that trained (torchrun/accelerate); only the main one evaluates and records."""
+    sequences: Json = field(default_factory=dict)
+    """Training-sequence statistics (`training.sequences.SequenceStats`: loss_token_share...)."""
 
     def with_promotion(self, decision: PromotionDecision) -> RunReport:
         return replace(self, promotion=decision)
@@ -181,7 +183,7 @@ class RunReport:
             "run_id": self.run_id, "adapter_base_model": self.adapter_base_model, "preset": self.preset,
             "data": self.data, "fit": self.fit, "evaluation": self.evaluation.to_json(),
             "promotion": self.promotion.as_dict() if self.promotion else None,
-            "world_size": self.world_size,
+            "world_size": self.world_size, "sequences": self.sequences,
         }
 
     @classmethod
@@ -192,7 +194,7 @@ class RunReport:
             preset=data.get("preset") or {}, data=data.get("data") or {}, fit=data.get("fit") or {},
             evaluation=EvaluationReport.from_json(data.get("evaluation") or {}),
             promotion=PromotionDecision.from_json(promotion) if promotion else None,
-            world_size=int(data.get("world_size") or 1),
+            world_size=int(data.get("world_size") or 1), sequences=data.get("sequences") or {},
         )
 
     def adapter_metrics(self) -> Json:

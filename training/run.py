@@ -32,10 +32,11 @@ from training import distributed
 from training.config import TrainConfig, load_preset
 from training.dataset import BuiltDataset, load_dataset
 from training.distributed import Rank
-from training.evaluate import EvalInputs, Reference, encode_examples, evaluate_adapter, lexicon_for
+from training.evaluate import EvalInputs, Reference, evaluate_adapter, lexicon_for
 from training.promotion import Margins, PromotionDecision, Scores, decide
 from training.reconcile import record_run_process
 from training.report import EvaluationReport, RunReport
+from training.sequences import SequenceStats, encode_conversations
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,14 @@ class FitResult:
     real_tokens: int
     total_positions: int
     resumed_from: str | None = None
+    sequences_per_step: int = 1
+    """Training sequences one optimizer step consumes (batch size x accumulation)."""
+    stopped_by_budget: bool = False
+    """The time budget ended the run before its planned steps."""
+
+    def epochs_covered(self, rows: int) -> float:
+        """Share of an epoch (passes over the `rows` training sequences) the steps covered."""
+        return self.steps * self.sequences_per_step / rows if rows else 0.0
 
     @property
     def real_token_share(self) -> float:
@@ -81,6 +90,7 @@ class FitResult:
             "total_positions": self.total_positions, "real_token_share": round(self.real_token_share, 4),
             "tokens_per_second": round(self.tokens_per_second, 1), "resumed_from": self.resumed_from,
             "final_loss": self.loss_curve[-1][1] if self.loss_curve else None,
+            "stopped_by_budget": self.stopped_by_budget,
         }
 
 
@@ -290,6 +300,7 @@ class TrainedAdapter:
     fmt: Any
     rows: list[dict[str, list[int]]]
     fit: FitResult
+    sequences: SequenceStats
 
 
 def train_adapter(
@@ -307,12 +318,13 @@ def train_adapter(
                                  local_rank=distributed.current_rank().local_rank,
                                  sharded=distributed.shards_parameters())
     fmt = PromptFormat.for_tokenizer(tokenizer)
-    rows = encode_examples(tokenizer, fmt, dataset.train, config.max_length)
+    rows, sequences = encode_conversations(tokenizer, fmt, dataset.conversations, config.max_length,
+                                           settings.context_turns)
     if not rows:
         raise NoTrainingData("every training example was empty after tokenisation")
     checkpoints = checkpoint_dir(settings, config, base_spec, rows)
     peft_model, fit_result = fit(model, tokenizer, rows, config, checkpoints, on_step)
-    return TrainedAdapter(peft_model, tokenizer, fmt, rows, fit_result)
+    return TrainedAdapter(peft_model, tokenizer, fmt, rows, fit_result, sequences)
 
 
 def train_and_evaluate(
@@ -345,13 +357,16 @@ def train_and_evaluate(
     inputs = EvalInputs(dataset.heldout, lexicon_for(dataset.train), [e.reply.messages for e in dataset.examples],
                         settings.reply_candidates)
     evaluation = evaluate_adapter(peft_model, tokenizer, fmt, inputs, config, generation, reference)
+    # Under torchrun each process trains its own shard: the global batch is world_size times the local one.
+    epochs = fit_result.epochs_covered(len(rows)) * distributed.current_rank().world_size
     return RunReport(
         run_id=run_id,
         adapter_base_model=base_spec,
         preset=config.as_dict(),
         data=dataset.stats.as_dict(),
-        fit={**fit_result.as_dict(), "train_rows": len(rows)},
+        fit={**fit_result.as_dict(), "train_rows": len(rows), "epochs_covered": round(epochs, 3)},
         evaluation=evaluation,
+        sequences=trained.sequences.as_dict(),
     )
 
 
@@ -457,6 +472,8 @@ def fit(
     from transformers.trainer_callback import PrinterCallback
     from trl import SFTTrainer
 
+    from training.budget import budget_callback
+
     counts = {"real": 0, "total": 0}
 
     class CountingTrainer(SFTTrainer):
@@ -486,6 +503,10 @@ def fit(
         callbacks=[Progress()],
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through `on_step` and the log instead
+    budget = None
+    if config.time_budget_minutes is not None:
+        budget = budget_callback(config.time_budget_minutes, config.lr_scheduler, config.warmup_ratio)
+        trainer.add_callback(budget)
     resume = latest_checkpoint(output_dir)
     if resume is not None:
         log.info("resuming from %s", resume.name)
@@ -497,5 +518,14 @@ def fit(
         steps=trainer.state.global_step, loss_curve=curve, seconds=seconds,
         real_tokens=counts["real"], total_positions=counts["total"],
         resumed_from=resume.name if resume else None,
+        sequences_per_step=config.batch_size * config.grad_accum * _world_size(),
+        stopped_by_budget=bool(budget is not None and budget.stopped),
     )
     return trainer.model, result
+
+
+def _world_size() -> int:
+    """Processes training together (torchrun sets WORLD_SIZE); each consumes its own batches."""
+    import os
+
+    return max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,13 @@ from storage import training as training_queries
 
 
 async def seed(settings: Settings, adapter: Path | None = None) -> None:
+    """A chat whose last exchange was a minute ago: the typed message continues that session."""
+    recent = int(time.time()) - 60
     async with Database.open(settings.db_path) as db:
         await chat_queries.upsert_chats(db, [ChatRow(5, "private", "Anna")])
         await message_queries.insert_messages(db, [
-            MessageRow(5, 1, 7, "Anna", False, 1000, "hi"),
-            MessageRow(5, 2, None, None, True, 1010, "hey"),
+            MessageRow(5, 1, 7, "Anna", False, recent, "hi"),
+            MessageRow(5, 2, None, None, True, recent + 10, "hey"),
         ], "export")
         if adapter is not None:
             await training_queries.add_adapter(db, "a1", str(adapter), "tiny", None)

@@ -1,0 +1,51 @@
+"""Training conversations from stored history: held-out turns and what follows never reach training,
+blocked turns are cut out, the language warning and the time-budget arithmetic."""
+
+from __future__ import annotations
+
+from model.dialogue import Dialogue, Turn
+from training.budget import planned_steps, schedule_factor
+from training.config import load_preset
+from training.dataset import training_conversations
+from training.language import language_warning
+
+HEADER = Dialogue((), "Anna", None, False)
+
+
+def _t(role: str, text: str, date: int) -> Turn:
+    return Turn(role, (text,), None, date)  # type: ignore[arg-type]
+
+
+def test_training_stops_at_the_first_heldout_turn_and_skips_blocked_turns() -> None:
+    s1 = [_t("partner", "hi", 1), _t("owner", "hey", 2), _t("partner", "secret plan", 3), _t("owner", "ok", 4)]
+    s2 = [_t("partner", "again", 10), _t("owner", "held out", 11), _t("partner", "later", 12), _t("owner", "also later", 13)]
+    conversations = training_conversations(1, HEADER, [s1, s2], {id(s2[1])}, ["secret"])
+    texts = [[t.text for t in c.dialogue.turns] for c in conversations]
+    assert texts == [["hi", "hey"], ["ok"]]  # s2 has no owner turn before its held-out one
+    assert all(c.dialogue.partner_name == "Anna" for c in conversations)
+
+
+def test_language_warning_for_a_mostly_cyrillic_owner() -> None:
+    russian = ["привет, как дела?", "да, давай завтра", "ok"]
+    warning = language_warning(russian, "bundled:smollm2-135m")
+    assert warning is not None and warning.script == "Cyrillic" and warning.share > 0.5
+    assert "Qwen" in warning.message
+    assert language_warning(["hello there", "привет"], "bundled:smollm2-135m") is None
+    assert language_warning(russian, "Qwen/Qwen2.5-0.5B-Instruct") is None
+    assert language_warning([], "bundled:smollm2-135m") is None
+
+
+def test_budget_plans_the_steps_that_fit() -> None:
+    assert planned_steps(budget_s=600, elapsed_s=60, per_step_s=10, done=3, planned=1000) == 57
+    assert planned_steps(budget_s=600, elapsed_s=60, per_step_s=1, done=3, planned=100) == 100
+    assert planned_steps(budget_s=60, elapsed_s=90, per_step_s=1, done=3, planned=100) == 3
+    cosine = schedule_factor("cosine", warmup=2, total=10)
+    assert cosine(0) == 0 and cosine(2) == 1 and abs(cosine(10)) < 1e-9 and 0 < cosine(6) < 1
+
+
+def test_multilingual_and_default_presets_load() -> None:
+    for name in ("qwen2.5-0.5b-cpu", "qwen2.5-1.5b-cpu"):
+        config = load_preset(name)
+        assert config.base_model and config.base_model.startswith("Qwen/Qwen2.5-")
+    default = load_preset("smollm2-cpu")
+    assert default.time_budget_minutes is not None and default.max_steps == -1 and default.epochs >= 1

@@ -1,0 +1,87 @@
+"""A time budget for a training run: steps follow from the throughput measured in its first steps.
+
+After `CALIBRATION_STEPS` optimizer steps the seconds per step are measured (from the end of the
+first step, which carries one-off warm-up costs); if the planned steps would overrun the budget,
+the run is re-planned to the steps that fit: the learning-rate schedule is re-fitted to the new
+length (so a cosine schedule still decays to its end) and training stops there. A run that fits
+keeps its plan; if the machine then slows down (shared CPUs), the run still stops when the budget is
+spent. The run report then says which share of an epoch was covered.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+CALIBRATION_STEPS = 3
+
+
+def planned_steps(budget_s: float, elapsed_s: float, per_step_s: float, done: int, planned: int) -> int:
+    """Steps that fit: the ones done plus what the remaining budget allows at `per_step_s`, at
+    most `planned`, at least `done`."""
+    if per_step_s <= 0:
+        return planned
+    fit = done + int(max(0.0, budget_s - elapsed_s) / per_step_s)
+    return max(done, min(planned, fit))
+
+
+def schedule_factor(name: str, warmup: int, total: int) -> Callable[[int], float]:
+    """The learning-rate multiplier per step for the schedulers presets use (cosine, linear,
+    constant with or without warmup); same formulas as transformers'."""
+    def factor(step: int) -> float:
+        if step < warmup:
+            return step / max(1, warmup)
+        if name.startswith("constant"):
+            return 1.0
+        progress = (step - warmup) / max(1, total - warmup)
+        if name == "linear":
+            return max(0.0, 1.0 - progress)
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
+    return factor
+
+
+def budget_callback(budget_minutes: float, lr_scheduler_name: str, warmup_ratio: float) -> Any:
+    """A transformers `TrainerCallback` enforcing the budget; `.stopped` tells whether it cut the run."""
+    from transformers import TrainerCallback
+
+    class TimeBudget(TrainerCallback):
+        def __init__(self) -> None:
+            self.started = 0.0
+            self.after_first = 0.0
+            self.limit: int | None = None
+            self.stopped = False
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.started = time.perf_counter()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            now = time.perf_counter()
+            done = state.global_step
+            if self.after_first == 0.0:
+                self.after_first = now
+            elif self.limit is None and done >= CALIBRATION_STEPS:
+                per_step = (now - self.after_first) / max(1, done - 1)
+                self.limit = planned_steps(budget_minutes * 60, now - self.started, per_step, done, state.max_steps)
+                if self.limit < state.max_steps:
+                    self.stopped = True
+                    _refit_schedule(kwargs.get("lr_scheduler"), lr_scheduler_name, warmup_ratio, self.limit, done)
+                    state.max_steps = self.limit
+            if self.limit is not None and done >= self.limit:
+                control.should_training_stop = True
+            elif now - self.started >= budget_minutes * 60:  # slower than measured: stop on time anyway
+                self.stopped = control.should_training_stop = True
+
+    return TimeBudget()
+
+
+def _refit_schedule(scheduler: Any, name: str, warmup_ratio: float, limit: int, done: int) -> None:
+    """Point the trainer's LambdaLR at a schedule of `limit` steps (from step `done` on)."""
+    if scheduler is None or not hasattr(scheduler, "lr_lambdas"):
+        return
+    warmup = math.ceil(warmup_ratio * limit) if warmup_ratio < 1 else int(warmup_ratio)
+    factor = schedule_factor(name, warmup, limit)
+    scheduler.lr_lambdas = [factor for _ in scheduler.lr_lambdas]
+    for group in scheduler.optimizer.param_groups:
+        group["lr"] = group["initial_lr"] * factor(done)

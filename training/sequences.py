@@ -1,0 +1,173 @@
+"""Whole-conversation training sequences: sessions → windows → token rows with loss on every owner turn.
+
+One row holds a window of a session in the one prompt format (`PromptFormat.encode_conversation`),
+with labels on every owner turn it is responsible for, so a short reply no longer drags ten
+re-encoded context turns along (the per-reply rows of before put ~8 % of tokens under loss).
+
+Windows and overlaps. A session that does not fit `max_length` is cut into windows on turn
+boundaries. Each owner turn is labelled in exactly one window: a window starts with up to
+`context_turns` turns before its first labelled owner turn (context shared with the previous
+window, unlabelled there), then grows turn by turn while it fits. Every owner turn of the window
+from there on is labelled; the next window begins at the first owner turn not yet labelled. So
+every owner turn carries loss once, with at least `context_turns` turns of context (or all of its
+session, when shorter), like the live bot's K. Lengths are planned on estimates and checked on the
+exact encoding: a turn the exact row could not hold goes to the next window; a reply too long for
+`max_length` even without context is truncated and still labelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from model.dialogue import Dialogue
+from model.prompt import IGNORE_INDEX, PromptFormatError
+
+Row = dict[str, list[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A chat's session (the part before the held-out split), with its per-contact header."""
+
+    chat_id: int
+    dialogue: Dialogue
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Turns `start..end-1` of a conversation; `labelled` are the owner turns that carry loss."""
+
+    start: int
+    end: int
+    labelled: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceStats:
+    """What the encoded training rows hold (all counts in tokens of the real rows)."""
+
+    sequences: int
+    tokens: int
+    loss_tokens: int
+    owner_turns: int
+    labelled_turns: int
+    truncated_turns: int
+
+    @property
+    def loss_token_share(self) -> float:
+        return self.loss_tokens / self.tokens if self.tokens else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sequences": self.sequences, "tokens": self.tokens, "loss_tokens": self.loss_tokens,
+            "loss_token_share": round(self.loss_token_share, 4), "owner_turns": self.owner_turns,
+            "labelled_turns": self.labelled_turns, "truncated_turns": self.truncated_turns,
+        }
+
+
+def plan_window(
+    first: int, pending: Sequence[int], roles: Sequence[str], lengths: Sequence[int],
+    header: int, max_length: int, context_turns: int,
+) -> Window:
+    """The window for owner turn `first` (the earliest not yet labelled), from estimated token
+    lengths per turn (`header` = system text). Pure; see the module docstring for the rule."""
+    start = max(0, first - context_turns)
+    while start < first and header + sum(lengths[start:first + 1]) > max_length:
+        start += 1
+    end = first + 1
+    while end < len(roles) and header + sum(lengths[start:end + 1]) <= max_length:
+        end += 1
+    while end - 1 > first and roles[end - 1] != "owner":
+        end -= 1  # trailing partner turns carry no loss
+    labelled = tuple(i for i in pending if first <= i < end)
+    return Window(start, end, labelled)
+
+
+def _estimate(tokenizer: Any, fmt: Any, dialogue: Dialogue) -> tuple[int, list[int]]:
+    """Header tokens and per-turn tokens (text + a measured per-turn overhead); exactness is not
+    needed here, the encoding checks every row."""
+    from model.dialogue import Turn
+
+    header = len(fmt.encode_prompt(tokenizer, replace(dialogue, turns=(Turn("partner", ("x",)),))))
+    two = len(fmt.encode_prompt(tokenizer, replace(dialogue, turns=(Turn("partner", ("x",)), Turn("owner", ("x",)), Turn("partner", ("x",))))))
+    overhead = max(1, (two - header) // 2)
+    lengths = [len(tokenizer.encode(t.text, add_special_tokens=False)) + overhead for t in dialogue.turns]
+    return header, lengths
+
+
+def conversation_rows(
+    tokenizer: Any, fmt: Any, conversation: Conversation, max_length: int, context_turns: int
+) -> list[tuple[Row, tuple[int, ...]]]:
+    """One conversation → rows, each with the owner turns it labels (every owner turn once)."""
+    dialogue = conversation.dialogue
+    roles = [t.role for t in dialogue.turns]
+    pending = [i for i, role in enumerate(roles) if role == "owner"]
+    if not pending:
+        return []
+    header, lengths = _estimate(tokenizer, fmt, dialogue)
+    out = []
+    while pending:
+        first = pending[0]
+        window = plan_window(first, pending, roles, lengths, header, max_length, context_turns)
+        row, covered = _encode_window(tokenizer, fmt, dialogue, window, max_length)
+        if first not in covered:  # even the planned context did not fit: answer without context
+            window = Window(first, first + 1, (first,))
+            row, covered = _encode_window(tokenizer, fmt, dialogue, window, max_length)
+        if first not in covered:
+            raise PromptFormatError(f"turn {first} cannot be encoded within max_length {max_length}")
+        out.append((row, covered))
+        done = set(covered)
+        pending = [i for i in pending if i not in done]
+    return out
+
+
+def _encode_window(tokenizer: Any, fmt: Any, dialogue: Dialogue, window: Window, max_length: int) -> tuple[Row, tuple[int, ...]]:
+    shown = replace(dialogue, turns=dialogue.turns[window.start:window.end])
+    row, covered = fmt.encode_conversation(tokenizer, shown, [i - window.start for i in window.labelled], max_length)
+    return row, tuple(i + window.start for i in covered)
+
+
+def encode_conversations(
+    tokenizer: Any, fmt: Any, conversations: Sequence[Conversation], max_length: int, context_turns: int
+) -> tuple[list[Row], SequenceStats]:
+    """All training conversations → token rows (`input_ids`, `labels`) and their statistics.
+
+    A template that rewrites earlier turns (no text prefix) falls back to one row per owner turn
+    for that conversation (`PromptFormat.encode_example`), which is always exact."""
+    rows: list[Row] = []
+    owner_turns = labelled = truncated = 0
+    for conversation in conversations:
+        turns = conversation.dialogue.turns
+        owner_turns += sum(t.role == "owner" for t in turns)
+        try:
+            encoded = conversation_rows(tokenizer, fmt, conversation, max_length, context_turns)
+        except PromptFormatError:
+            encoded = _per_turn_rows(tokenizer, fmt, conversation, max_length, context_turns)
+        for row, covered in encoded:
+            if not any(label != IGNORE_INDEX for label in row["labels"]):
+                continue
+            rows.append({"input_ids": row["input_ids"], "labels": row["labels"]})
+            labelled += len(covered)
+            truncated += len(row["input_ids"]) >= max_length and row["labels"][-1] != IGNORE_INDEX
+    tokens = sum(len(r["input_ids"]) for r in rows)
+    loss = sum(sum(label != IGNORE_INDEX for label in r["labels"]) for r in rows)
+    return rows, SequenceStats(len(rows), tokens, loss, owner_turns, labelled, int(truncated))
+
+
+def _per_turn_rows(
+    tokenizer: Any, fmt: Any, conversation: Conversation, max_length: int, context_turns: int
+) -> list[tuple[Row, tuple[int, ...]]]:
+    dialogue = conversation.dialogue
+    out = []
+    for i, turn in enumerate(dialogue.turns):
+        if turn.role != "owner" or i == 0:
+            continue
+        shown = replace(dialogue, turns=dialogue.turns[max(0, i - context_turns):i])
+        try:
+            row = fmt.encode_example(tokenizer, shown, turn.text, max_length=max_length)
+        except PromptFormatError:
+            continue
+        out.append((row, (i,)))
+    return out

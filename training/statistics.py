@@ -1,0 +1,67 @@
+"""`main.py dataset --json`: the dataset's statistics in one JSON-ready object, computed from the real
+encoded training sequences (the base model's tokenizer and prompt format, as a run would build them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from training.dataset import BuiltDataset
+from training.language import LanguageWarning, language_warning
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetReport:
+    """Example counts, sequence statistics (None when the tokenizer could not be loaded) and the
+    language warning."""
+
+    examples: dict[str, Any]
+    sequences: dict[str, Any] | None
+    base_model: str
+    max_length: int
+    language: LanguageWarning | None
+    tokenizer_error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        seq = self.sequences or {}
+        return {
+            **self.examples,
+            "base_model": self.base_model,
+            "max_length": self.max_length,
+            "loss_token_share": seq.get("loss_token_share"),
+            "sequences": self.sequences,
+            "tokenizer_error": self.tokenizer_error,
+            "language_warning": self.language.message if self.language else None,
+        }
+
+
+def owner_texts(built: BuiltDataset) -> list[str]:
+    return [m for e in built.examples for m in e.reply.messages]
+
+
+def dataset_report(built: BuiltDataset, settings: Any, preset: str | None = None) -> DatasetReport:
+    """Encode the training conversations as a run with `preset` would and count what they hold."""
+    from training.config import load_preset
+
+    config = load_preset(preset or settings.training_preset)
+    base = config.base_model or settings.base_model
+    examples = {**built.stats.as_dict(), "conversations": len(built.conversations)}
+    warning = language_warning(owner_texts(built), base)
+    try:
+        tokenizer = load_tokenizer(base, settings.models_dir)
+    except (OSError, ValueError, RuntimeError) as exc:  # e.g. a hub model not downloaded here (ModelSourceError)
+        return DatasetReport(examples, None, base, config.max_length, warning, f"{type(exc).__name__}: {exc}")
+    from model.prompt import PromptFormat
+    from training.sequences import encode_conversations
+
+    fmt = PromptFormat.for_tokenizer(tokenizer)
+    _, stats = encode_conversations(tokenizer, fmt, built.conversations, config.max_length, settings.context_turns)
+    return DatasetReport(examples, stats.as_dict(), base, config.max_length, warning)
+
+
+def load_tokenizer(base: str, models_dir: Any) -> Any:
+    from transformers import AutoTokenizer
+
+    from model.sources import resolve_base_dir
+
+    return AutoTokenizer.from_pretrained(str(resolve_base_dir(base, models_dir)))
