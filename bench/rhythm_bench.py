@@ -38,8 +38,8 @@ async def measure(data_dir: Path, adapter: str | None, use_base: bool, contexts:
     settings = load_settings(data_dir=data_dir)
     async with Database.open(settings.db_path) as db:
         if (await message_queries.counts(db)).messages == 0:
-            from bot.export_import import import_export
             from app_runtime import SAMPLE_EXPORT
+            from bot.export_import import import_export
 
             await import_export(db, SAMPLE_EXPORT)
         built = await load_dataset(db, settings)
