@@ -59,8 +59,9 @@ async def check(data_dir: Path, steps: int, dry_run: bool, models_dir: Path | No
     result = await run_training(settings, preset="smollm2-cpu", trigger="gpu-check", overrides=overrides)
     train_wall = time.perf_counter() - started
     peak_gib = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
-    fit = result.report["fit"]
-    ppl = result.report["evaluation"]["perplexity"]
+    report = result.report.to_json()
+    fit = report["fit"]
+    ppl = report["evaluation"]["perplexity"]
 
     dialogue = Dialogue((Turn("partner", ("hey, are you free tonight?",), "Anna"),), "Anna", "friend")
     async with ModelService(settings, adapter_dir=str(result.adapter_dir)) as service:
@@ -78,7 +79,7 @@ async def check(data_dir: Path, steps: int, dry_run: bool, models_dir: Path | No
         "train_tokens_per_s": fit["tokens_per_second"], "run_wall_s": round(train_wall, 1),
         "peak_gpu_memory_gib": round(peak_gib, 2) if peak_gib is not None else None,
         "perplexity_base": ppl.get("base"), "perplexity_new": ppl.get("new"),
-        "promoted": result.promoted, "served_on": status["device"], "reply_s": round(reply_s, 2),
+        "promoted": result.promoted, "served_on": status.device, "reply_s": round(reply_s, 2),
         "reply_messages": len(reply),
     }
 

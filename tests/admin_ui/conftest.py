@@ -7,6 +7,7 @@ that the TestClients share (aiosqlite and asyncio locks belong to the loop that 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,7 @@ from tests.admin_ui.fakes import FakeModel, FakeTelegram, FakeTraining
 
 TOKEN = "test-admin-token-0123456789"
 ALICE, TEAM, EMPTY = 100, -200, 300
-NOW = 1_760_000_000
+NOW = int(time.time()) - 3600  # the seeded chats' last session is recent: a typed message continues it
 
 REPORT = {
     "evaluation": {
