@@ -26,6 +26,7 @@ from typing import Any
 
 from settings import Settings
 from storage import Database, dataset_queries
+from storage import preference as preference_queries
 from storage import training as training_queries
 from training import distributed
 from training.config import TrainConfig, load_preset
@@ -33,6 +34,8 @@ from training.dataset import BuiltDataset, load_dataset
 from training.distributed import Rank
 from training.evaluate import EvalInputs, Reference, evaluate_adapter, lexicon_for
 from training.fit import FitResult, checkpoint_dir, clear_checkpoints, fit
+from training.preference import PreferenceStageResult, run_preference_stage
+from training.preference_pairs import PreferencePair, load_preference_pairs
 from training.promotion import Margins, PromotionDecision, Scores, decide
 from training.reconcile import record_run_process
 from training.report import EvaluationReport, RunReport
@@ -79,9 +82,11 @@ async def run_training(
     (the controller creates it); any failure marks the run failed and is re-raised.
 
     Rank-aware (see training/distributed.py): started N times by torchrun / accelerate, the main
-    process does all of the above and the others only train; every process returns the same result
-    or raises (`PeerFailed` on the others when the main process failed)."""
-    config = load_preset(preset or settings.training_preset).with_overrides(**(overrides or {}))
+    process does all of the above and the others only train (the preference stage runs in
+    single-process runs only, see `prefer`); every process returns the same result or raises
+    (`PeerFailed` on the others when the main process failed)."""
+    from_settings = {"preference_min_pairs": settings.preference_min_pairs} if settings.preference_min_pairs else {}
+    config = load_preset(preset or settings.training_preset).with_overrides(**from_settings, **(overrides or {}))
     rank = distributed.current_rank()
     distributed.setup(rank)
     try:
@@ -141,6 +146,9 @@ class RunPlan:
     base_spec: str
     dataset: BuiltDataset
     reference: Reference | None
+    pairs: tuple[PreferencePair, ...] = ()
+    """The owner's preference pairs (every one: each run trains a fresh adapter, which must learn
+    them all again); the preference stage decides whether they are enough to run."""
 
 
 async def main(settings: Settings, db: Database, run_id: int, config: TrainConfig, rank: Rank = SINGLE_PROCESS) -> RunResult:
@@ -182,7 +190,8 @@ async def _plan(settings: Settings, db: Database, run_id: int, config: TrainConf
     base_spec = config.base_model or settings.base_model
     reference = await _served_reference(db, base_spec)
     adapter_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-r{run_id}"
-    return RunPlan(run_id, adapter_id, base_spec, dataset, reference)
+    pairs = tuple(await load_preference_pairs(db, settings))
+    return RunPlan(run_id, adapter_id, base_spec, dataset, reference, pairs)
 
 
 async def _finish(
@@ -192,12 +201,14 @@ async def _finish(
     """Main process only: save, evaluate, gate, version and promote the trained adapter."""
     run_id, base_spec = plan.run_id, plan.base_spec
     try:
+        stage = await asyncio.to_thread(prefer, config, plan, trained, rank)
         report = await asyncio.to_thread(
             train_and_evaluate, settings, config, base_spec, plan.dataset, plan.reference, staging, recorder, run_id,
             trained,
         )
     finally:
         await recorder.flush()
+    report = replace(report, preference=stage.as_dict())
     decision = gate(report.evaluation, plan.reference, Margins.from_settings(settings),
                     servable=base_spec == settings.base_model)
     report = replace(report, world_size=rank.world_size).with_promotion(decision)
@@ -210,6 +221,8 @@ async def _finish(
                                           loss_curve=recorder.loss_curve, progress=1.0)
         if decision.promote:
             await training_queries.promote(db, plan.adapter_id, f"run {run_id}: {decision.reason}")
+        if stage.ran:
+            await preference_queries.mark_pairs_used(db, [p.draft_id for p in plan.pairs], run_id)
         await training_queries.update_run(db, run_id, status="succeeded")
     clear_checkpoints(settings, config)
     log.info("run %s: adapter %s %s (%s)", run_id, plan.adapter_id, "promoted" if decision.promote else "kept, not promoted", decision.reason)
@@ -251,6 +264,23 @@ def gate(evaluation: EvaluationReport, reference: Reference | None, margins: Mar
         served = replace(served, blind_judge_accuracy=voice.blind_judge_accuracy, style_distance=voice.style_distance)
     new = Scores(ppl.new, evaluation.blind_judge_accuracy, evaluation.style_distance, hits.new)
     return decide(new, served, margins, label, servable=servable, contexts=evaluation.generated)
+
+
+def prefer(config: TrainConfig, plan: RunPlan, trained: TrainedAdapter, rank: Rank) -> PreferenceStageResult:
+    """The preference (DPO) stage on the freshly trained adapter, in place, before it is saved, so
+    the adapter saved, evaluated and gated is the one after it (main process, in a thread).
+
+    Multi-process runs skip it: the processes would all have to join trl's DDP trainer again (the
+    others wait for the main process's outcome at a collective, and a trainer on the main process
+    alone would block on collectives nobody joins). Single-process runs (the CPU default) run it."""
+    if rank.distributed:
+        return PreferenceStageResult.skipped(
+            f"multi-process run ({rank.world_size} processes): the preference stage runs in single-process runs only")
+
+    def on_step(step: int, total: int, loss: float | None) -> None:
+        log.info("run %s: preference step %s/%s%s", plan.run_id, step, total, f" loss {loss:.4f}" if loss is not None else "")
+
+    return run_preference_stage(trained.model, trained.tokenizer, trained.fmt, plan.pairs, config, on_step)
 
 
 @dataclass(frozen=True, slots=True)
