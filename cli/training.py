@@ -184,6 +184,12 @@ def _print_report(report: dict[str, Any]) -> None:
             f"epochs covered {_fmt(fit.get('epochs_covered'))}",
             markup=False, highlight=False,
         )
+    stage = report.get("preference")
+    if stage:
+        detail = (f"{stage['pairs_train']} pairs trained, {stage['pairs_heldout']} held out, held-out accuracy "
+                  f"{_fmt(stage.get('accuracy_before'))} -> {_fmt(stage.get('accuracy_after'))}, {stage['steps']} steps"
+                  if stage.get("ran") else f"not run ({stage.get('reason')})")
+        console.print(f"preference stage: {detail}", markup=False, highlight=False)
     promotion = report.get("promotion")
     if promotion:
         console.print(f"gate: {'PROMOTED' if promotion['promote'] else 'not promoted'} — {promotion['reason']}", markup=False, highlight=False)
