@@ -46,7 +46,9 @@ def dataset_command(
     redactions = ", ".join(f"{k} {v}" for k, v in sorted(s.redactions.items())) or "none"
     console.print(
         f"examples {s.examples} (train {s.train}, held-out {s.heldout}, owner-initiated {s.owner_initiated}) "
-        f"from {s.chats} chats; redactions: {redactions}; dropped by blocked words: {s.blocked}",
+        f"from {s.chats} chats; redactions: {redactions}; dropped by blocked words: {s.blocked}; "
+        f"the bot's own messages left out: {s.excluded_bot_messages} (and {s.excluded_context_messages} "
+        f"messages around them)",
         markup=False, highlight=False,
     )
     if report.sequences is not None:
