@@ -195,12 +195,6 @@ def run_preference_stage(
     """DPO-train `peft_model`'s active (`default`) LoRA adapter in place on `pairs`, against a frozen
     copy of itself; runs only with at least `config.preference_min_pairs` pairs and
     `config.preference_steps` > 0. Afterwards the model holds the trained adapter alone."""
-    import torch
-    from datasets import Dataset
-    from transformers import TrainerCallback
-    from transformers.trainer_callback import PrinterCallback
-    from trl import DPOTrainer
-
     if config.preference_steps == 0:
         return PreferenceStageResult.skipped("disabled (preference_steps = 0)")
     if len(pairs) < config.preference_min_pairs:
@@ -209,6 +203,11 @@ def run_preference_stage(
     rows = [r for r in (encode_pair(tokenizer, fmt, p, config.max_length) for p in train) if r is not None]
     if not rows:
         return PreferenceStageResult.skipped(f"no training pair fits max_length {config.max_length}", len(train), len(heldout))
+    import torch  # the checks above run without loading trl (most runs have too few pairs)
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from transformers.trainer_callback import PrinterCallback
+    from trl import DPOTrainer
 
     class PretokenizedDPOTrainer(DPOTrainer):
         """Rows come tokenised by our `PromptFormat`; trl's own tokenising would re-render the text

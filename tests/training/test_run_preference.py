@@ -58,3 +58,15 @@ async def test_run_with_enough_pairs_runs_the_preference_stage_and_marks_them_us
     assert not (result.adapter_dir / "ref").exists()  # the saved adapter is the trained one alone
     counts = await preference_pair_counts(db, tiny_settings)
     assert (counts.total, counts.unused) == (PAIRS, 0)
+
+
+def test_a_multi_process_run_skips_the_stage_and_says_why() -> None:
+    from training.config import load_preset
+    from training.dataset import BuiltDataset, DatasetStats
+    from training.distributed import Rank
+    from training.run import RunPlan, prefer
+
+    plan = RunPlan(1, "a1", "tiny", BuiltDataset([], DatasetStats()), None, pairs=())
+    # The stage never starts, so it needs no trained adapter (the torchrun test runs this end to end).
+    stage = prefer(load_preset("tiny"), plan, None, Rank(0, 0, 2))  # type: ignore[arg-type]
+    assert not stage.ran and stage.reason.startswith("multi-process run (2 processes)")
