@@ -198,7 +198,8 @@ async def _finish(
     settings: Settings, db: Database, config: TrainConfig, plan: RunPlan, trained: TrainedAdapter,
     staging: Path, recorder: RunRecorder, rank: Rank,
 ) -> RunResult:
-    """Main process only: save, evaluate, gate, version and promote the trained adapter."""
+    """Main process only: the preference stage, then save, evaluate, gate, version and promote the
+    trained adapter (and mark the pairs the stage used)."""
     run_id, base_spec = plan.run_id, plan.base_spec
     try:
         stage = await asyncio.to_thread(prefer, config, plan, trained, rank)
