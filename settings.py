@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     redact_pii: bool = Field(True, description="Replace phones, e-mails, cards and links with placeholders.")
     blocked_words: CommaList = Field(default_factory=list, description="Examples containing these are dropped.")
     train_keep_media: bool = Field(True, description="Keep media as placeholders like `[photo]` in training examples (false: skip media-only messages).")
+    preference_min_pairs: int | None = Field(
+        None, ge=2,
+        description="Run the preference (DPO) stage after fine-tuning only with at least this many preference pairs "
+                    "from edited or replaced drafts (unset: the preset's `preference_min_pairs`).",
+    )
 
     # --- offline demo
     demo: bool = Field(True, description="With an empty database, import the bundled sample and train a demo adapter.")

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     from model.sources import load_base
     from settings import load_settings
     from training.config import load_preset
-    from training.run import fit
+    from training.fit import fit
     from training.sequences import encode_conversations
 
     with tempfile.TemporaryDirectory() as tmp:

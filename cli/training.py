@@ -46,7 +46,9 @@ def dataset_command(
     redactions = ", ".join(f"{k} {v}" for k, v in sorted(s.redactions.items())) or "none"
     console.print(
         f"examples {s.examples} (train {s.train}, held-out {s.heldout}, owner-initiated {s.owner_initiated}) "
-        f"from {s.chats} chats; redactions: {redactions}; dropped by blocked words: {s.blocked}",
+        f"from {s.chats} chats; redactions: {redactions}; dropped by blocked words: {s.blocked}; "
+        f"the bot's own messages left out: {s.excluded_bot_messages} (and {s.excluded_context_messages} "
+        f"messages around them)",
         markup=False, highlight=False,
     )
     if report.sequences is not None:
@@ -184,6 +186,12 @@ def _print_report(report: dict[str, Any]) -> None:
             f"epochs covered {_fmt(fit.get('epochs_covered'))}",
             markup=False, highlight=False,
         )
+    stage = report.get("preference")
+    if stage:
+        detail = (f"{stage['pairs_train']} pairs trained, {stage['pairs_heldout']} held out, held-out accuracy "
+                  f"{_fmt(stage.get('accuracy_before'))} -> {_fmt(stage.get('accuracy_after'))}, {stage['steps']} steps"
+                  if stage.get("ran") else f"not run ({stage.get('reason')})")
+        console.print(f"preference stage: {detail}", markup=False, highlight=False)
     promotion = report.get("promotion")
     if promotion:
         console.print(f"gate: {'PROMOTED' if promotion['promote'] else 'not promoted'} — {promotion['reason']}", markup=False, highlight=False)

@@ -71,14 +71,6 @@ async def chat_history(db: Database, chat_id: int) -> list[MessageRow]:
     return list((await training_history(db, chat_id)).messages)
 
 
-async def excluded_bot_message_count(db: Database) -> int:
-    """Live bot-authored outgoing messages in all chats: what the dataset statistics report as
-    `excluded_bot_messages` (every one is left out of training by `without_bot_turns`)."""
-    return int(await db.scalar(
-        "SELECT COUNT(*) FROM messages WHERE outgoing = 1 AND deleted = 0 AND authored_by != 'human'"
-    ) or 0)
-
-
 async def owner_message_count(db: Database) -> int:
     """Live owner-written messages in all chats (the scheduler compares it with the last run's count);
     the bot's own messages are not new training data."""

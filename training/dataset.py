@@ -108,10 +108,15 @@ def _turn_json(turn: Turn) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class ChatHistory:
-    """A chat and its live messages in time order."""
+    """A chat and its live messages in time order, without the bot's own turns
+    (`storage.dataset_queries.training_history`), and how many messages that left out."""
 
     chat: ChatRow
     messages: Sequence[StoredMessage]
+    excluded_bot_messages: int = 0
+    """Messages the bot sent (or drafted and the owner sent unchanged): never training targets."""
+    excluded_context_messages: int = 0
+    """Messages dropped with them (the partner turn they answered, owner messages of a mixed turn)."""
 
 
 @dataclass(slots=True)
@@ -125,11 +130,16 @@ class DatasetStats:
     redactions: Counter[str] = field(default_factory=Counter)
     first_date: int | None = None
     last_date: int | None = None
+    excluded_bot_messages: int = 0
+    """The bot's own messages left out of the allowed chats' histories (see `ChatHistory`)."""
+    excluded_context_messages: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "chats": self.chats, "examples": self.examples, "train": self.train, "heldout": self.heldout,
             "owner_initiated": self.owner_initiated, "blocked": self.blocked,
+            "excluded_bot_messages": self.excluded_bot_messages,
+            "excluded_context_messages": self.excluded_context_messages,
             "redactions": dict(self.redactions), "first_date": self.first_date, "last_date": self.last_date,
         }
 
@@ -267,6 +277,8 @@ def build_dataset(histories: Iterable[ChatHistory], options: DatasetOptions) -> 
     for history in histories:
         if not chat_allowed(history.chat, options.train_groups):
             continue
+        stats.excluded_bot_messages += history.excluded_bot_messages
+        stats.excluded_context_messages += history.excluded_context_messages
         chat_examples, chat_conversations = build_chat_examples(history, options, stats)
         if chat_examples:
             stats.chats += 1
@@ -283,12 +295,15 @@ def build_dataset(histories: Iterable[ChatHistory], options: DatasetOptions) -> 
 
 
 async def load_dataset(db: Any, settings: Any) -> BuiltDataset:
-    """Read every allowed chat's history through `storage` and build the dataset."""
+    """Read every allowed chat's history through `storage` (without the bot's own turns) and build
+    the dataset."""
     from storage import dataset_queries
 
     options = DatasetOptions.from_settings(settings)
     histories = []
     for chat in await dataset_queries.all_chats(db):
         if chat_allowed(chat, options.train_groups):
-            histories.append(ChatHistory(chat, await dataset_queries.chat_history(db, chat.id)))
+            history = await dataset_queries.training_history(db, chat.id)
+            histories.append(ChatHistory(chat, history.messages, history.excluded_bot_messages,
+                                         history.excluded_context_messages))
     return build_dataset(histories, options)

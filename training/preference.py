@@ -56,6 +56,12 @@ class PreferenceStageResult:
     seconds: float
     final_loss: float | None = None
 
+    @classmethod
+    def skipped(cls, reason: str, pairs_train: int = 0, pairs_heldout: int = 0) -> PreferenceStageResult:
+        """The stage did not run, and why."""
+        log.info("preference stage skipped: %s", reason)
+        return cls(False, reason, pairs_train, pairs_heldout, None, None, 0, 0.0)
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["seconds"] = round(self.seconds, 2)
@@ -178,11 +184,6 @@ def dpo_config(config: TrainConfig, output_dir: Path, cuda: bool, max_steps: int
     )
 
 
-def _not_run(reason: str, train: int = 0, heldout: int = 0) -> PreferenceStageResult:
-    log.info("preference stage skipped: %s", reason)
-    return PreferenceStageResult(False, reason, train, heldout, None, None, 0, 0.0)
-
-
 def run_preference_stage(
     peft_model: Any,
     tokenizer: Any,
@@ -194,20 +195,19 @@ def run_preference_stage(
     """DPO-train `peft_model`'s active (`default`) LoRA adapter in place on `pairs`, against a frozen
     copy of itself; runs only with at least `config.preference_min_pairs` pairs and
     `config.preference_steps` > 0. Afterwards the model holds the trained adapter alone."""
-    import torch
+    if config.preference_steps == 0:
+        return PreferenceStageResult.skipped("disabled (preference_steps = 0)")
+    if len(pairs) < config.preference_min_pairs:
+        return PreferenceStageResult.skipped(f"{len(pairs)} preference pairs, fewer than {config.preference_min_pairs}")
+    train, heldout = split_pairs(pairs)
+    rows = [r for r in (encode_pair(tokenizer, fmt, p, config.max_length) for p in train) if r is not None]
+    if not rows:
+        return PreferenceStageResult.skipped(f"no training pair fits max_length {config.max_length}", len(train), len(heldout))
+    import torch  # the checks above run without loading trl (most runs have too few pairs)
     from datasets import Dataset
     from transformers import TrainerCallback
     from transformers.trainer_callback import PrinterCallback
     from trl import DPOTrainer
-
-    if config.preference_steps == 0:
-        return _not_run("disabled (preference_steps = 0)")
-    if len(pairs) < config.preference_min_pairs:
-        return _not_run(f"{len(pairs)} preference pairs, fewer than {config.preference_min_pairs}")
-    train, heldout = split_pairs(pairs)
-    rows = [r for r in (encode_pair(tokenizer, fmt, p, config.max_length) for p in train) if r is not None]
-    if not rows:
-        return _not_run(f"no training pair fits max_length {config.max_length}", len(train), len(heldout))
 
     class PretokenizedDPOTrainer(DPOTrainer):
         """Rows come tokenised by our `PromptFormat`; trl's own tokenising would re-render the text

@@ -4,7 +4,8 @@ summarised into the adapter's `meta.json`, and printed by `main.py eval [--json]
 Frozen dataclasses with `to_json`/`from_json`. The JSON keeps the keys the panel and older records
 use (`evaluation.perplexity.{base,promoted,new}`, `evaluation.style.{metric: {generated, real, gap}}`,
 `promotion.{promote, reason}`), so old run rows still load (missing new fields read as None).
-The sections other modules own (`preset`, `data`, `fit`) are stored as their own JSON objects.
+The sections other modules own (`preset`, `data`, `fit`, `preference`) are stored as their own JSON
+objects.
 """
 
 from __future__ import annotations
@@ -174,6 +175,10 @@ class RunReport:
     """Processes that trained (torchrun/accelerate); only the main one evaluates and records."""
     sequences: Json = field(default_factory=dict)
     """Training-sequence statistics (`training.sequences.SequenceStats`: loss_token_share...)."""
+    preference: Json | None = None
+    """The preference stage (`training.preference.PreferenceStageResult.as_dict()`: ran, reason,
+    pairs_train, pairs_heldout, accuracy_before, accuracy_after, steps, seconds, final_loss);
+    None in records from before the stage existed."""
 
     def with_promotion(self, decision: PromotionDecision) -> RunReport:
         return replace(self, promotion=decision)
@@ -183,7 +188,7 @@ class RunReport:
             "run_id": self.run_id, "adapter_base_model": self.adapter_base_model, "preset": self.preset,
             "data": self.data, "fit": self.fit, "evaluation": self.evaluation.to_json(),
             "promotion": self.promotion.as_dict() if self.promotion else None,
-            "world_size": self.world_size, "sequences": self.sequences,
+            "world_size": self.world_size, "sequences": self.sequences, "preference": self.preference,
         }
 
     @classmethod
@@ -195,6 +200,7 @@ class RunReport:
             evaluation=EvaluationReport.from_json(data.get("evaluation") or {}),
             promotion=PromotionDecision.from_json(promotion) if promotion else None,
             world_size=int(data.get("world_size") or 1), sequences=data.get("sequences") or {},
+            preference=data.get("preference"),
         )
 
     def adapter_metrics(self) -> Json:
@@ -211,6 +217,7 @@ class RunReport:
             "run_id": self.run_id, "created_at": created_at, "data": self.data,
             "metrics": {**self.adapter_metrics(), "style": self.evaluation.to_json()["style"]},
             "promotion": self.promotion.as_dict() if self.promotion else None,
+            "preference": self.preference,
         }
 
 
@@ -221,4 +228,5 @@ def eval_json(adapter_id: str, report: Json | None, metrics: Json) -> Json:
     evaluation = run.evaluation if run else EvaluationReport(0, 0, PerModel.from_json(metrics.get("perplexity")),
                                                              PerModel.from_json(metrics.get("hits_at_1")))
     promotion = run.promotion.as_dict() if run and run.promotion else None
-    return {"adapter": adapter_id, **evaluation.summary(), "promotion": promotion}
+    preference = run.preference if run else None
+    return {"adapter": adapter_id, **evaluation.summary(), "promotion": promotion, "preference": preference}

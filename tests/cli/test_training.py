@@ -36,6 +36,31 @@ def test_dataset_command_writes_jsonl(settings, tmp_path):
     assert all("a@b.io" not in json.dumps(line) for line in lines)
 
 
+def test_dataset_reports_and_leaves_out_the_bots_own_messages(settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("TGTWIN_BASE_MODEL", "tiny")  # its tokenizer builds in a moment
+
+    async def seed_with_bot_reply() -> None:
+        await seed(settings)
+        async with Database.open(settings.db_path) as db:
+            await message_queries.mark_authored(db, 1, [11], "bot")  # "a5" was the bot's auto-reply
+
+    asyncio.run(seed_with_bot_reply())
+    from cli.app import app
+
+    out = tmp_path / "examples.jsonl"
+    args = ["--data-dir", str(settings.data_dir), "dataset", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (data["excluded_bot_messages"], data["excluded_context_messages"]) == (1, 1)  # a5 and the q5 it answered
+    assert data["examples"] == 19
+    replies = [line["reply"] for line in map(json.loads, out.read_text().splitlines())]
+    assert ["a5"] not in replies and ["a4"] in replies and ["a6"] in replies
+    text = CliRunner().invoke(app, args)
+    assert text.exit_code == 0, text.output
+    assert "the bot's own messages left out: 1 (and 1 messages around them)" in " ".join(text.output.split())
+
+
 def test_eval_json_prints_one_object(settings):
     from storage import training as training_queries
     from training.report import EvaluationReport, PerModel, RunReport
@@ -52,6 +77,7 @@ def test_eval_json_prints_one_object(settings):
 
     result = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "eval", "a1", "--json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output.strip().splitlines()[-1])
+    data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["perplexity"] == {"base": 9.0, "served": None, "new": 3.0} and data["generated"] == 4
     assert {"blind_judge_accuracy", "style_distance", "hits_at_1"} <= set(data)
+    assert data["preference"] is None  # a run from before the preference stage existed

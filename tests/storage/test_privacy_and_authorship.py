@@ -65,5 +65,5 @@ async def test_training_reads_exclude_bot_messages_and_count_them(db: Database) 
     history = await dataset_queries.training_history(db, 5)
     assert [m.message_id for m in history.messages] == [1, 2]
     assert [m.message_id for m in await dataset_queries.chat_history(db, 5)] == [1, 2]
-    assert await dataset_queries.excluded_bot_message_count(db) == 1
+    assert (history.excluded_bot_messages, history.excluded_context_messages) == (1, 1)  # 4, and 3 it answered
     assert await dataset_queries.owner_message_count(db) == 1

@@ -81,7 +81,7 @@ async def test_a_failed_swap_changes_no_record(db):
 
 
 def test_lora_can_be_limited_to_the_last_layers():
-    from training.run import lora_config
+    from training.fit import lora_config
 
     config = load_preset("tiny")
     assert lora_config(config, 30).layers_to_transform is None

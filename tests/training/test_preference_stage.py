@@ -62,7 +62,7 @@ def tiny(tiny_model_dir):
 
     from model.prompt import PromptFormat
     from model.sources import load_base
-    from training.run import lora_config
+    from training.fit import lora_config
 
     model, tokenizer = load_base("tiny", tiny_model_dir.parent, quantization="none", for_training=True)
     config = load_preset("tiny").with_overrides(

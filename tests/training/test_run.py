@@ -13,7 +13,8 @@ from storage import training as training_queries
 from training import run as run_module
 from training.config import load_preset
 from training.evaluate import encode_examples
-from training.run import fit, run_training
+from training.fit import fit
+from training.run import run_training
 
 PAIRS = [("hi", "hey"), ("how are you?", "fine, you?"), ("see you", "bye"), ("lol", "haha"), ("ok?", "ok")]
 
