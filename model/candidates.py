@@ -179,8 +179,23 @@ def choose_replies(
     *, should_stop: Callable[[], bool] | None = None,
 ) -> list[list[str]]:
     """Up to `n` replies: `max(n, n_candidates)` samples, filtered, ranked best first. The list may
-    be shorter than `n` (all dropped → `[[]]`, one empty reply)."""
+    be shorter than `n` (all dropped → `[[]]`, one empty reply).
+
+    The rhythm is sampled, the content is ranked: the first kept sample's message count is the
+    model's own draw of "one message or several", and the ranking picks the best reply among those
+    with that count (`keep_sampled_rhythm`). Ranking across counts would favour one short message,
+    whose mean per-token likelihood is higher, and erase the owner's rhythm."""
     sampled = generate_replies(model, tokenizer, fmt, dialogue, gen, max(n, n_candidates), should_stop=should_stop)
     candidates = filter_candidates(sampled, last_partner_messages(dialogue), markers_for(fmt, dialogue, tokenizer))
-    ranked = rank(model, tokenizer, fmt, dialogue, candidates)
+    ranked = keep_sampled_rhythm(candidates, rank(model, tokenizer, fmt, dialogue, candidates))
     return [list(c.messages) for c in ranked[:n]] or [[]]
+
+
+def keep_sampled_rhythm(candidates: Sequence[Candidate], ranked: Sequence[Candidate]) -> list[Candidate]:
+    """`ranked` reordered so the replies with the first kept sample's message count come first (in
+    rank order), then the others: pure, so the choice of rhythm stays an unbiased sample."""
+    kept = [c for c in candidates if c.dropped is None]
+    if not kept:
+        return list(ranked)
+    count = len(kept[0].messages)
+    return [c for c in ranked if len(c.messages) == count] + [c for c in ranked if len(c.messages) != count]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from model.candidates import (
+    Candidate,
     drop_reason,
     filter_candidates,
     has_markers,
     is_echo,
+    keep_sampled_rhythm,
     markers_for,
     repeats_itself,
     score_replies,
@@ -86,3 +88,15 @@ def test_scores_equal_a_full_forward_and_rank(tiny_model):
     assert [c.score for c in ranked] == sorted(scores, reverse=True)  # best first, dropped left out
     assert len(ranked) == 3
 
+
+
+def test_the_first_kept_sample_decides_the_rhythm_and_the_ranking_the_content():
+    sampled = [Candidate(("hey",), dropped="echo"), Candidate(("ok", "see you")), Candidate(("sure",)),
+               Candidate(("yes", "at 8"))]
+    ranked = [Candidate(("sure",), score=-0.5), Candidate(("yes", "at 8"), score=-1.0),
+              Candidate(("ok", "see you"), score=-2.0)]
+    # The first kept sample has two messages: the best two-message reply wins over a better-scored single one.
+    assert [c.messages for c in keep_sampled_rhythm(sampled, ranked)] == [("yes", "at 8"), ("ok", "see you"), ("sure",)]
+    single_first = [Candidate(("sure",)), Candidate(("ok", "see you"))]
+    assert keep_sampled_rhythm(single_first, ranked)[0].messages == ("sure",)
+    assert keep_sampled_rhythm([Candidate(("x",), dropped="empty")], []) == []
