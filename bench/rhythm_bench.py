@@ -39,7 +39,7 @@ async def measure(data_dir: Path, adapter: str | None, use_base: bool, contexts:
     async with Database.open(settings.db_path) as db:
         if (await message_queries.counts(db)).messages == 0:
             from app_runtime import SAMPLE_EXPORT
-            from bot.export_import import import_export
+            from telegram_export import import_export
 
             await import_export(db, SAMPLE_EXPORT)
         built = await load_dataset(db, settings)
