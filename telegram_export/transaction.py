@@ -112,14 +112,17 @@ async def import_export(
     finally:
         reader.close()
     for export_type in sorted(set(summary.skipped_chat_types)):
-        log.warning("skipped chats of type %r (a type we do not import, or a service chat)", export_type)
+        log.warning("skipped chats of unknown export type %r", export_type)
+    if summary.service_chats_skipped:
+        log.info("skipped %d service chats and bots (never stored; TGTWIN_ALLOWED_SERVICE_CHATS keeps one)",
+                 summary.service_chats_skipped)
     if summary.texts_unreadable:
         log.warning("%d messages had neither `text` nor `text_entities`: stored with an empty text",
                     summary.texts_unreadable)
     result = ImportResult(
         owner_id=summary.owner_id, chats=len(summary.chats), messages_added=added, messages_skipped=rows - added,
         service_skipped=summary.service_skipped, media_placeholders=summary.media_placeholders,
-        chats_skipped=len(summary.skipped_chat_types), texts_unreadable=summary.texts_unreadable,
+        chats_skipped=len(summary.skipped_chat_types) + summary.service_chats_skipped, texts_unreadable=summary.texts_unreadable,
     )
     log.info(
         "export imported: %d chats, %d messages added, %d already present, %d service skipped, %d media, "

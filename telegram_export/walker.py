@@ -38,6 +38,7 @@ class ReadSummary:
     media_placeholders: int
     texts_unreadable: int
     skipped_chat_types: tuple[str, ...]
+    service_chats_skipped: int = 0  # service chats and bots: never stored unless allowed
 
 
 @dataclass(slots=True)
@@ -74,6 +75,7 @@ class ExportWalker:
     media_placeholders: int = 0
     texts_unreadable: int = 0
     skipped_chat_types: list[str] = field(default_factory=list)
+    service_chats_skipped: int = 0
     _batch: list[Params] = field(default_factory=list)
 
     def chunks(self) -> Iterator[list[Params]]:
@@ -190,7 +192,7 @@ class ExportWalker:
             return None
         chat_id, chat_type = resolved
         if is_service_chat(chat_id, chat_type=chat_type, allowed=self.allowed_service_chats):
-            self.skipped_chat_types.append(f"{chat_type} (service)")
+            self.service_chats_skipped += 1
             return None
         name = header.get("name")
         title = name if isinstance(name, str) else ""
@@ -244,4 +246,5 @@ class ExportWalker:
         return ReadSummary(
             self._resolve_owner(), self.profile, tuple(self.chats.values()), senders, self.parsed,
             self.service_skipped, self.media_placeholders, self.texts_unreadable, tuple(self.skipped_chat_types),
+            self.service_chats_skipped,
         )

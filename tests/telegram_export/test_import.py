@@ -248,3 +248,11 @@ async def test_reader_process_path(db: Database, tmp_path: Path, monkeypatch: py
     assert (result.messages_added, result.service_skipped) == (messages, service)
     assert seen == sorted(seen) and seen[-1] == messages + service
     assert (await message_queries.counts(db)).owner_messages == owner_messages
+
+
+async def test_a_service_chat_is_imported_only_when_the_owner_allows_it(db: Database) -> None:
+    """The sample's bot chat is a service chat: skipped by default, kept when its id is allowed."""
+    skipped = await import_export(db, SAMPLE)
+    assert 5550199 not in {c.id for c in await chat_queries.list_chats(db)} and skipped.chats_skipped == 1
+    allowed = await import_export(db, SAMPLE, allowed_service_chats=(5550199,))
+    assert 5550199 in {c.id for c in await chat_queries.list_chats(db)} and allowed.chats_skipped == 0
