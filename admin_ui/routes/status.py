@@ -10,59 +10,24 @@ from pydantic import BaseModel
 from admin_ui.deps import ServicesDep
 from admin_ui.overview import snapshot
 from model.status import ModelStatus
+from product_status import SchedulerState, StatusCounts, TelegramState, TrainingState
+from training.preference_pairs import PreferencePairCounts
 
 router = APIRouter(tags=["status"])
 
 
-class CountsOut(BaseModel):
-    chats: int
-    messages: int
-    owner_messages: int
-    pending_drafts: int
-    auto_chats: int
-    draft_chats: int
-    adapters: int
-
-
-class TelegramOut(BaseModel):
-    configured: bool
-    connected: bool
-
-
-class LastRunOut(BaseModel):
-    id: int
-    status: str
-    progress: float
-    adapter_id: str | None
-    started_at: int
-    finished_at: int | None
-    error: str | None
-
-
-class TrainingStateOut(BaseModel):
-    available: bool
-    running: bool
-    last_run: LastRunOut | None
-    processes: int
-
-
-class PreferencePairsOut(BaseModel):
-    total: int
-    unused: int
-    """Pairs no training run has learned from yet."""
-    edited: int
-    own_reply: int
-
-
 class StatusOut(BaseModel):
-    counts: CountsOut
+    """`product_status.StatusSnapshot` as the API shows it (the same nested dataclasses, without the
+    owner id and the database path)."""
+
+    counts: StatusCounts
     autoreply_enabled: bool
     model: ModelStatus
     adapter: str | None
-    telegram: TelegramOut
-    training: TrainingStateOut
-    scheduler: dict[str, Any]
-    preference_pairs: PreferencePairsOut
+    telegram: TelegramState
+    training: TrainingState
+    scheduler: SchedulerState
+    preference_pairs: PreferencePairCounts
 
 
 @router.get("/status", response_model=StatusOut,
