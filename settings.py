@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     model_backend: Literal["local", "openai"] = Field(
         "local", description="`local` runs the model in-process; `openai` calls an OpenAI-compatible server."
     )
+    serving_engine: Literal["auto", "torch", "ct2"] = Field(
+        "auto", description="Local backend's engine: `ct2` (CTranslate2 int8, CPU), `torch`, or auto = ct2 on a "
+        "CPU-only machine where ctranslate2 is installed, torch otherwise.",
+    )
     openai_base_url: str = Field("http://127.0.0.1:8001/v1", description="Base URL for the openai backend.")
     openai_api_key: SecretStr | None = Field(None, description="API key for the openai backend, if any.")
     openai_model: str = Field("tgtwin", description="Model (or LoRA) name served by the openai backend.")

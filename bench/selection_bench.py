@@ -57,6 +57,7 @@ def measure(data_dir: Path, adapter: str | None, contexts: int, candidates: int)
     from model.generation import GenerationSettings, generate_replies
     from model.prompt import PromptFormat
     from model.sources import load_base
+    from model.torch_engine import TorchReplies
 
     settings, heldout, adapter = asyncio.run(_heldout(data_dir, adapter, contexts))
     torch.manual_seed(0)
@@ -70,7 +71,7 @@ def measure(data_dir: Path, adapter: str | None, contexts: int, candidates: int)
         sampled = generate_replies(model, tokenizer, fmt, example.dialogue, gen, candidates)
         kept = filter_candidates(sampled, last_partner_messages(example.dialogue),
                                  markers_for(fmt, example.dialogue, tokenizer))
-        ranked = rank(model, tokenizer, fmt, example.dialogue, kept)
+        ranked = rank(TorchReplies(model, tokenizer), fmt, example.dialogue, kept)
         first = next((c.messages for c in kept if c.dropped is None), ())
         chosen["first_sample"].append(first)
         chosen["ranked"].append(ranked[0].messages if ranked else ())

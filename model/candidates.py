@@ -1,10 +1,11 @@
 """Candidate replies, filtered and ranked: what the live bot, drafts and the panel's *Suggest* send.
 
-`choose_reply` samples N candidates (one batched `generate`), drops the ones no owner would send
+`choose_replies` samples N candidates (one batched generation), drops the ones no owner would send
 (pure filters below: empty, an echo of the partner's last turn, speaker labels or template tokens,
 repeating itself), and picks the one the model itself finds most likely *as an answer to this
 context*: the length-normalised log-likelihood of the reply given the prompt (mean log-probability
-per reply token, end of turn included), scored for all candidates in one batched forward pass.
+per reply token, end of turn included), scored for all candidates in one batched pass. The model
+is a `ReplyEngine`: torch (training's evaluation, GPU serving) or CTranslate2 (CPU serving).
 When every candidate is dropped the reply is empty (the bot then skips, never sends garbage).
 """
 
@@ -14,10 +15,9 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from model.dialogue import Dialogue, join_messages
-from model.generation import generate_replies
 
 Reply = Sequence[str]
 REPEAT_NGRAM = 3
@@ -119,63 +119,40 @@ def last_partner_messages(dialogue: Dialogue) -> tuple[str, ...]:
     return partner[-1].messages if partner else ()
 
 
-# ---------------------------------------------------------------------- scoring (torch)
+# ---------------------------------------------------------------------- engine-agnostic choice
 
-def score_continuations(model: Any, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[float | None]:
-    """Mean log-probability per token of each continuation after one shared prompt.
+class ReplyEngine(Protocol):
+    """A loaded model as the choice needs it: sampling and scoring replies in one prompt format.
+    Implemented by `model.torch_engine.TorchReplies` and `model.ct2_engine.Ct2Engine`."""
 
-    The prompt goes through the model once; its key/value cache is repeated for the continuations,
-    which are scored together in one batched forward pass (right-padded, masked)."""
-    import torch
+    tokenizer: Any
 
-    scores: list[float | None] = [None] * len(continuations)
-    todo = [i for i, c in enumerate(continuations) if c]
-    if not todo or not prompt_ids:
-        return scores
-    device = next(model.parameters()).device
-    model.eval()
-    with torch.inference_mode():
-        prompt = torch.tensor([list(prompt_ids)], dtype=torch.long, device=device)
-        out = model(input_ids=prompt, attention_mask=torch.ones_like(prompt), use_cache=True)
-        first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-        cache = out.cache
-        cache.batch_repeat_interleave(len(todo))
-        width = max(len(continuations[i]) for i in todo)
-        ids = torch.zeros((len(todo), width), dtype=torch.long, device=device)
-        valid = torch.zeros((len(todo), width), dtype=torch.bool, device=device)
-        for row, i in enumerate(todo):
-            ids[row, :len(continuations[i])] = torch.tensor(list(continuations[i]), device=device)
-            valid[row, :len(continuations[i])] = True
-        mask = torch.cat([torch.ones((len(todo), len(prompt_ids)), dtype=torch.long, device=device), valid.long()], dim=1)
-        logits = model(input_ids=ids, attention_mask=mask, cache=cache, use_cache=True).logits.float()
-        logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
-        later = logprobs.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1) * valid[:, 1:]
-        totals = first[ids[:, 0]] + later.sum(-1)
-        for row, i in enumerate(todo):
-            scores[i] = float(totals[row]) / len(continuations[i])
-    return scores
+    def sample(self, fmt: Any, dialogue: Dialogue, gen: Any, n: int,
+               should_stop: Callable[[], bool] | None = None) -> list[list[str]]:
+        """`n` sampled replies to the dialogue's last turn (see `model.generation.generate_replies`)."""
+
+    def score(self, fmt: Any, dialogue: Dialogue, replies: Sequence[Reply]) -> list[float | None]:
+        """Length-normalised log-likelihood of each reply given the dialogue: the mean log-probability
+        per reply token (end of turn included) after exactly the prompt serving feeds."""
 
 
-def score_replies(model: Any, tokenizer: Any, fmt: Any, dialogue: Dialogue, replies: Sequence[Reply]) -> list[float | None]:
-    """Length-normalised log-likelihood of each reply given `dialogue`: the reply's tokens (end of
-    turn included) after exactly the prompt serving feeds, as in a training row."""
-    prompt_ids = fmt.encode_prompt(tokenizer, dialogue)
-    continuations = [tokenizer.encode(fmt.reply_text(join_messages(list(r))), add_special_tokens=False) for r in replies]
-    return score_continuations(model, prompt_ids, continuations)
+def reply_token_ids(tokenizer: Any, fmt: Any, replies: Sequence[Reply]) -> list[list[int]]:
+    """Each reply's tokens as a training row ends them: the messages, then the end of turn."""
+    return [tokenizer.encode(fmt.reply_text(join_messages(list(r))), add_special_tokens=False) for r in replies]
 
 
-def rank(model: Any, tokenizer: Any, fmt: Any, dialogue: Dialogue, candidates: Sequence[Candidate]) -> list[Candidate]:
+def rank(engine: ReplyEngine, fmt: Any, dialogue: Dialogue, candidates: Sequence[Candidate]) -> list[Candidate]:
     """Kept candidates, best first, with their scores (dropped ones are left out)."""
     kept = [c for c in candidates if c.dropped is None]
     if len(kept) < 2:
         return kept
-    scores = score_replies(model, tokenizer, fmt, dialogue, [c.messages for c in kept])
+    scores = engine.score(fmt, dialogue, [c.messages for c in kept])
     scored = [Candidate(c.messages, None, s) for c, s in zip(kept, scores, strict=True)]
     return sorted(scored, key=lambda c: float("-inf") if c.score is None else c.score, reverse=True)
 
 
 def choose_replies(
-    model: Any, tokenizer: Any, fmt: Any, dialogue: Dialogue, gen: Any, n_candidates: int, n: int = 1,
+    engine: ReplyEngine, fmt: Any, dialogue: Dialogue, gen: Any, n_candidates: int, n: int = 1,
     *, should_stop: Callable[[], bool] | None = None,
 ) -> list[list[str]]:
     """Up to `n` replies: `max(n, n_candidates)` samples, filtered, ranked best first. The list may
@@ -185,9 +162,9 @@ def choose_replies(
     model's own draw of "one message or several", and the ranking picks the best reply among those
     with that count (`keep_sampled_rhythm`). Ranking across counts would favour one short message,
     whose mean per-token likelihood is higher, and erase the owner's rhythm."""
-    sampled = generate_replies(model, tokenizer, fmt, dialogue, gen, max(n, n_candidates), should_stop=should_stop)
-    candidates = filter_candidates(sampled, last_partner_messages(dialogue), markers_for(fmt, dialogue, tokenizer))
-    ranked = keep_sampled_rhythm(candidates, rank(model, tokenizer, fmt, dialogue, candidates))
+    sampled = engine.sample(fmt, dialogue, gen, max(n, n_candidates), should_stop)
+    candidates = filter_candidates(sampled, last_partner_messages(dialogue), markers_for(fmt, dialogue, engine.tokenizer))
+    ranked = keep_sampled_rhythm(candidates, rank(engine, fmt, dialogue, candidates))
     return [list(c.messages) for c in ranked[:n]] or [[]]
 
 

@@ -71,7 +71,7 @@ def generate_replies(
     input_ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
     stops = reply_stop_strings(fmt, tokenizer, dialogue)
     sample = gen.temperature > 0
-    eos_ids = _end_token_ids(fmt, tokenizer)
+    eos_ids = end_token_ids(fmt, tokenizer)
     config = GenerationConfig(
         max_new_tokens=gen.max_new_tokens,
         do_sample=sample,
@@ -97,9 +97,22 @@ def generate_replies(
             logits_processor=processors,
             stopping_criteria=criteria,
         )
-    texts = [tokenizer.decode(row[len(prompt_ids):], skip_special_tokens=False) for row in output.tolist()]
-    replies = [split_reply(cut_reply(text, stops, fmt.speaker_prefixes(dialogue), fmt.owner_label)) for text in texts]
+    replies = [finish_reply(tokenizer, fmt, dialogue, stops, row[len(prompt_ids):]) for row in output.tolist()]
     return replies if sample else replies * n
+
+
+def finish_reply(tokenizer: Any, fmt: PromptFormat, dialogue: Dialogue, stops: Sequence[str],
+                 generated_ids: Sequence[int]) -> list[str]:
+    """The Telegram messages of one generated token sequence (every engine ends here)."""
+    text = tokenizer.decode(list(generated_ids), skip_special_tokens=False)
+    return split_reply(cut_reply(text, stops, fmt.speaker_prefixes(dialogue), fmt.owner_label))
+
+
+def turn_has_ended(tokenizer: Any, fmt: PromptFormat, dialogue: Dialogue, stops: Sequence[str],
+                   generated_ids: Sequence[int]) -> bool:
+    """Whether a sequence being generated has finished the owner's turn (then it can stop)."""
+    text = tokenizer.decode(list(generated_ids), skip_special_tokens=False)
+    return owner_part(text, stops, fmt.speaker_prefixes(dialogue), fmt.owner_label)[1]
 
 
 def reply_stop_strings(fmt: PromptFormat, tokenizer: Any, dialogue: Dialogue) -> list[str]:
@@ -135,28 +148,33 @@ def owner_part(
 
 
 def banned_phrase_processor(tokenizer: Any, phrases: Sequence[str], bias: float = -math.inf) -> Any:
-    """A logits processor that biases each banned phrase's completing token (None when no phrases).
-
-    Each phrase is banned as tokenised at a word start, after a space, and capitalised, since BPE
-    gives each spelling different ids."""
+    """A logits processor that biases each banned phrase's completing token (None when no phrases)."""
     from transformers import SequenceBiasLogitsProcessor
 
-    sequences: dict[tuple[int, ...], float] = {}
+    sequences = banned_sequences(tokenizer, phrases)
+    if not sequences:
+        return None
+    return SequenceBiasLogitsProcessor(sequence_bias=[[list(ids), float(bias)] for ids in sequences])
+
+
+def banned_sequences(tokenizer: Any, phrases: Sequence[str]) -> list[tuple[int, ...]]:
+    """The token sequences of each banned phrase: as tokenised at a word start, after a space, and
+    capitalised, since BPE gives each spelling different ids."""
+    sequences: dict[tuple[int, ...], None] = {}
     for phrase in phrases:
         phrase = phrase.strip()
         if not phrase:
             continue
-        for variant in {phrase, phrase.capitalize(), phrase.lower()}:
+        for variant in sorted({phrase, phrase.capitalize(), phrase.lower()}):
             for spelled in (variant, " " + variant):
                 ids = tuple(tokenizer.encode(spelled, add_special_tokens=False))
                 if ids:
-                    sequences[ids] = float(bias)
-    if not sequences:
-        return None
-    return SequenceBiasLogitsProcessor(sequence_bias=[[list(ids), b] for ids, b in sequences.items()])
+                    sequences[ids] = None
+    return list(sequences)
 
 
-def _end_token_ids(fmt: PromptFormat, tokenizer: Any) -> list[int]:
+def end_token_ids(fmt: PromptFormat, tokenizer: Any) -> list[int]:
+    """EOS and the format's end-of-turn marker when it is a single token: generation stops on either."""
     ids = []
     if tokenizer.eos_token_id is not None:
         ids.append(tokenizer.eos_token_id)
@@ -172,16 +190,11 @@ def _stop_on_text(tokenizer: Any, fmt: PromptFormat, dialogue: Dialogue, stops: 
     import torch
     from transformers import StoppingCriteria
 
-    prefixes = fmt.speaker_prefixes(dialogue)
-
     class StopAtTurnEnd(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
             if should_stop is not None and should_stop():
                 return torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-            done = [
-                owner_part(tokenizer.decode(row, skip_special_tokens=False), stops, prefixes, fmt.owner_label)[1]
-                for row in input_ids[:, prompt_length:].tolist()
-            ]
+            done = [turn_has_ended(tokenizer, fmt, dialogue, stops, row) for row in input_ids[:, prompt_length:].tolist()]
             return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
     return StopAtTurnEnd()

@@ -6,6 +6,10 @@ happens strictly between two requests and no request ever sees a half-swapped mo
 loop only waits on futures. Waiting requests are bounded (`ModelBusy` past the limit), and each
 request gives up after `generation_timeout_s` (`GenerationTimeout`); a timed-out generation is
 told to stop at its next token, a timed-out queued one never starts.
+
+The model itself is an engine (`TGTWIN_SERVING_ENGINE`): CTranslate2 int8 on a CPU-only machine
+(`auto`, where installed), torch with peft otherwise. An adapter the CTranslate2 engine has no
+export for yet is converted on a helper thread while the old adapter keeps serving.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from model.adapter_format import serving_format
-from model.candidates import choose_replies
+from model.candidates import ReplyEngine, choose_replies
 from model.dialogue import Dialogue
 from model.generation import GenerationSettings
 from model.prompt import PromptFormat
@@ -86,8 +90,33 @@ def read_adapter_info(adapter_dir: str | Path) -> AdapterInfo:
     return AdapterInfo(str(path), meta.get("base_model"), meta.get("preset"), meta)
 
 
+class Engine(ReplyEngine, Protocol):
+    """A serving engine: `model.torch_engine.TorchEngine` or `model.ct2_engine.Ct2Engine`
+    (`TGTWIN_SERVING_ENGINE`). `prepare` may run on any thread; the rest on the worker thread."""
+
+    name: str
+    device: str
+    dtype: str
+    threads: int
+
+    def load(self) -> None:
+        """Load the tokenizer and the bare base model."""
+
+    def prepare(self, adapter_dir: str) -> None:
+        """Build what serving `adapter_dir` needs (slow; nothing is served from it yet)."""
+
+    def activate(self, adapter_dir: str | None) -> None:
+        """Serve `adapter_dir` (None = the bare base); on failure the old one stays."""
+
+    def use_threads(self, threads: int) -> None:
+        """CPU threads for the next request."""
+
+    def close(self) -> None:
+        """Release the model (and give back process-wide settings)."""
+
+
 def serving_threads(training: bool, cpus: int | None = None, load: float | None = None) -> int:
-    """Torch threads for serving on CPU (one pool per process: the training worker has its own).
+    """CPU threads for serving (the training worker, a process of its own, has its own pool).
 
     While a run trains: `inference_threads()`; the worker (lower priority) takes the other cores.
     Otherwise every core, unless other work already keeps them busy (1-minute load average at or
@@ -118,18 +147,11 @@ class ModelService:
         self._adapter_error: str | None = None
         self._waiting = 0
         # Set on the worker thread only:
-        self._base: Any = None
-        self._peft: Any = None
-        self._tokenizer: Any = None
+        self._engine: Engine | None = None
         self._format: PromptFormat | None = None
         self._base_format: PromptFormat | None = None
         self._adapter: AdapterInfo | None = None
-        self._adapter_name: str | None = None
-        self._adapter_count = 0
-        self._device = "cpu"
-        self._dtype = ""
         self._last_latency_s: float | None = None
-        self._torch_threads_before: int | None = None
         self._training = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -156,11 +178,8 @@ class ModelService:
         self._state = "stopped"
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
-        if self._torch_threads_before is not None:
-            import torch
-
-            torch.set_num_threads(self._torch_threads_before)
-            self._torch_threads_before = None
+        if self._engine is not None:
+            self._engine.close()
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Wait until the base model is loaded; `ModelNotReady` if it failed or takes longer."""
@@ -201,7 +220,12 @@ class ModelService:
             info = read_adapter_info(adapter_dir)
             self._check_base(info)
         await self.wait_ready(self.settings.generation_timeout_s)
-        assert self._executor is not None
+        assert self._executor is not None and self._engine is not None
+        if adapter_dir is not None:  # a missing export is built beside serving, not in its queue
+            try:
+                await asyncio.to_thread(self._engine.prepare, adapter_dir)
+            except Exception as exc:
+                raise AdapterError(f"cannot prepare adapter {Path(adapter_dir).name}: {exc}") from exc
         future = asyncio.get_running_loop().run_in_executor(self._executor, self._activate, adapter_dir)
         await future  # not timed out: a half-finished swap must not be abandoned
 
@@ -211,14 +235,15 @@ class ModelService:
         self._training = active
 
     def status(self) -> ModelStatus:
-        adapter = self._adapter
+        adapter, engine = self._adapter, self._engine
         return ModelStatus(
             backend="local", state=self._state, base_model=self.settings.base_model,
             adapter_id=Path(adapter.path).name if adapter else None,
             adapter_path=adapter.path if adapter else None,
             adapter_preset=adapter.preset if adapter else None,
             adapter_error=self._adapter_error, error=self._error,
-            device=self._device, dtype=self._dtype or None,
+            device=engine.device if engine else "cpu", dtype=(engine.dtype or None) if engine else None,
+            engine=engine.name if engine else None,
             prompt_style=self._format.style if self._format else None,
             waiting=self._waiting, last_latency_s=self._last_latency_s,
         )
@@ -255,39 +280,37 @@ class ModelService:
     # ------------------------------------------------------------------ worker thread
 
     def _load(self) -> None:
-        import torch
-
-        from model.sources import load_base
-
-        if not torch.cuda.is_available():
-            self._torch_threads_before = torch.get_num_threads()
-            self._set_threads()  # process-wide; restored by aclose()
-
-        model, tokenizer = load_base(self.settings.base_model, self.settings.models_dir)
-        self._base, self._tokenizer = model, tokenizer
-        self._base_format = PromptFormat.for_tokenizer(tokenizer)
+        engine = self._make_engine()
+        engine.load()
+        self._engine = engine
+        self._base_format = PromptFormat.for_tokenizer(engine.tokenizer)
         self._format = self._base_format
-        parameter = next(model.parameters())
-        self._device, self._dtype = str(parameter.device), str(parameter.dtype).replace("torch.", "")
         if self._requested_adapter is not None:
             try:
                 info = read_adapter_info(self._requested_adapter)
                 self._check_base(info)
+                engine.prepare(self._requested_adapter)  # nothing is served yet: build here
                 self._activate(self._requested_adapter)
             except Exception as exc:  # serve the base model rather than nothing
                 self._adapter_error = f"{type(exc).__name__}: {exc}"
                 log.error("model service: adapter %s not loaded, serving the base model: %s",
                           self._requested_adapter, self._adapter_error)
-        log.info("model service ready: %s%s on %s (%s)", self.settings.base_model,
-                 f" + {self._adapter.path}" if self._adapter else "", self._device, self._dtype)
+        log.info("model service ready: %s%s on %s (%s, %s)", self.settings.base_model,
+                 f" + {self._adapter.path}" if self._adapter else "", engine.device, engine.name, engine.dtype)
 
-    def _set_threads(self) -> None:
-        import torch
+    def _make_engine(self) -> Engine:
+        from model.ct2_export import ct2_available, serving_engine
 
-        wanted = serving_threads(self._training)
-        if torch.get_num_threads() != wanted:
-            torch.set_num_threads(wanted)
-            log.debug("model service: %s torch thread(s) (training %s)", wanted, "running" if self._training else "idle")
+        choice = serving_engine(self.settings.serving_engine)
+        if choice == "ct2":
+            if not ct2_available():
+                raise ModelServiceError("TGTWIN_SERVING_ENGINE=ct2, but ctranslate2 is not installed")
+            from model.ct2_engine import Ct2Engine
+
+            return Ct2Engine(self.settings.base_model, self.settings.models_dir)
+        from model.torch_engine import TorchEngine
+
+        return TorchEngine(self.settings.base_model, self.settings.models_dir)
 
     def _check_base(self, info: AdapterInfo) -> None:
         if info.base_model is not None and info.base_model != self.settings.base_model:
@@ -298,49 +321,29 @@ class ModelService:
 
     def _activate(self, adapter_dir: str | None) -> None:
         """Load (or drop) an adapter on the worker thread; the old one stays until the new one is in."""
+        assert self._engine is not None and self._base_format is not None  # loaded before any adapter
         if adapter_dir is None:
-            if self._peft is not None:
-                self._base = self._peft.unload()  # LoRA layers out, the original modules back
-                self._peft = None
-            self._adapter, self._adapter_name, self._format = None, None, self._base_format
-            self._adapter_error = None
+            self._engine.activate(None)
+            self._adapter, self._format, self._adapter_error = None, self._base_format, None
             log.info("model service: serving the base model")
             return
-        from peft import PeftModel
-
         info = read_adapter_info(adapter_dir)
         base_format = self._base_format
-        assert base_format is not None  # loaded before any adapter
         fmt = serving_format(adapter_dir, lambda: base_format)
-        self._adapter_count += 1
-        name = f"adapter{self._adapter_count}"
         try:
-            if self._peft is None:
-                self._peft = PeftModel.from_pretrained(self._base, adapter_dir, adapter_name=name, is_trainable=False)
-            else:
-                self._peft.load_adapter(adapter_dir, adapter_name=name, is_trainable=False)
+            self._engine.activate(adapter_dir)
         except Exception as exc:
-            if self._peft is not None and name in self._peft.peft_config:
-                self._peft.delete_adapter(name)
             raise AdapterError(f"cannot load adapter {adapter_dir}: {exc}") from exc
-        self._peft.set_adapter(name)
-        self._peft.eval()
-        old = self._adapter_name
-        if old is not None and old in self._peft.peft_config:
-            self._peft.delete_adapter(old)
-        self._adapter, self._adapter_name, self._format = info, name, fmt
-        self._adapter_error = None
+        self._adapter, self._format, self._adapter_error = info, fmt, None
         log.info("model service: serving adapter %s", Path(adapter_dir).name)
 
     def _generate(self, dialogue: Dialogue, gen: GenerationSettings, n: int,
                   cancelled: threading.Event) -> list[list[str]]:
-        assert self._format is not None
-        if self._torch_threads_before is not None:  # CPU serving
-            self._set_threads()
+        assert self._format is not None and self._engine is not None
+        self._engine.use_threads(serving_threads(self._training))
         started = time.perf_counter()
-        model = self._peft if self._peft is not None else self._base
-        replies = choose_replies(model, self._tokenizer, self._format, dialogue, gen,
-                                 self.settings.reply_candidates, n, should_stop=cancelled.is_set)
+        replies = choose_replies(self._engine, self._format, dialogue, gen, self.settings.reply_candidates, n,
+                                 should_stop=cancelled.is_set)
         self._last_latency_s = round(time.perf_counter() - started, 3)
         if cancelled.is_set():
             raise GenerationTimeout("stopped after the timeout")

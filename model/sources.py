@@ -78,7 +78,7 @@ def load_base(
     `local_rank`: in a multi-process run, each process loads onto its own GPU. `sharded`: FSDP or
     ZeRO-3 shard the parameters (a 4-bit base then stores its packed weights in the compute dtype)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     from model.quantization import choose_quantization
 
@@ -87,9 +87,7 @@ def load_base(
     bnb = choose_quantization(quantization, cuda, sharded=sharded)
     if dtype is None:
         dtype = _default_dtype(cuda, for_training, quantized=bnb is not None)
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(path)
     kwargs: dict[str, Any] = {"dtype": dtype}
     if bnb is not None:
         kwargs["quantization_config"] = bnb
@@ -102,6 +100,16 @@ def load_base(
     log.info("base model %s loaded from %s (dtype %s, quantization %s)", spec, path, dtype,
              _describe(bnb))
     return model, tokenizer
+
+
+def load_tokenizer(base_dir: Path) -> Any:
+    """The tokenizer of a resolved base directory, with a pad token (EOS when it has none)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def inference_dtype(cuda: bool) -> Any:

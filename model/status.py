@@ -30,6 +30,8 @@ class ModelStatus:
     device: str = ""
     """`cpu`, `cuda:0`…, or `remote` for a server-side model."""
     dtype: str | None = None
+    engine: str | None = None
+    """The local serving engine: `torch` or `ct2` (CTranslate2); None for the openai backend."""
     server: str | None = None
     """The OpenAI-compatible server's base URL (openai backend only)."""
     served_model: str | None = None

@@ -133,12 +133,14 @@ def _measure(model: Any, tokenizer: Any, fmt: Any, rows: Sequence[dict[str, list
              hit_contexts: Sequence[Any], gen_examples: Sequence[DialogueExample], generation: Any,
              candidates: int, generate: bool) -> _Measured:
     from model.candidates import choose_replies
+    from model.torch_engine import TorchReplies
 
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     ppl = perplexity(model, rows, pad)
     hits = hits_at_1(model, tokenizer, fmt, hit_contexts)
     started = time.perf_counter()
-    generated = [choose_replies(model, tokenizer, fmt, e.dialogue, generation, candidates)[0] for e in gen_examples] if generate else None
+    engine = TorchReplies(model, tokenizer)
+    generated = [choose_replies(engine, fmt, e.dialogue, generation, candidates)[0] for e in gen_examples] if generate else None
     return _Measured(ppl, hits, generated, time.perf_counter() - started)
 
 

@@ -48,7 +48,7 @@ def is_hit(scores: Sequence[float | None]) -> bool:
 
 def hits_at_1(model: Any, tokenizer: Any, fmt: Any, contexts: Sequence[tuple[Dialogue, Reply, list[Reply]]]) -> float | None:
     """Share of `(dialogue, real reply, distractors)` where the real reply ranks first (None if no context)."""
-    from model.candidates import score_replies
+    from model.torch_engine import score_replies
 
     if not contexts:
         return None

@@ -13,9 +13,9 @@ from model.candidates import (
     keep_sampled_rhythm,
     markers_for,
     repeats_itself,
-    score_replies,
 )
 from model.dialogue import Dialogue, Turn, join_messages
+from model.torch_engine import TorchReplies, score_replies
 
 DIALOGUE = Dialogue((Turn("owner", ("yo",)), Turn("partner", ("Are you coming?", "tonight"), "Anna")), "Anna", "friend")
 MARKERS = ("Anna:", "Me:", "<|im_end|>")
@@ -84,7 +84,7 @@ def test_scores_equal_a_full_forward_and_rank(tiny_model):
         keep = labels != -100
         expected = float(logprobs[keep].gather(-1, labels[keep].unsqueeze(-1)).mean())
         assert score == pytest.approx(expected, abs=1e-4)
-    ranked = rank(model, tokenizer, fmt, DIALOGUE, [Candidate(tuple(r)) for r in replies] + [Candidate(("x",), "empty")])
+    ranked = rank(TorchReplies(model, tokenizer), fmt, DIALOGUE, [Candidate(tuple(r)) for r in replies] + [Candidate(("x",), "empty")])
     assert [c.score for c in ranked] == sorted(scores, reverse=True)  # best first, dropped left out
     assert len(ranked) == 3
 

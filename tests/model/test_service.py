@@ -1,4 +1,5 @@
-"""The model service on the tiny model: lifecycle, concurrency, busy/timeout errors, adapter swaps."""
+"""The model service on the tiny model, on both engines: lifecycle, concurrency, busy/timeout errors,
+adapter swaps."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-import model.candidates as candidates_module
+import model.service as service_module
 from model.dialogue import Dialogue, Turn
 from model.prompt import PromptFormat
 from model.service import (
@@ -42,9 +43,10 @@ def make_adapter(models_dir: Path, out: Path, base_model: str = "tiny", seed: in
     return out
 
 
-@pytest.fixture
-def fast(model_settings: Settings) -> Settings:
-    return model_settings.model_copy(update={"max_new_tokens": 4, "generation_timeout_s": 30.0})
+@pytest.fixture(params=["torch", "ct2"])
+def fast(model_settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    return model_settings.model_copy(update={"max_new_tokens": 4, "generation_timeout_s": 30.0,
+                                             "serving_engine": request.param})
 
 
 async def test_loads_in_the_background_then_replies(fast: Settings) -> None:
@@ -55,13 +57,14 @@ async def test_loads_in_the_background_then_replies(fast: Settings) -> None:
     assert isinstance(reply, list) and all(isinstance(m, str) for m in reply)
     assert status.state == "ready" and status.backend == "local" and status.adapter_path is None
     assert status.base_model == "tiny" and status.device == "cpu" and status.dtype
+    assert status.engine == fast.serving_engine and (status.dtype == "int8") == (fast.serving_engine == "ct2")
     assert service.status().state == "stopped"
 
 
 async def test_concurrent_requests_run_one_at_a_time_off_the_loop(fast: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     threads: list[str] = []
     active = {"now": 0, "max": 0}
-    real = candidates_module.generate_replies
+    real = service_module.choose_replies
 
     def tracked(*args: Any, **kwargs: Any) -> Any:
         threads.append(threading.current_thread().name)
@@ -72,7 +75,7 @@ async def test_concurrent_requests_run_one_at_a_time_off_the_loop(fast: Settings
         finally:
             active["now"] -= 1
 
-    monkeypatch.setattr(candidates_module, "generate_replies", tracked)
+    monkeypatch.setattr(service_module, "choose_replies", tracked)
     async with ModelService(fast) as service:
         results = await asyncio.gather(*(service.reply(DIALOGUE) for _ in range(4)), service.candidates(DIALOGUE, 3))
     assert len(results) == 5 and 1 <= len(results[-1]) <= 3  # filtered candidates: up to n
@@ -90,7 +93,7 @@ async def test_busy_and_timeout(fast: Settings, monkeypatch: pytest.MonkeyPatch)
     settings = fast.model_copy(update={"generation_timeout_s": 2.0})
     async with ModelService(settings, max_waiting=2) as service:
         await service.wait_ready(30)
-        monkeypatch.setattr(candidates_module, "generate_replies", slow)
+        monkeypatch.setattr(service_module, "choose_replies", slow)
         first = asyncio.ensure_future(service.reply(DIALOGUE))
         second = asyncio.ensure_future(service.reply(DIALOGUE))
         await asyncio.sleep(0.05)
@@ -156,19 +159,15 @@ def test_serving_takes_every_core_only_when_nothing_trains_and_the_machine_is_fr
 async def test_a_training_run_changes_the_serving_threads_from_the_next_request(
     fast: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import torch
-
-    import model.service as service_module
-
     monkeypatch.setattr(service_module, "serving_threads", lambda training: 1 if training else 2)
-    real_generate = candidates_module.generate_replies
+    real_choose = service_module.choose_replies
     seen: list[int] = []
 
-    def generate(*args: Any, **kwargs: Any) -> Any:
-        seen.append(torch.get_num_threads())  # on the model's thread, where the generation runs
-        return real_generate(*args, **kwargs)
+    def choose(engine: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(engine.threads)  # on the model's thread, where the generation runs
+        return real_choose(engine, *args, **kwargs)
 
-    monkeypatch.setattr(candidates_module, "generate_replies", generate)
+    monkeypatch.setattr(service_module, "choose_replies", choose)
     async with ModelService(fast) as service:
         await service.reply(DIALOGUE)
         await service.set_training_active(True)

@@ -1,0 +1,122 @@
+"""The CTranslate2 reply engine: CPU serving from an int8 export (`model/ct2_export.py`).
+
+What a reply is stays the same as on torch: the prompt format's tokens, sampling with the same
+temperature and top-p, the same end tokens and stop strings (checked after every token, per
+candidate), banned phrases suppressed, the same cut and split into messages, and candidates scored
+by their mean log-probability per token. Only the arithmetic differs: int8 weights. Measured on the
+default model (bench/generate_bench.py): the mean log-probability per token moves by ~0.03 nats,
+and a 30-token reply decodes ~2.5x faster than torch fp32 on 2 cores.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from model.candidates import Reply, reply_token_ids
+from model.ct2_export import ensure_export
+from model.dialogue import Dialogue
+from model.generation import (
+    GenerationSettings,
+    banned_sequences,
+    end_token_ids,
+    finish_reply,
+    reply_stop_strings,
+    turn_has_ended,
+)
+from model.prompt import PromptFormat
+
+log = logging.getLogger(__name__)
+
+COMPUTE_TYPE = "int8"
+
+
+class Ct2Engine:
+    """Serving on CTranslate2. An adapter is served from its merged int8 export; `prepare` builds a
+    missing export (slow: call it off the worker thread), `activate` only loads one (fast).
+    Every other method runs on the model service's worker thread."""
+
+    name = "ct2"
+
+    def __init__(self, base_model: str, models_dir: Path) -> None:
+        self.base_model, self.models_dir = base_model, models_dir
+        self.tokenizer: Any = None
+        self.device, self.dtype = "cpu", COMPUTE_TYPE
+        self._generator: Any = None
+        self._path: Path | None = None
+        self.threads = 1
+
+    def load(self) -> None:
+        from model.sources import load_tokenizer, resolve_base_dir
+
+        self.tokenizer = load_tokenizer(resolve_base_dir(self.base_model, self.models_dir))
+        self._open(ensure_export(self.base_model, self.models_dir))
+
+    def prepare(self, adapter_dir: str) -> None:
+        ensure_export(self.base_model, self.models_dir, adapter_dir)
+
+    def activate(self, adapter_dir: str | None) -> None:
+        """Serve `adapter_dir`'s export (None = the bare base); on failure the old one stays."""
+        self._open(ensure_export(self.base_model, self.models_dir, adapter_dir))
+
+    def use_threads(self, threads: int) -> None:
+        """CTranslate2 fixes its threads when a model is opened: reopen (~0.2 s for 135M, from the
+        page cache) when the wanted count changes, i.e. when a training run starts or ends."""
+        if threads != self.threads:
+            self.threads = threads
+            if self._path is not None:
+                self._open(self._path)
+
+    def close(self) -> None:
+        self._generator = None
+
+    def _open(self, path: Path) -> None:
+        import ctranslate2
+
+        self._generator = ctranslate2.Generator(str(path), device="cpu", compute_type=COMPUTE_TYPE,
+                                                intra_threads=self.threads)
+        self._path = path
+
+    def sample(self, fmt: PromptFormat, dialogue: Dialogue, gen: GenerationSettings, n: int,
+               should_stop: Callable[[], bool] | None = None) -> list[list[str]]:
+        """`n` replies, one batch row per candidate so each stops at its own end of turn. Banned
+        phrases are suppressed outright (CTranslate2 has no soft bias)."""
+        tokenizer = self.tokenizer
+        prompt = tokenizer.convert_ids_to_tokens(fmt.encode_prompt(tokenizer, dialogue))
+        stops = reply_stop_strings(fmt, tokenizer, dialogue)
+        greedy = gen.temperature == 0
+        rows = 1 if greedy else n
+        generated: list[list[int]] = [[] for _ in range(rows)]
+
+        def on_token(step: Any) -> bool:
+            if should_stop is not None and should_stop():
+                return True
+            generated[step.batch_id].append(step.token_id)
+            return turn_has_ended(tokenizer, fmt, dialogue, stops, generated[step.batch_id])
+
+        banned = [tokenizer.convert_ids_to_tokens(list(ids)) for ids in banned_sequences(tokenizer, gen.banned_phrases)]
+        results = self._generator.generate_batch(
+            [prompt] * rows, max_length=gen.max_new_tokens, include_prompt_in_result=False,
+            sampling_topk=1 if greedy else 0, sampling_topp=1.0 if greedy else gen.top_p,
+            sampling_temperature=1.0 if greedy else gen.temperature,
+            end_token=end_token_ids(fmt, tokenizer), suppress_sequences=banned or None, callback=on_token,
+        )
+        replies = [finish_reply(tokenizer, fmt, dialogue, stops, result.sequences_ids[0]) for result in results]
+        return replies * n if greedy else replies
+
+    def score(self, fmt: PromptFormat, dialogue: Dialogue, replies: Sequence[Reply]) -> list[float | None]:
+        """Mean log-probability per reply token after the prompt, all replies in one batch."""
+        tokenizer = self.tokenizer
+        prompt_ids = fmt.encode_prompt(tokenizer, dialogue)
+        continuations = reply_token_ids(tokenizer, fmt, replies)
+        scores: list[float | None] = [None] * len(continuations)
+        todo = [i for i, c in enumerate(continuations) if c]
+        if not todo or not prompt_ids:
+            return scores
+        batch = [tokenizer.convert_ids_to_tokens(prompt_ids + continuations[i]) for i in todo]
+        for i, result in zip(todo, self._generator.score_batch(batch, max_input_length=0), strict=True):
+            tail = result.log_probs[-len(continuations[i]):]  # log_probs[j] scores token j + 1
+            scores[i] = sum(tail) / len(continuations[i])
+        return scores

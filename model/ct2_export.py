@@ -1,0 +1,144 @@
+"""CTranslate2 int8 exports of the served model, for fast CPU serving (`model/ct2_engine.py`).
+
+CTranslate2 runs a converted checkpoint, not a base model with a LoRA adapter on top, so an adapter
+is first merged into an fp32 copy of the base weights (never the 4-bit training copy) and the
+merged model is converted with int8 weights. Exports are made off the serving path: by the
+training run at promotion (the export then travels inside the adapter directory, `ct2-int8/`, and
+appears with it atomically), or on a helper thread when the service is asked to serve an adapter
+that has none (older adapters, a failed export). The bare base model's export is cached once
+under the models dir. Every export is built in a temporary directory and renamed into place, so a
+crash or a concurrent export never leaves a half-written model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Literal
+
+log = logging.getLogger(__name__)
+
+EXPORT_DIR = "ct2-int8"
+MARKER_FILE = "tgtwin_ct2.json"
+# Bump when the export recipe changes: older exports are then rebuilt.
+RECIPE_VERSION = 1
+
+Engine = Literal["torch", "ct2"]
+
+
+class ExportError(RuntimeError):
+    """The model could not be converted for CTranslate2 (unsupported architecture, bad adapter)."""
+
+
+def ct2_available() -> bool:
+    """Whether `ctranslate2` is installed (found without importing it)."""
+    return importlib.util.find_spec("ctranslate2") is not None
+
+
+def serving_engine(choice: str) -> Engine:
+    """The engine `TGTWIN_SERVING_ENGINE` means here: `auto` is CTranslate2 on a CPU-only machine
+    where it is installed (int8 decodes ~2.5x faster than torch there, bench/generate_bench.py),
+    torch otherwise (CUDA serving, and the QLoRA path, stay on torch)."""
+    if choice in ("torch", "ct2"):
+        return choice  # type: ignore[return-value]
+    if choice != "auto":
+        raise ValueError(f"unknown serving engine {choice!r} (auto, torch or ct2)")
+    if not ct2_available():
+        return "torch"
+    import torch
+
+    return "torch" if torch.cuda.is_available() else "ct2"
+
+
+def export_path(base_model: str, models_dir: Path, adapter_dir: str | Path | None) -> Path:
+    """Where the export of `adapter_dir` on `base_model` (None: the bare base) lives."""
+    if adapter_dir is not None:
+        return Path(adapter_dir) / EXPORT_DIR
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", base_model).strip("-.")[:60] or "model"
+    digest = hashlib.sha256(base_model.encode("utf-8")).hexdigest()[:10]
+    return models_dir / "ct2" / f"{readable}-{digest}-int8"
+
+
+def is_current(target: Path, base_model: str) -> bool:
+    try:
+        marker = json.loads((target / MARKER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return marker.get("base_model") == base_model and marker.get("recipe") == RECIPE_VERSION
+
+
+def ensure_export(base_model: str, models_dir: Path, adapter_dir: str | Path | None = None) -> Path:
+    """The int8 export of `adapter_dir` merged into `base_model` (None: the bare base), built once."""
+    target = export_path(base_model, models_dir, adapter_dir)
+    if is_current(target, base_model):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    started = time.perf_counter()
+    try:
+        _convert(base_model, models_dir, adapter_dir, staging)
+        (staging / MARKER_FILE).write_text(
+            json.dumps({"base_model": base_model, "recipe": RECIPE_VERSION}), encoding="utf-8")
+        if target.exists() and not is_current(target, base_model):
+            shutil.rmtree(target)  # an outdated or broken export
+        try:
+            os.rename(staging, target)
+        except OSError:
+            if not is_current(target, base_model):  # not another process finishing first
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging.with_name(staging.name + ".merged"), ignore_errors=True)
+    log.info("ct2 export of %s%s built in %.1fs", base_model,
+             "" if adapter_dir is None else f" + adapter {Path(adapter_dir).name}", time.perf_counter() - started)
+    return target
+
+
+def _convert(base_model: str, models_dir: Path, adapter_dir: str | Path | None, out: Path) -> None:
+    from ctranslate2.converters import TransformersConverter
+
+    from model.sources import resolve_base_dir
+
+    source = resolve_base_dir(base_model, models_dir)
+    if adapter_dir is not None:
+        source = _merge(source, Path(adapter_dir), out.with_name(out.name + ".merged"))
+    try:
+        TransformersConverter(str(source), low_cpu_mem_usage=True).convert(str(out), quantization="int8", force=True)
+    except (NotImplementedError, ValueError, KeyError) as exc:  # the converter's "not supported" errors
+        raise ExportError(f"CTranslate2 cannot convert {base_model}: {exc}") from exc
+    _fill_special_tokens(out / "config.json")
+
+
+def _merge(base_dir: Path, adapter_dir: Path, out: Path) -> Path:
+    """The base weights with the LoRA adapter folded in, saved as a plain checkpoint."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from model.sources import load_tokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
+    try:
+        merged = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False).merge_and_unload()
+    except Exception as exc:
+        raise ExportError(f"cannot merge adapter {adapter_dir.name}: {exc}") from exc
+    merged.save_pretrained(str(out))
+    load_tokenizer(base_dir).save_pretrained(str(out))
+    return out
+
+
+def _fill_special_tokens(config_path: Path) -> None:
+    """CTranslate2 refuses a config whose BOS token is null (tokenizers without one, like `tiny`'s);
+    generation never relies on it (prompts carry their own tokens), so EOS stands in."""
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.get("bos_token") is None:
+        config["bos_token"] = config.get("eos_token")
+        config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
