@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     openai_model: str = Field("tgtwin", description="Model (or LoRA) name served by the openai backend.")
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy).")
     top_p: float = Field(0.9, gt=0.0, le=1.0, description="Nucleus sampling cut-off.")
+    top_k: int = Field(
+        50, ge=0, le=1000, description="Sample only among the k likeliest tokens (0 = no limit), then top-p.",
+    )
     max_new_tokens: int = Field(64, ge=1, le=1024, description="Longest reply, in tokens.")
     banned_phrases: CommaList = Field(
         default_factory=list, description="Comma-separated words/phrases the model may not emit."

@@ -1,28 +1,32 @@
 """Reply latency and decode speed of the default model (`bundled:smollm2-135m`) on CPU.
 
     python -m bench.generate_bench [--dtypes bf16,fp32] [--replies 10] [--threads N]
-    python -m bench.generate_bench --options baseline,all-cores,prompt-lookup,static-compile,ct2-int8
-                                   [--replies 8] [--no-training] [--models-dir DIR] [--ct2-site DIR]
+    python -m bench.generate_bench --options torch,ct2-int8,llama.cpp,service-torch,service-ct2
+                                   [--replies 8] [--no-training] [--models-dir DIR] [--llama-site DIR]
 
 Per dtype (the first form, read by bench/report.py): prefill time of a realistic prompt, decode
 tokens/s (greedy, forced tokens, KV cache, prefill subtracted), p50/p90 of a whole 30-token reply.
 
-With `--options`: every decode option side by side, idle and while a real training run works, in
-one run.
+With `--options`: every option side by side, idle and while a real training run works, in one run.
 
-Options (each one timed through the same 30-token reply: sampling, the real prompt format, the
-end of turn suppressed so every reply is 30 tokens):
-- `baseline`: what the model service does today (eager, dynamic KV cache, `inference_threads()`);
-- `all-cores`: the same with one torch thread per core (what serving uses while nothing trains);
-- `prompt-lookup`: assisted decoding from n-grams of the prompt (`prompt_lookup_num_tokens=10`);
+Decode options (each one timed through the same 30-token reply: the real prompt format, sampling,
+the end of turn held off so every reply is 30 tokens; tok/s counts the prompt's processing too):
+- `torch`: the torch engine's generation (eager, dynamic KV cache);
+- `prompt-lookup`: the same with assisted decoding from n-grams of the prompt;
 - `static-compile`: static KV cache + `torch.compile` of the decode step (inductor, CPU);
-- `ct2-int8`: CTranslate2 int8, the model converted once (measured only, not a product path; needs
-  `ctranslate2` importable, e.g. from a separate venv: `--ct2-site /tmp/ct2venv/lib/python3.11/site-packages`).
+- `ct2-int8`: the CTranslate2 engine (`model/ct2_engine.py`) on its int8 export;
+- `llama.cpp`: llama.cpp on the bundled GGUF itself (Q4_1), the reference of the speed goal; needs
+  `llama_cpp` importable, e.g. from a separate venv (`--llama-site …/site-packages`; it compiles for
+  ~10 minutes, so it is not a dependency).
+Product options: `service-torch`, `service-ct2` time `ModelService.reply` on each engine — what a
+chat waits for: 4 candidates sampled, filtered and ranked, as long as the model makes them.
 
-Phase 1 times every option idle, round-robin (each round runs one reply per option, so drift in the
-machine's load hits every option alike); phase 2 starts a real training run through the worker
-(`python -m training.worker`: lowered priority, the cores serving doesn't use) on the bundled model
-and times them again. Prints load averages: on a shared machine other work slows every number down.
+Every option runs with the threads serving would use (`model.service.serving_threads`: every core
+while nothing trains and the load leaves one free, else `inference_threads()`). Phase 1 times every
+option idle, round-robin (each round runs one reply per option, so drift in the machine's load hits
+every option alike); phase 2 starts a real training run through the worker (`python -m
+training.worker`: lowered priority, the cores serving doesn't use) on the bundled model and times
+them again. Prints load averages: on a shared machine other work slows every number down.
 """
 
 from __future__ import annotations
@@ -43,10 +47,11 @@ from typing import Any
 from model.dialogue import Dialogue, Turn
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-LLAMA_CPP_Q4_1_TOK_S = 122.0  # measured earlier on this machine and model (reference only)
+BASE = "bundled:smollm2-135m"
+LLAMA_CPP_Q4_1_TOK_S = 122.0  # the dtype form's reference: measured earlier on this machine and model
 REPLY_TOKENS = 30
 DTYPES = {"bf16": "bfloat16", "fp32": "float32"}
-OPTIONS = ("baseline", "all-cores", "prompt-lookup", "static-compile", "ct2-int8")
+OPTIONS = ("torch", "prompt-lookup", "static-compile", "ct2-int8", "llama.cpp", "service-torch", "service-ct2")
 
 
 def bench_dialogue() -> Dialogue:
@@ -67,27 +72,30 @@ def percentile(values: list[float], q: float) -> float:
 
 @dataclass(slots=True)
 class Option:
-    """One decode option: `reply()` produces one 30-token reply; `threads` torch threads while it runs."""
+    """One decode option: `reply()` produces one reply."""
 
     name: str
     reply: Callable[[], None]
-    threads: int
+    setup: Callable[[str, int], None]
+    """Called before each phase's replies with the phase (`idle`/`training`) and serving's threads."""
+    tokens: int = REPLY_TOKENS
+    """Tokens per reply (30, forced) — 0 for the product's replies, whose length is the model's."""
     idle: list[float] = field(default_factory=list)
     training: list[float] = field(default_factory=list)
 
 
-def build_options(names: list[str], models_dir: Path, ct2_site: str | None) -> list[Option]:
-    import torch
+def build_options(names: list[str], models_dir: Path, llama_site: str | None, root: Path) -> list[Option]:
     from transformers import CompileConfig
 
     from model.generation import GenerationSettings, generate_replies
     from model.prompt import PromptFormat
-    from model.sources import inference_threads, load_base
+    from model.sources import load_base
 
-    model, tokenizer = load_base("bundled:smollm2-135m", models_dir)
+    model, tokenizer = load_base(BASE, models_dir)
     fmt = PromptFormat.for_tokenizer(tokenizer)
     dialogue = bench_dialogue()
-    no_end = _suppress([tokenizer.eos_token_id, *tokenizer.encode(fmt.end_of_turn, add_special_tokens=False)])
+    end_ids = [tokenizer.eos_token_id, *tokenizer.encode(fmt.end_of_turn, add_special_tokens=False)]
+    no_end = _suppress(end_ids)
     gen = GenerationSettings(temperature=0.7, top_p=0.9, max_new_tokens=REPLY_TOKENS)
     original_generate = model.generate
 
@@ -100,60 +108,119 @@ def build_options(names: list[str], models_dir: Path, ct2_site: str | None) -> l
                 model.generate = original_generate  # type: ignore[method-assign]
         return reply
 
-    serving, cores = inference_threads(), os.cpu_count() or 1
     options = []
     for name in names:
-        if name == "baseline":
-            options.append(Option(name, hf_reply(), serving))
-        elif name == "all-cores":
-            options.append(Option(name, hf_reply(), cores))
+        if name == "torch":
+            options.append(Option(name, hf_reply(), _torch_threads))
         elif name == "prompt-lookup":
-            options.append(Option(name, hf_reply(prompt_lookup_num_tokens=10), serving))
+            options.append(Option(name, hf_reply(prompt_lookup_num_tokens=10), _torch_threads))
         elif name == "static-compile":
             compile_config = CompileConfig(mode="default", dynamic=False)
             compile_config._compile_all_devices = True
-            option = Option(name, hf_reply(cache_implementation="static", compile_config=compile_config), serving)
-            torch.set_num_threads(serving)
+            option = Option(name, hf_reply(cache_implementation="static", compile_config=compile_config),
+                            _torch_threads)
             started = time.perf_counter()
             option.reply()  # the compilation (not counted)
             option.reply()
             print(f"static-compile: compiled in {time.perf_counter() - started:.0f}s", flush=True)
             options.append(option)
         elif name == "ct2-int8":
-            reply = _ct2_reply(models_dir, tokenizer, fmt, dialogue, serving, ct2_site)
-            if reply is None:
-                print("ct2-int8: ctranslate2 is not importable; skipped (see --ct2-site)")
+            options.append(_ct2_option(models_dir, fmt, dialogue, gen))
+        elif name == "llama.cpp":
+            option = _llama_option(tokenizer, fmt, dialogue, end_ids, llama_site)
+            if option is None:
+                print("llama.cpp: llama_cpp is not importable; skipped (see --llama-site)")
                 continue
-            options.append(Option(name, reply, serving))
+            options.append(option)
+        elif name in ("service-torch", "service-ct2"):
+            options.append(_service_option(name, models_dir, root))
         else:
             raise SystemExit(f"unknown option {name!r} (known: {', '.join(OPTIONS)})")
     return options
 
 
-def _ct2_reply(models_dir: Path, tokenizer: Any, fmt: Any, dialogue: Dialogue, threads: int,
-               ct2_site: str | None) -> Callable[[], None] | None:
-    if ct2_site:
-        sys.path.append(ct2_site)
-    try:
-        import ctranslate2
-        from ctranslate2.converters import TransformersConverter
-    except ImportError:
-        return None
-    from model.sources import resolve_base_dir
+def _torch_threads(phase: str, threads: int) -> None:
+    import torch
 
-    out = models_dir / "bench-ct2-int8"
-    if not (out / "model.bin").is_file():
-        started = time.perf_counter()
-        TransformersConverter(str(resolve_base_dir("bundled:smollm2-135m", models_dir))).convert(
-            str(out), quantization="int8", force=True)
-        print(f"ct2-int8: converted in {time.perf_counter() - started:.0f}s", flush=True)
-    generator = ctranslate2.Generator(str(out), device="cpu", compute_type="int8", intra_threads=threads)
-    tokens = tokenizer.convert_ids_to_tokens(fmt.encode_prompt(tokenizer, dialogue))
+    torch.set_num_threads(threads)
+
+
+def _ct2_option(models_dir: Path, fmt: Any, dialogue: Dialogue, gen: Any) -> Option:
+    """The product's CTranslate2 engine (its export, sampling, stop checks), with the end of turn
+    held off until 30 tokens as the torch options hold it off."""
+    from model.ct2_engine import Ct2Engine
+
+    started = time.perf_counter()
+    engine = Ct2Engine(BASE, models_dir)
+    engine.load()  # converts once (cached under the models dir)
+    print(f"ct2-int8: engine ready in {time.perf_counter() - started:.0f}s", flush=True)
 
     def reply() -> None:
-        generator.generate_batch([tokens], max_length=REPLY_TOKENS, min_length=REPLY_TOKENS, sampling_temperature=0.7,
-                                 sampling_topp=0.9, sampling_topk=0, include_prompt_in_result=False)
-    return reply
+        generator = engine._generator
+        original = generator.generate_batch
+
+        class Forced:  # generate_batch with min_length: the product's call, 30 tokens long
+            def generate_batch(self, *args: Any, **kwargs: Any) -> Any:
+                return original(*args, min_length=REPLY_TOKENS, **kwargs)
+
+        engine._generator = Forced()
+        try:
+            engine.sample(fmt, dialogue, gen, 1)
+        finally:
+            engine._generator = generator
+    return Option("ct2-int8", reply, lambda phase, threads: engine.use_threads(threads))
+
+
+def _llama_option(tokenizer: Any, fmt: Any, dialogue: Dialogue, end_ids: list[int], llama_site: str | None) -> Option | None:
+    """llama.cpp on the bundled GGUF itself (Q4_1), the same prompt text, sampling and 30 tokens:
+    the reference the issue measures against, here in the same run."""
+    if llama_site:
+        sys.path.append(llama_site)
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    from model.sources import bundled_gguf_path
+
+    prompt = tokenizer.decode(fmt.encode_prompt(tokenizer, dialogue), skip_special_tokens=False)
+    state: dict[str, Any] = {"threads": 0, "llm": None}
+
+    def setup(phase: str, threads: int) -> None:
+        if threads != state["threads"]:
+            state["llm"] = Llama(model_path=str(bundled_gguf_path("smollm2-135m")), n_ctx=1024, n_threads=threads,
+                                 n_threads_batch=threads, verbose=False)
+            state["threads"] = threads
+
+    def reply() -> None:
+        state["llm"].create_completion(prompt, max_tokens=REPLY_TOKENS, temperature=0.7, top_p=0.9, top_k=0,
+                                       logit_bias={i: -100.0 for i in end_ids})
+    return Option("llama.cpp", reply, setup)
+
+
+def _service_option(name: str, models_dir: Path, root: Path) -> Option:
+    """The product: `ModelService.reply` (4 candidates sampled, filtered and ranked), replies as long
+    as the model makes them; the training phase tells it a run is on, as the controller does."""
+    from model.service import ModelService
+    from settings import load_settings
+
+    engine = name.removeprefix("service-")
+    settings = load_settings(data_dir=root / f"service-{engine}", base_model=BASE,
+                             serving_engine=engine, max_new_tokens=REPLY_TOKENS)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.models_dir.exists():
+        settings.models_dir.symlink_to(models_dir.resolve(), target_is_directory=True)
+    loop = asyncio.new_event_loop()
+    service = ModelService(settings)
+    loop.run_until_complete(service.start())
+    loop.run_until_complete(service.wait_ready(600))
+    dialogue = bench_dialogue()
+
+    def setup(phase: str, threads: int) -> None:  # the service picks its threads itself
+        loop.run_until_complete(service.set_training_active(phase == "training"))
+
+    def reply() -> None:
+        loop.run_until_complete(service.reply(dialogue))
+    return Option(name, reply, setup, tokens=0)
 
 
 def measure(dtype_name: str, models_dir: Path, replies: int, decode_tokens: int) -> dict[str, Any]:
@@ -204,11 +271,14 @@ def _suppress(token_ids: list[int]) -> Any:
 
 
 def time_round_robin(options: list[Option], replies: int, phase: str) -> None:
-    import torch
+    from model.service import serving_threads
 
+    threads = serving_threads(training=phase == "training")
+    print(f"{phase}: serving threads {threads}", flush=True)
+    for option in options:
+        option.setup(phase, threads)
     for _ in range(replies):
         for option in options:
-            torch.set_num_threads(option.threads)
             started = time.perf_counter()
             option.reply()
             getattr(option, phase).append(time.perf_counter() - started)
@@ -249,9 +319,10 @@ def start_training(root: Path, models_dir: Path) -> tuple[subprocess.Popen[bytes
     return process, log_path
 
 
-def decode_tok_s(option: Option) -> float:
-    """Generated tokens per second of a whole reply, prompt processing included."""
-    return REPLY_TOKENS / statistics.median(option.idle)
+def reply_tok_s(option: Option, phase: str) -> float | None:
+    """Generated tokens per second of a whole forced-length reply, the prompt's processing included."""
+    times = getattr(option, phase)
+    return option.tokens / statistics.median(times) if option.tokens and times else None
 
 
 def main() -> None:
@@ -263,7 +334,7 @@ def main() -> None:
     parser.add_argument("--replies", type=int, default=8, help="30-token replies timed per option/dtype and phase")
     parser.add_argument("--no-training", action="store_true", help="idle phase only")
     parser.add_argument("--models-dir", type=Path, default=None, help="where the converted model is cached")
-    parser.add_argument("--ct2-site", default=None, help="a site-packages dir holding ctranslate2 (appended to sys.path)")
+    parser.add_argument("--llama-site", default=None, help="a site-packages dir holding llama_cpp (appended to sys.path)")
     args = parser.parse_args()
     if args.options is None:
         compare_dtypes(args)
@@ -294,7 +365,7 @@ def compare_options(args: argparse.Namespace) -> None:
     print(f"cpus {os.cpu_count()}, load average before {os.getloadavg()[0]:.2f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="tgtwin-genbench-") as tmp:
         models_dir = args.models_dir or Path(tmp) / "models"
-        options = build_options([n.strip() for n in args.options.split(",") if n.strip()], models_dir, args.ct2_site)
+        options = build_options([n.strip() for n in args.options.split(",") if n.strip()], models_dir, args.llama_site, Path(tmp))
         time_round_robin(options, args.replies, "idle")
         print(f"idle phase done, load average {os.getloadavg()[0]:.2f}", flush=True)
         if not args.no_training:
@@ -308,18 +379,25 @@ def compare_options(args: argparse.Namespace) -> None:
             print(f"training phase done (run still training at the end: {still_training}), "
                   f"load average {os.getloadavg()[0]:.2f}", flush=True)
 
-    print(f"\n{'option':15} {'threads':>7} {'idle p50':>9} {'p90':>6} {'train p50':>10} {'p90':>6} {'ratio':>6} "
-          f"{'tok/s idle':>10} {'x llama.cpp':>11}")
+    reference = next((o for o in options if o.name == "llama.cpp"), None)
+    print(f"\n{'option':14} {'idle p50':>9} {'p90':>6} {'train p50':>10} {'p90':>6} {'ratio':>6} "
+          f"{'tok/s idle':>10} {'train':>6} {'x llama.cpp idle':>16} {'train':>6}")
     for o in options:
         p50 = percentile(o.idle, 0.5)
-        row = f"{o.name:15} {o.threads:7d} {p50:8.2f}s {percentile(o.idle, 0.9):5.2f}s"
+        row = f"{o.name:14} {p50:8.2f}s {percentile(o.idle, 0.9):5.2f}s"
         if o.training:
             t50 = percentile(o.training, 0.5)
             row += f" {t50:9.2f}s {percentile(o.training, 0.9):5.2f}s {t50 / p50:5.2f}x"
         else:
             row += f" {'-':>10} {'-':>6} {'-':>6}"
-        tok_s = decode_tok_s(o)
-        print(row + f" {tok_s:10.1f} {tok_s / LLAMA_CPP_Q4_1_TOK_S:10.2f}x")
+        for phase in ("idle", "training"):
+            tok_s = reply_tok_s(o, phase)
+            row += f" {tok_s:{10 if phase == 'idle' else 6}.1f}" if tok_s else f" {'-':>{10 if phase == 'idle' else 6}}"
+        for phase in ("idle", "training"):
+            tok_s, ref = reply_tok_s(o, phase), reference and reply_tok_s(reference, phase)
+            width = 16 if phase == "idle" else 6
+            row += f" {tok_s / ref:{width - 1}.2f}x" if tok_s and ref else f" {'-':>{width}}"
+        print(row)
     print(f"load average after {os.getloadavg()[0]:.2f}")
 
 

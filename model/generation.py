@@ -25,6 +25,11 @@ class GenerationSettings:
     """0 = greedy (then every candidate is the same reply)."""
     top_p: float = 0.9
     """Nucleus sampling cut-off."""
+    top_k: int = 50
+    """Only the k likeliest tokens are sampled from, then top-p (0 = no limit). 50 is transformers'
+    own default; it drops the far tail where misspelt, invented words come from, and it spares the
+    CTranslate2 engine a sort of the whole vocabulary per token (30-token replies: 0.86 s → 0.75 s;
+    four candidates: 1.87 s → 1.35 s, bench/generate_bench.py's model on 2 cores)."""
     max_new_tokens: int = 64
     """Longest reply, in tokens."""
     banned_phrases: tuple[str, ...] = ()
@@ -34,14 +39,15 @@ class GenerationSettings:
     """Added to the logit of a banned phrase's last token: -inf bans; -10 (the original) discourages."""
 
     def __post_init__(self) -> None:
-        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.max_new_tokens < 1:
-            raise ValueError("temperature >= 0, 0 < top_p <= 1 and max_new_tokens >= 1 are required")
+        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.max_new_tokens < 1 or self.top_k < 0:
+            raise ValueError("temperature >= 0, 0 < top_p <= 1, top_k >= 0 and max_new_tokens >= 1 are required")
 
     @classmethod
     def from_settings(cls, settings: Any) -> GenerationSettings:
         return cls(
             temperature=settings.temperature,
             top_p=settings.top_p,
+            top_k=settings.top_k,
             max_new_tokens=settings.max_new_tokens,
             banned_phrases=tuple(p for p in settings.banned_phrases if p.strip()),
         )
@@ -77,7 +83,7 @@ def generate_replies(
         do_sample=sample,
         temperature=gen.temperature if sample else None,
         top_p=gen.top_p if sample else None,
-        top_k=None,
+        top_k=(gen.top_k or None) if sample else None,
         num_return_sequences=n if sample else 1,
         eos_token_id=eos_ids,
         pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0],

@@ -161,6 +161,7 @@ class OpenAIBackend:
             "max_tokens": self.settings.max_new_tokens,
             "temperature": self.settings.temperature,
             "top_p": self.settings.top_p,
+            "top_k": self.settings.top_k,  # vLLM and llama.cpp's server take it; 0 = no limit
             "stop": fmt.stop_strings(dialogue),
             "n": 1,
             "stream": False,

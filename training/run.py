@@ -215,6 +215,8 @@ async def _finish(
     report = replace(report, world_size=rank.world_size).with_promotion(decision)
     final = settings.adapters_dir / plan.adapter_id
     _write_meta(staging, report)
+    if decision.promote:
+        await asyncio.to_thread(export_for_serving, settings, staging)
     staging.rename(final)  # atomic on one file system: the adapter appears complete or not at all
     async with db.atomic():
         await training_queries.add_adapter(db, plan.adapter_id, str(final), base_spec, run_id, report.adapter_metrics())
@@ -228,6 +230,21 @@ async def _finish(
     clear_checkpoints(settings, config)
     log.info("run %s: adapter %s %s (%s)", run_id, plan.adapter_id, "promoted" if decision.promote else "kept, not promoted", decision.reason)
     return RunResult(run_id, plan.adapter_id, final, decision.promote, report)
+
+
+def export_for_serving(settings: Settings, adapter_dir: Path) -> None:
+    """Build what the CTranslate2 engine serves (the adapter merged into int8 weights, inside the
+    adapter directory) here in the training process, so the swap after promotion only loads it.
+    A failure costs nothing but time: the service then builds the export itself, beside serving."""
+    from model.ct2_export import ensure_export, serving_engine
+
+    if settings.model_backend != "local" or serving_engine(settings.serving_engine) != "ct2":
+        return
+    try:
+        ensure_export(settings.base_model, settings.models_dir, adapter_dir)
+    except Exception as exc:
+        log.warning("the CTranslate2 export of %s failed (the model service will retry): %s: %s",
+                    adapter_dir.name, type(exc).__name__, exc)
 
 
 async def follow(settings: Settings, config: TrainConfig, rank: Rank) -> RunResult:

@@ -131,3 +131,28 @@ def test_the_engine_choice() -> None:
     assert serving_engine("auto") == "ct2"  # this CPU-only machine, ctranslate2 installed
     with pytest.raises(ValueError, match="unknown serving engine"):
         serving_engine("llama")
+
+
+def test_scores_known_from_sampling_agree_with_torch(smollm_dir: Path, session_models_dir: Path) -> None:
+    """On the bundled model, whose replies end at their end of turn often enough (tiny's rarely do):
+    a score taken from the sampling pass is the one torch gives the reply, up to int8 noise."""
+    import ctranslate2
+
+    from model.sources import load_base
+
+    ctranslate2.set_random_seed(7)
+    engine = Ct2Engine("bundled:smollm2-135m", session_models_dir)
+    engine.load()
+    reference = TorchReplies(*load_base("bundled:smollm2-135m", session_models_dir))
+    fmt = PromptFormat.for_tokenizer(engine.tokenizer)
+    gen = GenerationSettings(temperature=0.7, max_new_tokens=24)
+    known = []
+    for dialogue in DIALOGUES * 2:
+        replies = engine.sample(fmt, dialogue, gen, 6)
+        ended = [messages for _, messages in engine._known]  # scored by the sampling pass
+        if ended:
+            pairs = zip(engine.score(fmt, dialogue, ended), reference.score(fmt, dialogue, ended), strict=True)
+            known += list(pairs)
+        assert len(replies) == 6
+    assert known, "no reply ended at its end of turn"
+    assert [k for k, _ in known] == pytest.approx([t for _, t in known], abs=0.3)  # int8: ~0.06 mean here

@@ -159,7 +159,10 @@ def test_serving_takes_every_core_only_when_nothing_trains_and_the_machine_is_fr
 async def test_a_training_run_changes_the_serving_threads_from_the_next_request(
     fast: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import model.sources
+
     monkeypatch.setattr(service_module, "serving_threads", lambda training: 1 if training else 2)
+    monkeypatch.setattr(model.sources, "inference_threads", lambda: 4)  # ct2's cap, above both
     real_choose = service_module.choose_replies
     seen: list[int] = []
 

@@ -48,6 +48,7 @@ async def test_tiny_run_trains_versions_gates_and_serves(db, tiny_settings):
     names = {p.name for p in first.adapter_dir.iterdir()}
     assert {"adapter_config.json", "prompt_format.json", "meta.json"} <= names
     assert not list(settings.adapters_dir.glob(".tmp-*"))
+    assert (first.adapter_dir / "ct2-int8" / "model.bin").is_file()  # promoted: exported for CPU serving
     meta = json.loads((first.adapter_dir / "meta.json").read_text())
     assert meta["base_model"] == "tiny" and meta["preset"] == "tiny" and meta["data"]["train"] > 0
     ppl = run.report["evaluation"]["perplexity"]
@@ -67,6 +68,7 @@ async def test_tiny_run_trains_versions_gates_and_serves(db, tiny_settings):
     assert not worse.promoted and not report["promotion"]["promote"]
     assert (await training_queries.promoted_adapter(db)).id == first.adapter_id
     assert (await training_queries.get_adapter(db, worse.adapter_id)).path == str(worse.adapter_dir)
+    assert not (worse.adapter_dir / "ct2-int8").exists()  # nothing served: nothing exported
 
     # the saved adapter loads onto a fresh base and replies through the serving code path
     base, tokenizer = load_base("tiny", settings.models_dir)
