@@ -70,10 +70,15 @@ class Ct2Engine:
         from model.sources import inference_threads
 
         threads = max(1, min(threads, inference_threads()))
-        if threads != self.threads:
-            self.threads = threads
-            if self._path is not None:
+        if threads == self.threads:
+            return
+        previous, self.threads = self.threads, threads
+        if self._path is not None:
+            try:
                 self._open(self._path)
+            except RuntimeError as exc:  # its files were removed meanwhile: keep serving as before
+                self.threads = previous
+                log.warning("ct2: cannot reopen %s with %s threads: %s", self._path, threads, exc)
 
     def close(self) -> None:
         self._generator = None

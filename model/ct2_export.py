@@ -21,6 +21,7 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -100,6 +101,18 @@ def ensure_export(base_model: str, models_dir: Path, adapter_dir: str | Path | N
     log.info("ct2 export of %s%s built in %.1fs", base_model,
              "" if adapter_dir is None else f" + adapter {Path(adapter_dir).name}", time.perf_counter() - started)
     return target
+
+
+def prune_exports(adapter_dirs: Iterable[str | Path]) -> int:
+    """Remove the exports of these adapters (each is a full model: 130 MB for the default one);
+    serving one of them again rebuilds its export beside serving. Returns how many were removed."""
+    removed = 0
+    for adapter_dir in adapter_dirs:
+        target = Path(adapter_dir) / EXPORT_DIR
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def _convert(base_model: str, models_dir: Path, adapter_dir: str | Path | None, out: Path) -> None:

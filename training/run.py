@@ -218,6 +218,7 @@ async def _finish(
     if decision.promote:
         await asyncio.to_thread(export_for_serving, settings, staging)
     staging.rename(final)  # atomic on one file system: the adapter appears complete or not at all
+    previous = await training_queries.promoted_adapter(db) if decision.promote else None
     async with db.atomic():
         await training_queries.add_adapter(db, plan.adapter_id, str(final), base_spec, run_id, report.adapter_metrics())
         await training_queries.update_run(db, run_id, adapter_id=plan.adapter_id, report=report.to_json(),
@@ -228,6 +229,8 @@ async def _finish(
             await preference_queries.mark_pairs_used(db, [p.draft_id for p in plan.pairs], run_id)
         await training_queries.update_run(db, run_id, status="succeeded")
     clear_checkpoints(settings, config)
+    if decision.promote:
+        await _prune_exports(db, keep={plan.adapter_id, previous.id if previous else None})
     log.info("run %s: adapter %s %s (%s)", run_id, plan.adapter_id, "promoted" if decision.promote else "kept, not promoted", decision.reason)
     return RunResult(run_id, plan.adapter_id, final, decision.promote, report)
 
@@ -245,6 +248,15 @@ def export_for_serving(settings: Settings, adapter_dir: Path) -> None:
     except Exception as exc:
         log.warning("the CTranslate2 export of %s failed (the model service will retry): %s: %s",
                     adapter_dir.name, type(exc).__name__, exc)
+
+
+async def _prune_exports(db: Database, keep: set[str | None]) -> None:
+    """Serving exports only for the adapter now promoted and the one before it (the rollback)."""
+    from model.ct2_export import prune_exports
+
+    removed = prune_exports(a.path for a in await training_queries.list_adapters(db) if a.id not in keep)
+    if removed:
+        log.info("removed %s serving export(s) of adapters no longer promoted", removed)
 
 
 async def follow(settings: Settings, config: TrainConfig, rank: Rank) -> RunResult:

@@ -30,7 +30,8 @@ def model_line(model: ModelStatus | None) -> str:
     """The model service's status line (every backend reports the same `ModelStatus`)."""
     if model is None:
         return "not running in this process"
-    parts = [model.base_model or "?", f"**{model.state}**", model.backend, model.device]
+    engine = f"{model.engine} {model.dtype}" if model.engine and model.dtype else model.engine
+    parts = [model.base_model or "?", f"**{model.state}**", model.backend, engine, model.device]
     line = " · ".join(p for p in parts if p)
     if model.last_latency_s is not None:
         line += f" · last reply {model.last_latency_s:.1f} s"

@@ -171,6 +171,8 @@ def test_model_line() -> None:
     local = ModelStatus(backend="local", state="ready", base_model="bundled:smollm2-135m", device="cpu",
                         last_latency_s=1.25)
     assert model_line(local) == "bundled:smollm2-135m · **ready** · local · cpu · last reply 1.2 s"
+    ct2 = ModelStatus(backend="local", state="ready", base_model="tiny", device="cpu", engine="ct2", dtype="int8")
+    assert model_line(ct2) == "tiny · **ready** · local · ct2 int8 · cpu"
     remote = ModelStatus(backend="openai", state="error", base_model="qwen", device="remote",
                          error="connection refused")
     assert "qwen" in model_line(remote) and "connection refused" in model_line(remote)

@@ -40,6 +40,9 @@ async def test_tiny_run_trains_versions_gates_and_serves(db, tiny_settings):
 
     settings = tiny_settings
     await seed_chat(db)
+    stale = settings.adapters_dir / "stale"  # an adapter promoted long ago, its serving export left behind
+    (stale / "ct2-int8").mkdir(parents=True)
+    await training_queries.add_adapter(db, "stale", str(stale), "tiny", None)
     first = await run_training(settings, preset="tiny", trigger="test")
     run = await training_queries.get_run(db, first.run_id)
     assert run.status == "succeeded" and run.progress == 1.0
@@ -49,6 +52,7 @@ async def test_tiny_run_trains_versions_gates_and_serves(db, tiny_settings):
     assert {"adapter_config.json", "prompt_format.json", "meta.json"} <= names
     assert not list(settings.adapters_dir.glob(".tmp-*"))
     assert (first.adapter_dir / "ct2-int8" / "model.bin").is_file()  # promoted: exported for CPU serving
+    assert stale.is_dir() and not (stale / "ct2-int8").exists()  # only the promoted and the one before keep theirs
     meta = json.loads((first.adapter_dir / "meta.json").read_text())
     assert meta["base_model"] == "tiny" and meta["preset"] == "tiny" and meta["data"]["train"] > 0
     ppl = run.report["evaluation"]["perplexity"]
