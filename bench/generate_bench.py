@@ -10,7 +10,8 @@ tokens/s (greedy, forced tokens, KV cache, prefill subtracted), p50/p90 of a who
 With `--options`: every option side by side, idle and while a real training run works, in one run.
 
 Decode options (each one timed through the same 30-token reply: the real prompt format, sampling,
-the end of turn held off so every reply is 30 tokens; tok/s counts the prompt's processing too):
+the end of turn held off so every reply is 30 tokens; then decode tokens/s alone, from 97- and
+1-token replies):
 - `torch`: the torch engine's generation (eager, dynamic KV cache);
 - `prompt-lookup`: the same with assisted decoding from n-grams of the prompt;
 - `static-compile`: static KV cache + `torch.compile` of the decode step (inductor, CPU);
@@ -40,7 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,16 +73,19 @@ def percentile(values: list[float], q: float) -> float:
 
 @dataclass(slots=True)
 class Option:
-    """One decode option: `reply()` produces one reply."""
+    """One decode option: `reply(n)` produces one reply of n forced tokens (the product's options
+    ignore n: their replies are as long as the model makes them)."""
 
     name: str
-    reply: Callable[[], None]
+    reply: Callable[[int], None]
     setup: Callable[[str, int], None]
     """Called before each phase's replies with the phase (`idle`/`training`) and serving's threads."""
     tokens: int = REPLY_TOKENS
     """Tokens per reply (30, forced) — 0 for the product's replies, whose length is the model's."""
     idle: list[float] = field(default_factory=list)
     training: list[float] = field(default_factory=list)
+    decode: dict[str, float] = field(default_factory=dict)
+    """Per phase: decode tokens/s alone, the prompt's processing subtracted (`measure_decode`)."""
 
 
 def build_options(names: list[str], models_dir: Path, llama_site: str | None, root: Path) -> list[Option]:
@@ -96,14 +100,16 @@ def build_options(names: list[str], models_dir: Path, llama_site: str | None, ro
     dialogue = bench_dialogue()
     end_ids = [tokenizer.eos_token_id, *tokenizer.encode(fmt.end_of_turn, add_special_tokens=False)]
     no_end = _suppress(end_ids)
+    print(f"prompt: {len(fmt.encode_prompt(tokenizer, dialogue))} tokens", flush=True)
     gen = GenerationSettings(temperature=0.7, top_p=0.9, max_new_tokens=REPLY_TOKENS)
     original_generate = model.generate
 
-    def hf_reply(**decode: Any) -> Callable[[], None]:
-        def reply() -> None:
+    def hf_reply(**decode: Any) -> Callable[[int], None]:
+        def reply(tokens: int) -> None:
             model.generate = lambda **kw: original_generate(**kw, **decode)  # type: ignore[method-assign]
             try:
-                generate_replies(model, tokenizer, fmt, dialogue, gen, logits_processors=[no_end])
+                generate_replies(model, tokenizer, fmt, dialogue, replace(gen, max_new_tokens=tokens),
+                                 logits_processors=[no_end])
             finally:
                 model.generate = original_generate  # type: ignore[method-assign]
         return reply
@@ -120,12 +126,14 @@ def build_options(names: list[str], models_dir: Path, llama_site: str | None, ro
             option = Option(name, hf_reply(cache_implementation="static", compile_config=compile_config),
                             _torch_threads)
             started = time.perf_counter()
-            option.reply()  # the compilation (not counted)
-            option.reply()
+            option.reply(REPLY_TOKENS)  # the compilation (not counted)
+            option.reply(REPLY_TOKENS)
             print(f"static-compile: compiled in {time.perf_counter() - started:.0f}s", flush=True)
             options.append(option)
         elif name == "ct2-int8":
-            options.append(_ct2_option(models_dir, fmt, dialogue, gen))
+            option, engine = _ct2_option(models_dir, fmt, dialogue, gen)
+            print_int8_fidelity(engine, model, tokenizer, fmt, root)
+            options.append(option)
         elif name == "llama.cpp":
             option = _llama_option(tokenizer, fmt, dialogue, end_ids, llama_site)
             if option is None:
@@ -145,7 +153,7 @@ def _torch_threads(phase: str, threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _ct2_option(models_dir: Path, fmt: Any, dialogue: Dialogue, gen: Any) -> Option:
+def _ct2_option(models_dir: Path, fmt: Any, dialogue: Dialogue, gen: Any) -> tuple[Option, Any]:
     """The product's CTranslate2 engine (its export, sampling, stop checks), with the end of turn
     held off until 30 tokens as the torch options hold it off."""
     from model.ct2_engine import Ct2Engine
@@ -155,20 +163,46 @@ def _ct2_option(models_dir: Path, fmt: Any, dialogue: Dialogue, gen: Any) -> Opt
     engine.load()  # converts once (cached under the models dir)
     print(f"ct2-int8: engine ready in {time.perf_counter() - started:.0f}s", flush=True)
 
-    def reply() -> None:
+    def reply(tokens: int) -> None:
         generator = engine._generator
         original = generator.generate_batch
 
-        class Forced:  # generate_batch with min_length: the product's call, 30 tokens long
+        class Forced:  # generate_batch with min_length: the product's call, `tokens` long
             def generate_batch(self, *args: Any, **kwargs: Any) -> Any:
-                return original(*args, min_length=REPLY_TOKENS, **kwargs)
+                return original(*args, min_length=tokens, **kwargs)
 
         engine._generator = Forced()
         try:
-            engine.sample(fmt, dialogue, gen, 1)
+            engine.sample(fmt, dialogue, replace(gen, max_new_tokens=tokens), 1)
         finally:
             engine._generator = generator
-    return Option("ct2-int8", reply, lambda phase, threads: engine.use_threads(threads))
+    return Option("ct2-int8", reply, lambda phase, threads: engine.use_threads(threads)), engine
+
+
+def print_int8_fidelity(engine: Any, model: Any, tokenizer: Any, fmt: Any, root: Path, contexts: int = 32) -> None:
+    """What int8 does to the scores that rank candidates, on the bundled sample chat: in each of the
+    last `contexts` held-out contexts, the owner's real reply and 3 other held-out replies, scored by
+    torch and by the ct2 engine (the base model's scores; an adapter's are merged the same way)."""
+    from bench.selection_bench import _heldout
+    from bench.voice_bench import _ensure_sample
+    from model.torch_engine import TorchReplies
+    from settings import load_settings
+
+    data_dir = root / "fidelity"
+    asyncio.run(_ensure_sample(load_settings(data_dir=data_dir)))
+    _, heldout, _ = asyncio.run(_heldout(data_dir, None, contexts))
+    exact_engine = TorchReplies(model, tokenizer)
+    diffs, agree = [], 0
+    for k, example in enumerate(heldout):
+        others = [heldout[(k + j) % len(heldout)].reply.messages for j in (1, 2, 3)]
+        replies = [list(example.reply.messages), *(list(o) for o in others)]
+        exact = exact_engine.score(fmt, example.dialogue, replies)
+        int8 = engine.score(fmt, example.dialogue, replies)
+        diffs += [b - a for a, b in zip(exact, int8, strict=True) if a is not None and b is not None]
+        agree += exact.index(max(exact)) == int8.index(max(int8))
+    print(f"ct2-int8 vs torch on {len(heldout)} held-out contexts of the sample, {len(diffs)} reply scores (mean "
+          f"log-prob per token): mean difference {statistics.mean(diffs):+.3f}, mean |difference| "
+          f"{statistics.mean(abs(d) for d in diffs):.3f}; same best-ranked reply in {agree}/{len(heldout)}", flush=True)
 
 
 def _llama_option(tokenizer: Any, fmt: Any, dialogue: Dialogue, end_ids: list[int], llama_site: str | None) -> Option | None:
@@ -191,8 +225,9 @@ def _llama_option(tokenizer: Any, fmt: Any, dialogue: Dialogue, end_ids: list[in
                                  n_threads_batch=threads, verbose=False)
             state["threads"] = threads
 
-    def reply() -> None:
-        state["llm"].create_completion(prompt, max_tokens=REPLY_TOKENS, temperature=0.7, top_p=0.9, top_k=0,
+    def reply(tokens: int) -> None:
+        state["llm"].reset()  # no prompt cache: a real reply's prompt is new (a cached one took 0.001 s)
+        state["llm"].create_completion(prompt, max_tokens=tokens, temperature=0.7, top_p=0.9, top_k=50,
                                        logit_bias={i: -100.0 for i in end_ids})
     return Option("llama.cpp", reply, setup)
 
@@ -218,7 +253,7 @@ def _service_option(name: str, models_dir: Path, root: Path) -> Option:
     def setup(phase: str, threads: int) -> None:  # the service picks its threads itself
         loop.run_until_complete(service.set_training_active(phase == "training"))
 
-    def reply() -> None:
+    def reply(tokens: int) -> None:
         loop.run_until_complete(service.reply(dialogue))
     return Option(name, reply, setup, tokens=0)
 
@@ -280,8 +315,24 @@ def time_round_robin(options: list[Option], replies: int, phase: str) -> None:
     for _ in range(replies):
         for option in options:
             started = time.perf_counter()
-            option.reply()
+            option.reply(REPLY_TOKENS)
             getattr(option, phase).append(time.perf_counter() - started)
+    for option in options:
+        if option.tokens:
+            option.decode[phase] = measure_decode(option)
+
+
+def measure_decode(option: Option, long: int = 97, repeats: int = 3) -> float:
+    """Decode tokens/s alone: (long - 1) tokens over the median time of a `long`-token reply minus
+    that of a 1-token one (the prompt's processing, sampling set-up)."""
+    def median_s(tokens: int) -> float:
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            option.reply(tokens)
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+    return (long - 1) / max(1e-9, median_s(long) - median_s(1))
 
 
 def start_training(root: Path, models_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
@@ -317,12 +368,6 @@ def start_training(root: Path, models_dir: Path) -> tuple[subprocess.Popen[bytes
             raise RuntimeError(f"the training run did not start:\n{log_path.read_text(errors='replace')[-2000:]}")
         time.sleep(1)
     return process, log_path
-
-
-def reply_tok_s(option: Option, phase: str) -> float | None:
-    """Generated tokens per second of a whole forced-length reply, the prompt's processing included."""
-    times = getattr(option, phase)
-    return option.tokens / statistics.median(times) if option.tokens and times else None
 
 
 def main() -> None:
@@ -381,7 +426,7 @@ def compare_options(args: argparse.Namespace) -> None:
 
     reference = next((o for o in options if o.name == "llama.cpp"), None)
     print(f"\n{'option':14} {'idle p50':>9} {'p90':>6} {'train p50':>10} {'p90':>6} {'ratio':>6} "
-          f"{'tok/s idle':>10} {'train':>6} {'x llama.cpp idle':>16} {'train':>6}")
+          f"{'decode tok/s idle':>17} {'train':>6} {'x llama.cpp idle':>16} {'train':>6}")
     for o in options:
         p50 = percentile(o.idle, 0.5)
         row = f"{o.name:14} {p50:8.2f}s {percentile(o.idle, 0.9):5.2f}s"
@@ -390,14 +435,15 @@ def compare_options(args: argparse.Namespace) -> None:
             row += f" {t50:9.2f}s {percentile(o.training, 0.9):5.2f}s {t50 / p50:5.2f}x"
         else:
             row += f" {'-':>10} {'-':>6} {'-':>6}"
-        for phase in ("idle", "training"):
-            tok_s = reply_tok_s(o, phase)
-            row += f" {tok_s:{10 if phase == 'idle' else 6}.1f}" if tok_s else f" {'-':>{10 if phase == 'idle' else 6}}"
-        for phase in ("idle", "training"):
-            tok_s, ref = reply_tok_s(o, phase), reference and reply_tok_s(reference, phase)
-            width = 16 if phase == "idle" else 6
+        for phase, width in (("idle", 17), ("training", 6)):
+            tok_s = o.decode.get(phase)
+            row += f" {tok_s:{width}.1f}" if tok_s else f" {'-':>{width}}"
+        for phase, width in (("idle", 16), ("training", 6)):
+            tok_s, ref = o.decode.get(phase), reference and reference.decode.get(phase)
             row += f" {tok_s / ref:{width - 1}.2f}x" if tok_s and ref else f" {'-':>{width}}"
         print(row)
+    print("p50/p90: a whole reply (30 forced tokens after a 131-token prompt; product options: as the model"
+          " makes them); decode tok/s: tokens 2-97 alone")
     print(f"load average after {os.getloadavg()[0]:.2f}")
 
 
