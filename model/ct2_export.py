@@ -16,11 +16,9 @@ import hashlib
 import importlib.util
 import json
 import logging
-import os
 import re
 import shutil
 import time
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -68,39 +66,19 @@ def export_path(base_model: str, models_dir: Path, adapter_dir: str | Path | Non
     return models_dir / "ct2" / f"{readable}-{digest}-int8"
 
 
-def is_current(target: Path, base_model: str) -> bool:
-    try:
-        marker = json.loads((target / MARKER_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return marker.get("base_model") == base_model and marker.get("recipe") == RECIPE_VERSION
-
-
 def ensure_export(base_model: str, models_dir: Path, adapter_dir: str | Path | None = None) -> Path:
     """The int8 export of `adapter_dir` merged into `base_model` (None: the bare base), built once."""
-    target = export_path(base_model, models_dir, adapter_dir)
-    if is_current(target, base_model):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    started = time.perf_counter()
-    try:
-        _convert(base_model, models_dir, adapter_dir, staging)
-        (staging / MARKER_FILE).write_text(
-            json.dumps({"base_model": base_model, "recipe": RECIPE_VERSION}), encoding="utf-8")
-        if target.exists() and not is_current(target, base_model):
-            shutil.rmtree(target)  # an outdated or broken export
-        try:
-            os.rename(staging, target)
-        except OSError:
-            if not is_current(target, base_model):  # not another process finishing first
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(staging.with_name(staging.name + ".merged"), ignore_errors=True)
-    log.info("ct2 export of %s%s built in %.1fs", base_model,
-             "" if adapter_dir is None else f" + adapter {Path(adapter_dir).name}", time.perf_counter() - started)
-    return target
+    from model.sources import build_once
+
+    what = f"the CTranslate2 export of {base_model}" + ("" if adapter_dir is None else f" + {Path(adapter_dir).name}")
+
+    def build(out: Path) -> None:
+        started = time.perf_counter()
+        _convert(base_model, models_dir, adapter_dir, out)
+        log.info("%s built in %.1fs", what, time.perf_counter() - started)
+
+    marker = {"base_model": base_model, "recipe": RECIPE_VERSION}
+    return build_once(export_path(base_model, models_dir, adapter_dir), MARKER_FILE, marker, build, what)
 
 
 def prune_exports(adapter_dirs: Iterable[str | Path]) -> int:
@@ -120,13 +98,16 @@ def _convert(base_model: str, models_dir: Path, adapter_dir: str | Path | None, 
 
     from model.sources import resolve_base_dir
 
-    source = resolve_base_dir(base_model, models_dir)
-    if adapter_dir is not None:
-        source = _merge(source, Path(adapter_dir), out.with_name(out.name + ".merged"))
+    merged = out.with_name(out.name + ".merged")
     try:
+        source = resolve_base_dir(base_model, models_dir)
+        if adapter_dir is not None:
+            source = _merge(source, Path(adapter_dir), merged)
         TransformersConverter(str(source), low_cpu_mem_usage=True).convert(str(out), quantization="int8", force=True)
     except (NotImplementedError, ValueError, KeyError) as exc:  # the converter's "not supported" errors
         raise ExportError(f"CTranslate2 cannot convert {base_model}: {exc}") from exc
+    finally:
+        shutil.rmtree(merged, ignore_errors=True)
     _fill_special_tokens(out / "config.json")
 
 

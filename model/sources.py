@@ -160,35 +160,38 @@ def _describe(bnb: Any) -> str:
 # ---------------------------------------------------------------------- cached builds
 
 def _cached_build(target: Path, spec: str, build: Callable[[Path], None]) -> Path:
-    """`target` if a finished build of `spec` is there; else build into a temp dir and rename."""
-    if _build_is_current(target, spec):
+    return build_once(target, SOURCE_FILE, {"spec": spec, "recipe": RECIPE_VERSION}, build, f"base model {spec}")
+
+
+def build_once(target: Path, marker_file: str, marker: dict[str, Any], build: Callable[[Path], None], what: str) -> Path:
+    """`target` if a finished build is there (its `marker_file` holds `marker`); else `build` into a
+    temp dir beside it, write the marker, and rename it into place."""
+    if _build_is_current(target, marker_file, marker):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        log.info("building base model %s into %s (once)", spec, target)
+        log.info("building %s into %s (once)", what, target)
         build(staging)
-        (staging / SOURCE_FILE).write_text(
-            json.dumps({"spec": spec, "recipe": RECIPE_VERSION}), encoding="utf-8"
-        )
-        if target.exists() and not _build_is_current(target, spec):
+        (staging / marker_file).write_text(json.dumps(marker), encoding="utf-8")
+        if target.exists() and not _build_is_current(target, marker_file, marker):
             shutil.rmtree(target)  # an outdated or broken build
         try:
             os.rename(staging, target)
         except OSError:
-            if not _build_is_current(target, spec):  # not another process finishing first
+            if not _build_is_current(target, marker_file, marker):  # not another process finishing first
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
-def _build_is_current(target: Path, spec: str) -> bool:
+def _build_is_current(target: Path, marker_file: str, marker: dict[str, Any]) -> bool:
     try:
-        meta = json.loads((target / SOURCE_FILE).read_text(encoding="utf-8"))
+        found = json.loads((target / marker_file).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return meta.get("spec") == spec and meta.get("recipe") == RECIPE_VERSION
+    return isinstance(found, dict) and all(found.get(k) == v for k, v in marker.items())
 
 
 def _hub_snapshot(repo_id: str) -> Path:
