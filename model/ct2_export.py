@@ -30,7 +30,7 @@ MARKER_FILE = "tgtwin_ct2.json"
 # Bump when the export recipe changes: older exports are then rebuilt.
 RECIPE_VERSION = 1
 
-Engine = Literal["torch", "ct2"]
+EngineName = Literal["torch", "ct2"]
 
 
 class ExportError(RuntimeError):
@@ -42,7 +42,7 @@ def ct2_available() -> bool:
     return importlib.util.find_spec("ctranslate2") is not None
 
 
-def serving_engine(choice: str) -> Engine:
+def serving_engine(choice: str) -> EngineName:
     """The engine `TGTWIN_SERVING_ENGINE` means here: `auto` is CTranslate2 on a CPU-only machine
     where it is installed (int8 decodes ~2.5x faster than torch there, bench/generate_bench.py),
     torch otherwise (CUDA serving, and the QLoRA path, stay on torch)."""
