@@ -47,7 +47,8 @@ class Option:
     """Per phase: decode tokens/s alone, the prompt's processing subtracted (`measure_decode`)."""
 
 
-def build_options(names: list[str], models_dir: Path, llama_site: str | None, root: Path) -> list[Option]:
+def build_options(names: list[str], models_dir: Path, llama_site: str | None, root: Path,
+                  adapter: str | None = None) -> list[Option]:
     from transformers import CompileConfig
 
     from model.generation import GenerationSettings, generate_replies
@@ -100,7 +101,7 @@ def build_options(names: list[str], models_dir: Path, llama_site: str | None, ro
                 continue
             options.append(option)
         elif name in ("service-torch", "service-ct2"):
-            options.append(_service_option(name, models_dir, root))
+            options.append(_service_option(name, models_dir, root, adapter))
         else:
             raise SystemExit(f"unknown option {name!r} (known: {', '.join(OPTIONS)})")
     return options
@@ -191,7 +192,7 @@ def _llama_option(tokenizer: Any, fmt: Any, dialogue: Dialogue, end_ids: list[in
     return Option("llama.cpp", reply, setup)
 
 
-def _service_option(name: str, models_dir: Path, root: Path) -> Option:
+def _service_option(name: str, models_dir: Path, root: Path, adapter: str | None) -> Option:
     """The product: `ModelService.reply` (4 candidates sampled, filtered and ranked), replies as long
     as the model makes them; the training phase tells it a run is on, as the controller does."""
     from model.service import ModelService
@@ -204,9 +205,11 @@ def _service_option(name: str, models_dir: Path, root: Path) -> Option:
     if not settings.models_dir.exists():
         settings.models_dir.symlink_to(models_dir.resolve(), target_is_directory=True)
     loop = asyncio.new_event_loop()
-    service = ModelService(settings)
+    service = ModelService(settings, adapter_dir=adapter)
     loop.run_until_complete(service.start())
     loop.run_until_complete(service.wait_ready(600))
+    if adapter is not None and service.status().adapter_path != adapter:
+        raise SystemExit(f"{name}: adapter {adapter} not served: {service.status().adapter_error}")
     dialogue = bench_dialogue()
 
     def setup(phase: str, threads: int) -> None:  # the service picks its threads itself

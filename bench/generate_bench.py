@@ -3,6 +3,7 @@
     python -m bench.generate_bench [--dtypes bf16,fp32] [--replies 10] [--threads N]
     python -m bench.generate_bench --options torch,ct2-int8,llama.cpp,service-torch,service-ct2
                                    [--replies 8] [--no-training] [--models-dir DIR] [--llama-site DIR]
+                                   [--adapter DIR]
 
 Per dtype (the first form, read by bench/report.py): prefill time of a realistic prompt, decode
 tokens/s (greedy, forced tokens, KV cache, prefill subtracted), p50/p90 of a whole 30-token reply.
@@ -20,7 +21,8 @@ the end of turn held off so every reply is 30 tokens; then decode tokens/s alone
   `llama_cpp` importable, e.g. from a separate venv (`--llama-site …/site-packages`; it compiles for
   ~10 minutes, so it is not a dependency).
 Product options: `service-torch`, `service-ct2` time `ModelService.reply` on each engine — what a
-chat waits for: 4 candidates sampled, filtered and ranked, as long as the model makes them.
+chat waits for: 4 candidates sampled, filtered and ranked, as long as the model makes them, from
+the bare base model or `--adapter DIR` (a trained twin's replies are shorter).
 
 Every option runs with the threads serving would use (`model.service.serving_threads`: every core
 while nothing trains and the load leaves one free, else `inference_threads()`). Phase 1 times every
@@ -168,6 +170,7 @@ def main() -> None:
     parser.add_argument("--replies", type=int, default=8, help="30-token replies timed per option/dtype and phase")
     parser.add_argument("--no-training", action="store_true", help="idle phase only")
     parser.add_argument("--models-dir", type=Path, default=None, help="where the converted model is cached")
+    parser.add_argument("--adapter", default=None, help="an adapter directory the product options serve (default: the base)")
     parser.add_argument("--llama-site", default=None, help="a site-packages dir holding llama_cpp (appended to sys.path)")
     args = parser.parse_args()
     if args.options is None:
@@ -199,7 +202,7 @@ def compare_options(args: argparse.Namespace) -> None:
     print(f"cpus {os.cpu_count()}, load average before {os.getloadavg()[0]:.2f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="tgtwin-genbench-") as tmp:
         models_dir = args.models_dir or Path(tmp) / "models"
-        options = build_options([n.strip() for n in args.options.split(",") if n.strip()], models_dir, args.llama_site, Path(tmp))
+        options = build_options([n.strip() for n in args.options.split(",") if n.strip()], models_dir, args.llama_site, Path(tmp), args.adapter)
         time_round_robin(options, args.replies, "idle")
         print(f"idle phase done, load average {os.getloadavg()[0]:.2f}", flush=True)
         if not args.no_training:
