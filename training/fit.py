@@ -111,33 +111,41 @@ def sft_config(
     # Without packing, batch examples of similar length (less padding than random order).
     group_by_length = not packing if group_by_length is None else group_by_length
     return SFTConfig(
-        output_dir=str(output_dir),
+        **trainer_arguments(config, output_dir, cuda),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum,
         learning_rate=config.learning_rate,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_ratio,
         weight_decay=config.weight_decay,
-        logging_steps=config.logging_steps,
         logging_first_step=True,
         save_steps=config.save_steps,
         save_total_limit=1,
-        seed=config.seed,
-        bf16=config.bf16 and cuda,
-        fp16=False,
-        gradient_checkpointing=config.gradient_checkpointing,
-        max_length=config.max_length,
         packing=packing,
         packing_strategy="bfd",
         pad_to_multiple_of=None,
         train_sampling_strategy="group_by_length" if group_by_length else "random",
-        use_cpu=not cuda,
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
     )
+
+
+def trainer_arguments(config: TrainConfig, output_dir: Path, cuda: bool) -> dict[str, Any]:
+    """The trainer arguments every stage (SFT, DPO) takes from the preset alike: batch, schedule,
+    precision (bf16 only on CUDA), logging, and CPU/quiet settings."""
+    return {
+        "output_dir": str(output_dir),
+        "per_device_train_batch_size": config.batch_size,
+        "gradient_accumulation_steps": config.grad_accum,
+        "lr_scheduler_type": config.lr_scheduler,
+        "warmup_steps": config.warmup_ratio,
+        "logging_steps": config.logging_steps,
+        "seed": config.seed,
+        "bf16": config.bf16 and cuda,
+        "fp16": False,
+        "gradient_checkpointing": config.gradient_checkpointing,
+        "max_length": config.max_length,
+        "use_cpu": not cuda,
+        "report_to": "none",
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
+    }
 
 
 def fit(

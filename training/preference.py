@@ -161,26 +161,14 @@ def dpo_config(config: TrainConfig, output_dir: Path, cuda: bool, max_steps: int
     checkpointing on, are set from the preset instead)."""
     from trl import DPOConfig
 
+    from training.fit import trainer_arguments
+
     return DPOConfig(
-        output_dir=str(output_dir),
+        **trainer_arguments(config, output_dir, cuda),
         max_steps=max_steps,
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum,
         learning_rate=config.preference_learning_rate,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_ratio,
         beta=config.preference_beta,
-        max_length=config.max_length,
-        logging_steps=config.logging_steps,
         save_strategy="no",
-        seed=config.seed,
-        bf16=config.bf16 and cuda,
-        fp16=False,
-        gradient_checkpointing=config.gradient_checkpointing,
-        use_cpu=not cuda,
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
     )
 
 
