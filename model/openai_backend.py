@@ -12,6 +12,12 @@ Which model name is asked for: the promoted adapter's id when the server lists i
 (vLLM `--enable-lora --lora-modules <adapter id>=<adapter dir>`), else `TGTWIN_OPENAI_MODEL`
 (a merged model in llama.cpp or Ollama).
 
+Candidates: as locally, `TGTWIN_REPLY_CANDIDATES` completions are sampled (concurrent requests:
+`n>1` in one request is not supported by every server) and filtered with the local filters (empty,
+echo, speaker markers, repeats, duplicates, banned phrases); the first one kept is sent. They are
+not ranked: a server's token log-probabilities are not comparable across servers (some report them
+after temperature), so the sampled order stands, which keeps the sampled rhythm as local serving does.
+
 Token-exactness: with a plain-style format whose tokenizer adds BOS, the BOS text is put in front
 of the prompt and the request asks the server not to add special tokens (`add_special_tokens`, a
 vLLM extension that other servers ignore), so the server sees the tokens local serving would.
@@ -33,6 +39,7 @@ import httpx
 import jinja2.ext  # noqa: F401
 
 from model.adapter_format import serving_format
+from model.candidates import filter_candidates, last_partner_messages, markers_for
 from model.dialogue import Dialogue, split_reply
 from model.generation import cut_reply
 from model.prompt import PromptFormat
@@ -42,7 +49,6 @@ from settings import Settings
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 5.0
-BANNED_RETRIES = 2
 
 
 class OpenAIBackendError(RuntimeError):
@@ -115,15 +121,25 @@ class OpenAIBackend:
     # ------------------------------------------------------------------ ReplyModel
 
     async def reply(self, dialogue: Dialogue) -> list[str]:
-        """One completion for the dialogue, split into Telegram messages."""
-        fmt, model_name = self._current()
-        return await self._one_reply(fmt, model_name, dialogue)
+        """The first kept candidate, split into Telegram messages ([] when every one was dropped)."""
+        return (await self.candidates(dialogue, 1))[0]
 
     async def candidates(self, dialogue: Dialogue, n: int) -> list[list[str]]:
-        """`n` independent completions, requested concurrently (`n>1` in one request is not
-        supported by every server)."""
+        """Up to `n` kept replies out of `max(n, reply_candidates)` sampled ones, in sampled order
+        (`[[]]` when every one was dropped)."""
+        if n < 1:
+            raise ValueError("n must be at least 1")
         fmt, model_name = self._current()
-        return list(await asyncio.gather(*(self._one_reply(fmt, model_name, dialogue) for _ in range(n))))
+        count = max(n, self.settings.reply_candidates)
+        texts = await asyncio.gather(*(self._complete(fmt, model_name, dialogue) for _ in range(count)))
+        stops = fmt.stop_strings(dialogue)
+        sampled = [split_reply(cut_reply(t, stops, fmt.speaker_prefixes(dialogue), fmt.owner_label)) for t in texts]
+        allowed = [r for r in sampled if not has_banned_phrase(r, self.settings.banned_phrases)]
+        checked = filter_candidates(allowed, last_partner_messages(dialogue), markers_for(fmt, dialogue))
+        kept = [list(c.messages) for c in checked if c.dropped is None]
+        log.debug("openai backend: %s of %s candidates kept (%s had a banned phrase)",
+                  len(kept), count, count - len(allowed))
+        return kept[:n] or [[]]
 
     async def swap_adapter(self, adapter_dir: str | None) -> None:
         """Use this adapter's prompt format and, when the server serves it, its LoRA name.
@@ -169,19 +185,6 @@ class OpenAIBackend:
         if fmt.style == "plain" and fmt.add_bos and fmt.bos_token:
             body["add_special_tokens"] = False
         return body
-
-    async def _one_reply(self, fmt: PromptFormat, model_name: str, dialogue: Dialogue) -> list[str]:
-        """The owner's part of a completion, cut exactly as local generation cuts it. A server
-        cannot be told which phrases are banned (that needs its token ids), so a reply with one is
-        sampled again, and after `BANNED_RETRIES` more tries nothing is returned (callers skip)."""
-        stops = fmt.stop_strings(dialogue)
-        for _ in range(1 + BANNED_RETRIES):
-            text = await self._complete(fmt, model_name, dialogue)
-            messages = split_reply(cut_reply(text, stops, fmt.speaker_prefixes(dialogue), fmt.owner_label))
-            if not has_banned_phrase(messages, self.settings.banned_phrases):
-                return messages
-        log.info("openai backend: every sampled reply had a banned phrase; returning none")
-        return []
 
     async def _complete(self, fmt: PromptFormat, model_name: str, dialogue: Dialogue) -> str:
         assert self._client is not None

@@ -54,6 +54,8 @@ class FakeServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     reply: str = "ok"
+    replies: list[str] = field(default_factory=list)
+    """When set, answered in turn (cycling) instead of `reply`."""
     status: int = 200
     delay_s: float = 0.0
     models: list[str] = field(default_factory=lambda: ["tgtwin"])
@@ -62,6 +64,10 @@ class FakeServer:
         self.requests.clear()
         self.headers.clear()
         self.reply, self.status, self.delay_s, self.models = "ok", 200, 0.0, ["tgtwin"]
+        self.replies = []
+
+    def next_text(self) -> str:
+        return self.replies[(len(self.requests) - 1) % len(self.replies)] if self.replies else self.reply
 
 
 def _app(server: FakeServer) -> FastAPI:
@@ -75,6 +81,7 @@ def _app(server: FakeServer) -> FastAPI:
     async def completions(request: Request) -> JSONResponse:
         body = await request.json()
         server.requests.append(body)
+        text = server.next_text()
         server.headers.append(dict(request.headers))
         if server.delay_s:
             await asyncio.sleep(server.delay_s)
@@ -82,7 +89,7 @@ def _app(server: FakeServer) -> FastAPI:
             return JSONResponse({"error": {"message": "model overloaded", "type": "server_error"}}, server.status)
         return JSONResponse({
             "id": "cmpl-1", "object": "text_completion", "model": body["model"],
-            "choices": [{"index": 0, "text": server.reply, "finish_reason": "stop", "logprobs": None}],
+            "choices": [{"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
         })
 
@@ -163,20 +170,30 @@ async def test_reply_that_opens_a_partner_turn_is_nobodys(settings: Settings, se
         assert await backend.reply(DIALOGUE) == []
 
 
-async def test_banned_phrase_is_resampled_then_dropped(settings: Settings, server: FakeServer) -> None:
+async def test_a_candidate_with_a_banned_phrase_is_dropped(settings: Settings, server: FakeServer) -> None:
     server.reply = "send me the Password please"
-    changed = _settings(settings, server, banned_phrases="password")
+    changed = _settings(settings, server, banned_phrases="password", reply_candidates=3)
     async with OpenAIBackend(changed, prompt_format=PLAIN) as backend:
-        assert await backend.reply(DIALOGUE) == []
-        assert len(server.requests) == 3  # one try and two resamples
-        server.reply = "fine"
+        assert await backend.reply(DIALOGUE) == []  # every candidate had it: nothing is sent
+        assert len(server.requests) == 3
+        server.replies = ["send me the password", "fine"]
         assert await backend.reply(DIALOGUE) == ["fine"]
 
 
-async def test_candidates_are_independent_requests(settings: Settings, server: FakeServer) -> None:
-    async with OpenAIBackend(_settings(settings, server), prompt_format=PLAIN) as backend:
-        results = await backend.candidates(DIALOGUE, 3)
-    assert results == [["ok"]] * 3 and len(server.requests) == 3
+async def test_candidates_are_independent_requests_filtered_as_locally(settings: Settings, server: FakeServer) -> None:
+    server.replies = ["ok", "ok", "great, at 8?", "Anna: me too", "sure", "ha ha ha ha ha ha"]
+    async with OpenAIBackend(_settings(settings, server, reply_candidates=2), prompt_format=PLAIN) as backend:
+        results = await backend.candidates(DIALOGUE, 6)
+    assert len(server.requests) == 6  # max(n, reply_candidates) requests
+    # kept: "ok" once (the duplicate, the echo of the partner's turn, the partner's turn and the
+    # repetition are dropped) and "sure"
+    assert sorted(results) == [["ok"], ["sure"]]
+
+
+async def test_a_reply_is_the_first_candidate_kept(settings: Settings, server: FakeServer) -> None:
+    server.replies = ["Great, at 8?", "great at 8", "yes see you then", "great, at 8?"]
+    async with OpenAIBackend(_settings(settings, server, reply_candidates=4), prompt_format=PLAIN) as backend:
+        assert await backend.reply(DIALOGUE) == ["yes see you then"]  # the echoes are dropped
 
 
 async def test_api_key_is_sent_as_bearer(settings: Settings, server: FakeServer) -> None:
