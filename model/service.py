@@ -281,7 +281,18 @@ class ModelService:
 
     def _load(self) -> None:
         engine = self._make_engine()
-        engine.load()
+        try:
+            engine.load()
+        except Exception as exc:
+            if engine.name != "ct2" or self.settings.serving_engine != "auto":
+                raise
+            # e.g. an architecture CTranslate2 cannot convert: torch serves every model tgtwin trains
+            log.warning("model service: CTranslate2 cannot serve %s (%s: %s); serving with torch",
+                        self.settings.base_model, type(exc).__name__, exc)
+            from model.torch_engine import TorchEngine
+
+            engine = TorchEngine(self.settings.base_model, self.settings.models_dir)
+            engine.load()
         self._engine = engine
         self._base_format = PromptFormat.for_tokenizer(engine.tokenizer)
         self._format = self._base_format

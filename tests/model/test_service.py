@@ -178,3 +178,23 @@ async def test_a_training_run_changes_the_serving_threads_from_the_next_request(
         await service.set_training_active(False)
         await service.reply(DIALOGUE)
     assert seen == [2, 1, 2]
+
+
+async def test_auto_falls_back_to_torch_when_ctranslate2_cannot_serve_the_model(
+    model_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import model.ct2_engine
+    from model.ct2_export import ExportError
+
+    def unsupported(*args: Any, **kwargs: Any) -> Path:
+        raise ExportError("CTranslate2 cannot convert tiny: no conversion is registered")
+
+    monkeypatch.setattr(model.ct2_engine, "ensure_export", unsupported)
+    settings = model_settings.model_copy(update={"max_new_tokens": 4, "serving_engine": "auto"})
+    async with ModelService(settings) as service:
+        assert isinstance(await service.reply(DIALOGUE), list)
+        assert service.status().engine == "torch" and service.status().state == "ready"
+    explicit = settings.model_copy(update={"serving_engine": "ct2"})
+    async with ModelService(explicit) as service:
+        with pytest.raises(ModelNotReady, match="cannot convert"):
+            await service.reply(DIALOGUE)
