@@ -24,6 +24,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage import Database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PAIRS = [("hi", "hey"), ("how are you?", "fine, you?"), ("see you", "bye"), ("lol", "haha"), ("ok?", "ok")]
@@ -43,21 +47,29 @@ class RunOutcome:
 
 
 async def seed(data_dir: Path, exchanges: int = 40) -> None:
-    """The same small private chat the training tests use."""
-    from storage import ChatRow, Database, MessageRow
-    from storage import chats as chat_queries
-    from storage import messages as message_queries
+    """A data dir holding `seed_chat`'s chat."""
+    from storage import Database
 
     data_dir.mkdir(parents=True, exist_ok=True)
     async with Database.open(data_dir / "tgtwin.sqlite3") as db:
-        await chat_queries.upsert_chats(db, [ChatRow(1, "private", "Anna", relationship="friend")])
-        rows, t = [], 1_700_000_000
-        for i in range(exchanges):
-            question, answer = PAIRS[i % len(PAIRS)]
-            rows.append(MessageRow(1, 2 * i, 7, "Anna", False, t, question))
-            rows.append(MessageRow(1, 2 * i + 1, None, None, True, t + 30, answer))
-            t += 4 * 3600 if i % 3 == 2 else 60
-        await message_queries.insert_messages(db, rows, "export")
+        await seed_chat(db, exchanges)
+
+
+async def seed_chat(db: Database, exchanges: int = 40) -> None:
+    """A small private chat (the training tests use it too): `exchanges` question/answer pairs, a
+    few exchanges per session."""
+    from storage import ChatRow, MessageRow
+    from storage import chats as chat_queries
+    from storage import messages as message_queries
+
+    await chat_queries.upsert_chats(db, [ChatRow(1, "private", "Anna", relationship="friend")])
+    rows, t = [], 1_700_000_000
+    for i in range(exchanges):
+        question, answer = PAIRS[i % len(PAIRS)]
+        rows.append(MessageRow(1, 2 * i, 7, "Anna", False, t, question))
+        rows.append(MessageRow(1, 2 * i + 1, None, None, True, t + 30, answer))
+        t += 4 * 3600 if i % 3 == 2 else 60
+    await message_queries.insert_messages(db, rows, "export")
 
 
 async def outcome(data_dir: Path, seconds: float, output: str) -> RunOutcome:

@@ -6,28 +6,13 @@ import json
 
 import pytest
 
-from storage import ChatRow, MessageRow
-from storage import chats as chat_queries
-from storage import messages as message_queries
+from bench.distributed_bench import seed_chat
 from storage import training as training_queries
 from training import run as run_module
 from training.config import load_preset
 from training.evaluate import encode_examples
 from training.fit import fit
 from training.run import run_training
-
-PAIRS = [("hi", "hey"), ("how are you?", "fine, you?"), ("see you", "bye"), ("lol", "haha"), ("ok?", "ok")]
-
-
-async def seed_chat(db, exchanges: int = 40) -> None:
-    await chat_queries.upsert_chats(db, [ChatRow(1, "private", "Anna", relationship="friend")])
-    rows, t = [], 1_700_000_000
-    for i in range(exchanges):
-        question, answer = PAIRS[i % len(PAIRS)]
-        rows.append(MessageRow(1, 2 * i, 7, "Anna", False, t, question))
-        rows.append(MessageRow(1, 2 * i + 1, None, None, True, t + 30, answer))
-        t += 4 * 3600 if i % 3 == 2 else 60  # a few exchanges per session
-    await message_queries.insert_messages(db, rows, "export")
 
 
 async def test_tiny_run_trains_versions_gates_and_serves(db, tiny_settings):
