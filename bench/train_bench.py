@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         conversations = asyncio.run(_dataset(settings)).conversations
 
         def sequences(tokenizer: Any) -> list[dict[str, list[int]]]:
-            fmt = PromptFormat.for_tokenizer(tokenizer)
+            fmt = PromptFormat.for_training(tokenizer)
             return encode_conversations(tokenizer, fmt, conversations, preset.max_length, settings.context_turns)[0]
 
         if args.default_run:

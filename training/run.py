@@ -339,7 +339,7 @@ def train_adapter(
     model, tokenizer = load_base(base_spec, settings.models_dir, quantization=config.quantization, for_training=True,
                                  local_rank=distributed.current_rank().local_rank,
                                  sharded=distributed.shards_parameters())
-    fmt = PromptFormat.for_tokenizer(tokenizer)
+    fmt = PromptFormat.for_training(tokenizer)
     rows, sequences = encode_conversations(tokenizer, fmt, dataset.conversations, config.max_length,
                                            settings.context_turns)
     if not rows:
