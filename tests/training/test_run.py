@@ -10,8 +10,8 @@ from bench.distributed_bench import seed_chat
 from storage import training as training_queries
 from training import run as run_module
 from training.config import load_preset
-from training.evaluate import encode_examples
 from training.fit import fit
+from training.perplexity import encode_examples
 from training.run import run_training
 
 
