@@ -101,22 +101,21 @@ def _hits(model: Any, tokenizer: Any, subject: EvalModel, plan: Plan) -> float |
 
 def _replies(engines: ReplyEngines, model: Any, subject: EvalModel, plan: Plan, generation: Any,
              candidates: int) -> list[CachedReplies]:
-    how = replies_key(generation, candidates, engines.engine if engines.failure is None else "torch")
     out: list[CachedReplies] = []
     engine = None
     for example in plan.generated:
         key = plan.key(example)
-        found = subject.cache.replies(key, how)
+        found = subject.cache.replies(key, replies_key(generation, candidates, engines.name))
         if found is None:
-            engine = engine or engines.for_model(subject.adapter_dir, model)
+            engine = engine or engines.for_model(subject.adapter_dir, model)  # may fall back to torch
             found = live_reply(engine, subject.fmt, example.dialogue, generation, candidates)
-            subject.cache.put_replies(key, how, found)
+            subject.cache.put_replies(key, replies_key(generation, candidates, engines.name), found)
         out.append(found)
     return out
 
 
 def measure_model(model: Any, tokenizer: Any, subject: EvalModel, plan: Plan, engines: ReplyEngines, generation: Any,
-             candidates: int, generate: bool, clock: Clock) -> Measured:
+                  candidates: int, generate: bool, clock: Clock) -> Measured:
     with subject.state():
         with clock.part("perplexity"):
             ppl = _perplexity(model, tokenizer, subject, plan)

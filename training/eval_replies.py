@@ -70,9 +70,14 @@ class ReplyEngines:
     _ct2: Any = None
 
     @property
+    def name(self) -> str:
+        """The engine generating now: `ct2`, or `torch` (also after CTranslate2 failed)."""
+        return "ct2" if self.engine == "ct2" and self.failure is None else "torch"
+
+    @property
     def path(self) -> str:
         """Which path generated the evaluated replies, in words (`eval --json` prints it)."""
-        if self.engine == "ct2" and self.failure is None:
+        if self.name == "ct2":
             return f"{SELECTION} on ct2 int8 (the serving engine)"
         why = f"; CTranslate2 failed: {self.failure}" if self.failure else ""
         return f"{SELECTION} on torch{why}"
@@ -80,7 +85,7 @@ class ReplyEngines:
     def for_model(self, adapter_dir: Path | None, torch_model: Any) -> Any:
         """The engine for the base model (`adapter_dir` None) or an adapter; `torch_model` is the
         torch model already in that state (used when CTranslate2 is not the path)."""
-        if self.engine == "ct2" and self.failure is None:
+        if self.name == "ct2":
             try:
                 return self._ct2_for(adapter_dir)
             except Exception as exc:  # noqa: BLE001 — any export/load failure: torch still answers
