@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import fail, state
+from cli.common import fail, run_async, state
 
 HostOption = Annotated[str | None, typer.Option(help="Bind address (default TGTWIN_HOST).")]
 PortOption = Annotated[int | None, typer.Option(help="Port, 1-65535 (default TGTWIN_PORT).")]
@@ -24,8 +24,6 @@ def serve_command(ctx: typer.Context, host: HostOption = None, port: PortOption 
 
 
 def _run_product(ctx: typer.Context, host: str | None, port: int | None, with_telegram: bool) -> None:
-    import asyncio
-
     from app_runtime import StartupError, run_product
 
     if port is not None and not 1 <= port <= 65535:
@@ -35,7 +33,7 @@ def _run_product(ctx: typer.Context, host: str | None, port: int | None, with_te
     if updates:
         settings = settings.model_copy(update=updates)
     try:
-        asyncio.run(run_product(settings, with_telegram=with_telegram))
+        run_async(run_product(settings, with_telegram=with_telegram))
     except StartupError as exc:
         fail(str(exc))
     except KeyboardInterrupt:

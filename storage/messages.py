@@ -34,17 +34,13 @@ def _message(row: sqlite3.Row) -> MessageRow:
 
 async def insert_messages(db: Database, rows: Sequence[MessageRow], source: str) -> int:
     """Insert new messages, leaving existing ones untouched (idempotent import). Returns rows added."""
-    before = db.conn.total_changes
-    await db.executemany(INSERT_IGNORE_SQL, [r.as_params(source) for r in rows])
-    return db.conn.total_changes - before
+    return await db.executemany(INSERT_IGNORE_SQL, [r.as_params(source) for r in rows])
 
 
 async def insert_message_params(db: Database, params: Sequence[tuple[object, ...]]) -> int:
     """`insert_messages` for rows already in `MessageRow.as_params` form: the export importer's bulk
     path, whose rows are built in a reader thread or process. Returns rows added."""
-    before = db.conn.total_changes
-    await db.executemany(INSERT_IGNORE_SQL, params)
-    return db.conn.total_changes - before
+    return await db.executemany(INSERT_IGNORE_SQL, params)
 
 
 async def upsert_messages(db: Database, rows: Iterable[MessageRow], source: str = "telegram") -> None:

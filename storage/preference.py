@@ -64,13 +64,9 @@ async def used_draft_ids(db: Database) -> set[int]:
 async def mark_pairs_used(db: Database, draft_ids: Iterable[int], run_id: int) -> int:
     """Record that run `run_id` learned from these drafts' pairs (a later run keeps the first mark).
     One transaction; returns how many pairs were newly marked."""
-    ids = sorted(set(draft_ids))
+    ts = now()
     async with db.atomic():
-        before = int(await db.scalar("SELECT COUNT(*) FROM preference_pair_uses") or 0)
-        ts = now()
-        await db.executemany(
+        return await db.executemany(
             "INSERT OR IGNORE INTO preference_pair_uses (draft_id, run_id, used_at) VALUES (?, ?, ?)",
-            [(draft_id, run_id, ts) for draft_id in ids],
+            [(draft_id, run_id, ts) for draft_id in sorted(set(draft_ids))],
         )
-        after = int(await db.scalar("SELECT COUNT(*) FROM preference_pair_uses") or 0)
-    return after - before
