@@ -101,8 +101,9 @@ async def collect_status(
     preference_pairs: PreferencePairCounts | None = None,
 ) -> StatusSnapshot:
     """Everything `StatusSnapshot` holds, read from the database plus what the caller runs.
-    `preference_pairs`: counts the caller already has (the panel caches them: rebuilding every pair
-    costs about 0.5 s per 1,000 drafts); counted here when None."""
+    `preference_pairs`: counts the caller already has (the running app keeps them current with a
+    `training.pair_counts.PairCounter`: rebuilding every pair takes seconds at 10,000 drafts);
+    counted here, in full, when None (the CLI's one-off `status`)."""
     from training.preference_pairs import preference_pair_counts
 
     counts = await message_queries.counts(db)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 import weakref
-from dataclasses import dataclass
 from typing import Any
 
 from product_status import StatusSnapshot, collect_status
@@ -12,10 +10,9 @@ from services import Services
 from storage import Database, kv
 from storage import chats as chat_queries
 from storage import messages as message_queries
-from storage import preference as preference_queries
 from storage import replies as reply_queries
+from training.pair_counts import PairCounter
 from training.preference_pairs import PreferencePairCounts
-from training.preference_pairs import preference_pair_counts as count_pairs_now
 
 
 def telegram_connected(services: Services) -> bool:
@@ -31,32 +28,16 @@ async def set_autoreply(services: Services, enabled: bool) -> bool:
     return bool(enabled)
 
 
-# The dashboard refreshes every few seconds and rebuilding every preference pair costs ~0.5 s per
-# 1,000 drafts (measured), so the running app recounts only when the pairs' inputs changed
-# (`storage.preference.pair_inputs_version`) or the count is this old.
-PAIR_COUNT_MAX_AGE_SECONDS = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class _CachedPairCounts:
-    version: tuple[int, ...]
-    at: float
-    counts: PreferencePairCounts
-
-
-_pair_counts: weakref.WeakKeyDictionary[Database, _CachedPairCounts] = weakref.WeakKeyDictionary()
+_pair_counters: weakref.WeakKeyDictionary[Database, PairCounter] = weakref.WeakKeyDictionary()
 
 
 async def preference_pair_counts(services: Services) -> PreferencePairCounts:
-    """`training.preference_pairs.preference_pair_counts`, recounted only when its inputs changed."""
-    db = services.db
-    version = await preference_queries.pair_inputs_version(db)
-    cached = _pair_counts.get(db)
-    if cached and cached.version == version and time.monotonic() - cached.at < PAIR_COUNT_MAX_AGE_SECONDS:
-        return cached.counts
-    counts = await count_pairs_now(db, services.settings)
-    _pair_counts[db] = _CachedPairCounts(version, time.monotonic(), counts)
-    return counts
+    """The running app's preference pair counts: one `PairCounter` per database, recounting only
+    what changed, once for all callers (the dashboard and every panel poll `/api/status`)."""
+    counter = _pair_counters.get(services.db)
+    if counter is None:
+        counter = _pair_counters[services.db] = PairCounter(services.settings)
+    return await counter.counts(services.db)
 
 
 async def snapshot(services: Services) -> StatusSnapshot:

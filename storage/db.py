@@ -77,6 +77,7 @@ class Database:
         """The task that has write access now (for one statement, or for its transaction)."""
         self._transaction: object | None = None
         """A token for the open `atomic()` transaction, None between transactions."""
+        self._rollbacks = 0
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -162,6 +163,7 @@ class Database:
                     await self.conn.execute("COMMIT")
                 except BaseException:
                     if self.conn.in_transaction:
+                        self._rollbacks += 1
                         await self.conn.execute("ROLLBACK")
                     raise
             finally:
@@ -175,6 +177,7 @@ class Database:
         try:
             yield
         except BaseException:
+            self._rollbacks += 1
             await self.conn.execute(f"ROLLBACK TO {name}")
             await self.conn.execute(f"RELEASE {name}")
             raise
@@ -227,6 +230,13 @@ class Database:
             before = self.conn.total_changes
             await self.conn.executemany(sql, rows)
             return self.conn.total_changes - before
+
+    async def data_version(self) -> tuple[int, int, int]:
+        """Moves whenever the data may have changed: rows written or rolled back through this
+        connection, or a commit by another connection (another process). O(1), for caches of
+        figures derived from the data; it moves on any write, so the cache decides what changed."""
+        committed_elsewhere = int(await self.scalar("PRAGMA data_version") or 0)
+        return self.conn.total_changes, self._rollbacks, committed_elsewhere
 
     async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         async with self.conn.execute(sql, params) as cur:
