@@ -13,6 +13,7 @@ from storage import chats as chat_queries
 from storage import messages as message_queries
 from storage import replies as reply_queries
 from storage import training as training_queries
+from storage.derived import Derived
 
 if TYPE_CHECKING:
     from model.status import ModelStatus
@@ -90,6 +91,18 @@ class StatusSnapshot:
         return dataclasses.asdict(self)
 
 
+class StatusFigures:
+    """The status figures that cost a scan of the data, kept per database by the running app, where
+    every open panel polls `/api/status`: computed again only after a write, once for all callers
+    (`storage.derived`), the preference pairs incrementally (`training.pair_counts`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from training.pair_counts import PairCounter
+
+        self.messages: Derived[message_queries.Counts] = Derived(message_queries.counts)
+        self.pairs = PairCounter(settings)
+
+
 async def collect_status(
     db: Database,
     settings: Settings,
@@ -98,15 +111,17 @@ async def collect_status(
     training: TrainingController | None = None,
     telegram_connected: bool = False,
     schedule: RetrainScheduleView | None = None,
-    preference_pairs: PreferencePairCounts | None = None,
+    figures: StatusFigures | None = None,
 ) -> StatusSnapshot:
     """Everything `StatusSnapshot` holds, read from the database plus what the caller runs.
-    `preference_pairs`: counts the caller already has (the running app keeps them current with a
-    `training.pair_counts.PairCounter`: rebuilding every pair takes seconds at 10,000 drafts);
-    counted here, in full, when None (the CLI's one-off `status`)."""
+    `figures`: the running app's kept figures (see `StatusFigures`); without them (the CLI's
+    one-off `status`) everything is counted here, in full."""
     from training.preference_pairs import preference_pair_counts
 
-    counts = await message_queries.counts(db)
+    if figures is not None:
+        counts, pairs = await figures.messages.get(db), await figures.pairs.counts(db)
+    else:
+        counts, pairs = await message_queries.counts(db), await preference_pair_counts(db, settings)
     modes = await chat_queries.list_reply_chats(db)
     promoted = await training_queries.promoted_adapter(db)
     runs = await training_queries.list_runs(db, limit=1)
@@ -142,7 +157,5 @@ async def collect_status(
         ),
         model=model,
         database=str(settings.db_path),
-        preference_pairs=(
-            preference_pairs if preference_pairs is not None else await preference_pair_counts(db, settings)
-        ),
+        preference_pairs=pairs,
     )

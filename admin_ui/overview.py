@@ -5,13 +5,12 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from product_status import StatusSnapshot, collect_status
+from product_status import StatusFigures, StatusSnapshot, collect_status
 from services import Services
 from storage import Database, kv
 from storage import chats as chat_queries
 from storage import messages as message_queries
 from storage import replies as reply_queries
-from training.pair_counts import PairCounter
 from training.preference_pairs import PreferencePairCounts
 
 
@@ -28,16 +27,20 @@ async def set_autoreply(services: Services, enabled: bool) -> bool:
     return bool(enabled)
 
 
-_pair_counters: weakref.WeakKeyDictionary[Database, PairCounter] = weakref.WeakKeyDictionary()
+_figures: weakref.WeakKeyDictionary[Database, StatusFigures] = weakref.WeakKeyDictionary()
+
+
+def _kept_figures(services: Services) -> StatusFigures:
+    """One `StatusFigures` per database: the dashboard and every open panel poll the status."""
+    figures = _figures.get(services.db)
+    if figures is None:
+        figures = _figures[services.db] = StatusFigures(services.settings)
+    return figures
 
 
 async def preference_pair_counts(services: Services) -> PreferencePairCounts:
-    """The running app's preference pair counts: one `PairCounter` per database, recounting only
-    what changed, once for all callers (the dashboard and every panel poll `/api/status`)."""
-    counter = _pair_counters.get(services.db)
-    if counter is None:
-        counter = _pair_counters[services.db] = PairCounter(services.settings)
-    return await counter.counts(services.db)
+    """The running app's preference pair counts (kept current, see `StatusFigures`)."""
+    return await _kept_figures(services).pairs.counts(services.db)
 
 
 async def snapshot(services: Services) -> StatusSnapshot:
@@ -45,7 +48,7 @@ async def snapshot(services: Services) -> StatusSnapshot:
     return await collect_status(
         services.db, services.settings, model=services.model.status(), training=services.training,
         telegram_connected=telegram_connected(services), schedule=services.schedule,
-        preference_pairs=await preference_pair_counts(services),
+        figures=_kept_figures(services),
     )
 
 

@@ -5,11 +5,12 @@
 Seeds a throwaway database (chats of partner/owner exchanges, one draft per exchange: sent edited,
 sent unchanged, discarded with or without the owner's own answer, pending), starts the real app
 (`admin_ui.app.create_app`, API only, a stub model) with uvicorn on loopback in a child process,
-and sends `--clients` concurrent `GET /api/status` requests per round with httpx. Before every
-round after the first a new edited draft is recorded through the API's storage, so the preference
-pair count has to be brought up to date under the stampede. Prints the latency of each request
-(p50, p99, max) for the first round (nothing counted yet) and for the later ones, and the
-preference pair counts the app reported. Prints only what it measured.
+and sends `--clients` concurrent `GET /api/status` requests per round with httpx. Before the
+`--rounds` last rounds a new edited draft is recorded (by this process: another connection), so the
+preference pair count has to be brought up to date under the stampede. Prints the latency of the requests
+(p50, p99, max) of each round: the first (nothing counted yet), a second with nothing written since,
+then `--rounds` after a write each, and the preference pair counts the app reported. Prints only
+what it measured.
 """
 
 from __future__ import annotations
@@ -184,21 +185,21 @@ async def _clients(data_dir: Path, port: int, clients: int, rounds: int) -> None
             response.raise_for_status()
             return time.perf_counter() - started, response.json()["preference_pairs"]
 
-        later: list[float] = []
-        for round_no in range(rounds):
-            if round_no:
-                await _add_edited_draft(data_dir, round_no)
+        async def burst(name: str) -> list[float]:
             results = await asyncio.gather(*(one() for _ in range(clients)))
             latencies = [seconds for seconds, _ in results]
-            pairs = {tuple(sorted(p.items())) for _, p in results}
-            if round_no == 0:
-                print(_line(f"round 1, {clients} clients at once, nothing counted yet", latencies), f"pairs {pairs}")
-            else:
-                later += latencies
-                print(_line(f"round {round_no + 1}, {clients} clients after a new edited draft", latencies),
-                      f"pairs {pairs}")
-        if later:
-            print(_line(f"rounds 2-{rounds} together", later))
+            counts = sorted({tuple(sorted(p.items())) for _, p in results})
+            print(_line(f"{name}: {clients} clients at once", latencies), "| pairs", counts)
+            return latencies
+
+        await burst("round 1, nothing counted yet")
+        await burst("round 2, nothing written since")
+        after_writes: list[float] = []
+        for round_no in range(3, rounds + 3):
+            await _add_edited_draft(data_dir, round_no)
+            after_writes += await burst(f"round {round_no}, after a new edited draft")
+        if rounds > 1:
+            print(_line(f"rounds 3-{rounds + 2} together", after_writes))
 
 
 def _free_port() -> int:

@@ -17,6 +17,7 @@ from storage.rows import MessageRow
 
 DAY_SECONDS = 86_400
 _OLDEST = -(2**63)
+_IDS_PER_QUERY = 500  # SQLite builds before 3.32 allow 999 parameters per statement
 
 
 async def drafts_for_pairs(db: Database) -> list[Draft]:
@@ -25,6 +26,15 @@ async def drafts_for_pairs(db: Database) -> list[Draft]:
     draft). Which of them really are pairs is the builder's decision."""
     rows = await db.fetchall("SELECT * FROM drafts ORDER BY created_at, id")
     return [_draft(r) for r in rows]
+
+
+async def drafts_version(db: Database) -> tuple[int, ...]:
+    """Moves when a draft is made or closed (its status and `updated_at` change): whether
+    `drafts_for_pairs` would read anything new. One pass over the drafts, no rows built."""
+    row = await db.fetchone(
+        "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(updated_at), 0), COALESCE(SUM(status = 'pending'), 0) FROM drafts"
+    )
+    return tuple(int(v) for v in row) if row is not None else ()
 
 
 async def window_start(db: Database, chat_id: int, at: int, context_rows: int) -> int | None:
@@ -61,20 +71,33 @@ def _date(message: MessageRow) -> int:
     return message.date
 
 
-async def day_fingerprints(db: Database, chat_id: int, since_day: int | None) -> dict[int, tuple[int, ...]]:
-    """Per UTC day (`date // DAY_SECONDS`) of a chat's messages from `since_day` on (None: all), a
-    fingerprint that moves when a message of that day is stored, edited, deleted or restored, or
-    marked as the bot's: the count, the deleted ones, the edited ones and the last edit time, those
-    not written by a person, and the text length. Caches of what is derived from messages (the
-    preference pair count) compare them to find the days that changed; two changes on one day that
-    cancel out in every figure go unnoticed."""
-    rows = await db.fetchall(
-        f"""SELECT date / {DAY_SECONDS} AS day, COUNT(*), SUM(deleted), COUNT(edited_at), COALESCE(MAX(edited_at), 0),
-                  SUM(authored_by != 'human'), SUM(LENGTH(text))
-           FROM messages WHERE chat_id = ? AND date >= ? GROUP BY day""",
-        (chat_id, _OLDEST if since_day is None else since_day * DAY_SECONDS),
-    )
-    return {int(r[0]): tuple(int(v) for v in tuple(r)[1:]) for r in rows}
+async def day_fingerprints(db: Database, since_days: dict[int, int | None]) -> dict[int, dict[int, tuple[int, ...]]]:
+    """For each chat of `since_days`, per UTC day (`date // DAY_SECONDS`) of its messages from that
+    day on (None: all), a fingerprint that moves when a message of that day is stored, edited,
+    deleted or restored, or marked as the bot's: the count, the deleted ones, the edited ones and
+    the last edit time (every writer sets `edited_at` with a new text), those not written by a
+    person. Caches of what is derived from messages (the preference pair count) compare them to
+    find the days that changed; two changes on one day that cancel out in every figure go
+    unnoticed. One read for all chats."""
+    found: dict[int, dict[int, tuple[int, ...]]] = {chat_id: {} for chat_id in since_days}
+    known = [d for d in since_days.values() if d is not None]
+    since = None if len(known) < len(since_days) or not known else min(known)
+    ids = sorted(since_days)
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        part = ids[start:start + _IDS_PER_QUERY]
+        rows = await db.fetchall(
+            f"""SELECT chat_id, date / {DAY_SECONDS} AS day, COUNT(*), SUM(deleted), COUNT(edited_at),
+                      COALESCE(MAX(edited_at), 0), SUM(authored_by != 'human')
+               FROM messages WHERE chat_id IN ({', '.join('?' * len(part))}) AND date >= ?
+               GROUP BY chat_id, day""",
+            (*part, _OLDEST if since is None else since * DAY_SECONDS),
+        )
+        for r in rows:
+            chat_id, day = int(r[0]), int(r[1])
+            first = since_days[chat_id]
+            if first is None or day >= first:
+                found[chat_id][day] = tuple(int(v) for v in tuple(r)[2:])
+    return found
 
 
 async def used_draft_ids(db: Database) -> set[int]:

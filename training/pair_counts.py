@@ -5,9 +5,8 @@ Rebuilding a pair is Python work over its draft's window of messages (`training.
 holds the one rule), so 10,000 drafts take seconds; when every status request rebuilt every pair,
 ten panels asking at once took 23.7 s each at 1,400 drafts (issue 18 item 13). So a `PairCounter`:
 
-- returns its last count while nothing was written since (`Database.data_version`, O(1));
-- otherwise recounts once for everyone: callers that arrive during a recount wait for it and share
-  its result (single flight), and each caller gets a count begun after it asked;
+- returns its last count while nothing was written since, and otherwise recounts once for all
+  callers that ask meanwhile (`storage.derived.Derived`: single flight on `Database.data_version`);
 - rebuilds only the drafts whose inputs changed since the last recount: the draft row, its chat
   row, or a day that its window of messages covers (`storage.preference.day_fingerprints`, read
   before any window is, so a write that lands during a recount is seen by the next one).
@@ -18,13 +17,13 @@ equal.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from settings import Settings
 from storage import ChatRow, Database
 from storage import chats as chat_queries
 from storage import preference as preference_queries
+from storage.derived import Derived
 from storage.preference import DAY_SECONDS
 from storage.replies import Draft
 from training.dataset import chat_allowed
@@ -35,7 +34,7 @@ from training.preference_pairs import (
     PairOptions,
     PreferencePairCounts,
     count_pairs,
-    load_draft_items,
+    draft_items,
     pair_from_draft,
 )
 
@@ -70,51 +69,36 @@ class PairCounter:
         self._options = PairOptions.from_settings(settings)
         self._noted: dict[int, _Noted] = {}
         self._days: dict[int, dict[int, tuple[int, ...]]] = {}
-        self._counts: PreferencePairCounts | None = None
-        self._version: tuple[int, ...] | None = None
-        self._lock = asyncio.Lock()
-        self._started = 0
-        self._finished = 0
-        """Recounts are numbered as they start; this is the number of the last one to finish."""
+        self._drafts: list[Draft] = []
+        self._drafts_version: tuple[int, ...] | None = None
+        self._counts = Derived(self._recount)
 
     async def counts(self, db: Database) -> PreferencePairCounts:
         """The counts as of this call or later (always for the same `db`)."""
-        asked_after = self._started
-        if self._counts is not None and await db.data_version() == self._version:
-            return self._counts
-        async with self._lock:
-            # While this call waited, a recount that began after it asked may have finished, or
-            # the one that was running may have been current anyway.
-            if self._counts is not None and (self._finished > asked_after or await db.data_version() == self._version):
-                return self._counts
-            self._started += 1
-            number = self._started
-            version = await db.data_version()
-            counts = await self._recount(db)
-            self._counts, self._version, self._finished = counts, version, number
-            return counts
+        return await self._counts.get(db)
 
     async def _recount(self, db: Database) -> PreferencePairCounts:
         options = self._options
-        drafts = await preference_queries.drafts_for_pairs(db)
+        drafts_version = await preference_queries.drafts_version(db)  # read first: a later write shows next time
+        if drafts_version != self._drafts_version:
+            self._drafts, self._drafts_version = await preference_queries.drafts_for_pairs(db), drafts_version
+        drafts = self._drafts
         chats = await chat_queries.chats_by_id(db, {d.chat_id for d in drafts})
         kept: dict[int, _Noted] = {}
         stale: list[Draft] = []
-        changed: dict[int, set[int] | None] = {}
-        days: dict[int, dict[int, tuple[int, ...]]] = {}
-        for chat_id, first_day in (await self._window_days(db, drafts, chats)).items():
-            days[chat_id] = await preference_queries.day_fingerprints(db, chat_id, first_day)
-            changed[chat_id] = _changed_days(self._days.get(chat_id), days[chat_id])
+        days = await preference_queries.day_fingerprints(db, await self._window_days(db, drafts, chats))
+        changed = {chat_id: _changed_days(self._days.get(chat_id), found) for chat_id, found in days.items()}
         for draft in drafts:
             noted = self._noted.get(draft.id)
-            if (noted is not None and noted.draft == draft and noted.chat == chats.get(draft.chat_id)
+            if (noted is not None and (noted.draft is draft or noted.draft == draft) and noted.chat == chats.get(draft.chat_id)
                     and not noted.touched_by(changed.get(draft.chat_id))):
                 kept[draft.id] = noted
             else:
                 stale.append(draft)
-        for item in await load_draft_items(db, options, stale):
-            pair = pair_from_draft(item, options)
-            kept[item.draft.id] = self._note(item, pair.kind if pair is not None else None)
+        async for items in draft_items(db, options, stale):
+            for item in items:
+                pair = pair_from_draft(item, options)
+                kept[item.draft.id] = self._note(item, pair.kind if pair is not None else None)
         self._noted, self._days = kept, days
         return count_pairs([n for n in kept.values() if n.kind is not None], await preference_queries.used_draft_ids(db))
 

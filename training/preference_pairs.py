@@ -17,7 +17,7 @@ rows through `storage` and count pairs for the status.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
@@ -214,7 +214,10 @@ def pair_from_draft(item: DraftWithMessages, options: PairOptions) -> Preference
 
 def build_preference_pairs(items: Iterable[DraftWithMessages], options: PairOptions) -> list[PreferencePair]:
     """Every draft's preference, oldest first."""
-    pairs = [p for p in (pair_from_draft(item, options) for item in items) if p is not None]
+    return _oldest_first([p for p in (pair_from_draft(item, options) for item in items) if p is not None])
+
+
+def _oldest_first(pairs: Iterable[PreferencePair]) -> list[PreferencePair]:
     return sorted(pairs, key=lambda p: (p.date, p.draft_id))
 
 
@@ -239,10 +242,11 @@ def count_pairs(pairs: Sequence[CountedPair], used_draft_ids: set[int]) -> Prefe
 
 # ---------------------------------------------------------------------- readers
 
-async def load_draft_items(db: Any, options: PairOptions, drafts: Sequence[Draft]) -> list[DraftWithMessages]:
+async def draft_items(db: Any, options: PairOptions, drafts: Sequence[Draft]) -> AsyncIterator[list[DraftWithMessages]]:
     """`drafts` with their chat and the messages around each (`storage.preference.messages_around`),
-    read per chat, `DRAFTS_PER_READ` drafts at a time (one read for many windows, not two per draft).
-    Drafts of chats that are not stored or not used for training are left out."""
+    read per chat, `DRAFTS_PER_READ` drafts at a time (one read for many windows, not two per draft)
+    and yielded a read at a time (a caller on the event loop builds pairs between reads, never all
+    at once). Drafts of chats that are not stored or not used for training are left out."""
     from storage import chats as chat_queries
     from storage import preference as preference_queries
 
@@ -253,18 +257,14 @@ async def load_draft_items(db: Any, options: PairOptions, drafts: Sequence[Draft
         chat = chats.get(draft.chat_id)
         if chat is not None and chat_allowed(chat, options.train_groups):
             by_chat.setdefault(draft.chat_id, []).append(draft)
-    items = []
     for chat_id, chat_drafts in by_chat.items():
         chat_drafts.sort(key=lambda d: (d.created_at, d.id))
         for start in range(0, len(chat_drafts), DRAFTS_PER_READ):
             part = chat_drafts[start:start + DRAFTS_PER_READ]
             since = await preference_queries.window_start(db, chat_id, part[0].created_at, rows)
             messages = await preference_queries.live_messages_between(db, chat_id, since, part[-1].created_at + after)
-            items.extend(
-                DraftWithMessages(d, chats[chat_id], preference_queries.messages_around(messages, d.created_at, rows, after))
-                for d in part
-            )
-    return items
+            yield [DraftWithMessages(d, chats[chat_id], preference_queries.messages_around(messages, d.created_at, rows, after))
+                   for d in part]
 
 
 async def load_preference_pairs(db: Any, settings: Any) -> list[PreferencePair]:
@@ -272,8 +272,10 @@ async def load_preference_pairs(db: Any, settings: Any) -> list[PreferencePair]:
     from storage import preference as preference_queries
 
     options = PairOptions.from_settings(settings)
-    items = await load_draft_items(db, options, await preference_queries.drafts_for_pairs(db))
-    return build_preference_pairs(items, options)
+    pairs: list[PreferencePair] = []
+    async for items in draft_items(db, options, await preference_queries.drafts_for_pairs(db)):
+        pairs += build_preference_pairs(items, options)
+    return _oldest_first(pairs)
 
 
 async def preference_pair_counts(db: Any, settings: Any) -> PreferencePairCounts:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from storage import ChatRow, MessageRow, now
 from storage import chats as chat_queries
 from storage import messages as message_queries
@@ -74,7 +76,7 @@ async def test_day_fingerprints_move_with_what_pairs_are_built_from(db) -> None:
     await message_queries.insert_messages(db, [other_day], "telegram")
 
     async def fingerprint() -> tuple[int, ...] | None:
-        return (await preference_queries.day_fingerprints(db, 1, None)).get(day)
+        return (await preference_queries.day_fingerprints(db, {1: None}))[1].get(day)
 
     seen = [await fingerprint()]
     row = MessageRow(1, 2, 7, "Anna", False, at, "hi")
@@ -89,8 +91,8 @@ async def test_day_fingerprints_move_with_what_pairs_are_built_from(db) -> None:
     seen.append(await fingerprint())
     await message_queries.mark_authored(db, 1, [2], "bot")
     seen.append(await fingerprint())
-    assert seen[0] is None and all(before != after for before, after in zip(seen, seen[1:]))
-    assert set(await preference_queries.day_fingerprints(db, 1, day)) == {day}  # from `since_day` on
+    assert seen[0] is None and all(before != after for before, after in itertools.pairwise(seen))
+    assert set((await preference_queries.day_fingerprints(db, {1: day}))[1]) == {day}  # from that day on
 
 
 async def test_data_version_moves_on_writes_and_rollbacks(db) -> None:
