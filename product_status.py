@@ -18,6 +18,7 @@ from storage.derived import Derived
 if TYPE_CHECKING:
     from model.status import ModelStatus
     from services import RetrainScheduleView, TrainingController
+    from training.pair_counts import PairCounter
     from training.preference_pairs import PreferencePairCounts
 
 
@@ -91,16 +92,57 @@ class StatusSnapshot:
         return dataclasses.asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What the status reads from the database."""
+
+    counts: StatusCounts
+    autoreply_enabled: bool
+    adapter: str | None
+    owner_id: int | None
+    last_run: LastRun | None
+    preference_pairs: PreferencePairCounts
+
+
+async def _read_stored(db: Database, settings: Settings, pair_counter: PairCounter | None) -> _Stored:
+    from training.preference_pairs import preference_pair_counts
+
+    counts = await message_queries.counts(db)
+    modes = await chat_queries.list_reply_chats(db)
+    promoted = await training_queries.promoted_adapter(db)
+    runs = await training_queries.list_runs(db, limit=1)
+    owner_id = await kv.get_value(db, kv.OWNER_ID)
+    return _Stored(
+        counts=StatusCounts(
+            chats=counts.chats, messages=counts.messages, owner_messages=counts.owner_messages,
+            pending_drafts=await reply_queries.count_drafts(db, "pending"),
+            auto_chats=sum(1 for mode in modes.values() if mode == "auto"),
+            draft_chats=sum(1 for mode in modes.values() if mode == "draft"),
+            adapters=len(await training_queries.list_adapters(db)),
+        ),
+        autoreply_enabled=await kv.autoreply_enabled(db),
+        adapter=promoted.id if promoted else None,
+        owner_id=owner_id if isinstance(owner_id, int) else None,
+        last_run=None if not runs else LastRun(
+            runs[0].id, runs[0].status, runs[0].progress, runs[0].adapter_id,
+            runs[0].started_at, runs[0].finished_at, runs[0].error,
+        ),
+        preference_pairs=(await pair_counter.counts(db) if pair_counter is not None
+                          else await preference_pair_counts(db, settings)),
+    )
+
+
 class StatusFigures:
-    """The status figures that cost a scan of the data, kept per database by the running app, where
-    every open panel polls `/api/status`: computed again only after a write, once for all callers
-    (`storage.derived`), the preference pairs incrementally (`training.pair_counts`)."""
+    """What the status reads from the database, kept per database by the running app, where every
+    open panel polls `/api/status`: read again only after a write, once for all the callers that
+    ask meanwhile (`storage.derived`), the preference pairs recounted incrementally
+    (`training.pair_counts`, also for the panel's training tab)."""
 
     def __init__(self, settings: Settings) -> None:
         from training.pair_counts import PairCounter
 
-        self.messages: Derived[message_queries.Counts] = Derived(message_queries.counts)
         self.pairs = PairCounter(settings)
+        self.stored: Derived[_Stored] = Derived(lambda db: _read_stored(db, settings, self.pairs))
 
 
 async def collect_status(
@@ -114,38 +156,21 @@ async def collect_status(
     figures: StatusFigures | None = None,
 ) -> StatusSnapshot:
     """Everything `StatusSnapshot` holds, read from the database plus what the caller runs.
-    `figures`: the running app's kept figures (see `StatusFigures`); without them (the CLI's
-    one-off `status`) everything is counted here, in full."""
-    from training.preference_pairs import preference_pair_counts
-
-    if figures is not None:
-        counts, pairs = await figures.messages.get(db), await figures.pairs.counts(db)
-    else:
-        counts, pairs = await message_queries.counts(db), await preference_pair_counts(db, settings)
-    modes = await chat_queries.list_reply_chats(db)
-    promoted = await training_queries.promoted_adapter(db)
-    runs = await training_queries.list_runs(db, limit=1)
-    owner_id = await kv.get_value(db, kv.OWNER_ID)
+    `figures`: the running app's kept figures (`StatusFigures`); without them (the CLI's one-off
+    `status`) everything is read and counted here, in full."""
+    stored = await figures.stored.get(db) if figures is not None else await _read_stored(db, settings, None)
     next_run = schedule.next_run_time if schedule is not None else None
+    last_run = stored.last_run
     return StatusSnapshot(
-        counts=StatusCounts(
-            chats=counts.chats, messages=counts.messages, owner_messages=counts.owner_messages,
-            pending_drafts=await reply_queries.count_drafts(db, "pending"),
-            auto_chats=sum(1 for mode in modes.values() if mode == "auto"),
-            draft_chats=sum(1 for mode in modes.values() if mode == "draft"),
-            adapters=len(await training_queries.list_adapters(db)),
-        ),
-        autoreply_enabled=await kv.autoreply_enabled(db),
-        adapter=promoted.id if promoted else None,
-        owner_id=owner_id if isinstance(owner_id, int) else None,
+        counts=stored.counts,
+        autoreply_enabled=stored.autoreply_enabled,
+        adapter=stored.adapter,
+        owner_id=stored.owner_id,
         telegram=TelegramState(configured=settings.telegram_configured, connected=telegram_connected),
         training=TrainingState(
             available=training is not None,
-            running=bool(training is not None and training.is_running()) or (bool(runs) and runs[0].status == "running"),
-            last_run=None if not runs else LastRun(
-                runs[0].id, runs[0].status, runs[0].progress, runs[0].adapter_id,
-                runs[0].started_at, runs[0].finished_at, runs[0].error,
-            ),
+            running=bool(training is not None and training.is_running()) or (last_run is not None and last_run.status == "running"),
+            last_run=last_run,
             processes=settings.train_processes,
         ),
         scheduler=SchedulerState(
@@ -157,5 +182,5 @@ async def collect_status(
         ),
         model=model,
         database=str(settings.db_path),
-        preference_pairs=pairs,
+        preference_pairs=stored.preference_pairs,
     )

@@ -26,6 +26,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from model.status import ModelStatus
+    from settings import Settings
+    from storage import Database
 
 OWNER_ID = 1
 TOKEN = "status-bench-token-0123456789"
@@ -39,7 +45,7 @@ def _sentence(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words))
 
 
-async def seed(db, drafts: int, chats: int, rng_seed: int = 0) -> None:  # type: ignore[no-untyped-def]
+async def seed(db: Database, drafts: int, chats: int, rng_seed: int = 0) -> None:
     """`drafts` exchanges spread over `chats` private chats: two partner messages, the bot's draft,
     what the owner did with it, and some small talk before the next exchange."""
     from storage import ChatRow, MessageRow
@@ -99,13 +105,13 @@ async def seed(db, drafts: int, chats: int, rng_seed: int = 0) -> None:  # type:
 class _NoModel:
     """The status reads only the model's own status; no model is loaded for this bench."""
 
-    def status(self):  # type: ignore[no-untyped-def]
+    def status(self) -> ModelStatus:
         from model.status import ModelStatus
 
         return ModelStatus(backend="none", state="ready", base_model="none", adapter_path=None, device="cpu")
 
 
-def _settings(data_dir: Path):  # type: ignore[no-untyped-def]
+def _settings(data_dir: Path) -> Settings:
     from settings import load_settings
 
     return load_settings(data_dir=data_dir, base_model="tiny", demo=False)
@@ -158,7 +164,7 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def _line(name: str, latencies: list[float]) -> str:
-    return (f"{name}: {len(latencies)} requests, p50 {statistics.median(latencies):.3f} s, "
+    return (f"{name}: p50 {statistics.median(latencies):.3f} s, "
             f"p99 {_percentile(latencies, 0.99):.3f} s, max {max(latencies):.3f} s")
 
 
@@ -179,7 +185,7 @@ async def _clients(data_dir: Path, port: int, clients: int, rounds: int) -> None
         else:
             raise RuntimeError("the app did not start")
 
-        async def one() -> tuple[float, dict]:
+        async def one() -> tuple[float, dict[str, int]]:
             started = time.perf_counter()
             response = await http.get("/api/status")
             response.raise_for_status()
@@ -188,16 +194,17 @@ async def _clients(data_dir: Path, port: int, clients: int, rounds: int) -> None
         async def burst(name: str) -> list[float]:
             results = await asyncio.gather(*(one() for _ in range(clients)))
             latencies = [seconds for seconds, _ in results]
-            counts = sorted({tuple(sorted(p.items())) for _, p in results})
-            print(_line(f"{name}: {clients} clients at once", latencies), "| pairs", counts)
+            answers = {tuple(sorted(pairs.items())) for _, pairs in results}
+            shown = dict(next(iter(answers))) if len(answers) == 1 else f"{len(answers)} different answers"
+            print(_line(f"{name}, {clients} clients at once", latencies), f"| preference_pairs {shown}")
             return latencies
 
-        await burst("round 1, nothing counted yet")
-        await burst("round 2, nothing written since")
+        await burst("round 1 (nothing counted yet)")
+        await burst("round 2 (nothing written since)")
         after_writes: list[float] = []
         for round_no in range(3, rounds + 3):
             await _add_edited_draft(data_dir, round_no)
-            after_writes += await burst(f"round {round_no}, after a new edited draft")
+            after_writes += await burst(f"round {round_no} (after a new edited draft)")
         if rounds > 1:
             print(_line(f"rounds 3-{rounds + 2} together", after_writes))
 

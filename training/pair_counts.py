@@ -17,6 +17,7 @@ equal.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from settings import Settings
@@ -54,11 +55,12 @@ class _Noted:
     def draft_id(self) -> int:
         return self.draft.id
 
-    def touched_by(self, changed_days: set[int] | None) -> bool:
-        """Whether a changed day (None: unknown, so any) falls inside the window."""
+    def touched_by(self, changed_days: list[int] | None) -> bool:
+        """Whether a changed day (sorted; None: unknown, so any) falls inside the window."""
         if changed_days is None:
             return True
-        return any((self.first_day is None or day >= self.first_day) and day <= self.last_day for day in changed_days)
+        first = 0 if self.first_day is None else bisect.bisect_left(changed_days, self.first_day)
+        return first < len(changed_days) and changed_days[first] <= self.last_day
 
 
 class PairCounter:
@@ -131,7 +133,7 @@ class PairCounter:
         return _Noted(draft, item.chat, first_day, last_day, kind)
 
 
-def _changed_days(before: dict[int, tuple[int, ...]] | None, now: dict[int, tuple[int, ...]]) -> set[int] | None:
+def _changed_days(before: dict[int, tuple[int, ...]] | None, now: dict[int, tuple[int, ...]]) -> list[int] | None:
     if before is None:
         return None
-    return {day for day in before.keys() | now.keys() if before.get(day) != now.get(day)}
+    return sorted(day for day in before.keys() | now.keys() if before.get(day) != now.get(day))
