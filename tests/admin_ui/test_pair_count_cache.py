@@ -1,5 +1,5 @@
-"""The running app's preference pair count (issue 18 item 13): rebuilt only for drafts whose inputs
-changed, once for all concurrent callers, and always equal to a full recount."""
+"""The running app's preference pair count (`GET /api/status`, issue 18 item 13): rebuilt only for
+drafts whose inputs changed, once for all concurrent callers, and always equal to a full recount."""
 
 from __future__ import annotations
 
@@ -39,9 +39,12 @@ def rebuilds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_only_drafts_whose_inputs_changed_are_rebuilt(env: PanelEnv, rebuilds: list[int]) -> None:
     db = env.services.db
     ids = env.call(seed, db)
-    counts = lambda: env.call(overview.snapshot, env.services).preference_pairs  # noqa: E731
+
+    def counts() -> dict[str, int]:
+        return env.client.get("/api/status").json()["preference_pairs"]
+
     first = counts()
-    assert (first.total, first.unused, first.edited, first.own_reply) == (2, 2, 1, 1)
+    assert first == {"total": 2, "unused": 2, "edited": 1, "own_reply": 1}
     assert len(rebuilds) == 4  # every draft of the seed, once
     rebuilds.clear()
 
@@ -51,19 +54,19 @@ def test_only_drafts_whose_inputs_changed_are_rebuilt(env: PanelEnv, rebuilds: l
 
     run = env.call(training_queries.create_run, db, "cli", "tiny")
     env.call(preference_queries.mark_pairs_used, db, [ids["edited"]], run.id)
-    assert counts().unused == 1 and rebuilds == []
+    assert counts()["unused"] == 1 and rebuilds == []
 
     bobs_drafts = [d.id for d in env.call(reply_queries.list_drafts, db) if d.chat_id == 2]
     bob_spoke_at = env.call(message_queries.recent_messages, db, 2, 1)[-1].date
     env.call(message_queries.insert_messages, db, [MessageRow(2, 2, 8, "Bob", False, bob_spoke_at + 30, "hello?")],
              "telegram")
-    assert counts() == env.call(preference_pair_counts, db, env.services.settings)
+    assert counts() == env.call(preference_pair_counts, db, env.services.settings).as_dict()
     assert len(bobs_drafts) == 1 and rebuilds == bobs_drafts  # only the draft whose window holds the message
 
     rebuilds.clear()
     draft = env.call(reply_queries.create_draft, db, ALICE, "Sure, dinner at eight works for me.", 3)
     env.call(reply_queries.close_draft, db, draft.id, "sent", "ага, в 8)")
-    assert counts().total == 3 and rebuilds == [draft.id]
+    assert counts()["total"] == 3 and rebuilds == [draft.id]
 
 
 def test_concurrent_callers_share_one_recount(env: PanelEnv, rebuilds: list[int]) -> None:
