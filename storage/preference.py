@@ -28,15 +28,6 @@ async def drafts_for_pairs(db: Database) -> list[Draft]:
     return [_draft(r) for r in rows]
 
 
-async def drafts_version(db: Database) -> tuple[int, ...]:
-    """Moves when a draft is made or closed (its status and `updated_at` change): whether
-    `drafts_for_pairs` would read anything new. One pass over the drafts, no rows built."""
-    row = await db.fetchone(
-        "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(updated_at), 0), COALESCE(SUM(status = 'pending'), 0) FROM drafts"
-    )
-    return tuple(int(v) for v in row) if row is not None else ()
-
-
 async def window_start(db: Database, chat_id: int, at: int, context_rows: int) -> int | None:
     """Where the window of a draft made at `at` begins (`messages_around`): the date of the
     `context_rows`-th live message at or before `at`; None when there are fewer (the chat's start)."""
@@ -47,7 +38,7 @@ async def window_start(db: Database, chat_id: int, at: int, context_rows: int) -
     )
 
 
-async def live_messages_between(db: Database, chat_id: int, since: int | None, until: int) -> list[MessageRow]:
+async def live_messages_dated(db: Database, chat_id: int, since: int | None, until: int) -> list[MessageRow]:
     """A chat's live messages dated `since` (None: the chat's start) to `until`, oldest first: one read
     for the windows of many drafts, from the first one's `window_start` to the last one's end."""
     rows = await db.fetchall(

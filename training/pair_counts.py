@@ -71,8 +71,6 @@ class PairCounter:
         self._options = PairOptions.from_settings(settings)
         self._noted: dict[int, _Noted] = {}
         self._days: dict[int, dict[int, tuple[int, ...]]] = {}
-        self._drafts: list[Draft] = []
-        self._drafts_version: tuple[int, ...] | None = None
         self._counts = Derived(self._recount)
 
     async def counts(self, db: Database) -> PreferencePairCounts:
@@ -81,10 +79,7 @@ class PairCounter:
 
     async def _recount(self, db: Database) -> PreferencePairCounts:
         options = self._options
-        drafts_version = await preference_queries.drafts_version(db)  # read first: a later write shows next time
-        if drafts_version != self._drafts_version:
-            self._drafts, self._drafts_version = await preference_queries.drafts_for_pairs(db), drafts_version
-        drafts = self._drafts
+        drafts = await preference_queries.drafts_for_pairs(db)
         chats = await chat_queries.chats_by_id(db, {d.chat_id for d in drafts})
         kept: dict[int, _Noted] = {}
         stale: list[Draft] = []
@@ -92,7 +87,7 @@ class PairCounter:
         changed = {chat_id: _changed_days(self._days.get(chat_id), found) for chat_id, found in days.items()}
         for draft in drafts:
             noted = self._noted.get(draft.id)
-            if (noted is not None and (noted.draft is draft or noted.draft == draft) and noted.chat == chats.get(draft.chat_id)
+            if (noted is not None and noted.draft == draft and noted.chat == chats.get(draft.chat_id)
                     and not noted.touched_by(changed.get(draft.chat_id))):
                 kept[draft.id] = noted
             else:

@@ -262,7 +262,7 @@ async def draft_items(db: Any, options: PairOptions, drafts: Sequence[Draft]) ->
         for start in range(0, len(chat_drafts), DRAFTS_PER_READ):
             part = chat_drafts[start:start + DRAFTS_PER_READ]
             since = await preference_queries.window_start(db, chat_id, part[0].created_at, rows)
-            messages = await preference_queries.live_messages_between(db, chat_id, since, part[-1].created_at + after)
+            messages = await preference_queries.live_messages_dated(db, chat_id, since, part[-1].created_at + after)
             yield [DraftWithMessages(d, chats[chat_id], preference_queries.messages_around(messages, d.created_at, rows, after))
                    for d in part]
 
