@@ -1,6 +1,7 @@
 """The one FastAPI app: REST under `/api`, `/health`, the login page, and the Gradio panel at `/ui`.
 
-Built by `main.py` (`run` and `serve`) from the same `Services` the bot and the CLI use.
+Built by `app_runtime.run_product` (`run` and `serve`) from the same `Services` the bot and the CLI
+use, before the Telegram client starts; Gradio's import (`import_panel`) runs in a thread first.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ API_DESCRIPTION = (
     "Errors are `{\"detail\": \"...\"}`: 401 without a valid token, 404 for unknown ids, "
     "409 when the state forbids the action (Telegram offline, a run already going), 422 for bad input."
 )
+
+
+def import_panel() -> None:
+    """Import Gradio and the panel's modules: seconds of work (17 s was seen on a slow disk) that
+    must not hold the event loop, so the composition root runs it in a thread before `create_app`."""
+    import gradio  # noqa: F401
+
+    import admin_ui.panel  # noqa: F401
 
 
 def create_app(services: Services, token: str, *, with_panel: bool = True) -> FastAPI:
