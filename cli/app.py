@@ -30,7 +30,7 @@ Set once at the CLI's entry, so every child (training workers, torchrun ranks) i
 @app.callback()
 def _root(
     ctx: typer.Context,
-    data_dir: Annotated[str | None, typer.Option(help="Override TGTWIN_DATA_DIR.")] = None,
+    data_dir: Annotated[str | None, typer.Option(metavar="PATH", help="Override TGTWIN_DATA_DIR.")] = None,
 ) -> None:
     """Build settings, the private data dir and logging once; commands get them from the context."""
     os.umask(PRIVATE_UMASK)
