@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import console, fail, run_async, state
+from cli.output import check_output_path, write_lines
 from settings import Settings
 
 
@@ -22,6 +23,8 @@ def dataset_command(
     from storage import Database
     from training.dataset import load_dataset
 
+    if out is not None:
+        check_output_path(out)  # before the build: a mistyped --out should not cost a dataset build
     settings = state(ctx).settings
 
     async def build() -> Any:
@@ -33,10 +36,7 @@ def dataset_command(
     built = run_async(build())
     report = dataset_report(built, settings)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", encoding="utf-8") as f:
-            for example in built.examples:
-                f.write(json.dumps(example.to_json(), ensure_ascii=False) + "\n")
+        write_lines(out, (json.dumps(example.to_json(), ensure_ascii=False) + "\n" for example in built.examples))
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
         return
