@@ -106,7 +106,7 @@ async def run_training(
     try:
         if not rank.is_main:
             return await follow(settings, config, rank)
-        async with Database.open(settings.db_path) as db, contextlib.ExitStack() as held:
+        async with Database.open(settings.db_path) as db, contextlib.AsyncExitStack() as held:
             if run_id is None:
                 lock = held.enter_context(hold_run_lock(settings))
                 owner_messages = await dataset_queries.owner_message_count(db)

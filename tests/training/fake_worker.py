@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -47,6 +48,7 @@ def main() -> int:
     mode = os.environ.get("FAKE_WORKER_MODE", "crash")
     if mode == "env":
         given = {"environment": sorted(os.environ), "settings_file": json.loads(args.settings_file.read_text()),
+                 "settings_mode": stat.S_IMODE(args.settings_file.stat().st_mode),
                  "secrets": [settings.admin_token is not None, settings.api_hash is not None]}
         (settings.data_dir / "runs" / "worker-env.json").write_text(json.dumps(given))
     if mode == "hang":
