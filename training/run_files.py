@@ -43,10 +43,13 @@ def write_private(path: Path, text: str) -> None:
     """Write `text` to a file only the owner can read (created 0600: never readable, not even for a
     moment, by anyone else)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file that existed keeps its mode through O_CREAT
     with open(fd, "w", encoding="utf-8") as f:
         f.write(text)
 
 
 def open_private_log(path: Path) -> BinaryIO:
-    """Open a log for appending; created 0600."""
-    return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+    """Open a log for appending, 0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    return open(fd, "ab")
