@@ -1,11 +1,11 @@
 """One training run at a time, across processes: an advisory `flock` on `<data>/runs/training.lock`.
 
-Whoever creates a run row takes the lock first, and the process training the run holds it until it
-exits: `training.run.run_training` when it creates the row itself (the CLI's `train`), and the
-controller for its worker, which inherits the locked descriptor, so the lock lives exactly as long
-as the worker, also when the server that started it was killed (`kill -9` leaves the worker
-running). The OS drops the lock when its holder dies, so no stale lock outlives a crash. The file
-says which run holds it, for the error message.
+Whoever creates a row for a run that will train takes the lock first, and the process training the
+run holds it until it exits: `training.run.run_training` when it creates the row itself (the CLI's
+`train`), and the controller for its worker, which inherits the locked descriptor, so the lock lives
+exactly as long as the worker, also when the server that started it was killed (`kill -9` leaves
+the worker running). The OS drops the lock when its holder dies, so no stale lock outlives a crash.
+The file says which run holds it, for the error message.
 """
 
 from __future__ import annotations
