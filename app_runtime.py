@@ -46,6 +46,7 @@ async def run_product(settings: Settings, with_telegram: bool, stop: asyncio.Eve
     from storage import messages as message_queries
     from storage import training as training_queries
     from training.controller import TrainingController
+    from training.promotion import PromotionWatcher
     from training.reconcile import reconcile_runs
     from training.schedule import RetrainSchedule
 
@@ -69,9 +70,10 @@ async def run_product(settings: Settings, with_telegram: bool, stop: asyncio.Eve
         if (language := await history_language_warning(db, settings)) is not None:
             log.warning("%s", language.message)
         model = await stack.enter_async_context(build_model(settings, await training_queries.promoted_adapter(db)))
+        await stack.enter_async_context(PromotionWatcher(db, model))  # promotions made by the CLI reach the model
         services = Services(settings=settings, db=db, model=model)
         controller = await stack.enter_async_context(TrainingController(
-            settings, on_promoted=model.swap_adapter, on_training=getattr(model, "set_training_active", None)
+            settings, model, on_training=getattr(model, "set_training_active", None)
         ))
         services.training = controller
         services.schedule = await stack.enter_async_context(RetrainSchedule(settings, controller))
