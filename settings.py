@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         None, description="Bearer token for the API and panel. Generated and stored 0600 if unset."
     )
+    max_upload_mb: int = Field(
+        2048, ge=1,
+        description="Largest export the panel or `POST /api/import` accepts, in MB (bigger: `import-export` on the server).",
+    )
 
     # --- model
     base_model: str = Field(
