@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         None, description="Bearer token for the API and panel. Generated and stored 0600 if unset."
     )
+    max_upload_mb: int = Field(
+        2048, ge=1,
+        description="Largest export the panel or `POST /api/import` accepts, in MB (bigger: `import-export` on the server).",
+    )
 
     # --- model
     base_model: str = Field(
@@ -158,6 +162,50 @@ class Settings(BaseSettings):
         if self.pace_min_seconds > self.pace_max_seconds:
             raise ValueError("pace_min_seconds must not exceed pace_max_seconds")
         return self
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _data_dir_given(cls, value: object) -> object:
+        # Path("") is Path("."): an empty TGTWIN_DATA_DIR or `--data-dir ""` would quietly put the
+        # database, the session and the tokens in whatever directory tgtwin was started from.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty; name a directory (the default is ./data)")
+        return value
+
+    @field_validator("session_name")
+    @classmethod
+    def _session_name_is_plain(cls, value: str) -> str:
+        # The session file is `<data_dir>/<name>.session`: a separator or `..` would put the
+        # account's login outside the private data dir.
+        if not value.strip() or any(c in value for c in "/\\\0") or ".." in value or value.startswith("."):
+            raise ValueError("must be a plain file name: not empty, no path separators, no leading dot or `..`")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (like UTC or Europe/Berlin)") from None
+        return value
+
+    @field_validator("retrain_cron")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            # The scheduler's own parser (training.schedule.build_trigger uses it too), so a value
+            # accepted here is one the scheduler will take; only the fields matter here, not the zone.
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value, timezone="UTC")
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a crontab line like `0 4 * * *` ({exc})") from None
+        return value
 
     @field_validator("quiet_hours")
     @classmethod

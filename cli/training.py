@@ -10,7 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import console, fail, run_async, state
+from cli.output import check_output_path, write_lines
 from settings import Settings
+
+RUNNING_SERVER = " (a running `tgtwin run`/`serve` switches within seconds)"
 
 
 def dataset_command(
@@ -22,6 +25,8 @@ def dataset_command(
     from storage import Database
     from training.dataset import load_dataset
 
+    if out is not None:
+        check_output_path(out)  # before the build: a mistyped --out should not cost a dataset build
     settings = state(ctx).settings
 
     async def build() -> Any:
@@ -33,10 +38,7 @@ def dataset_command(
     built = run_async(build())
     report = dataset_report(built, settings)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", encoding="utf-8") as f:
-            for example in built.examples:
-                f.write(json.dumps(example.to_json(), ensure_ascii=False) + "\n")
+        write_lines(out, (json.dumps(example.to_json(), ensure_ascii=False) + "\n" for example in built.examples))
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
         return
@@ -64,9 +66,11 @@ def train_command(
     preset: Annotated[str | None, typer.Option(help="Preset from training/presets (default TGTWIN_TRAINING_PRESET).")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Override the preset's step limit.")] = None,
 ) -> None:
-    """Fine-tune an adapter now (in this process; progress in the log), evaluate it and apply the promotion gate."""
+    """Fine-tune an adapter now (in this process; progress in the log), evaluate it and apply the promotion gate.
+    Refused while another run trains (the panel's, or one whose server was restarted)."""
     from training.config import PresetError
     from training.run import TrainingError
+    from training.run_lock import RunAlreadyRunning
 
     if max_steps is not None and max_steps < 1:
         fail(f"--max-steps must be at least 1 (got {max_steps})")
@@ -75,7 +79,7 @@ def train_command(
     overrides = {"max_steps": max_steps} if max_steps is not None else {}
     try:
         result = run_async(_train(settings, preset, overrides))
-    except (PresetError, TrainingError) as exc:
+    except (PresetError, TrainingError, RunAlreadyRunning) as exc:
         fail(str(exc))
     console.print(f"run {result.run_id}: adapter {result.adapter_id} at {result.adapter_dir}", markup=False, highlight=False)
     _print_report(result.report.to_json())
@@ -125,39 +129,42 @@ def eval_command(
 
 
 def promote_command(ctx: typer.Context, adapter: Annotated[str, typer.Argument(help="Adapter id to serve.")]) -> None:
-    """Serve this adapter (a running `main.py run` picks it up on its next start or from the panel)."""
+    """Serve this adapter (a running `tgtwin run`/`serve` switches to it within seconds)."""
+    from model.service import AdapterError
     from storage import Database, NotFound
-    from training.promotion import promote_adapter
+    from training.promotion import ServedElsewhere, promote_adapter
 
     settings = state(ctx).settings
 
     async def go() -> None:
         async with Database.open(settings.db_path) as db:
-            await promote_adapter(db, None, adapter, "promoted from the CLI")
+            await promote_adapter(db, ServedElsewhere(settings.base_model), adapter, "promoted from the CLI")
 
     try:
         run_async(go())
-    except NotFound as exc:
+    except (NotFound, AdapterError) as exc:
         fail(str(exc))
-    console.print(f"promoted {adapter}", markup=False, highlight=False)
+    console.print(f"promoted {adapter}{RUNNING_SERVER}", markup=False, highlight=False)
 
 
 def rollback_command(ctx: typer.Context) -> None:
     """Serve what was promoted before the current adapter (or the base model)."""
+    from model.service import AdapterError
     from storage import Database, InvalidValue
-    from training.promotion import rollback_adapter
+    from training.promotion import ServedElsewhere, rollback_adapter
 
     settings = state(ctx).settings
 
     async def go() -> Any:
         async with Database.open(settings.db_path) as db:
-            return await rollback_adapter(db, None)
+            return await rollback_adapter(db, ServedElsewhere(settings.base_model))
 
     try:
         previous = run_async(go())
-    except InvalidValue as exc:
+    except (InvalidValue, AdapterError) as exc:
         fail(str(exc))
-    console.print(f"now serving {previous.id if previous else 'the base model'}", markup=False, highlight=False)
+    console.print(f"now serving {previous.id if previous else 'the base model'}{RUNNING_SERVER}", markup=False,
+                  highlight=False)
 
 
 def _fmt(value: Any) -> str:

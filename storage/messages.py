@@ -100,6 +100,17 @@ async def get_message(db: Database, chat_id: int, message_id: int) -> MessageRow
     return None if row is None else _message(row)
 
 
+async def live_messages_between(db: Database, chat_id: int, low_id: int, high_id: int) -> list[MessageRow]:
+    """A chat's stored, not deleted messages with ids in [low_id, high_id], by id (the window the
+    catch-up compares with the server's history)."""
+    rows = await db.fetchall(
+        """SELECT * FROM messages WHERE chat_id = ? AND deleted = 0 AND message_id BETWEEN ? AND ?
+           ORDER BY message_id""",
+        (chat_id, low_id, high_id),
+    )
+    return [_message(r) for r in rows]
+
+
 async def recent_messages(db: Database, chat_id: int, limit: int, before_date: int | None = None) -> list[MessageRow]:
     """The chat's last `limit` live messages, oldest first."""
     sql = "SELECT * FROM messages WHERE chat_id = ? AND deleted = 0"

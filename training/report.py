@@ -223,10 +223,12 @@ class RunReport:
 
 def eval_json(adapter_id: str, report: Json | None, metrics: Json) -> Json:
     """`main.py eval --json`: one object for an adapter, from its run's report (or, without one, the
-    figures its adapter row kept)."""
+    figures its adapter row kept). `world_size` is None where the report does not record it (an
+    adapter without a run, a run from before it was recorded)."""
     run = RunReport.from_json(report) if report else None
     evaluation = run.evaluation if run else EvaluationReport(0, 0, PerModel.from_json(metrics.get("perplexity")),
                                                              PerModel.from_json(metrics.get("hits_at_1")))
     promotion = run.promotion.as_dict() if run and run.promotion else None
     preference = run.preference if run else None
-    return {"adapter": adapter_id, **evaluation.summary(), "promotion": promotion, "preference": preference}
+    return {"adapter": adapter_id, **evaluation.summary(), "promotion": promotion, "preference": preference,
+            "world_size": run.world_size if run and report and "world_size" in report else None}

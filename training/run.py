@@ -9,12 +9,19 @@ Three layers, litgpt-style:
 
 The adapter is written to a temporary directory and renamed into place only when complete, and it
 is promoted (the only step that changes what is served) last: a failed or killed run leaves a
-temporary directory at most, never a half adapter in the list or a changed served model.
+temporary directory at most, never a half adapter in the list or a changed served model. Under a
+server (the controller's worker) the run only records the gate's decision and the server promotes
+(swap, then record); the CLI's run records the promotion itself and a running server swaps to it.
+
+A run holds the run lock (`training.run_lock`) while it trains: taken here when this call creates
+the run row, by the controller (and handed to its worker) otherwise. Its adapter directory and
+checkpoints are private (0700).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import shutil
@@ -28,6 +35,7 @@ from settings import Settings
 from storage import Database, dataset_queries
 from storage import preference as preference_queries
 from storage import training as training_queries
+from storage.db import make_private_dir
 from training import distributed
 from training.config import TrainConfig, load_preset
 from training.dataset import BuiltDataset, load_dataset
@@ -36,10 +44,12 @@ from training.evaluate import EvalInputs, Reference, evaluate_adapter, lexicon_f
 from training.fit import FitResult, checkpoint_dir, clear_checkpoints, fit
 from training.preference import PreferenceStageResult, run_preference_stage
 from training.preference_pairs import PreferencePair, load_preference_pairs
-from training.promotion import Margins, PromotionDecision, Scores, decide
-from training.reconcile import record_run_process
+from training.promotion import Margins, PromotionDecision, Scores, ServedElsewhere, decide, promote_run_adapter
+from training.reconcile import forget_run_process, pid_alive, record_run_process
 from training.report import EvaluationReport, RunReport
+from training.run_lock import hold_run_lock
 from training.sequences import SequenceStats, encode_conversations
+from training.serving_exports import export_for_serving, prune_exports
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +87,13 @@ async def run_training(
     trigger: str = "cli",
     run_id: int | None = None,
     overrides: dict[str, Any] | None = None,
+    server_pid: int | None = None,
 ) -> RunResult:
-    """Train, evaluate, version and gate one adapter. Creates the run row unless `run_id` is given
-    (the controller creates it); any failure marks the run failed and is re-raised.
+    """Train, evaluate, version and gate one adapter. Creates the run row, holding the run lock
+    (`training.run_lock.RunAlreadyRunning` while another run holds it), unless `run_id` is given
+    (the controller created it and holds the lock for this process); any failure marks the run
+    failed and is re-raised. `server_pid`: the server that promotes the adapter after this run
+    (see `_finish`); None = this call records the promotion.
 
     Rank-aware (see training/distributed.py): started N times by torchrun / accelerate, the main
     process does all of the above and the others only train (the preference stage runs in
@@ -92,15 +106,18 @@ async def run_training(
     try:
         if not rank.is_main:
             return await follow(settings, config, rank)
-        async with Database.open(settings.db_path) as db:
+        async with Database.open(settings.db_path) as db, contextlib.AsyncExitStack() as held:
             if run_id is None:
+                lock = held.enter_context(hold_run_lock(settings))
                 owner_messages = await dataset_queries.owner_message_count(db)
                 run_id = (await training_queries.create_run(db, trigger, config.name, owner_messages)).id
+                lock.note(run_id)
             else:
                 await training_queries.update_run(db, run_id, status="running")
             record_run_process(settings, run_id)
+            held.callback(forget_run_process, settings, run_id)
             try:
-                return await main(settings, db, run_id, config, rank)
+                return await main(settings, db, run_id, config, rank, server_pid)
             except BaseException as exc:
                 error = distributed.stop_reason() or f"{type(exc).__name__}: {exc}"
                 await training_queries.update_run(db, run_id, status="failed", error=error[:2000])
@@ -151,7 +168,8 @@ class RunPlan:
     them all again); the preference stage decides whether they are enough to run."""
 
 
-async def main(settings: Settings, db: Database, run_id: int, config: TrainConfig, rank: Rank = SINGLE_PROCESS) -> RunResult:
+async def main(settings: Settings, db: Database, run_id: int, config: TrainConfig, rank: Rank = SINGLE_PROCESS,
+               server_pid: int | None = None) -> RunResult:
     """The main process's part of a run. Failures before and after training are shared with the
     other processes (they wait at `share`); one during training ends this process, and the launcher
     stops the others (they are inside the trainer's collectives)."""
@@ -173,7 +191,7 @@ async def main(settings: Settings, db: Database, run_id: int, config: TrainConfi
         await recorder.flush()
         raise
     try:
-        result = await _finish(settings, db, config, plan, trained, staging, recorder, rank)
+        result = await _finish(settings, db, config, plan, trained, staging, recorder, rank, server_pid)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)  # checkpoints stay, so a rerun resumes
         if not isinstance(exc, distributed.Terminated):
@@ -196,10 +214,12 @@ async def _plan(settings: Settings, db: Database, run_id: int, config: TrainConf
 
 async def _finish(
     settings: Settings, db: Database, config: TrainConfig, plan: RunPlan, trained: TrainedAdapter,
-    staging: Path, recorder: RunRecorder, rank: Rank,
+    staging: Path, recorder: RunRecorder, rank: Rank, server_pid: int | None,
 ) -> RunResult:
     """Main process only: the preference stage, then save, evaluate, gate, version and promote the
-    trained adapter (and mark the pairs the stage used)."""
+    trained adapter (and mark the pairs the stage used). The promotion is recorded here unless the
+    server `server_pid` is alive to do it: it swaps its model first, then records (the controller);
+    a worker whose server is gone records it for the next server."""
     run_id, base_spec = plan.run_id, plan.base_spec
     try:
         stage = await asyncio.to_thread(prefer, config, plan, trained, rank)
@@ -219,44 +239,23 @@ async def _finish(
         await asyncio.to_thread(export_for_serving, settings, staging)
     staging.rename(final)  # atomic on one file system: the adapter appears complete or not at all
     previous = await training_queries.promoted_adapter(db) if decision.promote else None
+    record_promotion = decision.promote and (server_pid is None or not pid_alive(server_pid))
     async with db.atomic():
         await training_queries.add_adapter(db, plan.adapter_id, str(final), base_spec, run_id, report.adapter_metrics())
         await training_queries.update_run(db, run_id, adapter_id=plan.adapter_id, report=report.to_json(),
                                           loss_curve=recorder.loss_curve, progress=1.0)
-        if decision.promote:
-            await training_queries.promote(db, plan.adapter_id, f"run {run_id}: {decision.reason}")
+        if record_promotion:  # no model here: checked, recorded, and swapped by a running server
+            await promote_run_adapter(db, ServedElsewhere(settings.base_model), run_id, plan.adapter_id, decision)
         if stage.ran:
             await preference_queries.mark_pairs_used(db, [p.draft_id for p in plan.pairs], run_id)
         await training_queries.update_run(db, run_id, status="succeeded")
     clear_checkpoints(settings, config)
     if decision.promote:
-        await _prune_exports(db, keep={plan.adapter_id, previous.id if previous else None})
-    log.info("run %s: adapter %s %s (%s)", run_id, plan.adapter_id, "promoted" if decision.promote else "kept, not promoted", decision.reason)
+        await prune_exports(db, keep={plan.adapter_id, previous.id if previous else None})
+    promoted = "promoted" if record_promotion else "promoted by the gate, for its server to serve"
+    log.info("run %s: adapter %s %s (%s)", run_id, plan.adapter_id, promoted if decision.promote else "kept, not promoted",
+             decision.reason)
     return RunResult(run_id, plan.adapter_id, final, decision.promote, report)
-
-
-def export_for_serving(settings: Settings, adapter_dir: Path) -> None:
-    """Build what the CTranslate2 engine serves (the adapter merged into int8 weights, inside the
-    adapter directory) here in the training process, so the swap after promotion only loads it.
-    A failure costs nothing but time: the service then builds the export itself, beside serving."""
-    from model.ct2_export import ensure_export, serving_engine
-
-    if settings.model_backend != "local" or serving_engine(settings.serving_engine) != "ct2":
-        return
-    try:
-        ensure_export(settings.base_model, settings.models_dir, adapter_dir)
-    except Exception as exc:
-        log.warning("the CTranslate2 export of %s failed (the model service will retry): %s: %s",
-                    adapter_dir.name, type(exc).__name__, exc)
-
-
-async def _prune_exports(db: Database, keep: set[str | None]) -> None:
-    """Serving exports only for the adapter now promoted and the one before it (the rollback)."""
-    from model.ct2_export import prune_exports
-
-    removed = prune_exports(a.path for a in await training_queries.list_adapters(db) if a.id not in keep)
-    if removed:
-        log.info("removed %s serving export(s) of adapters no longer promoted", removed)
 
 
 async def follow(settings: Settings, config: TrainConfig, rank: Rank) -> RunResult:
@@ -345,6 +344,7 @@ def train_adapter(
     if not rows:
         raise NoTrainingData("every training example was empty after tokenisation")
     checkpoints = checkpoint_dir(settings, config, base_spec, rows)
+    make_private_dir(checkpoints.parent)
     peft_model, fit_result = fit(model, tokenizer, rows, config, checkpoints, on_step)
     return TrainedAdapter(peft_model, tokenizer, fmt, rows, fit_result, sequences)
 
@@ -368,7 +368,8 @@ def train_and_evaluate(
 
     if staging.exists():
         shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    make_private_dir(settings.adapters_dir)
+    staging.mkdir(mode=0o700)  # renamed into place as it is: the adapter dir is private
     peft_model.save_pretrained(str(staging))
     fmt.save(staging)
     recorder.set_progress(TRAIN_PROGRESS_SHARE + 0.02)

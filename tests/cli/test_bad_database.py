@@ -5,6 +5,7 @@ a database from a newer tgtwin."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,19 @@ from settings import Settings
 from storage import Database
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sample_export.json"
-COMMANDS = {"status": ("status",), "import-export": ("import-export", str(SAMPLE))}
+
+
+def _free_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
+
+
+COMMANDS: dict[str, Callable[[], tuple[str, ...]]] = {
+    "status": lambda: ("status",),
+    "import-export": lambda: ("import-export", str(SAMPLE)),
+    "serve": lambda: ("serve", "--port", _free_port()),  # binds its port, then opens the database
+}
 
 
 def _directory(path: Path) -> None:
@@ -56,7 +69,7 @@ def test_an_unusable_database_is_one_line_and_left_untouched(settings: Settings,
     settings.data_dir.mkdir(mode=0o700)
     make(settings.db_path)
     before = _snapshot(settings.db_path)
-    result = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), *COMMANDS[command]])
+    result = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), *COMMANDS[command]()])
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     lines = result.stderr.strip().splitlines()
