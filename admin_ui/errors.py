@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from storage import InvalidValue, NotFound
+from storage import InvalidValue, NotFound, WriteWaitTimeout
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidValue)
     async def _invalid(_: Request, exc: InvalidValue) -> JSONResponse:
         return _json(422, str(exc))
+
+    @app.exception_handler(WriteWaitTimeout)
+    async def _write_busy(_: Request, exc: WriteWaitTimeout) -> JSONResponse:
+        # A long transaction (an import) held the write lock past the wait: busy, not broken.
+        return JSONResponse(status_code=503, content={"detail": str(exc)}, headers={"Retry-After": "30"})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
