@@ -102,3 +102,5 @@ def test_env_example_documents_every_field_and_is_current() -> None:
         assert f"# TGTWIN_{name.upper()}=" in text
     table = doc.render_markdown()
     assert table.count("\n") == len(Settings.model_fields) + 2
+    configuration = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert configuration == doc.render_config_doc(), "run: python scripts/settings_doc.py"
