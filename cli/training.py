@@ -63,8 +63,11 @@ def train_command(
     ctx: typer.Context,
     preset: Annotated[str | None, typer.Option(help="Preset from training/presets (default TGTWIN_TRAINING_PRESET).")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Override the preset's step limit.")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Start from the base model instead of continuing the last adapter.")] = False,
 ) -> None:
-    """Fine-tune an adapter now (in this process; progress in the log), evaluate it and apply the promotion gate."""
+    """Fine-tune an adapter now (in this process; progress in the log), evaluate it and apply the promotion gate.
+    A run continues the last adapter (same base model and prompt format) on the owner turns it has not
+    learned yet, newest first, with a replay share of learned ones."""
     from training.config import PresetError
     from training.run import TrainingError
 
@@ -72,7 +75,9 @@ def train_command(
         fail(f"--max-steps must be at least 1 (got {max_steps})")
     settings = state(ctx).settings
 
-    overrides = {"max_steps": max_steps} if max_steps is not None else {}
+    overrides: dict[str, Any] = {"max_steps": max_steps} if max_steps is not None else {}
+    if fresh:
+        overrides["fresh"] = True
     try:
         result = run_async(_train(settings, preset, overrides))
     except (PresetError, TrainingError) as exc:

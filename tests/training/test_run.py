@@ -8,7 +8,7 @@ import pytest
 
 from bench.distributed_bench import seed_chat
 from storage import training as training_queries
-from training import run as run_module
+from training import continual
 from training.config import load_preset
 from training.evaluate import encode_examples
 from training.fit import fit
@@ -50,8 +50,9 @@ async def test_tiny_run_trains_versions_gates_and_serves(db, tiny_settings):
     assert evaluation["reference"]["label"] == "base model" and run.report["promotion"]["criterion"] == "perplexity"
     assert "voice not judged" in run.report["promotion"]["reason"]  # the tiny preset generates 2 replies
 
-    # a barely trained adapter is worse than the promoted one: kept, not served
-    worse = await run_training(settings, preset="tiny", trigger="test", overrides={"max_steps": 1, "learning_rate": 1e-7})
+    # a barely trained adapter (started afresh) is worse than the promoted one: kept, not served
+    worse = await run_training(settings, preset="tiny", trigger="test",
+                               overrides={"max_steps": 1, "learning_rate": 1e-7, "fresh": True})
     report = (await training_queries.get_run(db, worse.run_id)).report
     assert report["evaluation"]["perplexity"]["promoted"] is not None
     assert not worse.promoted and not report["promotion"]["promote"]
@@ -77,7 +78,7 @@ async def test_failed_run_changes_nothing_served(db, tiny_settings, monkeypatch)
     def broken_fit(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(run_module, "fit", broken_fit)
+    monkeypatch.setattr(continual, "fit", broken_fit)
     with pytest.raises(RuntimeError):
         await run_training(settings, preset="tiny", trigger="test")
     (run,) = await training_queries.list_runs(db)
