@@ -7,37 +7,20 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from storage import ChatRow, MessageRow
-from storage import chats as chat_queries
 from storage import coverage as coverage_queries
-from storage import messages as message_queries
 from storage import training as training_queries
+from tests.training.histories import EXCHANGES, seed_uniform_history
 from training.config import load_preset
 from training.dataset import load_dataset
 from training.run import run_training
 
 SESSIONS = 29  # 24 train sessions and 5 held out (the stable session hash decides)
-EXCHANGES = 3
 BATCH = 2
-
-
-async def seed_uniform_history(db, sessions: int = SESSIONS) -> None:
-    """`sessions` sessions of three identical exchanges, four hours apart: every training sequence
-    has the same length, so the run order is exactly the coverage order."""
-    await chat_queries.upsert_chats(db, [ChatRow(1, "private", "Anna", relationship="friend")])
-    rows = []
-    for s in range(sessions):
-        t = 1_700_000_000 + s * 4 * 3600
-        for j in range(EXCHANGES):
-            first = s * 2 * EXCHANGES + 2 * j
-            rows.append(MessageRow(1, first, 7, "Anna", False, t + 60 * j, "how are you?"))
-            rows.append(MessageRow(1, first + 1, None, None, True, t + 60 * j + 30, "fine, you?"))
-    await message_queries.insert_messages(db, rows, "export")
 
 
 async def test_three_runs_learn_a_history_three_times_one_run_in_order(db, tiny_settings):
     settings = tiny_settings
-    await seed_uniform_history(db)
+    await seed_uniform_history(db, SESSIONS)
     dataset = await load_dataset(db, settings)
     sequences = len(dataset.conversations)  # one short session = one training sequence
     assert sequences == 24

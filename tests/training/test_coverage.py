@@ -1,0 +1,91 @@
+"""Coverage against the data as it is now (edits, deletions, new messages), its estimate, and the
+order a run trains in; no model is trained here."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from storage import coverage as coverage_queries
+from storage import messages as message_queries
+from storage import training as training_queries
+from storage.coverage import LearnedTurn
+from tests.training.histories import seed_uniform_history, uniform_session
+from training.coverage import Learned, cached_coverage, current_coverage, owner_turn_keys
+from training.curriculum import PlannedSequence, consumed, interleave, training_order
+from training.dataset import load_dataset
+from training.sequences import Conversation, TrainingSequence
+
+
+async def _adapter_that_learned(db, settings, keys, run_report=None) -> int:
+    """A finished run whose adapter learned `keys` (what `training.run` records, without training)."""
+    run = await training_queries.create_run(db, "test", "tiny")
+    await training_queries.update_run(db, run.id, status="succeeded", report=run_report)
+    await training_queries.add_adapter(db, f"a{run.id}", str(settings.adapters_dir / f"a{run.id}"), "tiny", run.id)
+    await coverage_queries.record_run(db, run.id, None, None, [LearnedTurn(run.id, k, False) for k in keys])
+    return run.id
+
+
+async def test_edits_deletions_and_new_messages_change_coverage(db, settings):
+    await seed_uniform_history(db, sessions=10)
+    keys = owner_turn_keys((await load_dataset(db, settings)).conversations)
+    assert len(keys) == 27  # 9 train sessions of 3 owner turns (one session is held out)
+    await _adapter_that_learned(db, settings, keys[:18])
+    coverage = await current_coverage(db, settings)
+    assert (coverage.owner_turns, coverage.learned, coverage.learned_last_run) == (27, 18, 18)
+    assert coverage.adapter_id is not None and coverage.share == pytest.approx(2 / 3)
+
+    learned = keys[0]
+    edited = await message_queries.get_message(db, learned.chat_id, learned.message_id)
+    edited.text, edited.edited_at = "fine, and you?", edited.date + 5
+    await message_queries.upsert_messages(db, [edited], "telegram")
+    after_edit = await current_coverage(db, settings)
+    assert (after_edit.owner_turns, after_edit.learned) == (27, 17)  # an edited turn is not learned any more
+
+    await message_queries.mark_deleted(db, keys[1].chat_id, [keys[1].message_id])
+    after_delete = await current_coverage(db, settings)
+    assert (after_delete.owner_turns, after_delete.learned) == (26, 16)  # a deleted one drops out
+
+    await message_queries.insert_messages(db, uniform_session(10), "export")
+    grown = await cached_coverage(db, settings)
+    assert (grown.owner_turns, grown.learned) == (29, 16)  # a new session: not learned yet
+    assert (await cached_coverage(db, settings)) == grown
+
+
+async def test_the_estimate_uses_the_measured_throughput(db, settings):
+    from training.config import load_preset
+
+    await seed_uniform_history(db, sessions=10)
+    keys = owner_turn_keys((await load_dataset(db, settings)).conversations)
+    report = {"coverage": {"tokens_per_turn": 40.0}, "fit": {"tokens_per_second": 20.0}}
+    await _adapter_that_learned(db, settings, keys[:7], report)
+    estimate = (await current_coverage(db, settings)).estimate
+    default = load_preset(settings.training_preset)
+    seconds = 20 * 40.0 / 20.0 / (1 - default.replay_share)
+    assert estimate is not None and estimate.remaining_turns == 20 and estimate.tokens == 800
+    assert estimate.hours == round(seconds / 3600, 2)
+    assert estimate.runs == math.ceil(seconds / (default.time_budget_minutes * 60))
+
+
+def _planned(conversation: int, key: int, replay: bool, length: int = 5) -> PlannedSequence:
+    from storage.coverage import TurnKey
+
+    row = {"input_ids": [0] * length, "labels": [0] * length}
+    return PlannedSequence(TrainingSequence(row, conversation, (0,)), (TurnKey(1, key, "h"),), replay)
+
+
+def test_new_sequences_come_first_newest_first_with_replays_mixed_in():
+    from model.dialogue import Dialogue, Turn
+
+    conversations = [Conversation(1, Dialogue((Turn("owner", ("x",), None, date),))) for date in range(10)]
+    new = [_planned(c, c, False) for c in range(8)]
+    old = [_planned(c, c, True) for c in (8, 9)]
+    learned = Learned({o.turns[0]: (1, 1) for o in old}, 1)
+    order = training_order([*old, *new], conversations, learned, replay_share=0.2, per_step=1)
+    assert [p.sequence.conversation for p in order if not p.replay] == list(range(7, -1, -1))  # newest first
+    assert [p.replay for p in order] == [False] * 4 + [True] + [False] * 4 + [True]  # 20 %, spread evenly
+    assert consumed(order, steps=3, per_step=2) == order[:6]
+    tail = training_order([*old, *new], conversations, learned, replay_share=0.0, per_step=1)
+    assert [p.replay for p in tail] == [False] * 8 + [True] * 2  # no share: replays only after every new one
+    assert interleave([], old) == old
