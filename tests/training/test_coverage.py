@@ -18,9 +18,9 @@ from training.dataset import load_dataset
 from training.sequences import Conversation, TrainingSequence
 
 
-async def _adapter_that_learned(db, settings, keys, run_report=None) -> int:
+async def _adapter_that_learned(db, settings, keys, run_report=None, owner_messages=None) -> int:
     """A finished run whose adapter learned `keys` (what `training.run` records, without training)."""
-    run = await training_queries.create_run(db, "test", "tiny")
+    run = await training_queries.create_run(db, "test", "tiny", owner_messages)
     await training_queries.update_run(db, run.id, status="succeeded", report=run_report)
     await training_queries.add_adapter(db, f"a{run.id}", str(settings.adapters_dir / f"a{run.id}"), "tiny", run.id)
     await coverage_queries.record_run(db, run.id, None, None, [LearnedTurn(run.id, k, False) for k in keys])
@@ -89,3 +89,25 @@ def test_new_sequences_come_first_newest_first_with_replays_mixed_in():
     tail = training_order([*old, *new], conversations, learned, replay_share=0.0, per_step=1)
     assert [p.replay for p in tail] == [False] * 8 + [True] * 2  # no share: replays only after every new one
     assert interleave([], old) == old
+
+
+async def test_the_schedule_runs_until_coverage_is_full(db, settings):
+    from training.schedule import retrain_tick
+
+    class Controller:
+        def is_running(self) -> bool:
+            return False
+
+        async def start_run(self, trigger: str, preset: str | None = None) -> int:
+            return 99
+
+    settings = settings.model_copy(update={"retrain_min_new_messages": 5})
+    await seed_uniform_history(db, sessions=10)
+    keys = owner_turn_keys((await load_dataset(db, settings)).conversations)
+    await _adapter_that_learned(db, settings, keys[:20], owner_messages=30)  # no new messages since
+
+    started = await retrain_tick(settings, Controller())
+    assert started.started and started.reason == "7 owner turns not yet learned"
+    await _adapter_that_learned(db, settings, keys, owner_messages=30)
+    skipped = await retrain_tick(settings, Controller())
+    assert not skipped.started and "0 owner turns not yet learned" in skipped.reason
