@@ -17,6 +17,7 @@ from storage import training as training_queries
 if TYPE_CHECKING:
     from model.status import ModelStatus
     from services import RetrainScheduleView, TrainingController
+    from training.coverage import Coverage
     from training.preference_pairs import PreferencePairCounts
 
 
@@ -84,6 +85,9 @@ class StatusSnapshot:
     database: str
     preference_pairs: PreferencePairCounts
     """Preference pairs the owner's drafts give (`training.preference_pairs`): total, and those no run used."""
+    coverage: Coverage | None = None
+    """How much of the training history the adapter the next run continues has learned
+    (`training.coverage`), and what a full pass still needs; `collect_status` always fills it."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, nested like the dataclasses (the API's `StatusOut`, `status --json`)."""
@@ -103,6 +107,7 @@ async def collect_status(
     """Everything `StatusSnapshot` holds, read from the database plus what the caller runs.
     `preference_pairs`: counts the caller already has (the panel caches them: rebuilding every pair
     costs about 0.5 s per 1,000 drafts); counted here when None."""
+    from training.coverage import cached_coverage
     from training.preference_pairs import preference_pair_counts
 
     counts = await message_queries.counts(db)
@@ -144,4 +149,5 @@ async def collect_status(
         preference_pairs=(
             preference_pairs if preference_pairs is not None else await preference_pair_counts(db, settings)
         ),
+        coverage=await cached_coverage(db, settings),
     )

@@ -18,20 +18,22 @@ def dataset_command(
     out: Annotated[Path | None, typer.Option("--out", help="Write every example (with its split) as JSON lines.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: counts and training-sequence statistics.")] = False,
 ) -> None:
-    """Build the training dataset from stored chats and print its counts."""
+    """Build the training dataset from stored chats and print its counts and training coverage."""
     from storage import Database
+    from training.coverage import current_coverage
     from training.dataset import load_dataset
 
     settings = state(ctx).settings
 
     async def build() -> Any:
         async with Database.open(settings.db_path) as db:
-            return await load_dataset(db, settings)
+            built = await load_dataset(db, settings)
+            return built, await current_coverage(db, settings, built.conversations)
 
     from training.statistics import dataset_report
 
-    built = run_async(build())
-    report = dataset_report(built, settings)
+    built, coverage = run_async(build())
+    report = dataset_report(built, settings, coverage=coverage)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w", encoding="utf-8") as f:
@@ -55,6 +57,7 @@ def dataset_command(
         q = report.sequences
         console.print(f"training sequences {q['sequences']} ({q['tokens']} tokens, {q['loss_token_share']:.1%} carry loss)",
                       markup=False, highlight=False)
+    console.print(f"coverage: {coverage.summary()}", markup=False, highlight=False)
     if out is not None:
         console.print(f"wrote {len(built.examples)} examples to {out}", markup=False, highlight=False)
 
@@ -197,6 +200,11 @@ def _print_report(report: dict[str, Any]) -> None:
                   f"{_fmt(stage.get('accuracy_before'))} -> {_fmt(stage.get('accuracy_after'))}, {stage['steps']} steps"
                   if stage.get("ran") else f"not run ({stage.get('reason')})")
         console.print(f"preference stage: {detail}", markup=False, highlight=False)
+    learning = report.get("coverage")
+    if learning:
+        console.print(f"continual: {learning['start']}; learned {learning['new_turns']} new and replayed "
+                      f"{learning['replayed_turns']} owner turns; coverage {learning['share']:.1%} of "
+                      f"{learning['owner_turns']}", markup=False, highlight=False)
     promotion = report.get("promotion")
     if promotion:
         console.print(f"gate: {'PROMOTED' if promotion['promote'] else 'not promoted'} — {promotion['reason']}", markup=False, highlight=False)

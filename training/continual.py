@@ -82,7 +82,7 @@ async def plan_start(db: Database, settings: Settings, config: TrainConfig, base
         mismatch = continuation_mismatch(adapter, base_spec, fmt, config)
         if mismatch is None:
             why = "the newest adapter since the last promotion" if head and head.adapter_id == adapter_id else "the served adapter"
-            return ContinualStart(adapter_id, Path(adapter.path), f"continues {why}", promotion_id,
+            return ContinualStart(adapter_id, Path(adapter.path), f"continues {why} {adapter_id}", promotion_id,
                                   await adapter_learned(db, adapter_id))
         refused.append(f"{adapter_id}: {mismatch}")
     return ContinualStart.base("starts from the base model (" + "; ".join(refused) + ")", promotion_id)

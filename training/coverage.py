@@ -121,21 +121,21 @@ class Coverage:
     """Of those, learned before by the lineage (the run's replay share)."""
     estimate: FullPassEstimate | None = None
     """None when the rest is empty or nothing was measured yet."""
+    share: float = field(init=False)
+    """`learned / owner_turns`: learned at least once."""
+    last_run_share: float = field(init=False)
+    """`learned_last_run / owner_turns`."""
+    replayed_share: float = field(init=False)
+    """`replayed_last_run / owner_turns`."""
 
-    @property
-    def share(self) -> float:
-        return self.learned / self.owner_turns if self.owner_turns else 0.0
-
-    @property
-    def complete(self) -> bool:
-        return self.learned >= self.owner_turns
+    def __post_init__(self) -> None:
+        total = self.owner_turns or 1  # no turns: every share is 0
+        for name, count in (("share", self.learned), ("last_run_share", self.learned_last_run),
+                            ("replayed_share", self.replayed_last_run)):
+            object.__setattr__(self, name, round(count / total, 4))
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        total = self.owner_turns or 1
-        data.update(share=round(self.share, 4), last_run_share=round(self.learned_last_run / total, 4),
-                    replayed_share=round(self.replayed_last_run / total, 4))
-        return data
+        return asdict(self)
 
     def summary(self) -> str:
         """One line for people (the CLI, the panel)."""
@@ -203,7 +203,7 @@ async def training_head(db: Database) -> str | None:
 
 async def run_throughput(db: Database, adapter_id: str | None, settings: Any) -> Throughput | None:
     """The throughput `adapter_id`'s own run measured, with the default preset's budget and replay share."""
-    from training.config import load_preset
+    from training.config import PresetError, load_preset
 
     if adapter_id is None:
         return None
@@ -213,7 +213,10 @@ async def run_throughput(db: Database, adapter_id: str | None, settings: Any) ->
     fit = (report or {}).get("fit") or {}
     if not learning.get("tokens_per_turn") or not fit.get("tokens_per_second"):
         return None
-    preset = load_preset(settings.training_preset)
+    try:
+        preset = load_preset(settings.training_preset)
+    except PresetError:  # a bad preset setting fails the next run loudly; the counts still hold here
+        return None
     return Throughput(float(learning["tokens_per_turn"]), float(fit["tokens_per_second"]),
                       preset.time_budget_minutes, preset.replay_share)
 

@@ -75,7 +75,7 @@ async def test_fresh_start_and_a_promotion_restart_the_chain(db, tiny_settings):
     await training_queries.promote(db, first.adapter_id, "owner's choice")
     again = await run_training(settings, preset="tiny", trigger="test", overrides={"max_steps": 1, "batch_size": BATCH})
     report = (await training_queries.get_run(db, again.run_id)).report["coverage"]
-    assert report["continued_from"] == first.adapter_id and report["start"] == "continues the served adapter"
+    assert report["continued_from"] == first.adapter_id and report["start"] == f"continues the served adapter {first.adapter_id}"
 
 
 async def test_an_adapter_on_another_base_or_prompt_format_is_not_continued(db, tiny_settings):

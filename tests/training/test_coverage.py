@@ -3,9 +3,9 @@ order a run trains in; no model is trained here."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import math
-
-import pytest
 
 from storage import coverage as coverage_queries
 from storage import messages as message_queries
@@ -34,7 +34,7 @@ async def test_edits_deletions_and_new_messages_change_coverage(db, settings):
     await _adapter_that_learned(db, settings, keys[:18])
     coverage = await current_coverage(db, settings)
     assert (coverage.owner_turns, coverage.learned, coverage.learned_last_run) == (27, 18, 18)
-    assert coverage.adapter_id is not None and coverage.share == pytest.approx(2 / 3)
+    assert coverage.adapter_id is not None and coverage.share == round(2 / 3, 4)
 
     learned = keys[0]
     edited = await message_queries.get_message(db, learned.chat_id, learned.message_id)
@@ -111,3 +111,31 @@ async def test_the_schedule_runs_until_coverage_is_full(db, settings):
     await _adapter_that_learned(db, settings, keys, owner_messages=30)
     skipped = await retrain_tick(settings, Controller())
     assert not skipped.started and "0 owner turns not yet learned" in skipped.reason
+
+
+def test_dataset_status_and_eval_json_carry_coverage(settings, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cli.app import app
+    from storage import Database
+
+    monkeypatch.setenv("TGTWIN_BASE_MODEL", "tiny")  # its tokenizer builds in a moment
+    run_report = {"coverage": {"tokens_per_turn": 40.0, "share": 0.7407}, "fit": {"tokens_per_second": 20.0}}
+
+    async def seed() -> int:
+        async with Database.open(settings.db_path) as db:
+            await seed_uniform_history(db, sessions=10)
+            keys = owner_turn_keys((await load_dataset(db, settings)).conversations)
+            return await _adapter_that_learned(db, settings, keys[:20], run_report)
+
+    run_id = asyncio.run(seed())
+
+    def invoke(*args: str) -> dict:
+        result = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), *args, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    for shown in (invoke("dataset")["coverage"], invoke("status")["coverage"]):
+        assert (shown["owner_turns"], shown["learned"], shown["adapter_id"]) == (27, 20, f"a{run_id}")
+        assert shown["share"] == round(20 / 27, 4) and shown["estimate"]["remaining_turns"] == 7
+    assert invoke("eval", f"a{run_id}")["coverage"] == run_report["coverage"]  # as the run reported it
