@@ -153,18 +153,13 @@ def train_adapter(
     if not sequences:
         raise NoTrainingData("every training example was empty after tokenisation")
     planned = plan_sequences(sequences, dataset.conversations, start.learned)
-    order = training_order(planned, dataset.conversations, start.learned, config.replay_share, sequences_per_step(config))
+    order = training_order(planned, dataset.conversations, start.learned, config.replay_share, config.batch_size)
     rows = [p.sequence.row for p in order]
     log.info("%s: %s new and %s replay sequences", start.reason, sum(not p.replay for p in order),
              sum(p.replay for p in order))
     checkpoints = checkpoint_dir(settings, config, base_spec, rows, start.adapter_id)
     peft_model, fit_result = fit(model, tokenizer, rows, config, checkpoints, on_step, ordered=True, adapter=start.path)
     return TrainedAdapter(peft_model, tokenizer, fmt, rows, fit_result, stats, order)
-
-
-def sequences_per_step(config: TrainConfig) -> int:
-    """Sequences one optimizer step consumes across all processes of the run."""
-    return config.batch_size * config.grad_accum * distributed.current_rank().world_size
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,13 @@ the adapter the run continues from (`training.coverage.Learned`), else it is a *
    mixed in evenly at `replay_share` of the mix (least often, then least recently learned first);
 2. then the remaining replays, in the same order (a run with budget to spare refreshes old turns).
 
-Runs train in this order without shuffling (`fit(..., ordered=True)`), in batches of similar length
-inside chunks of `GROUP_STEPS` steps (less padding; "newest first" holds between chunks, not inside
-one), so a run cut by its budget has consumed exactly the first `steps x sequences_per_step`
-sequences, and the rest waits for the next run: every owner turn is learned once before any is
-learned twice, apart from the replay share.
+Runs train in this order without shuffling (`fit(..., ordered=True)`), so a run cut by its budget
+has consumed exactly the first `steps x sequences_per_step` sequences, and the rest waits for the
+next run: every owner turn is learned once before any is learned twice, apart from the replay share.
+For less padding, the sequences of each chunk of `GROUP_BATCHES` batches are batched by length, and
+the batches keep the order of their earliest sequence (a sequence can move up or down within its
+chunk, never out of it; sorting the chunk itself would let a run cut mid-chunk take the longest
+sequences rather than the first).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from storage.coverage import LearnedTurn, TurnKey
 from training.coverage import Learned, turn_key
 from training.sequences import Conversation, TrainingSequence
 
-GROUP_STEPS = 8
-"""Steps' worth of sequences sorted by length together (padding vs. keeping the order)."""
+GROUP_BATCHES = 16
+"""Batches' worth of sequences batched by length together (less padding vs. keeping the order)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +58,9 @@ def plan_sequences(
 
 def training_order(
     planned: Sequence[PlannedSequence], conversations: Sequence[Conversation], learned: Learned,
-    replay_share: float, per_step: int,
+    replay_share: float, batch_size: int,
 ) -> list[PlannedSequence]:
-    """The run's order (see the module docstring); `per_step`: sequences one optimizer step takes."""
+    """The run's order (see the module docstring); `batch_size`: sequences per (micro-)batch."""
     def started(p: PlannedSequence) -> int:
         turns = conversations[p.sequence.conversation].dialogue.turns
         return turns[0].date if turns else 0
@@ -71,9 +73,9 @@ def training_order(
     new = sorted((p for p in planned if not p.replay), key=lambda p: (-started(p), p.sequence.conversation))
     replays = sorted((p for p in planned if p.replay), key=staleness)
     mixed = min(len(replays), round(len(new) * replay_share / (1 - replay_share))) if new else 0
-    chunk = per_step * GROUP_STEPS
     # Grouped apart, so no replay of the tail ever comes before a new sequence.
-    return group_by_length(interleave(new, replays[:mixed]), chunk) + group_by_length(replays[mixed:], chunk)
+    return (batch_by_length(interleave(new, replays[:mixed]), batch_size)
+            + batch_by_length(replays[mixed:], batch_size))
 
 
 def interleave(new: Sequence[PlannedSequence], replays: Sequence[PlannedSequence]) -> list[PlannedSequence]:
@@ -91,12 +93,17 @@ def interleave(new: Sequence[PlannedSequence], replays: Sequence[PlannedSequence
     return out
 
 
-def group_by_length(order: Sequence[PlannedSequence], chunk: int) -> list[PlannedSequence]:
-    """Longest first inside consecutive chunks of `chunk` sequences: batches of similar length."""
-    chunk = max(1, chunk)
+def batch_by_length(order: Sequence[PlannedSequence], batch_size: int) -> list[PlannedSequence]:
+    """Inside each chunk of `GROUP_BATCHES` batches: batches of similar length (longest first),
+    put in the order of their earliest sequence."""
+    batch_size = max(1, batch_size)
+    chunk = batch_size * GROUP_BATCHES
     out: list[PlannedSequence] = []
     for start in range(0, len(order), chunk):
-        out.extend(sorted(order[start:start + chunk], key=lambda p: -p.length))
+        positions = sorted(range(start, min(start + chunk, len(order))), key=lambda i: -order[i].length)
+        batches = [positions[i:i + batch_size] for i in range(0, len(positions), batch_size)]
+        for batch in sorted(batches, key=min):
+            out.extend(order[i] for i in sorted(batch))
     return out
 
 

@@ -82,13 +82,24 @@ def test_new_sequences_come_first_newest_first_with_replays_mixed_in():
     new = [_planned(c, c, False) for c in range(8)]
     old = [_planned(c, c, True) for c in (8, 9)]
     learned = Learned({o.turns[0]: (1, 1) for o in old}, 1)
-    order = training_order([*old, *new], conversations, learned, replay_share=0.2, per_step=1)
+    order = training_order([*old, *new], conversations, learned, replay_share=0.2, batch_size=1)
     assert [p.sequence.conversation for p in order if not p.replay] == list(range(7, -1, -1))  # newest first
     assert [p.replay for p in order] == [False] * 4 + [True] + [False] * 4 + [True]  # 20 %, spread evenly
     assert consumed(order, steps=3, per_step=2) == order[:6]
-    tail = training_order([*old, *new], conversations, learned, replay_share=0.0, per_step=1)
+    tail = training_order([*old, *new], conversations, learned, replay_share=0.0, batch_size=1)
     assert [p.replay for p in tail] == [False] * 8 + [True] * 2  # no share: replays only after every new one
     assert interleave([], old) == old
+
+
+def test_batches_of_similar_length_keep_the_order_of_their_earliest_sequence():
+    from training.curriculum import batch_by_length
+
+    lengths = [3, 9, 4, 8, 2, 9]
+    order = [_planned(i, i, False, length) for i, length in enumerate(lengths)]
+    batched = batch_by_length(order, batch_size=2)
+    pairs = [[p.sequence.conversation for p in batched[i:i + 2]] for i in range(0, 6, 2)]
+    assert pairs == [[0, 4], [1, 5], [2, 3]]  # lengths (3, 2), (9, 9), (4, 8): batch 1 holds sequence 0
+    assert sorted(p.sequence.conversation for p in batched) == list(range(6))
 
 
 async def test_the_schedule_runs_until_coverage_is_full(db, settings):

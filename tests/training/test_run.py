@@ -43,7 +43,7 @@ async def test_tiny_run_trains_versions_gates_and_serves(db, tiny_settings):
     ppl = run.report["evaluation"]["perplexity"]
     assert ppl["new"] < ppl["base"] and first.promoted
     assert (await training_queries.promoted_adapter(db)).id == first.adapter_id
-    assert run.report["fit"]["real_token_share"] > 0.95
+    assert run.report["fit"]["real_token_share"] > 0.9  # runs batch by length (unpacked: in coverage order)
     assert run.report["evaluation"]["heldout_examples"] > 0
     evaluation = run.report["evaluation"]
     assert evaluation["generated"] > 0 and evaluation["hits_at_1"]["new"] is not None
