@@ -29,7 +29,7 @@ from storage import training as training_queries
 from storage.coverage import LearnedTurn
 from storage.training import Adapter
 from training import distributed
-from training.config import TrainConfig
+from training.config import PresetError, TrainConfig, load_preset
 from training.coverage import Coverage, Learned, Throughput, adapter_learned, coverage_of, owner_turn_keys
 from training.curriculum import PlannedSequence, consumed, learned_turns, plan_sequences, training_order
 from training.dataset import BuiltDataset
@@ -185,10 +185,15 @@ class RunLearning:
 
 def run_learning(
     run_id: int, adapter_id: str, start: ContinualStart, trained: TrainedAdapter, dataset: BuiltDataset,
-    default: TrainConfig,
+    settings: Settings, config: TrainConfig,
 ) -> RunLearning:
     """What run `run_id` (making `adapter_id`) trained on: the sequences its steps consumed. Its
-    coverage's estimate uses this run's throughput and the `default` preset's budget."""
+    coverage's estimate uses this run's throughput and the default preset's budget (this run's
+    preset when the default cannot be read)."""
+    try:
+        default = load_preset(settings.training_preset)
+    except PresetError:
+        default = config
     trained_on = consumed(trained.order, trained.fit.steps, trained.fit.sequences_per_step)
     learned = learned_turns(trained_on, start.learned, run_id)
     stats = trained.sequences

@@ -110,7 +110,8 @@ class Coverage:
     """How much of the training split an adapter has learned (see the module docstring)."""
 
     adapter_id: str | None
-    """The adapter counted: what the next run continues from (None: the base model)."""
+    """The adapter counted: the one the next run continues (`training_head`, before the checks of
+    base model and prompt format), or for a run's report its new adapter; None: the base model."""
     owner_turns: int
     """Owner turns in the training split now."""
     learned: int

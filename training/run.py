@@ -215,7 +215,7 @@ async def _finish(
     report = replace(report, preference=stage.as_dict())
     decision = gate(report.evaluation, plan.reference, Margins.from_settings(settings),
                     servable=base_spec == settings.base_model)
-    learning = run_learning(run_id, plan.adapter_id, plan.start, trained, plan.dataset, load_preset(settings.training_preset))
+    learning = run_learning(run_id, plan.adapter_id, plan.start, trained, plan.dataset, settings, config)
     report = replace(report, world_size=rank.world_size, coverage=learning.as_dict()).with_promotion(decision)
     final = settings.adapters_dir / plan.adapter_id
     _write_meta(staging, report)

@@ -150,3 +150,5 @@ def test_dataset_status_and_eval_json_carry_coverage(settings, monkeypatch):
         assert (shown["owner_turns"], shown["learned"], shown["adapter_id"]) == (27, 20, f"a{run_id}")
         assert shown["share"] == round(20 / 27, 4) and shown["estimate"]["remaining_turns"] == 7
     assert invoke("eval", f"a{run_id}")["coverage"] == run_report["coverage"]  # as the run reported it
+    text = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "status"]).output
+    assert "74% of 27 owner turns learned at least once" in " ".join(text.split())
