@@ -27,6 +27,7 @@ from storage import Database
 from storage import coverage as coverage_queries
 from storage import training as training_queries
 from storage.coverage import LearnedTurn
+from storage.db import make_private_dir
 from storage.training import Adapter
 from training import distributed
 from training.config import PresetError, TrainConfig, load_preset
@@ -158,6 +159,7 @@ def train_adapter(
     log.info("%s: %s new and %s replay sequences", start.reason, sum(not p.replay for p in order),
              sum(p.replay for p in order))
     checkpoints = checkpoint_dir(settings, config, base_spec, rows, start.adapter_id)
+    make_private_dir(checkpoints.parent)  # checkpoints hold what the owner wrote: 0700, like the data dir
     peft_model, fit_result = fit(model, tokenizer, rows, config, checkpoints, on_step, ordered=True, adapter=start.path)
     return TrainedAdapter(peft_model, tokenizer, fmt, rows, fit_result, stats, order)
 
