@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -62,8 +63,6 @@ class ContinualStart:
 
 async def plan_start(db: Database, settings: Settings, config: TrainConfig, base_spec: str) -> ContinualStart:
     """Choose what the run continues (see the module docstring)."""
-    import asyncio
-
     promotion_id = await coverage_queries.latest_promotion_id(db)
     if config.fresh:
         return ContinualStart.base("fresh start asked for (train --fresh, TGTWIN_TRAIN_FRESH or the preset)", promotion_id)
