@@ -224,10 +224,12 @@ def heldout_count(n: int, fraction: float = HELDOUT_FRACTION) -> int:
 
 def heldout_session(chat_id: int, first_message_id: int | None, fraction: float = HELDOUT_FRACTION) -> bool:
     """Whether a session is held out: a stable hash of (chat, the session's first message id) falls
-    below `fraction`. Not a position or a shuffle of today's data, so adding messages never moves a
-    session across sides; the two exceptions are a message that fills the gap between two sessions
-    (they merge and the later part takes the earlier part's side) and deleting a session's first
-    message (the session is keyed anew). Turns not read from storage (no id) always train."""
+    below `fraction`. Not a position or a shuffle of today's data, so new messages (a session going
+    on, new sessions, new chats) never move a session across sides. The exceptions: an older
+    message stored later just before a session (within the session gap: a harvest reaching further
+    back) or one filling the gap between two sessions (they merge; the later part takes the earlier
+    part's side), and deleting a session's first message: the session is keyed anew. Turns not
+    read from storage (no id) always train."""
     if first_message_id is None:
         return False
     digest = hashlib.sha256(f"{chat_id}:{first_message_id}".encode()).digest()
