@@ -18,6 +18,7 @@ from storage.derived import Derived
 if TYPE_CHECKING:
     from model.status import ModelStatus
     from services import RetrainScheduleView, TrainingController
+    from training.coverage import Coverage
     from training.pair_counts import PairCounter
     from training.preference_pairs import PreferencePairCounts
 
@@ -86,6 +87,9 @@ class StatusSnapshot:
     database: str
     preference_pairs: PreferencePairCounts
     """Preference pairs the owner's drafts give (`training.preference_pairs`): total, and those no run used."""
+    coverage: Coverage | None = None
+    """How much of the training history the adapter the next run continues has learned
+    (`training.coverage`), and what a full pass still needs; `collect_status` always fills it."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, nested like the dataclasses (the API's `StatusOut`, `status --json`)."""
@@ -158,6 +162,8 @@ async def collect_status(
     """Everything `StatusSnapshot` holds, read from the database plus what the caller runs.
     `figures`: the running app's kept figures (`StatusFigures`); without them (the CLI's one-off
     `status`) everything is read and counted here, in full."""
+    from training.coverage import cached_coverage
+
     stored = await figures.stored.get(db) if figures is not None else await _read_stored(db, settings, None)
     next_run = schedule.next_run_time if schedule is not None else None
     last_run = stored.last_run
@@ -183,4 +189,5 @@ async def collect_status(
         model=model,
         database=str(settings.db_path),
         preference_pairs=stored.preference_pairs,
+        coverage=await cached_coverage(db, settings),
     )

@@ -21,8 +21,9 @@ def dataset_command(
     out: Annotated[Path | None, typer.Option("--out", help="Write every example (with its split) as JSON lines.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: counts and training-sequence statistics.")] = False,
 ) -> None:
-    """Build the training dataset from stored chats and print its counts."""
+    """Build the training dataset from stored chats and print its counts and training coverage."""
     from storage import Database
+    from training.coverage import current_coverage
     from training.dataset import load_dataset
 
     if out is not None:
@@ -31,12 +32,13 @@ def dataset_command(
 
     async def build() -> Any:
         async with Database.open(settings.db_path) as db:
-            return await load_dataset(db, settings)
+            built = await load_dataset(db, settings)
+            return built, await current_coverage(db, settings, built.conversations)
 
     from training.statistics import dataset_report
 
-    built = run_async(build())
-    report = dataset_report(built, settings)
+    built, coverage = run_async(build())
+    report = dataset_report(built, settings, coverage=coverage)
     if out is not None:
         write_lines(out, (json.dumps(example.to_json(), ensure_ascii=False) + "\n" for example in built.examples))
     if as_json:
@@ -57,6 +59,7 @@ def dataset_command(
         q = report.sequences
         console.print(f"training sequences {q['sequences']} ({q['tokens']} tokens, {q['loss_token_share']:.1%} carry loss)",
                       markup=False, highlight=False)
+    console.print(f"coverage: {coverage.summary()}", markup=False, highlight=False)
     if out is not None:
         console.print(f"wrote {len(built.examples)} examples to {out}", markup=False, highlight=False)
 
@@ -65,9 +68,12 @@ def train_command(
     ctx: typer.Context,
     preset: Annotated[str | None, typer.Option(help="Preset from training/presets (default TGTWIN_TRAINING_PRESET).")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Override the preset's step limit.")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Start from the base model instead of continuing the last adapter.")] = False,
 ) -> None:
     """Fine-tune an adapter now (in this process; progress in the log), evaluate it and apply the promotion gate.
-    Refused while another run trains (the panel's, or one whose server was restarted)."""
+    A run continues the last adapter (same base model and prompt format) on the owner turns it has not
+    learned yet, newest first, with a replay share of learned ones. Refused while another run trains
+    (the panel's, or one whose server was restarted)."""
     from training.config import PresetError
     from training.run import TrainingError
     from training.run_lock import RunAlreadyRunning
@@ -76,7 +82,9 @@ def train_command(
         fail(f"--max-steps must be at least 1 (got {max_steps})")
     settings = state(ctx).settings
 
-    overrides = {"max_steps": max_steps} if max_steps is not None else {}
+    overrides: dict[str, Any] = {"max_steps": max_steps} if max_steps is not None else {}
+    if fresh:
+        overrides["fresh"] = True
     try:
         result = run_async(_train(settings, preset, overrides))
     except (PresetError, TrainingError, RunAlreadyRunning) as exc:
@@ -199,6 +207,11 @@ def _print_report(report: dict[str, Any]) -> None:
                   f"{_fmt(stage.get('accuracy_before'))} -> {_fmt(stage.get('accuracy_after'))}, {stage['steps']} steps"
                   if stage.get("ran") else f"not run ({stage.get('reason')})")
         console.print(f"preference stage: {detail}", markup=False, highlight=False)
+    learning = report.get("coverage")
+    if learning:
+        console.print(f"continual: {learning['start']}; learned {learning['new_turns']} new and replayed "
+                      f"{learning['replayed_turns']} owner turns; coverage {learning['share']:.1%} of "
+                      f"{learning['owner_turns']}", markup=False, highlight=False)
     promotion = report.get("promotion")
     if promotion:
         console.print(f"gate: {'PROMOTED' if promotion['promote'] else 'not promoted'} — {promotion['reason']}", markup=False, highlight=False)

@@ -179,6 +179,9 @@ class RunReport:
     """The preference stage (`training.preference.PreferenceStageResult.as_dict()`: ran, reason,
     pairs_train, pairs_heldout, accuracy_before, accuracy_after, steps, seconds, final_loss);
     None in records from before the stage existed."""
+    coverage: Json | None = None
+    """What the run continued from and learned, and its adapter's coverage
+    (`training.continual.RunLearning.as_dict()`); None in records from before continual training."""
 
     def with_promotion(self, decision: PromotionDecision) -> RunReport:
         return replace(self, promotion=decision)
@@ -189,6 +192,7 @@ class RunReport:
             "data": self.data, "fit": self.fit, "evaluation": self.evaluation.to_json(),
             "promotion": self.promotion.as_dict() if self.promotion else None,
             "world_size": self.world_size, "sequences": self.sequences, "preference": self.preference,
+            "coverage": self.coverage,
         }
 
     @classmethod
@@ -200,7 +204,7 @@ class RunReport:
             evaluation=EvaluationReport.from_json(data.get("evaluation") or {}),
             promotion=PromotionDecision.from_json(promotion) if promotion else None,
             world_size=int(data.get("world_size") or 1), sequences=data.get("sequences") or {},
-            preference=data.get("preference"),
+            preference=data.get("preference"), coverage=data.get("coverage"),
         )
 
     def adapter_metrics(self) -> Json:
@@ -217,7 +221,7 @@ class RunReport:
             "run_id": self.run_id, "created_at": created_at, "data": self.data,
             "metrics": {**self.adapter_metrics(), "style": self.evaluation.to_json()["style"]},
             "promotion": self.promotion.as_dict() if self.promotion else None,
-            "preference": self.preference,
+            "preference": self.preference, "coverage": self.coverage,
         }
 
 
@@ -230,5 +234,7 @@ def eval_json(adapter_id: str, report: Json | None, metrics: Json) -> Json:
                                                              PerModel.from_json(metrics.get("hits_at_1")))
     promotion = run.promotion.as_dict() if run and run.promotion else None
     preference = run.preference if run else None
+    coverage = run.coverage if run else None
     return {"adapter": adapter_id, **evaluation.summary(), "promotion": promotion, "preference": preference,
-            "world_size": run.world_size if run and report and "world_size" in report else None}
+            "world_size": run.world_size if run and report and "world_size" in report else None,
+            "coverage": coverage}

@@ -3,8 +3,9 @@ the schedule: `run_training(settings, preset=..., trigger=...)`.
 
 Three layers, litgpt-style:
 - `run_training` (setup): config, run row, failure recording;
-- `main`: dataset and preference pairs → base model → `fit` (training/fit.py) → preference stage
-  (training/preference.py) → evaluation → adapter directory → gate → promotion;
+- `main`: dataset, preference pairs and where to start (training/continual.py: the adapter to
+  continue) → base model → `fit` (training/fit.py) → preference stage (training/preference.py) →
+  evaluation → adapter directory → gate → promotion, with what the run learned (coverage);
 - `_finish`: save, evaluate, gate, version and promote (main process only).
 
 The adapter is written to a temporary directory and renamed into place only when complete, and it
@@ -26,8 +27,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +38,25 @@ from storage import training as training_queries
 from storage.db import make_private_dir
 from training import distributed
 from training.config import TrainConfig, load_preset
+from training.continual import (
+    ContinualStart,
+    TrainedAdapter,
+    plan_start,
+    record_learning,
+    run_learning,
+    train_adapter,
+)
 from training.dataset import BuiltDataset, load_dataset
 from training.distributed import Rank
+from training.errors import NoTrainingData, PeerFailed, TrainingError
 from training.evaluate import EvalInputs, Reference, evaluate_adapter, lexicon_for
-from training.fit import FitResult, checkpoint_dir, clear_checkpoints, fit
+from training.fit import clear_checkpoints
 from training.preference import PreferenceStageResult, run_preference_stage
 from training.preference_pairs import PreferencePair, load_preference_pairs
 from training.promotion import Margins, PromotionDecision, Scores, ServedElsewhere, decide, promote_run_adapter
 from training.reconcile import forget_run_process, pid_alive, record_run_process
 from training.report import EvaluationReport, RunReport
 from training.run_lock import hold_run_lock
-from training.sequences import SequenceStats, encode_conversations
 from training.serving_exports import export_for_serving, prune_exports
 
 log = logging.getLogger(__name__)
@@ -56,17 +64,7 @@ log = logging.getLogger(__name__)
 SINGLE_PROCESS = Rank()
 TRAIN_PROGRESS_SHARE = 0.85  # progress 0..0.85 is training; evaluation fills the rest
 
-
-class TrainingError(RuntimeError):
-    """A run could not train (e.g. no examples)."""
-
-
-class NoTrainingData(TrainingError):
-    """The dataset has no training examples (import or harvest some chats first)."""
-
-
-class PeerFailed(TrainingError):
-    """(On a non-main process of a multi-process run) the main process failed; it recorded why."""
+__all__ = ["NoTrainingData", "PeerFailed", "RunResult", "TrainingError", "run_training"]
 
 
 @dataclass(slots=True)
@@ -99,7 +97,9 @@ async def run_training(
     process does all of the above and the others only train (the preference stage runs in
     single-process runs only, see `prefer`); every process returns the same result or raises
     (`PeerFailed` on the others when the main process failed)."""
-    from_settings = {"preference_min_pairs": settings.preference_min_pairs} if settings.preference_min_pairs else {}
+    from_settings: dict[str, Any] = {"preference_min_pairs": settings.preference_min_pairs} if settings.preference_min_pairs else {}
+    if settings.train_fresh:
+        from_settings["fresh"] = True
     config = load_preset(preset or settings.training_preset).with_overrides(**from_settings, **(overrides or {}))
     rank = distributed.current_rank()
     distributed.setup(rank)
@@ -164,8 +164,10 @@ class RunPlan:
     dataset: BuiltDataset
     reference: Reference | None
     pairs: tuple[PreferencePair, ...] = ()
-    """The owner's preference pairs (every one: each run trains a fresh adapter, which must learn
-    them all again); the preference stage decides whether they are enough to run."""
+    """The owner's preference pairs (every one: the stage runs on the new adapter's SFT weights);
+    the preference stage decides whether they are enough to run."""
+    start: ContinualStart = field(default_factory=lambda: ContinualStart.base("fresh start"))
+    """The adapter the run continues and what it has learned (`training.continual.plan_start`)."""
 
 
 async def main(settings: Settings, db: Database, run_id: int, config: TrainConfig, rank: Rank = SINGLE_PROCESS,
@@ -186,7 +188,7 @@ async def main(settings: Settings, db: Database, run_id: int, config: TrainConfi
              run_id, dataset.stats.train, dataset.stats.heldout, dataset.stats.chats, plan.base_spec, config.name,
              rank.world_size)
     try:
-        trained = await asyncio.to_thread(train_adapter, settings, config, plan.base_spec, dataset, recorder)
+        trained = await asyncio.to_thread(train_adapter, settings, config, plan.base_spec, dataset, plan.start, recorder)
     except BaseException:
         await recorder.flush()
         raise
@@ -209,7 +211,8 @@ async def _plan(settings: Settings, db: Database, run_id: int, config: TrainConf
     reference = await _served_reference(db, base_spec)
     adapter_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-r{run_id}"
     pairs = tuple(await load_preference_pairs(db, settings))
-    return RunPlan(run_id, adapter_id, base_spec, dataset, reference, pairs)
+    start = await plan_start(db, settings, config, base_spec)
+    return RunPlan(run_id, adapter_id, base_spec, dataset, reference, pairs, start)
 
 
 async def _finish(
@@ -232,7 +235,8 @@ async def _finish(
     report = replace(report, preference=stage.as_dict())
     decision = gate(report.evaluation, plan.reference, Margins.from_settings(settings),
                     servable=base_spec == settings.base_model)
-    report = replace(report, world_size=rank.world_size).with_promotion(decision)
+    learning = run_learning(run_id, plan.adapter_id, plan.start, trained, plan.dataset, settings, config)
+    report = replace(report, world_size=rank.world_size, coverage=learning.as_dict()).with_promotion(decision)
     final = settings.adapters_dir / plan.adapter_id
     _write_meta(staging, report)
     if decision.promote:
@@ -248,6 +252,7 @@ async def _finish(
             await promote_run_adapter(db, ServedElsewhere(settings.base_model), run_id, plan.adapter_id, decision)
         if stage.ran:
             await preference_queries.mark_pairs_used(db, [p.draft_id for p in plan.pairs], run_id)
+        await record_learning(db, run_id, learning)
         await training_queries.update_run(db, run_id, status="succeeded")
     clear_checkpoints(settings, config)
     if decision.promote:
@@ -265,7 +270,7 @@ async def follow(settings: Settings, config: TrainConfig, rank: Rank) -> RunResu
     if isinstance(plan, distributed.Failure):
         raise PeerFailed(f"the main process failed before training: {plan.message}")
     log.info("run %s: process %s/%s training", plan.run_id, rank.rank, rank.world_size)
-    await asyncio.to_thread(train_adapter, settings, config, plan.base_spec, plan.dataset, None)
+    await asyncio.to_thread(train_adapter, settings, config, plan.base_spec, plan.dataset, plan.start, None)
     outcome = distributed.share(rank)
     if isinstance(outcome, distributed.Failure):
         raise PeerFailed(f"run {plan.run_id} failed on the main process: {outcome.message}")
@@ -310,43 +315,6 @@ def prefer(config: TrainConfig, plan: RunPlan, trained: TrainedAdapter, rank: Ra
         log.info("run %s: preference step %s/%s%s", plan.run_id, step, total, f" loss {loss:.4f}" if loss is not None else "")
 
     return run_preference_stage(trained.model, trained.tokenizer, trained.fmt, plan.pairs, config, on_step)
-
-
-@dataclass(frozen=True, slots=True)
-class TrainedAdapter:
-    """What `train_adapter` hands to evaluation: the peft model and how it was trained."""
-
-    model: Any
-    tokenizer: Any
-    fmt: Any
-    rows: list[dict[str, list[int]]]
-    fit: FitResult
-    sequences: SequenceStats
-
-
-def train_adapter(
-    settings: Settings,
-    config: TrainConfig,
-    base_spec: str,
-    dataset: BuiltDataset,
-    on_step: Callable[[int, int, float | None], None] | None,
-) -> TrainedAdapter:
-    """The training part, run by every process (in a thread): load the base, encode, fit."""
-    from model.prompt import PromptFormat
-    from model.sources import load_base
-
-    model, tokenizer = load_base(base_spec, settings.models_dir, quantization=config.quantization, for_training=True,
-                                 local_rank=distributed.current_rank().local_rank,
-                                 sharded=distributed.shards_parameters())
-    fmt = PromptFormat.for_tokenizer(tokenizer)
-    rows, sequences = encode_conversations(tokenizer, fmt, dataset.conversations, config.max_length,
-                                           settings.context_turns)
-    if not rows:
-        raise NoTrainingData("every training example was empty after tokenisation")
-    checkpoints = checkpoint_dir(settings, config, base_spec, rows)
-    make_private_dir(checkpoints.parent)
-    peft_model, fit_result = fit(model, tokenizer, rows, config, checkpoints, on_step)
-    return TrainedAdapter(peft_model, tokenizer, fmt, rows, fit_result, sequences)
 
 
 def train_and_evaluate(

@@ -16,9 +16,10 @@ async def seed(settings) -> None:
     async with Database.open(settings.db_path) as db:
         await chat_queries.upsert_chats(db, [ChatRow(1, "private", "Anna")])
         rows = []
-        for i in range(20):
-            rows.append(MessageRow(1, 2 * i, 7, "Anna", False, 1000 + 100 * i, f"q{i} mail me a@b.io"))
-            rows.append(MessageRow(1, 2 * i + 1, None, None, True, 1000 + 100 * i + 5, f"a{i}"))
+        for i in range(20):  # one exchange per session (held out by session: here the 16th and the 20th)
+            t = 1000 + 4 * 3600 * i
+            rows.append(MessageRow(1, 2 * i, 7, "Anna", False, t, f"q{i} mail me a@b.io"))
+            rows.append(MessageRow(1, 2 * i + 1, None, None, True, t + 5, f"a{i}"))
         await message_queries.insert_messages(db, rows, "export")
 
 

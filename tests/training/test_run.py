@@ -10,7 +10,7 @@ import pytest
 
 from bench.distributed_bench import seed_chat
 from storage import training as training_queries
-from training import run as run_module
+from training import continual
 from training.config import load_preset
 from training.controller import TrainingController
 from training.evaluate import encode_examples
@@ -48,15 +48,16 @@ async def test_tiny_run_trains_versions_gates_and_serves(db, tiny_settings, open
     ppl = run.report["evaluation"]["perplexity"]
     assert ppl["new"] < ppl["base"] and first.promoted
     assert (await training_queries.promoted_adapter(db)).id == first.adapter_id
-    assert run.report["fit"]["real_token_share"] > 0.95
+    assert run.report["fit"]["real_token_share"] > 0.9  # runs batch by length (unpacked: in coverage order)
     assert run.report["evaluation"]["heldout_examples"] > 0
     evaluation = run.report["evaluation"]
     assert evaluation["generated"] > 0 and evaluation["hits_at_1"]["new"] is not None
     assert evaluation["reference"]["label"] == "base model" and run.report["promotion"]["criterion"] == "perplexity"
     assert "voice not judged" in run.report["promotion"]["reason"]  # the tiny preset generates 2 replies
 
-    # a barely trained adapter is worse than the promoted one: kept, not served
-    worse = await run_training(settings, preset="tiny", trigger="test", overrides={"max_steps": 1, "learning_rate": 1e-7})
+    # a barely trained adapter (started afresh) is worse than the promoted one: kept, not served
+    worse = await run_training(settings, preset="tiny", trigger="test",
+                               overrides={"max_steps": 1, "learning_rate": 1e-7, "fresh": True})
     report = (await training_queries.get_run(db, worse.run_id)).report
     assert report["evaluation"]["perplexity"]["promoted"] is not None
     assert not worse.promoted and not report["promotion"]["promote"]
@@ -108,7 +109,7 @@ async def test_failed_run_changes_nothing_served(db, tiny_settings, monkeypatch)
     def broken_fit(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(run_module, "fit", broken_fit)
+    monkeypatch.setattr(continual, "fit", broken_fit)
     with pytest.raises(RuntimeError):
         await run_training(settings, preset="tiny", trigger="test")
     (run,) = await training_queries.list_runs(db)
