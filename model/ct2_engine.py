@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from model.candidates import Reply, reply_token_ids
+from model.context_window import context_window
 from model.ct2_export import ensure_export
 from model.dialogue import Dialogue
 from model.generation import (
@@ -45,15 +46,20 @@ class Ct2Engine:
         quantising activations, whose int8 kernels differ from CPU to CPU (tests compare it with torch)."""
         self.base_model, self.models_dir = base_model, models_dir
         self.tokenizer: Any = None
+        self.context_window = 0
         self.device, self.dtype = "cpu", compute_type
         self._generator: Any = None
         self._path: Path | None = None
         self.threads = 1
 
     def load(self) -> None:
+        from transformers import AutoConfig
+
         from model.sources import load_tokenizer, resolve_base_dir
 
-        self.tokenizer = load_tokenizer(resolve_base_dir(self.base_model, self.models_dir))
+        base_dir = resolve_base_dir(self.base_model, self.models_dir)
+        self.tokenizer = load_tokenizer(base_dir)
+        self.context_window = context_window(AutoConfig.from_pretrained(str(base_dir)), self.tokenizer)
         self._open(ensure_export(self.base_model, self.models_dir))
 
     def prepare(self, adapter_dir: str) -> None:
