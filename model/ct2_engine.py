@@ -121,7 +121,9 @@ class Ct2Engine:
 
         banned = [tokenizer.convert_ids_to_tokens(list(ids)) for ids in banned_sequences(tokenizer, gen.banned_phrases)]
         results = self._generator.generate_batch(
-            [prompt] * rows, max_length=gen.max_new_tokens, include_prompt_in_result=False,
+            # The prompt is read once and its state copied to every row (not cached between calls).
+            [prompt[-1:]] * rows, static_prompt=prompt[:-1] or None, cache_static_prompt=False,
+            max_length=gen.max_new_tokens, include_prompt_in_result=False,
             sampling_topk=1 if greedy else gen.top_k, sampling_topp=1.0 if greedy else gen.top_p,
             sampling_temperature=1.0 if greedy else gen.temperature,
             end_token=end_token_ids(fmt, tokenizer), suppress_sequences=banned or None, callback=on_token,
