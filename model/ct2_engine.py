@@ -3,9 +3,10 @@
 What a reply is stays the same as on torch: the prompt format's tokens, sampling with the same
 temperature and top-p, the same end tokens and stop strings (checked after every token, per
 candidate), banned phrases suppressed, the same cut and split into messages, and candidates scored
-by their mean log-probability per token in one `score_batch` pass. Only the arithmetic differs: int8. Measured on the
-default model (bench/generate_bench.py, 2 cores): decode 2.5x torch fp32's; on 32 held-out contexts
-of the bundled sample a reply's score moves by 0.17 on average and the same reply ranks first in 30.
+by their mean log-probability per token (one `score_batch` pass). Only the arithmetic differs: int8
+weights. Measured on the default model (bench/generate_bench.py, 2 cores): decode 2.5x torch fp32's;
+on 32 held-out contexts of the bundled sample a reply's score moves by 0.17 on average and the same
+reply ranks first in 30.
 """
 
 from __future__ import annotations

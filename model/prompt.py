@@ -39,6 +39,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from model.context_window import drop_oldest_turns
 from model.dialogue import Dialogue, Turn
 
 FORMAT_FILE = "prompt_format.json"
@@ -231,8 +232,6 @@ class PromptFormat:
         `model.context_window`). If even the last turn alone does not fit, the row is empty
         (callers skip rows without labels).
         """
-        from model.context_window import drop_oldest_turns
-
         reply_ids = list(tokenizer.encode(self.reply_text(reply), add_special_tokens=False))
         if max_length is None:
             prompt_ids = self.encode_prompt(tokenizer, dialogue)
