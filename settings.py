@@ -82,6 +82,10 @@ class Settings(BaseSettings):
         50, ge=0, le=1000, description="Sample only among the k likeliest tokens (0 = no limit), then top-p.",
     )
     max_new_tokens: int = Field(64, ge=1, le=1024, description="Longest reply, in tokens.")
+    max_prompt_tokens: int = Field(
+        1024, ge=64, le=131072,
+        description="Longest prompt given to the model, newest turns kept (also capped by the model's window).",
+    )
     banned_phrases: CommaList = Field(
         default_factory=list, description="Comma-separated words/phrases the model may not emit."
     )
