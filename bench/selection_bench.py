@@ -1,14 +1,28 @@
-"""How the reply is chosen among sampled candidates changes the twin's rhythm: side by side, on the
-same samples.
+"""How the reply is chosen among sampled candidates changes the twin's voice: every selection rule on
+the very same samples.
 
-    python -m bench.selection_bench --data-dir DIR [--adapter DIR] [--contexts 64] [--candidates 4]
+    python -m bench.selection_bench --data-dir DIR [--adapter DIR] [--contexts 80] [--candidates 4] [--repeats 3]
 
-For each held-out context of the data dir's dataset, samples `--candidates` replies once with the
-adapter (default: the promoted one), filters them (`model.candidates.filter_candidates`), ranks them
-by likelihood in context, and compares three choices on exactly those samples: the first kept sample
-(no ranking), the best-ranked across message counts, and the best-ranked among replies with the
-first kept sample's message count (`keep_sampled_rhythm`, what serving does). Prints the
-multi-message share of each against the owner's real replies. Prints only what it measured.
+For each of the last `--contexts` held-out contexts of the data dir's dataset, `--repeats` times:
+samples `--candidates` replies with the adapter (default: the promoted one) on the engine that
+serves here (`TGTWIN_SERVING_ENGINE`: CTranslate2 int8 on CPU), filters them like the live path
+(`model.candidates.filter_candidates`), scores every kept candidate in its context and without it
+(the chat's header and an empty partner turn), and lets each rule choose on exactly those samples:
+
+- `first_sample`: the first kept sample (no ranking: the model's own draw);
+- `ranked`: the best in-context score (mean log-probability per token) across message counts;
+- `within_rhythm`: the best in-context score among replies with the first kept sample's message
+  count (what served before issue 19);
+- `pmi_<l>` / `pmi_<l>_within_rhythm`: the best `in-context - l * context-free` score (how much
+  more likely the context makes the reply: what the reply owes to the question rather than to
+  being short and plain), across counts / within the sampled rhythm;
+- `drop_worst`: the first kept sample, unless it scores lowest in context (then the next);
+- `served`: what `model.candidates.select_reply` (the live rule) picks.
+
+Prints per rule what the gate judges — style distance to the owner's real replies and the blind
+judge (mean over repeats; 0.5 = indistinguishable) — and the style features ranking can flatten:
+")" endings, multi-message turns, mean characters, invented-word share; the owner's own beside
+them. Prints only what it measured, with the load average (the machine may be shared).
 """
 
 from __future__ import annotations
@@ -18,72 +32,160 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 
-def _share(turns: list[tuple[str, ...]]) -> float:
-    return sum(len(t) >= 2 for t in turns) / len(turns) if turns else 0.0
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A kept candidate (in sampling order) with its in-context and context-free scores."""
+
+    messages: tuple[str, ...]
+    in_context: float
+    context_free: float
 
 
-async def _heldout(data_dir: Path, adapter: str | None, contexts: int) -> tuple[Any, list[Any], str | None]:
+Rule = Callable[[Sequence[Scored]], tuple[str, ...]]
+
+
+def _best(candidates: Sequence[Scored], key: Callable[[Scored], float]) -> tuple[str, ...]:
+    return max(candidates, key=key).messages if candidates else ()
+
+
+def _within_rhythm(candidates: Sequence[Scored]) -> list[Scored]:
+    return [c for c in candidates if len(c.messages) == len(candidates[0].messages)] if candidates else []
+
+
+def _drop_worst(candidates: Sequence[Scored]) -> tuple[str, ...]:
+    if len(candidates) < 2:
+        return candidates[0].messages if candidates else ()
+    worst = min(candidates, key=lambda c: c.in_context)
+    return next(c.messages for c in candidates if c is not worst)
+
+
+def _served(candidates: Sequence[Scored]) -> tuple[str, ...]:
+    from model.candidates import Candidate, select_reply
+
+    kept = [Candidate(c.messages) for c in candidates]
+    return select_reply(kept, [c.in_context for c in candidates], [c.context_free for c in candidates]) or ()
+
+
+def rules() -> dict[str, Rule]:
+    out: dict[str, Rule] = {
+        "first_sample": lambda cs: cs[0].messages if cs else (),
+        "ranked": lambda cs: _best(cs, lambda c: c.in_context),
+        "within_rhythm": lambda cs: _best(_within_rhythm(cs), lambda c: c.in_context),
+    }
+    for weight in (0.5, 1.0):
+        def pmi(c: Scored, w: float = weight) -> float:
+            return c.in_context - w * c.context_free
+        out[f"pmi_{weight}"] = lambda cs, f=pmi: _best(cs, f)
+        out[f"pmi_{weight}_within_rhythm"] = lambda cs, f=pmi: _best(_within_rhythm(cs), f)
+    out["drop_worst"] = _drop_worst
+    out["served"] = _served
+    return out
+
+
+async def _heldout(data_dir: Path, adapter: str | None, contexts: int) -> tuple[Any, list[Any], Any, str | None]:
+    from bench.voice_bench import _ensure_sample
     from settings import load_settings
     from storage import Database
     from storage import training as training_queries
     from training.dataset import load_dataset
+    from training.evaluate import lexicon_for
 
     settings = load_settings(data_dir=data_dir)
+    await _ensure_sample(settings)
     async with Database.open(settings.db_path) as db:
         built = await load_dataset(db, settings)
         if adapter is None:
             promoted = await training_queries.promoted_adapter(db)
             adapter = promoted.path if promoted else None
     heldout = sorted((e for e in built.heldout if e.dialogue.turns), key=lambda e: e.date)[-contexts:]
-    return settings, heldout, adapter
+    return settings, heldout, lexicon_for(built.train), adapter
 
 
-def measure(data_dir: Path, adapter: str | None, contexts: int, candidates: int) -> dict[str, Any]:
-    import torch
-    from peft import PeftModel
+def _engine(settings: Any, adapter: str | None) -> Any:
+    from model.ct2_export import serving_engine
 
+    if serving_engine(settings.serving_engine) == "ct2":
+        from model.ct2_engine import Ct2Engine
+
+        engine: Any = Ct2Engine(settings.base_model, settings.models_dir)
+    else:
+        from model.torch_engine import TorchEngine
+
+        engine = TorchEngine(settings.base_model, settings.models_dir)
+    engine.load()
+    engine.activate(adapter)
+    return engine
+
+
+def _context_free(dialogue: Any) -> Any:
+    from model.candidates import context_free
+
+    return context_free(dialogue)
+
+
+def sample_scored(engine: Any, fmt: Any, dialogue: Any, gen: Any, candidates: int) -> list[Scored]:
+    """One round of the live path up to the choice: sample, filter, score in and out of context."""
+    from model.candidates import filter_candidates, last_partner_messages, markers_for
+
+    sampled = engine.sample(fmt, dialogue, gen, candidates)
+    kept = [c.messages for c in filter_candidates(sampled, last_partner_messages(dialogue),
+                                                  markers_for(fmt, dialogue, engine.tokenizer)) if c.dropped is None]
+    if not kept:
+        return []
+    inside = engine.score(fmt, dialogue, kept)
+    outside = engine.score(fmt, _context_free(dialogue), kept)
+    return [Scored(m, float("-inf") if a is None else a, 0.0 if b is None else b)
+            for m, a, b in zip(kept, inside, outside, strict=True)]
+
+
+def measure(data_dir: Path, adapter: str | None, contexts: int, candidates: int, repeats: int) -> dict[str, Any]:
     from model.adapter_format import serving_format
-    from model.candidates import (
-        filter_candidates,
-        keep_sampled_rhythm,
-        last_partner_messages,
-        markers_for,
-        rank,
-    )
-    from model.generation import GenerationSettings, generate_replies
+    from model.candidates import last_partner_messages, markers_for
+    from model.generation import GenerationSettings
     from model.prompt import PromptFormat
-    from model.sources import load_base
-    from model.torch_engine import TorchReplies
+    from training.judge import blind_judge_accuracy
+    from training.style import ReplyContext, compare_style
 
-    settings, heldout, adapter = asyncio.run(_heldout(data_dir, adapter, contexts))
-    torch.manual_seed(0)
-    base, tokenizer = load_base(settings.base_model, settings.models_dir)
-    model = PeftModel.from_pretrained(base, adapter) if adapter else base
-    fmt = serving_format(adapter, lambda: PromptFormat.for_tokenizer(tokenizer))
+    settings, heldout, lexicon, adapter = asyncio.run(_heldout(data_dir, adapter, contexts))
+    engine = _engine(settings, adapter)
+    fmt = serving_format(adapter, lambda: PromptFormat.for_tokenizer(engine.tokenizer))
     gen = GenerationSettings.from_settings(settings)
-    chosen: dict[str, list[tuple[str, ...]]] = {"first_sample": [], "ranked": [], "ranked_within_sampled_rhythm": []}
+    chosen: dict[str, list[list[tuple[str, ...]]]] = {name: [[] for _ in range(repeats)] for name in rules()}
     started = time.perf_counter()
     for example in heldout:
-        sampled = generate_replies(model, tokenizer, fmt, example.dialogue, gen, candidates)
-        kept = filter_candidates(sampled, last_partner_messages(example.dialogue),
-                                 markers_for(fmt, example.dialogue, tokenizer))
-        ranked = rank(TorchReplies(model, tokenizer), fmt, example.dialogue, kept)
-        first = next((c.messages for c in kept if c.dropped is None), ())
-        chosen["first_sample"].append(first)
-        chosen["ranked"].append(ranked[0].messages if ranked else ())
-        rhythm = keep_sampled_rhythm(kept, ranked)
-        chosen["ranked_within_sampled_rhythm"].append(rhythm[0].messages if rhythm else ())
-    real = _share([tuple(e.reply.messages) for e in heldout])
-    shares = {name: round(_share(turns), 4) for name, turns in chosen.items()}
+        for repeat in range(repeats):
+            scored = sample_scored(engine, fmt, example.dialogue, gen, candidates)
+            for name, rule in rules().items():
+                chosen[name][repeat].append(rule(scored))
+    seconds = time.perf_counter() - started
+    real = [list(e.reply.messages) for e in heldout]
+    judged = [ReplyContext(last_partner_messages(e.dialogue), markers_for(fmt, e.dialogue, engine.tokenizer)) for e in heldout]
+    out: dict[str, Any] = {}
+    for name, per_repeat in chosen.items():
+        styles = [compare_style([list(r) for r in replies], real, judged, lexicon) for replies in per_repeat]
+        judges = [blind_judge_accuracy(real, [list(r) for r in replies]) for replies in per_repeat]
+
+        def mean(metric: str, which: str = "generated", of: list[Any] = styles) -> float:
+            return round(fmean(getattr(s, which)[metric] for s in of), 4)
+
+        out[name] = {
+            "style_distance": round(fmean(s.style_distance for s in styles), 4),
+            "blind_judge": round(fmean(j for j in judges if j is not None), 4) if any(j is not None for j in judges) else None,
+            "end_paren_share": mean("end_paren_share"), "multi_message_share": mean("multi_message_share"),
+            "mean_chars": mean("mean_chars"), "invented_share": mean("invented_share"),
+        }
+    owner = styles[0].real
     return {
-        "adapter": adapter, "contexts": len(heldout), "candidates": candidates, "real_multi_message_share": round(real, 4),
-        "multi_message_share": shares,
-        "relative_difference": {n: round(abs(s - real) / real, 4) if real else None for n, s in shares.items()},
-        "seconds": round(time.perf_counter() - started, 1), "load_average": round(os.getloadavg()[0], 2),
+        "adapter": adapter, "engine": engine.name, "contexts": len(heldout), "candidates": candidates, "repeats": repeats,
+        "owner": {k: round(owner[k], 4) for k in ("end_paren_share", "multi_message_share", "mean_chars", "invented_share")},
+        "rules": out, "seconds": round(seconds, 1), "load_average": round(os.getloadavg()[0], 2),
     }
 
 
@@ -91,10 +193,25 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.selection_bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, required=True, help="A data dir with a trained adapter.")
     parser.add_argument("--adapter", default=None, help="Adapter directory (default: the promoted one).")
-    parser.add_argument("--contexts", type=int, default=64)
+    parser.add_argument("--contexts", type=int, default=80)
     parser.add_argument("--candidates", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3, help="Samples per context (each judged as its own set).")
+    parser.add_argument("--json", action="store_true", help="One JSON object instead of the table.")
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.data_dir, args.adapter, args.contexts, args.candidates)))
+    result = measure(args.data_dir, args.adapter, args.contexts, args.candidates, args.repeats)
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"{result['contexts']} held-out contexts x {result['repeats']} samplings of {result['candidates']} candidates, "
+          f"engine {result['engine']}, {result['seconds']}s, load average {result['load_average']}")
+    print(f"{'rule':26s} {'style dist':>10} {'judge':>6} {'end )':>6} {'multi':>6} {'chars':>6} {'invented':>8}")
+    owner = result["owner"]
+    print(f"{'(owner)':26s} {'':>10} {'':>6} {owner['end_paren_share']:6.1%} {owner['multi_message_share']:6.1%} "
+          f"{owner['mean_chars']:6.1f} {owner['invented_share']:8.1%}")
+    for name, r in result["rules"].items():
+        judge = f"{r['blind_judge']:6.3f}" if r["blind_judge"] is not None else f"{'-':>6}"
+        print(f"{name:26s} {r['style_distance']:10.3f} {judge} {r['end_paren_share']:6.1%} {r['multi_message_share']:6.1%} "
+              f"{r['mean_chars']:6.1f} {r['invented_share']:8.1%}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from model.context_window import fit_dialogue, reply_budget
-from model.dialogue import Dialogue, join_messages
+from model.dialogue import Dialogue, Turn, join_messages
 
 Reply = Sequence[str]
 REPEAT_NGRAM = 3
@@ -184,3 +184,20 @@ def keep_sampled_rhythm(candidates: Sequence[Candidate], ranked: Sequence[Candid
         return list(ranked)
     count = len(kept[0].messages)
     return [c for c in ranked if len(c.messages) == count] + [c for c in ranked if len(c.messages) != count]
+
+
+def context_free(dialogue: Dialogue) -> Dialogue:
+    """The dialogue's chat header with one empty partner turn: what a reply is scored against to
+    tell how much of its likelihood the context gives it (`bench/selection_bench.py`)."""
+    return Dialogue((Turn("partner", ("",)),), dialogue.partner_name, dialogue.relationship, dialogue.is_group)
+
+
+def select_reply(kept: Sequence[Candidate], in_context: Sequence[float | None],
+                 without_context: Sequence[float | None]) -> tuple[str, ...] | None:
+    """The reply the live rule picks among kept candidates (in sampling order) with their scores in
+    context and without it; None when nothing was kept."""
+    if not kept:
+        return None
+    ranked = [Candidate(c.messages, None, s) for c, s in zip(kept, in_context, strict=True)]
+    ranked.sort(key=lambda c: float("-inf") if c.score is None else c.score, reverse=True)
+    return keep_sampled_rhythm(kept, ranked)[0].messages

@@ -3,7 +3,7 @@
 Training and serving both go through `PromptFormat`, and every adapter directory carries the
 format it was trained with (`prompt_format.json`), so serving cannot drift from training.
 
-Two styles:
+Three styles:
 
 - `chat_template` — the base model's own chat template (stored *in* the format, rendered here with
   a sandboxed Jinja environment, so a saved format renders the same without the tokenizer). The
@@ -20,6 +20,23 @@ Two styles:
   and the reply continues it as ` {reply}{end_of_turn}`. `label` is the partner's display name
   (each speaker's name in groups), `owner_label` marks the owner. `end_of_turn` is the tokenizer's
   EOS token, so the model learns to close its turn with EOS and generation stops there.
+- `compact` (format version 2; what new adapters of a chat model train with, `for_training`) — the
+  model's own special tokens, without the per-turn headers::
+
+      {the template's system message}           (e.g. `<|im_start|>system\nTelegram chat with Anna.<|im_end|>`)
+      {partner turn text}                       (no header; turns alternate, so none is needed)
+      {opener}{owner turn text}{end_of_turn}    (e.g. `<|im_start|>ok see you<|im_end|>`)
+      ...
+      {opener}                                  (the prompt ends here)
+
+  Consecutive partner turns are separated by a newline; in groups each partner turn starts with
+  `Name: ` (as in `chat_template`). The owner's reply tokens, end of turn included, are exactly those
+  of `chat_template` (what is learned does not change); each exchange costs 2 marker tokens instead
+  of ~10 (`<|im_start|>user\n … <|im_end|>\n<|im_start|>assistant\n … <|im_end|>\n`), which on the
+  bundled sample raised the share of training tokens under loss from 0.29 to 0.38 (the system message
+  heads each sequence once). Adapters keep the format they were trained with: a version-1 adapter
+  still loads and serves its `chat_template` layout, and the bare base model is served in its own
+  template (`for_tokenizer`), which is what it knows.
 
 Token boundaries are exact: the training row is `encode(prompt) + encode(reply + end_of_turn)`, and
 serving feeds exactly `encode(prompt)`; the prompt never ends in a space (the original's bug), so
@@ -35,18 +52,25 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from model.chat_template import (
+    ChatTemplateError,
+    probe_compact_opener,
+    probe_end_of_turn,
+    probe_turn_headers,
+    render_template,
+)
 from model.context_window import drop_oldest_turns
 from model.dialogue import Dialogue, Turn
 
 FORMAT_FILE = "prompt_format.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""1: styles `chat_template` and `plain`; 2 adds `compact`. A newer file than this is refused."""
 IGNORE_INDEX = -100
 
-Style = Literal["chat_template", "plain"]
+Style = Literal["chat_template", "plain", "compact"]
 
 # Short on purpose: it heads every training sequence, and on short chat turns a long instruction
 # was most of the tokens (measured on the bundled sample with SmolLM2: a 47-token system block
@@ -64,11 +88,11 @@ class PromptFormat:
     """How dialogues become model input. JSON-serialisable; saved next to every adapter."""
 
     style: Style
-    """`chat_template` (the model's own template) or `plain` (the documented template above)."""
+    """`chat_template` (the model's own template), `plain` or `compact` (both documented above)."""
     end_of_turn: str
     """Text that closes every turn; the reply's labels include it, generation stops on it."""
     chat_template: str | None = None
-    """The Jinja chat template (style `chat_template` only), copied from the tokenizer."""
+    """The Jinja chat template (styles `chat_template` and `compact`), copied from the tokenizer."""
     bos_token: str | None = None
     """Some templates print `bos_token`; kept so a saved format renders without the tokenizer."""
     add_bos: bool = False
@@ -82,12 +106,17 @@ class PromptFormat:
     version: int = FORMAT_VERSION
     stop_markers: tuple[str, ...] = field(default_factory=tuple)
     """Extra texts that end a reply (special tokens of the template, turn headers)."""
+    owner_opener: str | None = None
+    """Style `compact`: what opens each owner turn and ends every prompt (the template's one-token
+    turn opener, e.g. `<|im_start|>`)."""
 
     def __post_init__(self) -> None:
-        if self.style not in ("chat_template", "plain"):
+        if self.style not in ("chat_template", "plain", "compact"):
             raise PromptFormatError(f"unknown prompt style {self.style!r}")
-        if self.style == "chat_template" and not self.chat_template:
-            raise PromptFormatError("style chat_template needs the template text")
+        if self.style in ("chat_template", "compact") and not self.chat_template:
+            raise PromptFormatError(f"style {self.style} needs the template text")
+        if self.style == "compact" and not self.owner_opener:
+            raise PromptFormatError("style compact needs the owner's turn opener")
         if not self.end_of_turn:
             raise PromptFormatError("end_of_turn must not be empty")
 
@@ -101,14 +130,28 @@ class PromptFormat:
             template = template.get("default")
         bos = getattr(tokenizer, "bos_token", None)
         if template:
-            end = _probe_end_of_turn(template, bos, tokenizer.eos_token)
-            markers = _probe_turn_headers(template, bos)
+            try:
+                end = probe_end_of_turn(template, bos, tokenizer.eos_token)
+                markers = probe_turn_headers(template, bos)
+            except ChatTemplateError as exc:
+                raise PromptFormatError(str(exc)) from exc
             return cls(style="chat_template", end_of_turn=end, chat_template=template, bos_token=bos,
                        stop_markers=markers, **overrides)
         if not tokenizer.eos_token:
             raise PromptFormatError("the plain prompt style needs a tokenizer with an EOS token")
         return cls(style="plain", end_of_turn=tokenizer.eos_token, bos_token=bos,
                    add_bos=_adds_bos(tokenizer), **overrides)
+
+    @classmethod
+    def for_training(cls, tokenizer: Any, **overrides: Any) -> PromptFormat:
+        """The format a new adapter trains with (and is served with, from its `prompt_format.json`):
+        `compact` where the tokenizer's chat template allows it (`probe_compact_opener`), else
+        `for_tokenizer`'s. The bare base model keeps `for_tokenizer`'s, the template it knows."""
+        fmt = cls.for_tokenizer(tokenizer, **overrides)
+        if fmt.style != "chat_template" or fmt.chat_template is None:
+            return fmt
+        opener = probe_compact_opener(fmt.chat_template, fmt.bos_token, fmt.end_of_turn, tokenizer)
+        return fmt if opener is None else replace(fmt, style="compact", owner_opener=opener)
 
     def save(self, directory: str | Path) -> Path:
         path = Path(directory) / FORMAT_FILE
@@ -167,6 +210,8 @@ class PromptFormat:
                 lines.append(f"{self.speaker_label(dialogue, turn)}: {turn.text}{self.end_of_turn}")
             lines.append(f"{self.owner_label}:")
             return "\n".join(lines)
+        if self.style == "compact":
+            return self._render_compact(dialogue) + (self.owner_opener or "")
         return _render_template(self.chat_template or "", self._messages(dialogue), self.bos_token, True)
 
     def render_conversation(self, dialogue: Dialogue) -> str:
@@ -175,7 +220,23 @@ class PromptFormat:
             lines = [self.system_text(dialogue), ""]
             lines.extend(f"{self.speaker_label(dialogue, t)}: {t.text}{self.end_of_turn}" for t in dialogue.turns)
             return "\n".join(lines)
+        if self.style == "compact":
+            return self._render_compact(dialogue)
         return _render_template(self.chat_template or "", self._messages(dialogue), self.bos_token, False)
+
+    def _render_compact(self, dialogue: Dialogue) -> str:
+        """The compact layout of all turns (no generation prompt); see the module docstring."""
+        system = [{"role": "system", "content": self.system_text(dialogue)}]
+        parts = [_render_template(self.chat_template or "", system, self.bos_token, False).rstrip()]
+        previous = None
+        for turn in dialogue.turns:
+            if turn.role == "owner":
+                parts.append(f"{self.owner_opener}{turn.text}{self.end_of_turn}")
+            else:
+                shown = f"{self.speaker_label(dialogue, turn)}: {turn.text}" if dialogue.is_group else turn.text
+                parts.append(("\n" if previous == "partner" else "") + shown)
+            previous = turn.role
+        return "".join(parts)
 
     def reply_text(self, reply: str) -> str:
         """What follows the prompt in a training row: the reply and the end-of-turn marker."""
@@ -310,62 +371,11 @@ def _adds_bos(tokenizer: Any) -> bool:
     return bool(ids) and ids[0] == tokenizer.bos_token_id
 
 
-@lru_cache(maxsize=8)
-def _compiled(template: str) -> Any:
-    """A sandboxed Jinja environment like transformers' own for chat templates."""
-    import jinja2
-    import jinja2.ext
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    def raise_exception(message: str) -> None:
-        raise jinja2.exceptions.TemplateError(message)
-
-    def tojson(value: Any, ensure_ascii: bool = False, indent: int | None = None) -> str:
-        return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent)
-
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
-    env.filters["tojson"] = tojson
-    env.globals["raise_exception"] = raise_exception
-    return env.from_string(template)
-
-
 def _render_template(template: str, messages: Sequence[dict[str, str]], bos: str | None, generation: bool) -> str:
     try:
-        return _compiled(template).render(
-            messages=list(messages), add_generation_prompt=generation, bos_token=bos or "", eos_token=""
-        )
-    except Exception as exc:  # a template that rejects our conversation shape
-        raise PromptFormatError(f"the chat template cannot render this dialogue: {exc}") from exc
-
-
-_PROBE_USER = "probe-user-text"
-_PROBE_REPLY = "probe-reply-text"
-
-
-def _probe_end_of_turn(template: str, bos: str | None, eos: str | None) -> str:
-    """What the template writes right after an assistant message (e.g. `<|im_end|>`); the
-    generation prompt must be a prefix of the rendered conversation, or the template is unusable."""
-    messages = [{"role": "user", "content": _PROBE_USER}]
-    prompt = _render_template(template, messages, bos, True)
-    full = _render_template(template, [*messages, {"role": "assistant", "content": _PROBE_REPLY}], bos, False)
-    if not full.startswith(prompt) or not full[len(prompt):].startswith(_PROBE_REPLY):
-        raise PromptFormatError("the chat template's generation prompt does not lead into the reply")
-    end = full[len(prompt) + len(_PROBE_REPLY):].strip()
-    if not end:
-        if not eos:
-            raise PromptFormatError("the chat template marks no end of turn and there is no EOS token")
-        end = eos
-    return end
-
-
-def _probe_turn_headers(template: str, bos: str | None) -> tuple[str, ...]:
-    """Turn headers of the template (e.g. `<|im_start|>`), texts a reply must never contain."""
-    one = _render_template(template, [{"role": "user", "content": _PROBE_USER}], bos, False)
-    head = one.split(_PROBE_USER, 1)[0].strip()
-    header = head.splitlines()[-1].strip() if head else ""
-    # `<|im_start|>user` → the role-free opener `<|im_start|>` stops any turn, not just the user's.
-    opener = header[: header.rfind("user")] if "user" in header else header
-    return tuple(dict.fromkeys(m for m in (opener.strip(), header) if m))
+        return render_template(template, messages, bos, generation)
+    except ChatTemplateError as exc:
+        raise PromptFormatError(str(exc)) from exc
 
 
 __all__ = [

@@ -92,7 +92,7 @@ def _prompt_format(base_spec: str, settings: Settings) -> Any:
     from model.prompt import PromptFormat
     from training.statistics import load_tokenizer
 
-    return PromptFormat.for_tokenizer(load_tokenizer(base_spec, settings.models_dir))
+    return PromptFormat.for_training(load_tokenizer(base_spec, settings.models_dir))
 
 
 def continuation_mismatch(adapter: Adapter, base_spec: str, fmt: Any, config: TrainConfig) -> str | None:
@@ -148,7 +148,7 @@ def train_adapter(
     model, tokenizer = load_base(base_spec, settings.models_dir, quantization=config.quantization, for_training=True,
                                  local_rank=distributed.current_rank().local_rank,
                                  sharded=distributed.shards_parameters())
-    fmt = PromptFormat.for_tokenizer(tokenizer)
+    fmt = PromptFormat.for_training(tokenizer)
     sequences, stats = encode_sequences(tokenizer, fmt, dataset.conversations, config.max_length, settings.context_turns)
     if not sequences:
         raise NoTrainingData("every training example was empty after tokenisation")

@@ -46,11 +46,18 @@ def is_hit(scores: Sequence[float | None]) -> bool:
     return real is not None and all(other is None or real > other for other in scores[1:])
 
 
-def hits_at_1(model: Any, tokenizer: Any, fmt: Any, contexts: Sequence[tuple[Dialogue, Reply, list[Reply]]]) -> float | None:
-    """Share of `(dialogue, real reply, distractors)` where the real reply ranks first (None if no context)."""
+def context_hit(model: Any, tokenizer: Any, fmt: Any, dialogue: Dialogue, real: Reply, distractors: Sequence[Reply]) -> bool:
+    """Whether the real reply ranks first among the distractors, given `dialogue` (one batched pass)."""
     from model.torch_engine import score_replies
 
-    if not contexts:
-        return None
-    hits = [is_hit(score_replies(model, tokenizer, fmt, dialogue, [real, *others])) for dialogue, real, others in contexts]
-    return round(sum(hits) / len(hits), 4)
+    return is_hit(score_replies(model, tokenizer, fmt, dialogue, [real, *distractors]))
+
+
+def hit_rate(hits: Sequence[bool]) -> float | None:
+    """The share of hits (None without any context)."""
+    return round(sum(hits) / len(hits), 4) if hits else None
+
+
+def hits_at_1(model: Any, tokenizer: Any, fmt: Any, contexts: Sequence[tuple[Dialogue, Reply, list[Reply]]]) -> float | None:
+    """Share of `(dialogue, real reply, distractors)` where the real reply ranks first (None if no context)."""
+    return hit_rate([context_hit(model, tokenizer, fmt, dialogue, real, others) for dialogue, real, others in contexts])

@@ -91,6 +91,35 @@ class Sample:
 
 
 @dataclass(frozen=True, slots=True)
+class EvalTiming:
+    """Where the evaluation's seconds went (wall clock), and how much the cache answered."""
+
+    total: float
+    export: float = 0.0
+    """Building CTranslate2 exports to generate on (the new adapter's is what promotion serves)."""
+    perplexity: float = 0.0
+    hits: float = 0.0
+    generation: float = 0.0
+    """Generating replies through the live path, every model measured (exports not included)."""
+    cached_lookups: int = 0
+    """Per-example measurements answered from the evaluation cache."""
+    measured_lookups: int = 0
+    """Per-example measurements made in this run."""
+
+    def to_json(self) -> Json:
+        return {"total": self.total, "export": self.export, "perplexity": self.perplexity, "hits": self.hits,
+                "generation": self.generation, "cached_lookups": self.cached_lookups,
+                "measured_lookups": self.measured_lookups}
+
+    @classmethod
+    def from_json(cls, data: Json | None) -> EvalTiming | None:
+        if not data or data.get("total") is None:
+            return None
+        return cls(float(data["total"]), *(float(data.get(k) or 0.0) for k in ("export", "perplexity", "hits", "generation")),
+                   int(data.get("cached_lookups") or 0), int(data.get("measured_lookups") or 0))
+
+
+@dataclass(frozen=True, slots=True)
 class EvaluationReport:
     """Held-out evaluation of the new adapter, with the base and the served adapter beside it."""
 
@@ -107,6 +136,13 @@ class EvaluationReport:
     samples: tuple[Sample, ...] = ()
     promoted_adapter: str | None = None
     promoted_error: str | None = None
+    first_sample: GeneratedStyle | None = None
+    """The new adapter's first kept sample per context, before selection ranked the candidates:
+    beside `new` (what selection sent) it shows what selection does to the style."""
+    replies_path: str | None = None
+    """Which path generated the evaluated replies (the live selection, on which engine)."""
+    timing: EvalTiming | None = None
+    """Where the evaluation's seconds went (None in records from before it was measured)."""
 
     @property
     def blind_judge_accuracy(self) -> float | None:
@@ -127,11 +163,13 @@ class EvaluationReport:
             "reference": self.reference.to_json() if self.reference else None,
             "samples": [s.to_json() for s in self.samples],
             "promoted_adapter": self.promoted_adapter, "promoted_error": self.promoted_error,
+            "first_sample": self.first_sample.to_json() if self.first_sample else None,
+            "replies_path": self.replies_path, "timing": self.timing.to_json() if self.timing else None,
         }
 
     @classmethod
     def from_json(cls, data: Json) -> EvaluationReport:
-        new, reference = data.get("new"), data.get("reference")
+        new, reference, first = data.get("new"), data.get("reference"), data.get("first_sample")
         if new is None and data.get("style"):  # a record from before the typed report
             new = {"label": "new adapter", "style": data["style"], "blind_judge_accuracy": None}
         return cls(
@@ -142,6 +180,8 @@ class EvaluationReport:
             reference=GeneratedStyle.from_json(reference) if reference else None,
             samples=tuple(Sample.from_json(s) for s in data.get("samples") or ()),
             promoted_adapter=data.get("promoted_adapter"), promoted_error=data.get("promoted_error"),
+            first_sample=GeneratedStyle.from_json(first) if first else None,
+            replies_path=data.get("replies_path"), timing=EvalTiming.from_json(data.get("timing")),
         )
 
     def summary(self) -> Json:
@@ -157,6 +197,9 @@ class EvaluationReport:
             "generation_seconds": self.generation_seconds,
             "heldout_examples": self.heldout_examples,
             "style": self.new.style.to_json() if self.new and self.new.style else {},
+            "replies_path": self.replies_path,
+            "first_sample": self.first_sample.to_json() if self.first_sample else None,
+            "timing": self.timing.to_json() if self.timing else None,
         }
 
 
@@ -207,6 +250,21 @@ class RunReport:
             preference=data.get("preference"), coverage=data.get("coverage"),
         )
 
+    def cost(self) -> Json:
+        """Evaluation seconds against training seconds and the preset's training budget (issue 19:
+        evaluation may cost at most 30 % of the budget on the default preset)."""
+        timing = self.evaluation.timing
+        train = self.fit.get("seconds")
+        budget = self.preset.get("time_budget_minutes")
+        evaluation = timing.total if timing else None
+
+        def share(of: float | None) -> float | None:
+            return round(evaluation / of, 4) if evaluation is not None and of else None
+
+        return {"train_seconds": train, "eval_seconds": evaluation, "eval_share_of_train": share(train),
+                "train_budget_seconds": budget * 60 if budget else None,
+                "eval_share_of_budget": share(budget * 60 if budget else None)}
+
     def adapter_metrics(self) -> Json:
         """What the adapter row stores (`adapters.metrics`)."""
         e = self.evaluation
@@ -235,6 +293,7 @@ def eval_json(adapter_id: str, report: Json | None, metrics: Json) -> Json:
     promotion = run.promotion.as_dict() if run and run.promotion else None
     preference = run.preference if run else None
     coverage = run.coverage if run else None
-    return {"adapter": adapter_id, **evaluation.summary(), "promotion": promotion, "preference": preference,
+    return {"adapter": adapter_id, **evaluation.summary(), "cost": run.cost() if run else None,
+            "promotion": promotion, "preference": preference,
             "world_size": run.world_size if run and report and "world_size" in report else None,
             "coverage": coverage}

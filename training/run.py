@@ -49,7 +49,7 @@ from training.continual import (
 from training.dataset import BuiltDataset, load_dataset
 from training.distributed import Rank
 from training.errors import NoTrainingData, PeerFailed, TrainingError
-from training.evaluate import EvalInputs, Reference, evaluate_adapter, lexicon_for
+from training.evaluate import EvalInputs, EvalSetup, Reference, evaluate_adapter, lexicon_for
 from training.fit import clear_checkpoints
 from training.preference import PreferenceStageResult, run_preference_stage
 from training.preference_pairs import PreferencePair, load_preference_pairs
@@ -240,7 +240,11 @@ async def _finish(
     final = settings.adapters_dir / plan.adapter_id
     _write_meta(staging, report)
     if decision.promote:
-        await asyncio.to_thread(export_for_serving, settings, staging)
+        await asyncio.to_thread(export_for_serving, settings, staging)  # usually built by the evaluation already
+    else:
+        from model.ct2_export import prune_exports as remove_exports
+
+        remove_exports([staging])  # the evaluation generated on it; nothing serves it now
     staging.rename(final)  # atomic on one file system: the adapter appears complete or not at all
     previous = await training_queries.promoted_adapter(db) if decision.promote else None
     record_promotion = decision.promote and (server_pid is None or not pid_alive(server_pid))
@@ -347,7 +351,8 @@ def train_and_evaluate(
         generation = replace(generation, max_new_tokens=config.eval_max_new_tokens)
     inputs = EvalInputs(dataset.heldout, lexicon_for(dataset.train), [e.reply.messages for e in dataset.examples],
                         settings.reply_candidates)
-    evaluation = evaluate_adapter(peft_model, tokenizer, fmt, inputs, config, generation, reference)
+    evaluation = evaluate_adapter(peft_model, tokenizer, fmt, inputs, config, generation, reference,
+                                  EvalSetup.from_settings(settings, base_spec), staging)
     # Under torchrun each process trains its own shard: the global batch is world_size times the local one.
     epochs = fit_result.epochs_covered(len(rows)) * distributed.current_rank().world_size
     return RunReport(

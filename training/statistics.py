@@ -59,7 +59,7 @@ def dataset_report(
     from model.prompt import PromptFormat
     from training.sequences import encode_conversations
 
-    fmt = PromptFormat.for_tokenizer(tokenizer)
+    fmt = PromptFormat.for_training(tokenizer)
     _, stats = encode_conversations(tokenizer, fmt, built.conversations, config.max_length, settings.context_turns)
     return DatasetReport(examples, stats.as_dict(), base, config.max_length, warning, coverage=coverage)
 

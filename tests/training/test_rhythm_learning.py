@@ -9,8 +9,8 @@ from pathlib import Path
 from model.dialogue import Dialogue, Turn
 from model.prompt import PromptFormat
 from training.config import load_preset
-from training.evaluate import reply_nll
 from training.fit import fit
+from training.perplexity import reply_nll
 from training.sequences import Conversation, encode_conversations
 
 QUESTIONS = ["hi! how are you?", "where are you?", "what time?", "did you see the photo?", "call me when you can"]

@@ -13,8 +13,8 @@ from storage import training as training_queries
 from training import continual
 from training.config import load_preset
 from training.controller import TrainingController
-from training.evaluate import encode_examples
 from training.fit import fit
+from training.perplexity import encode_examples
 from training.run import run_training
 
 

@@ -86,7 +86,7 @@ def test_plan_window_keeps_context_and_labels_each_turn_once() -> None:
 def test_whole_conversations_raise_the_loss_share(tiny_tok: Any) -> None:
     """The same owner turns cost far fewer tokens as one sequence than as one row per reply."""
     from training.dataset import DialogueExample
-    from training.evaluate import encode_examples
+    from training.perplexity import encode_examples
 
     conversation = _session([(i % 2 == 1, [i % len(WORDS)]) for i in range(20)])
     fmt = PromptFormat.for_tokenizer(tiny_tok)

@@ -1,0 +1,41 @@
+"""Tokens per learned turn on the bundled sample: `dataset --json` counts the training sequences a
+run of the default preset builds (the bundled SmolLM2's tokenizer, the format new adapters train with)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from app_runtime import SAMPLE_EXPORT
+
+
+@pytest.fixture(scope="module")
+def bundled_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models dir holding the bundled SmolLM2 (converted once; TGTWIN_TEST_MODELS_DIR keeps it)."""
+    from model.sources import resolve_base_dir
+
+    kept = os.environ.get("TGTWIN_TEST_MODELS_DIR")
+    models = Path(kept) if kept else tmp_path_factory.mktemp("models")
+    resolve_base_dir("bundled:smollm2-135m", models)
+    return models
+
+
+def test_the_bundled_sample_puts_over_a_third_of_its_tokens_under_loss(settings, bundled_models_dir: Path) -> None:
+    from cli.app import app
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.models_dir.symlink_to(bundled_models_dir, target_is_directory=True)
+    data_dir = ["--data-dir", str(settings.data_dir)]
+    imported = CliRunner().invoke(app, [*data_dir, "import-export", str(SAMPLE_EXPORT)])
+    assert imported.exit_code == 0, imported.output
+    result = CliRunner().invoke(app, [*data_dir, "dataset", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    sequences = report["sequences"]
+    assert report["base_model"] == "bundled:smollm2-135m"
+    assert sequences["labelled_turns"] == sequences["owner_turns"] > 600  # every owner turn still learned
+    assert report["loss_token_share"] >= 0.35
