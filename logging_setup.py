@@ -18,6 +18,15 @@ from storage.db import make_private_dir
 
 FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
+FILE_ONLY = {"file_only": True}
+"""`extra=` for a record the console already shows another way (the CLI's one-line `error:`): it
+goes to the log file only, so the file has the reason (and a traceback) without the console
+printing it twice."""
+
+
+def _not_file_only(record: logging.LogRecord) -> bool:
+    return not getattr(record, "file_only", False)
+
 
 class PrivateRotatingFileHandler(logging.handlers.TimedRotatingFileHandler):
     """Daily-rotated log files readable by the owner only (0600), the new file after each rotation too."""
@@ -42,7 +51,9 @@ def configure_logging(logs_dir: Path, level: str = "INFO", console: bool = True)
     root.addHandler(file_handler)
     if console:
         # stderr: stdout carries command output (`status --json` must stay parseable)
-        root.addHandler(RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False, markup=False))
+        console_handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False, markup=False)
+        console_handler.addFilter(_not_file_only)
+        root.addHandler(console_handler)
     root.setLevel(level)
     # Third-party chatter that would otherwise drown ours (and, for pyrogram, can echo raw payloads).
     for noisy in ("pyrogram", "httpx", "urllib3", "apscheduler", "gradio", "uvicorn.access"):

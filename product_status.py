@@ -13,10 +13,13 @@ from storage import chats as chat_queries
 from storage import messages as message_queries
 from storage import replies as reply_queries
 from storage import training as training_queries
+from storage.derived import Derived
 
 if TYPE_CHECKING:
     from model.status import ModelStatus
     from services import RetrainScheduleView, TrainingController
+    from training.coverage import Coverage
+    from training.pair_counts import PairCounter
     from training.preference_pairs import PreferencePairCounts
 
 
@@ -84,25 +87,28 @@ class StatusSnapshot:
     database: str
     preference_pairs: PreferencePairCounts
     """Preference pairs the owner's drafts give (`training.preference_pairs`): total, and those no run used."""
+    coverage: Coverage | None = None
+    """How much of the training history the adapter the next run continues has learned
+    (`training.coverage`), and what a full pass still needs; `collect_status` always fills it."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, nested like the dataclasses (the API's `StatusOut`, `status --json`)."""
         return dataclasses.asdict(self)
 
 
-async def collect_status(
-    db: Database,
-    settings: Settings,
-    *,
-    model: ModelStatus | None = None,
-    training: TrainingController | None = None,
-    telegram_connected: bool = False,
-    schedule: RetrainScheduleView | None = None,
-    preference_pairs: PreferencePairCounts | None = None,
-) -> StatusSnapshot:
-    """Everything `StatusSnapshot` holds, read from the database plus what the caller runs.
-    `preference_pairs`: counts the caller already has (the panel caches them: rebuilding every pair
-    costs about 0.5 s per 1,000 drafts); counted here when None."""
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What the status reads from the database."""
+
+    counts: StatusCounts
+    autoreply_enabled: bool
+    adapter: str | None
+    owner_id: int | None
+    last_run: LastRun | None
+    preference_pairs: PreferencePairCounts
+
+
+async def _read_stored(db: Database, settings: Settings, pair_counter: PairCounter | None) -> _Stored:
     from training.preference_pairs import preference_pair_counts
 
     counts = await message_queries.counts(db)
@@ -110,8 +116,7 @@ async def collect_status(
     promoted = await training_queries.promoted_adapter(db)
     runs = await training_queries.list_runs(db, limit=1)
     owner_id = await kv.get_value(db, kv.OWNER_ID)
-    next_run = schedule.next_run_time if schedule is not None else None
-    return StatusSnapshot(
+    return _Stored(
         counts=StatusCounts(
             chats=counts.chats, messages=counts.messages, owner_messages=counts.owner_messages,
             pending_drafts=await reply_queries.count_drafts(db, "pending"),
@@ -122,14 +127,56 @@ async def collect_status(
         autoreply_enabled=await kv.autoreply_enabled(db),
         adapter=promoted.id if promoted else None,
         owner_id=owner_id if isinstance(owner_id, int) else None,
+        last_run=None if not runs else LastRun(
+            runs[0].id, runs[0].status, runs[0].progress, runs[0].adapter_id,
+            runs[0].started_at, runs[0].finished_at, runs[0].error,
+        ),
+        preference_pairs=(await pair_counter.counts(db) if pair_counter is not None
+                          else await preference_pair_counts(db, settings)),
+    )
+
+
+class StatusFigures:
+    """What the status reads from the database, kept per database by the running app, where every
+    open panel polls `/api/status`: read again only after a write, once for all the callers that
+    ask meanwhile (`storage.derived`), the preference pairs recounted incrementally
+    (`training.pair_counts`, also for the panel's training tab)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from training.pair_counts import PairCounter
+
+        self.pairs = PairCounter(settings)
+        self.stored: Derived[_Stored] = Derived(lambda db: _read_stored(db, settings, self.pairs))
+
+
+async def collect_status(
+    db: Database,
+    settings: Settings,
+    *,
+    model: ModelStatus | None = None,
+    training: TrainingController | None = None,
+    telegram_connected: bool = False,
+    schedule: RetrainScheduleView | None = None,
+    figures: StatusFigures | None = None,
+) -> StatusSnapshot:
+    """Everything `StatusSnapshot` holds, read from the database plus what the caller runs.
+    `figures`: the running app's kept figures (`StatusFigures`); without them (the CLI's one-off
+    `status`) everything is read and counted here, in full."""
+    from training.coverage import cached_coverage
+
+    stored = await figures.stored.get(db) if figures is not None else await _read_stored(db, settings, None)
+    next_run = schedule.next_run_time if schedule is not None else None
+    last_run = stored.last_run
+    return StatusSnapshot(
+        counts=stored.counts,
+        autoreply_enabled=stored.autoreply_enabled,
+        adapter=stored.adapter,
+        owner_id=stored.owner_id,
         telegram=TelegramState(configured=settings.telegram_configured, connected=telegram_connected),
         training=TrainingState(
             available=training is not None,
-            running=bool(training is not None and training.is_running()) or (bool(runs) and runs[0].status == "running"),
-            last_run=None if not runs else LastRun(
-                runs[0].id, runs[0].status, runs[0].progress, runs[0].adapter_id,
-                runs[0].started_at, runs[0].finished_at, runs[0].error,
-            ),
+            running=bool(training is not None and training.is_running()) or (last_run is not None and last_run.status == "running"),
+            last_run=last_run,
             processes=settings.train_processes,
         ),
         scheduler=SchedulerState(
@@ -141,7 +188,6 @@ async def collect_status(
         ),
         model=model,
         database=str(settings.db_path),
-        preference_pairs=(
-            preference_pairs if preference_pairs is not None else await preference_pair_counts(db, settings)
-        ),
+        preference_pairs=stored.preference_pairs,
+        coverage=await cached_coverage(db, settings),
     )

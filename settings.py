@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         None, description="Bearer token for the API and panel. Generated and stored 0600 if unset."
     )
+    max_upload_mb: int = Field(
+        2048, ge=1,
+        description="Largest export the panel or `POST /api/import` accepts, in MB (bigger: `import-export` on the server).",
+    )
 
     # --- model
     base_model: str = Field(
@@ -78,6 +82,10 @@ class Settings(BaseSettings):
         50, ge=0, le=1000, description="Sample only among the k likeliest tokens (0 = no limit), then top-p.",
     )
     max_new_tokens: int = Field(64, ge=1, le=1024, description="Longest reply, in tokens.")
+    max_prompt_tokens: int = Field(
+        1024, ge=64, le=131072,
+        description="Longest prompt given to the model, newest turns kept (also capped by the model's window).",
+    )
     banned_phrases: CommaList = Field(
         default_factory=list, description="Comma-separated words/phrases the model may not emit."
     )
@@ -126,7 +134,8 @@ class Settings(BaseSettings):
     train_processes: int = Field(1, ge=1, le=64, description="Training processes per run (torchrun; one per GPU, or CPU processes with gloo).")
     retrain_cron: str = Field("", description="Crontab for scheduled retraining, e.g. `0 4 * * *`.")
     retrain_interval_hours: float = Field(0.0, ge=0, description="Retrain every N hours (0 = off).")
-    retrain_min_new_messages: int = Field(50, ge=0, description="Skip a scheduled run below this many new owner messages.")
+    retrain_min_new_messages: int = Field(50, ge=0, description="Skip a scheduled run below this many new owner messages (and as many owner turns not yet learned).")
+    train_fresh: bool = Field(False, description="Every run starts from the base model instead of continuing the last adapter (`train --fresh` for one run).")
     promotion_margin: float = Field(0.0, ge=0, description="New adapter must beat the promoted perplexity by this fraction.")
     judge_margin: float = Field(0.05, ge=0, le=1, description="Gate: blind-judge accuracy may be worse than the served model's by this much.")
     style_margin: float = Field(0.05, ge=0, le=1, description="Gate: style distance may be worse than the served model's by this much.")
@@ -158,6 +167,50 @@ class Settings(BaseSettings):
         if self.pace_min_seconds > self.pace_max_seconds:
             raise ValueError("pace_min_seconds must not exceed pace_max_seconds")
         return self
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _data_dir_given(cls, value: object) -> object:
+        # Path("") is Path("."): an empty TGTWIN_DATA_DIR or `--data-dir ""` would quietly put the
+        # database, the session and the tokens in whatever directory tgtwin was started from.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty; name a directory (the default is ./data)")
+        return value
+
+    @field_validator("session_name")
+    @classmethod
+    def _session_name_is_plain(cls, value: str) -> str:
+        # The session file is `<data_dir>/<name>.session`: a separator or `..` would put the
+        # account's login outside the private data dir.
+        if not value.strip() or any(c in value for c in "/\\\0") or ".." in value or value.startswith("."):
+            raise ValueError("must be a plain file name: not empty, no path separators, no leading dot or `..`")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (like UTC or Europe/Berlin)") from None
+        return value
+
+    @field_validator("retrain_cron")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            # The scheduler's own parser (training.schedule.build_trigger uses it too), so a value
+            # accepted here is one the scheduler will take; only the fields matter here, not the zone.
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value, timezone="UTC")
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a crontab line like `0 4 * * *` ({exc})") from None
+        return value
 
     @field_validator("quiet_hours")
     @classmethod

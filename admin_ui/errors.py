@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from storage import InvalidValue, NotFound
+from storage import InvalidValue, NotFound, WriteWaitTimeout
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,23 @@ class InvalidUpload(AdminError):
     status_code = 422
 
 
+class UploadNotFromPanel(InvalidUpload):
+    """The panel was asked to import a file it did not receive (a path elsewhere on the server, or
+    an upload already deleted)."""
+
+
+class UploadTooLarge(AdminError):
+    """The upload is over `TGTWIN_MAX_UPLOAD_MB`."""
+
+    status_code = 413
+
+    def __init__(self, cap_mb: int) -> None:
+        super().__init__(
+            f"the upload is over the {cap_mb} MB cap (TGTWIN_MAX_UPLOAD_MB); raise it, or import the file "
+            "on the server with `python main.py import-export <path>`"
+        )
+
+
 class ModelFailed(AdminError):
     """The model did not produce a reply (timeout, not loaded, backend down)."""
 
@@ -119,6 +136,7 @@ _ERROR_DESCRIPTIONS = {
     401: "Missing or wrong admin token.",
     404: "No such id.",
     409: "The current state forbids the action (Telegram offline, a run or job already going, draft closed).",
+    413: "The upload is over the cap (TGTWIN_MAX_UPLOAD_MB).",
     422: "Invalid input.",
     502: "Telegram refused the request.",
     503: "The model did not produce a reply.",
@@ -158,6 +176,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidValue)
     async def _invalid(_: Request, exc: InvalidValue) -> JSONResponse:
         return _json(422, str(exc))
+
+    @app.exception_handler(WriteWaitTimeout)
+    async def _write_busy(_: Request, exc: WriteWaitTimeout) -> JSONResponse:
+        # A long transaction (an import) held the write lock past the wait: busy, not broken.
+        return JSONResponse(status_code=503, content={"detail": str(exc)}, headers={"Retry-After": "30"})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,11 +1,11 @@
 """Getting history in from the panel: a Telegram export upload, or a harvest through the live client.
 
-Both run as background jobs (admin_ui.jobs); the request returns the job at once.
+Both run as background jobs (admin_ui.jobs); the request returns the job at once. Where uploads
+live, their cap and their clean-up are admin_ui.uploads.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import secrets
@@ -13,9 +13,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from admin_ui.errors import HarvestUnsupported, InvalidUpload, TelegramUnavailable
+from admin_ui.errors import HarvestUnsupported, InvalidUpload, TelegramUnavailable, UploadTooLarge
 from admin_ui.jobs import Job, JobRegistry, ProgressReporter
 from admin_ui.overview import telegram_connected
+from admin_ui.uploads import discard_upload, max_upload_bytes, panel_upload, uploads_dir
 from services import Services
 
 log = logging.getLogger(__name__)
@@ -29,10 +30,6 @@ class HarvestingGateway(Protocol):
     """A Telegram gateway that can also backfill history (the bot's gateway, when it offers it)."""
 
     async def harvest(self, progress: Callable[[float | None, str | None], None] | None = None) -> Any: ...
-
-
-def uploads_dir(services: Services) -> Path:
-    return services.settings.data_dir / "uploads"
 
 
 def _plain(value: Any) -> Any:
@@ -49,32 +46,59 @@ def _as_dict(result: Any) -> dict[str, Any]:
     return plain if isinstance(plain, dict) else {"results": plain}
 
 
-async def save_upload(services: Services, filename: str, chunks: AsyncIterator[bytes]) -> Path:
-    """Stream an uploaded export to a private temp file in the data dir (exports can be large)."""
+def _export_suffix(filename: str) -> str:
     suffix = Path(filename or "").suffix.lower() or ".json"
     if suffix not in ALLOWED_SUFFIXES:
         raise InvalidUpload(f"upload a Telegram Desktop export (result.json, machine-readable JSON), not {suffix}")
-    directory = uploads_dir(services)
-    directory.mkdir(parents=True, exist_ok=True)
+    return suffix
+
+
+async def save_upload(services: Services, filename: str, chunks: AsyncIterator[bytes]) -> Path:
+    """Stream an uploaded export to a private file in the uploads dir (exports can be large), up to the cap."""
+    suffix = _export_suffix(filename)
+    directory = uploads_dir(services.settings)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = directory / f"export-{secrets.token_hex(8)}{suffix}"
-    size = 0
+    cap, size = max_upload_bytes(services.settings), 0
     try:
         with open(path, "xb") as handle:
             path.chmod(0o600)
             async for chunk in chunks:
                 size += len(chunk)
+                if size > cap:
+                    raise UploadTooLarge(services.settings.max_upload_mb)
                 handle.write(chunk)
-    except BaseException:  # a broken upload (client gone, disk full) leaves no half-written export behind
+        if size == 0:
+            raise InvalidUpload("the uploaded file is empty")
+    except BaseException:  # refused or broken (client gone, disk full): no half-written export stays behind
         path.unlink(missing_ok=True)
         raise
-    if size == 0:
-        path.unlink()
-        raise InvalidUpload("the uploaded file is empty")
     return path
 
 
+def import_panel_upload(services: Services, jobs: JobRegistry, path: str) -> Job:
+    """A file the panel's upload route received → the import job, which deletes it when it ends.
+
+    A path outside the panel's upload dir is refused and left alone (admin_ui.uploads.panel_upload);
+    a panel upload that is refused here (not JSON, empty, over the cap, another import running) is
+    deleted at once."""
+    settings = services.settings
+    upload = panel_upload(settings, path)
+    try:
+        _export_suffix(upload.name)
+        size = upload.stat().st_size
+        if size == 0:
+            raise InvalidUpload("the uploaded file is empty")
+        if size > max_upload_bytes(settings):
+            raise UploadTooLarge(settings.max_upload_mb)
+    except BaseException:
+        discard_upload(settings, upload)
+        raise
+    return start_import(services, jobs, upload)
+
+
 def start_import(services: Services, jobs: JobRegistry, path: Path) -> Job:
-    """Import a saved export in the background; the temp file is removed when the job ends, or at
+    """Import an uploaded export in the background; the upload is deleted when the job ends, or at
     once when the job is refused (another import running)."""
 
     async def work(reporter: ProgressReporter) -> dict[str, Any]:
@@ -87,13 +111,13 @@ def start_import(services: Services, jobs: JobRegistry, path: Path) -> Job:
                 allowed_service_chats=services.settings.allowed_service_chats,
             )
         finally:
-            path.unlink(missing_ok=True)
+            discard_upload(services.settings, path)
         return _as_dict(result)
 
     try:
         return jobs.start("import", work)
-    except Exception:
-        path.unlink(missing_ok=True)
+    except BaseException:
+        discard_upload(services.settings, path)
         raise
 
 
@@ -119,14 +143,3 @@ def start_harvest(services: Services, jobs: JobRegistry) -> Job:
         return _as_dict(await gateway.harvest(progress=reporter.report))
 
     return jobs.start("harvest", work)
-
-
-async def save_local_file(services: Services, source: Path) -> Path:
-    """A file the panel received (Gradio's upload cache) → a private copy for the import job."""
-
-    async def chunks() -> AsyncIterator[bytes]:
-        with open(source, "rb") as handle:
-            while chunk := await asyncio.to_thread(handle.read, UPLOAD_CHUNK):
-                yield chunk
-
-    return await save_upload(services, source.name, chunks())

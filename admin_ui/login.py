@@ -3,8 +3,10 @@ that sends a browser without a session to that page instead of a bare 401.
 
 A successful login opens a server-side session (admin_ui.sessions) and sets its random id as an
 HttpOnly, SameSite=Lax cookie with a Max-Age (and `Secure` when the request came over HTTPS);
-`/logout` revokes it. Gradio's `auth_dependency` accepts that cookie or a bearer header (what
-`gradio_client` sends). Cross-site writes with the cookie are refused by admin_ui.origin.
+`POST /logout` revokes it (a POST, so that a link or an image elsewhere cannot log the owner out).
+Gradio's `auth_dependency` accepts that cookie or a bearer header (what `gradio_client` sends).
+Cross-site writes with the cookie, logout included, are refused by admin_ui.origin; repeated wrong
+tokens by admin_ui.throttle, which counts this page's 401s (it answers 401 exactly for a wrong token).
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ async def login_submit(request: Request, token: str = Form(""), next: str = Form
     return _page(target, "That token is not valid.", status_code=401)
 
 
-@router.get("/logout")
+@router.post("/logout")
 async def logout(request: Request) -> Response:
     """Ends the session on the server too: the same cookie, replayed, no longer opens the panel."""
     _sessions(request).revoke(request.cookies.get(SESSION_COOKIE))

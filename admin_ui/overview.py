@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import time
 import weakref
-from dataclasses import dataclass
 from typing import Any
 
-from product_status import StatusSnapshot, collect_status
+from product_status import StatusFigures, StatusSnapshot, collect_status
 from services import Services
 from storage import Database, kv
 from storage import chats as chat_queries
 from storage import messages as message_queries
-from storage import preference as preference_queries
 from storage import replies as reply_queries
 from training.preference_pairs import PreferencePairCounts
-from training.preference_pairs import preference_pair_counts as count_pairs_now
 
 
 def telegram_connected(services: Services) -> bool:
@@ -31,32 +27,20 @@ async def set_autoreply(services: Services, enabled: bool) -> bool:
     return bool(enabled)
 
 
-# The dashboard refreshes every few seconds and rebuilding every preference pair costs ~0.5 s per
-# 1,000 drafts (measured), so the running app recounts only when the pairs' inputs changed
-# (`storage.preference.pair_inputs_version`) or the count is this old.
-PAIR_COUNT_MAX_AGE_SECONDS = 60.0
+_figures: weakref.WeakKeyDictionary[Database, StatusFigures] = weakref.WeakKeyDictionary()
 
 
-@dataclass(frozen=True, slots=True)
-class _CachedPairCounts:
-    version: tuple[int, ...]
-    at: float
-    counts: PreferencePairCounts
-
-
-_pair_counts: weakref.WeakKeyDictionary[Database, _CachedPairCounts] = weakref.WeakKeyDictionary()
+def _kept_figures(services: Services) -> StatusFigures:
+    """One `StatusFigures` per database: the dashboard and every open panel poll the status."""
+    figures = _figures.get(services.db)
+    if figures is None:
+        figures = _figures[services.db] = StatusFigures(services.settings)
+    return figures
 
 
 async def preference_pair_counts(services: Services) -> PreferencePairCounts:
-    """`training.preference_pairs.preference_pair_counts`, recounted only when its inputs changed."""
-    db = services.db
-    version = await preference_queries.pair_inputs_version(db)
-    cached = _pair_counts.get(db)
-    if cached and cached.version == version and time.monotonic() - cached.at < PAIR_COUNT_MAX_AGE_SECONDS:
-        return cached.counts
-    counts = await count_pairs_now(db, services.settings)
-    _pair_counts[db] = _CachedPairCounts(version, time.monotonic(), counts)
-    return counts
+    """The running app's preference pair counts (kept current, see `StatusFigures`)."""
+    return await _kept_figures(services).pairs.counts(services.db)
 
 
 async def snapshot(services: Services) -> StatusSnapshot:
@@ -64,7 +48,7 @@ async def snapshot(services: Services) -> StatusSnapshot:
     return await collect_status(
         services.db, services.settings, model=services.model.status(), training=services.training,
         telegram_connected=telegram_connected(services), schedule=services.schedule,
-        preference_pairs=await preference_pair_counts(services),
+        figures=_kept_figures(services),
     )
 
 

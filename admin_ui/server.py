@@ -1,18 +1,74 @@
-"""Serving the app inside the caller's event loop, and telling the owner where the panel is."""
+"""Serving the app inside the caller's event loop, and telling the owner where the panel is.
+
+The panel's port is taken first (`bind_panel`, before the database, the model or Telegram start),
+so a busy port is one clear line at once, not a failure after the live client has been syncing for
+a while; `serve` later listens on those same sockets.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 import sys
+from collections.abc import Sequence
 from typing import TextIO
 from urllib.parse import quote
 
 from fastapi import FastAPI
 
+LISTEN_BACKLOG = 2048  # uvicorn's default: connections that arrive during start-up wait in it
 
-async def serve(app: FastAPI, host: str, port: int, stop: asyncio.Event | None = None) -> None:
+
+class PanelPortUnavailable(OSError):
+    """The panel cannot listen on the configured host and port (the message says why)."""
+
+
+def bind_panel(host: str, port: int) -> list[socket.socket]:
+    """Bind and listen on every address `host` resolves to (as uvicorn would), or raise
+    `PanelPortUnavailable` naming the address and the reason. The caller owns the sockets."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise PanelPortUnavailable(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart may follow TIME_WAIT
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # each family its own socket
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                raise PanelPortUnavailable(_bind_failure(host, port, exc)) from None
+            sock.listen(LISTEN_BACKLOG)
+            sock.setblocking(False)
+    except BaseException:
+        close_sockets(sockets)
+        raise
+    return sockets
+
+
+def _bind_failure(host: str, port: int, exc: OSError) -> str:
+    where = f"{host or '*'}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (f"the panel's port {port} is already in use ({where}; is another tgtwin running?): "
+                "stop that program or choose another port with --port / TGTWIN_PORT")
+    return f"cannot listen on {where}: {exc.strerror or exc}"
+
+
+def close_sockets(sockets: Sequence[socket.socket]) -> None:
+    for sock in sockets:
+        sock.close()
+
+
+async def serve(app: FastAPI, host: str, port: int, stop: asyncio.Event | None = None, *,
+                sockets: list[socket.socket] | None = None) -> None:
     """Run uvicorn in the running loop (beside the bot and the scheduler) until a signal arrives or
     `stop` is set; either way it shuts down gracefully (lifespan shutdown, background jobs cancelled).
+    With `sockets` (from `bind_panel`) it serves on them; otherwise it binds `host`:`port` itself.
 
     The access log is off: the login link carries the token in its query string, and request
     lines have no place in a log file that must never hold secrets.
@@ -29,7 +85,7 @@ async def serve(app: FastAPI, host: str, port: int, stop: asyncio.Event | None =
 
     watcher = asyncio.create_task(stop_when_asked()) if stop is not None else None
     try:
-        await server.serve()
+        await server.serve(sockets=sockets)
     finally:
         if watcher is not None:
             watcher.cancel()

@@ -14,12 +14,14 @@ from storage import InvalidValue
 from storage import training as training_queries
 from storage.training import Adapter
 from training.reconcile import reconcile_runs
+from training.run_lock import RunAlreadyRunning
 
 log = logging.getLogger(__name__)
 
 
 async def start_training(services: Services, trigger: str, preset: str | None = None) -> int:
-    """Start a run in the background and return its id; the request never waits for training."""
+    """Start a run in the background and return its id; the request never waits for training.
+    TrainingBusy while a run trains, in this process or another (a worker that outlived a restart)."""
     controller = services.training
     if controller is None:
         raise TrainingUnavailable("training is not available in this process")
@@ -34,7 +36,7 @@ async def start_training(services: Services, trigger: str, preset: str | None = 
         run_id = await controller.start_run(trigger, preset)
     except PresetError as exc:
         raise InvalidPreset(str(exc)) from exc
-    except RuntimeError as exc:  # RunAlreadyRunning: another caller (the schedule) started one first
+    except RunAlreadyRunning as exc:  # another caller (the schedule, the CLI) started one first
         raise TrainingBusy(str(exc)) from exc
     log.info("training run %s started (%s, preset %s)", run_id, trigger, preset or "default")
     return run_id

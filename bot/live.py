@@ -14,13 +14,12 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from bot import convert
-from bot.authorship import is_unchanged_draft
+from bot.draft_answers import DraftAnswers
 from bot.harvest import store_messages
 from bot.pipeline import ReplyPipeline
 from bot.policy import IncomingMessage
 from storage import Database
 from storage import messages as message_queries
-from storage import replies as reply_queries
 
 if TYPE_CHECKING:
     from pyrogram import Client, types
@@ -55,12 +54,16 @@ class LiveSync:
 
     The same handlers take the catch-up after downtime: `bot.runtime` asks kurigram for the
     server's difference once they are registered, and missed messages, edits and deletions arrive
-    here like live ones (the policy tells old messages by their date)."""
+    here like live ones (the policy tells old messages by their date).
+
+    The owner's messages from Telegram answer the chat's pending draft (`bot.draft_answers`);
+    `session_gap_seconds` bounds one answer turn, as it bounds a session in the dialogue format."""
 
     def __init__(self, db: Database, owner_id: int, pipeline: ReplyPipeline | None, *,
-                 allowed_service_chats: Collection[int] = ()) -> None:
+                 session_gap_seconds: int, allowed_service_chats: Collection[int] = ()) -> None:
         self.db, self.owner_id, self.pipeline = db, owner_id, pipeline
         self.allowed_service_chats = frozenset(allowed_service_chats)
+        self.draft_answers = DraftAnswers(db, session_gap_seconds)
         self._handlers: list[tuple[Handler, int]] = []
 
     def register(self, client: "Client", group: int = 0) -> None:
@@ -108,9 +111,11 @@ class LiveSync:
         try:
             if not self._kept(message):
                 return
-            await store_messages(self.db, [message], self.owner_id, allowed_service_chats=self.allowed_service_chats)
             if message.outgoing:
-                await self._mark_sent_draft(message)
+                await self._store_outgoing(message)
+            else:
+                self.draft_answers.partner_spoke(message.chat.id)
+                await store_messages(self.db, [message], self.owner_id, allowed_service_chats=self.allowed_service_chats)
             if self.pipeline is None:
                 return
             if message.outgoing:
@@ -120,16 +125,17 @@ class LiveSync:
         except Exception:
             log.exception("live sync: new message failed: chat %s message %s", _chat_id(message), message.id)
 
-    async def _mark_sent_draft(self, message: "types.Message") -> None:
-        """The owner sent a pending draft word for word from Telegram: the bot's words, not theirs."""
-        text = convert.message_text(message)
-        for draft in await reply_queries.pending_drafts(self.db, message.chat.id):
-            if is_unchanged_draft(draft.text, [text]):
-                async with self.db.atomic():
-                    await message_queries.mark_authored(self.db, message.chat.id, [message.id], "draft_unchanged")
-                    await reply_queries.close_draft(self.db, draft.id, "sent", sent_text=draft.text)
-                log.info("live sync: chat %s message %s is draft %s sent unchanged", message.chat.id, message.id, draft.id)
-                return
+    async def _store_outgoing(self, message: "types.Message") -> None:
+        """Store an outgoing message. One seen for the first time is the owner's, sent from Telegram
+        (the bot's and the panel's are stored when sent; a re-delivered one is already stored), and
+        may answer the chat's pending draft: both in one transaction."""
+        async with self.db.atomic():
+            seen = await message_queries.get_message(self.db, message.chat.id, message.id) is not None
+            stored = await store_messages(self.db, [message], self.owner_id,
+                                          allowed_service_chats=self.allowed_service_chats)
+            if stored and not seen and message.forward_origin is None:
+                date = int(message.date.timestamp()) if message.date else 0
+                await self.draft_answers.owner_sent(message.chat.id, message.id, convert.message_text(message), date)
 
     async def on_edited(self, client: "Client", message: "types.Message") -> None:
         try:

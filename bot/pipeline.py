@@ -7,7 +7,8 @@ reply for the burst, and sends it (with a typing pause that grows with its lengt
 
 Every incoming message ends up in the reply log exactly once: skipped at arrival (with the
 policy's reason), folded into a burst ("debounced into message N"), or as the burst's trigger with
-the final outcome (answered / drafted / skipped / error).
+the final outcome (answered / drafted / skipped / error). A message Telegram delivers again (the
+catch-up after a crash or a reconnect replays updates) is ignored once it is decided or in flight.
 
 The pipeline knows nothing of kurigram: it talks to Telegram through `Outbox` and to time through
 `Clock`, so tests and the load bench drive it with fakes and no real sleeping.
@@ -78,6 +79,7 @@ class _ChatState:
     bot_sent_ids: deque[int] = field(default_factory=lambda: deque(maxlen=SENT_IDS_REMEMBERED))
     pace: Pace | None = None
     burst: list[IncomingMessage] = field(default_factory=list)
+    undecided: set[int] = field(default_factory=set)  # accepted into a burst, not yet in the reply log
     last_partner_activity: float = 0.0
     last_saved_draft: str | None = None
     task: asyncio.Task[None] | None = None
@@ -147,12 +149,17 @@ class ReplyPipeline:
     async def on_incoming(self, message: IncomingMessage) -> None:
         """A new message from someone else, already stored by live sync."""
         state = await self._state(message.chat_id)
+        if message.message_id in state.undecided or await reply_queries.is_decided(
+                self.db, message.chat_id, message.message_id):
+            log.info("reply: chat %s message %s delivered again; already decided", message.chat_id, message.message_id)
+            return
         decision = await self._decide(message, state)
         if not decision.replies or self._stopping:
             reason = decision.reason if not self._stopping else "shutting down"
             await self._log(message.chat_id, [(message.message_id, _Outcome("skipped", reason))])
             return
         state.burst.append(message)
+        state.undecided.add(message.message_id)
         state.last_partner_activity = self.clock.now()
         if state.task is None:
             state.task = asyncio.create_task(self._run_chat(message.chat_id, state),
@@ -316,8 +323,12 @@ class ReplyPipeline:
 
     async def _log(self, chat_id: int, entries: list[tuple[int, _Outcome]]) -> None:
         async with self.db.atomic():
-            for message_id, outcome in entries:
-                await reply_queries.log_decision(self.db, chat_id, message_id, outcome.decision,
-                                                 outcome.reason, outcome.sent_ids)
-        for message_id, outcome in entries:
-            log.info("reply: chat %s message %s → %s (%s)", chat_id, message_id, outcome.decision, outcome.reason)
+            logged = [await reply_queries.log_first_decision(self.db, chat_id, message_id, outcome.decision,
+                                                             outcome.reason, outcome.sent_ids)
+                      for message_id, outcome in entries]
+        state = self._chats.get(chat_id)
+        for (message_id, outcome), written in zip(entries, logged, strict=True):
+            if state is not None:
+                state.undecided.discard(message_id)
+            if written:
+                log.info("reply: chat %s message %s → %s (%s)", chat_id, message_id, outcome.decision, outcome.reason)

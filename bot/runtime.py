@@ -12,11 +12,9 @@ client skips that, and once the handlers are registered we call `client.recover_
 the same handlers as live ones, and the policy drafts or skips what is too old. After a reconnect
 (kurigram's session restarts on network errors) the same recovery runs again.
 
-The difference can come up short: after a long downtime Telegram answers "too long" and kurigram
-jumps ahead, and a `harvest` run while `run` was stopped moves the stored state past updates it had
-no handlers for. So, once the difference is handled, the whitelisted and harvested chats' histories
-are read past their newest stored message, and anything still missing goes through the same
-handler. (New messages only: an edit or deletion lost that way is not detectable from history.)
+The difference can come up short (no saved state, "too long", a `harvest` run or a crash moved the
+state past unhandled updates), so each catch-up then compares the active chats' recent histories
+with the store (`bot.catch_up`): missed messages, edits and deletions in that window are stored too.
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from bot.authorship import is_unchanged_draft
+from bot.catch_up import catch_up_from_history
 from bot.client import build_client
 from bot.harvest import HarvestResult, harvest, private_chat_ids
 from bot.live import LiveSync
@@ -42,8 +41,6 @@ if TYPE_CHECKING:
     from pyrogram import Client
 
 log = logging.getLogger(__name__)
-
-CATCH_UP_HISTORY_CHATS = 100  # one history request each at start and reconnect: bounded
 
 
 class KurigramOutbox:
@@ -157,7 +154,8 @@ class TelegramBot:
             outbox = KurigramOutbox(client, db, me.id, owner_name)
             self.pipeline = ReplyPipeline(db, settings, self.services.model, outbox, clock=self.clock)
             await self.pipeline.start()
-            self._live = LiveSync(db, me.id, self.pipeline, allowed_service_chats=settings.allowed_service_chats)
+            self._live = LiveSync(db, me.id, self.pipeline, session_gap_seconds=settings.session_gap_minutes * 60,
+                                  allowed_service_chats=settings.allowed_service_chats)
             self._live.register(client)
             await self._live.registered(client)
             self._gateway = KurigramGateway(client, db, outbox, self.pipeline,
@@ -173,8 +171,9 @@ class TelegramBot:
         return self
 
     async def catch_up(self) -> None:
-        """Fetch what happened while we were not listening (the server's difference) through the
-        live handlers. A failure is logged: live sync still runs, the next reconnect retries."""
+        """Fetch what happened while we were not listening (the server's difference, then the active
+        chats' recent histories) through the live handlers. A failure is logged: live sync still
+        runs, the next reconnect retries."""
         assert self.client is not None
         try:
             messages, others = await self.client.recover_gaps()
@@ -182,28 +181,16 @@ class TelegramBot:
             log.warning("telegram: catching up on missed updates failed (%s); live sync continues", type(exc).__name__)
             return
         log.info("telegram: catch-up: %s missed message(s), %s other update(s)", messages, others)
+        assert self._live is not None
         try:
-            recovered = await self._catch_up_from_history()
+            await self._live.drained(self.client)
+            found = await catch_up_from_history(self.client, self.services.db, self._live)
         except Exception as exc:
             log.warning("telegram: reading missed history failed (%s); live sync continues", type(exc).__name__)
             return
-        if recovered:
-            log.info("telegram: catch-up: %s more missed message(s) from chat histories", recovered)
-
-    async def _catch_up_from_history(self) -> int:
-        assert self.client is not None and self._live is not None
-        client, db = self.client, self.services.db
-        await self._live.drained(client)
-        recovered = 0
-        for chat_id in await message_queries.catch_up_chat_ids(db, CATCH_UP_HISTORY_CHATS):
-            newest = await message_queries.newest_message_id(db, chat_id)
-            if newest is None:
-                continue
-            async for message in client.get_chat_history(chat_id, min_id=newest + 1, reverse=True):
-                if await message_queries.get_message(db, chat_id, message.id) is None:
-                    await self._live.on_message(client, message)
-                    recovered += 1
-        return recovered
+        if found.found_any:
+            log.info("telegram: catch-up from chat histories: %s missed, %s edited, %s deleted message(s)",
+                     found.missed, found.edited, found.deleted)
 
     async def _on_reconnect(self, client: "Client", session: object) -> None:
         """kurigram restarted its network session: updates sent meanwhile were missed."""

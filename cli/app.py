@@ -7,6 +7,9 @@ Where each command lives: `cli.data` (import-export, status), `cli.telegram` (lo
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from pathlib import Path
 from typing import Annotated
 
@@ -18,16 +21,25 @@ from cli.common import AppState, fail
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="tgtwin: a Telegram userbot that replies as you.")
 
 
+PRIVATE_UMASK = 0o077
+"""Every file and directory a tgtwin process creates is the owner's only (0600/0700): the one rule
+for the whole data dir — database, logs, session, adapters, checkpoints, uploads, run files.
+Set once at the CLI's entry, so every child (training workers, torchrun ranks) inherits it."""
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
-    data_dir: Annotated[Path | None, typer.Option(help="Override TGTWIN_DATA_DIR.")] = None,
+    data_dir: Annotated[str | None, typer.Option(metavar="PATH", help="Override TGTWIN_DATA_DIR.")] = None,
 ) -> None:
     """Build settings, the private data dir and logging once; commands get them from the context."""
+    os.umask(PRIVATE_UMASK)
     from logging_setup import configure_logging
     from settings import SettingsError, load_settings
     from storage.db import make_private_dir
 
+    # A string, not a Path: Path("") would already be "." and hide an empty --data-dir from the
+    # settings' check.
     overrides = {"data_dir": data_dir} if data_dir is not None else {}
     try:
         settings = load_settings(**overrides)
@@ -38,7 +50,19 @@ def _root(
         configure_logging(settings.logs_dir, settings.log_level)
     except OSError as exc:
         fail(f"data dir {settings.data_dir} is not usable: {exc.strerror or exc}")
+    _warn_if_shared(settings.data_dir)
     ctx.obj = AppState(settings)
+
+
+def _warn_if_shared(data_dir: Path) -> None:
+    """`make_private_dir` tightens our own data dir to 0700 but leaves a shared (sticky, like /tmp)
+    or someone else's directory alone; say so, since other users can then list what is in it."""
+    mode = stat.S_IMODE(data_dir.stat().st_mode)
+    if mode & 0o077:
+        logging.getLogger(__name__).warning(
+            "data dir %s is open to other users (mode %o); its files are private (0600), but prefer a "
+            "directory of your own", data_dir, mode,
+        )
 
 
 app.command("run")(panel.run_command)

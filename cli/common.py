@@ -37,10 +37,15 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine; a database another process holds locked is one clear line, not a
-    traceback (SQLite gives up after its busy timeout)."""
+    """Run a command's coroutine. Database errors end as one clear line, not a traceback: storage's
+    named errors (a database that cannot be opened, a newer schema…) say what is wrong themselves;
+    a database another process holds locked is SQLite giving up after its busy timeout."""
+    from storage.errors import StorageError
+
     try:
         return asyncio.run(coro)
+    except StorageError as exc:
+        fail(str(exc))
     except sqlite3.OperationalError as exc:
         if "locked" not in str(exc):
             raise

@@ -72,8 +72,8 @@ def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Counts (chats, messages — service messages are not stored, media placeholders are — the owner's
-    messages, drafts, adapters, preference pairs), the served adapter, the last training run and the
-    auto-reply switch:
+    messages, drafts, adapters, preference pairs), the served adapter, the last training run, the
+    training coverage (owner turns learned, and what a full pass still needs) and the auto-reply switch:
     the same snapshot the panel's dashboard and `GET /api/status` show."""
     snapshot = run_async(_snapshot(state(ctx).settings))
     if as_json:
@@ -88,6 +88,7 @@ def status_command(
         ("adapters", c.adapters),
         ("promoted adapter", snapshot.adapter or "— (base model)"),
         ("last training run", f"{last.id} {last.status}" if last else "—"),
+        ("coverage", snapshot.coverage.summary() if snapshot.coverage else "—"),
         ("training processes", snapshot.training.processes),
         ("preference pairs", f"{pairs.total} ({pairs.unused} not yet trained on)"),
         ("auto-replies", "on" if snapshot.autoreply_enabled else "off (global stop)"),

@@ -24,6 +24,8 @@ def reply_command(
     check_chat_id(chat)
     if not text.strip():
         fail("the message to answer is empty")
+    if not _is_unicode(text):
+        fail("the message to answer is not valid UTF-8 text (check the terminal's encoding)")
     settings = state(ctx).settings
     try:
         replies = run_async(_replies(settings, chat, text, candidates))
@@ -53,3 +55,12 @@ async def _replies(settings: Settings, chat_id: int, text: str, n: int) -> list[
         if adapter_error:
             console.print(f"note: {adapter_error}; using the base model", markup=False, highlight=False, style="yellow")
         return await service.candidates(dialogue, n)
+
+
+def _is_unicode(text: str) -> bool:
+    """Python decodes undecodable argv bytes (`$'\\xff'`) into lone surrogates; no tokenizer takes them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

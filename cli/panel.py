@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import fail, state
+from cli.common import fail, run_async, state
 
 HostOption = Annotated[str | None, typer.Option(help="Bind address (default TGTWIN_HOST).")]
 PortOption = Annotated[int | None, typer.Option(help="Port, 1-65535 (default TGTWIN_PORT).")]
@@ -24,9 +24,13 @@ def serve_command(ctx: typer.Context, host: HostOption = None, port: PortOption 
 
 
 def _run_product(ctx: typer.Context, host: str | None, port: int | None, with_telegram: bool) -> None:
-    import asyncio
+    """A start-up error is one line on the console and, with the reason, in the log file; any other
+    error that ends the run too, with its traceback in the file only. A database the run cannot use
+    is one line as for every command (`run_async`)."""
+    import logging
 
     from app_runtime import StartupError, run_product
+    from logging_setup import FILE_ONLY
 
     if port is not None and not 1 <= port <= 65535:
         fail(f"--port {port} is not a TCP port (1-65535)")
@@ -34,12 +38,19 @@ def _run_product(ctx: typer.Context, host: str | None, port: int | None, with_te
     updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     if updates:
         settings = settings.model_copy(update=updates)
+    log = logging.getLogger("tgtwin")
     try:
-        asyncio.run(run_product(settings, with_telegram=with_telegram))
+        run_async(run_product(settings, with_telegram=with_telegram))
     except StartupError as exc:
+        log.error("start-up failed: %s", exc, extra=FILE_ONLY)
         fail(str(exc))
     except KeyboardInterrupt:
         pass
+    except typer.Exit:
+        raise  # run_async's one line for a database error, already printed
+    except Exception as exc:
+        log.error("stopped by an error", exc_info=True, extra=FILE_ONLY)
+        fail(f"stopped by an error ({type(exc).__name__}: {exc}); the traceback is in {settings.logs_dir}", code=1)
 
 
 def panel_url_command(ctx: typer.Context) -> None:

@@ -10,7 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import console, fail, run_async, state
+from cli.output import check_output_path, write_lines
 from settings import Settings
+
+RUNNING_SERVER = " (a running `tgtwin run`/`serve` switches within seconds)"
 
 
 def dataset_command(
@@ -18,25 +21,26 @@ def dataset_command(
     out: Annotated[Path | None, typer.Option("--out", help="Write every example (with its split) as JSON lines.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: counts and training-sequence statistics.")] = False,
 ) -> None:
-    """Build the training dataset from stored chats and print its counts."""
+    """Build the training dataset from stored chats and print its counts and training coverage."""
     from storage import Database
+    from training.coverage import current_coverage
     from training.dataset import load_dataset
 
+    if out is not None:
+        check_output_path(out)  # before the build: a mistyped --out should not cost a dataset build
     settings = state(ctx).settings
 
     async def build() -> Any:
         async with Database.open(settings.db_path) as db:
-            return await load_dataset(db, settings)
+            built = await load_dataset(db, settings)
+            return built, await current_coverage(db, settings, built.conversations)
 
     from training.statistics import dataset_report
 
-    built = run_async(build())
-    report = dataset_report(built, settings)
+    built, coverage = run_async(build())
+    report = dataset_report(built, settings, coverage=coverage)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", encoding="utf-8") as f:
-            for example in built.examples:
-                f.write(json.dumps(example.to_json(), ensure_ascii=False) + "\n")
+        write_lines(out, (json.dumps(example.to_json(), ensure_ascii=False) + "\n" for example in built.examples))
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
         return
@@ -55,6 +59,7 @@ def dataset_command(
         q = report.sequences
         console.print(f"training sequences {q['sequences']} ({q['tokens']} tokens, {q['loss_token_share']:.1%} carry loss)",
                       markup=False, highlight=False)
+    console.print(f"coverage: {coverage.summary()}", markup=False, highlight=False)
     if out is not None:
         console.print(f"wrote {len(built.examples)} examples to {out}", markup=False, highlight=False)
 
@@ -63,19 +68,26 @@ def train_command(
     ctx: typer.Context,
     preset: Annotated[str | None, typer.Option(help="Preset from training/presets (default TGTWIN_TRAINING_PRESET).")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Override the preset's step limit.")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Start from the base model instead of continuing the last adapter.")] = False,
 ) -> None:
-    """Fine-tune an adapter now (in this process; progress in the log), evaluate it and apply the promotion gate."""
+    """Fine-tune an adapter now (in this process; progress in the log), evaluate it and apply the promotion gate.
+    A run continues the last adapter (same base model and prompt format) on the owner turns it has not
+    learned yet, newest first, with a replay share of learned ones. Refused while another run trains
+    (the panel's, or one whose server was restarted)."""
     from training.config import PresetError
     from training.run import TrainingError
+    from training.run_lock import RunAlreadyRunning
 
     if max_steps is not None and max_steps < 1:
         fail(f"--max-steps must be at least 1 (got {max_steps})")
     settings = state(ctx).settings
 
-    overrides = {"max_steps": max_steps} if max_steps is not None else {}
+    overrides: dict[str, Any] = {"max_steps": max_steps} if max_steps is not None else {}
+    if fresh:
+        overrides["fresh"] = True
     try:
         result = run_async(_train(settings, preset, overrides))
-    except (PresetError, TrainingError) as exc:
+    except (PresetError, TrainingError, RunAlreadyRunning) as exc:
         fail(str(exc))
     console.print(f"run {result.run_id}: adapter {result.adapter_id} at {result.adapter_dir}", markup=False, highlight=False)
     _print_report(result.report.to_json())
@@ -125,39 +137,42 @@ def eval_command(
 
 
 def promote_command(ctx: typer.Context, adapter: Annotated[str, typer.Argument(help="Adapter id to serve.")]) -> None:
-    """Serve this adapter (a running `main.py run` picks it up on its next start or from the panel)."""
+    """Serve this adapter (a running `tgtwin run`/`serve` switches to it within seconds)."""
+    from model.service import AdapterError
     from storage import Database, NotFound
-    from training.promotion import promote_adapter
+    from training.promotion import ServedElsewhere, promote_adapter
 
     settings = state(ctx).settings
 
     async def go() -> None:
         async with Database.open(settings.db_path) as db:
-            await promote_adapter(db, None, adapter, "promoted from the CLI")
+            await promote_adapter(db, ServedElsewhere(settings.base_model), adapter, "promoted from the CLI")
 
     try:
         run_async(go())
-    except NotFound as exc:
+    except (NotFound, AdapterError) as exc:
         fail(str(exc))
-    console.print(f"promoted {adapter}", markup=False, highlight=False)
+    console.print(f"promoted {adapter}{RUNNING_SERVER}", markup=False, highlight=False)
 
 
 def rollback_command(ctx: typer.Context) -> None:
     """Serve what was promoted before the current adapter (or the base model)."""
+    from model.service import AdapterError
     from storage import Database, InvalidValue
-    from training.promotion import rollback_adapter
+    from training.promotion import ServedElsewhere, rollback_adapter
 
     settings = state(ctx).settings
 
     async def go() -> Any:
         async with Database.open(settings.db_path) as db:
-            return await rollback_adapter(db, None)
+            return await rollback_adapter(db, ServedElsewhere(settings.base_model))
 
     try:
         previous = run_async(go())
-    except InvalidValue as exc:
+    except (InvalidValue, AdapterError) as exc:
         fail(str(exc))
-    console.print(f"now serving {previous.id if previous else 'the base model'}", markup=False, highlight=False)
+    console.print(f"now serving {previous.id if previous else 'the base model'}{RUNNING_SERVER}", markup=False,
+                  highlight=False)
 
 
 def _fmt(value: Any) -> str:
@@ -192,6 +207,11 @@ def _print_report(report: dict[str, Any]) -> None:
                   f"{_fmt(stage.get('accuracy_before'))} -> {_fmt(stage.get('accuracy_after'))}, {stage['steps']} steps"
                   if stage.get("ran") else f"not run ({stage.get('reason')})")
         console.print(f"preference stage: {detail}", markup=False, highlight=False)
+    learning = report.get("coverage")
+    if learning:
+        console.print(f"continual: {learning['start']}; learned {learning['new_turns']} new and replayed "
+                      f"{learning['replayed_turns']} owner turns; coverage {learning['share']:.1%} of "
+                      f"{learning['owner_turns']}", markup=False, highlight=False)
     promotion = report.get("promotion")
     if promotion:
         console.print(f"gate: {'PROMOTED' if promotion['promote'] else 'not promoted'} — {promotion['reason']}", markup=False, highlight=False)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from model.context_window import fit_dialogue, reply_budget
 from model.dialogue import Dialogue, Turn, join_messages
 
 Reply = Sequence[str]
@@ -127,6 +128,8 @@ class ReplyEngine(Protocol):
     Implemented by `model.torch_engine.TorchReplies` and `model.ct2_engine.Ct2Engine`."""
 
     tokenizer: Any
+    context_window: int
+    """Positions the model reads, prompt and reply together (`model.context_window`)."""
 
     def sample(self, fmt: Any, dialogue: Dialogue, gen: Any, n: int,
                should_stop: Callable[[], bool] | None = None) -> list[list[str]]:
@@ -199,7 +202,12 @@ def choose_replies(
     *, should_stop: Callable[[], bool] | None = None,
 ) -> list[list[str]]:
     """Up to `n` replies: `max(n, n_candidates)` samples, filtered, best first by `context_gain`.
-    The list may be shorter than `n` (all dropped → `[[]]`, one empty reply)."""
+    The list may be shorter than `n` (all dropped → `[[]]`, one empty reply). The dialogue is first
+    cut to the model's window less the reply's budget, and to `gen.max_prompt_tokens`, newest turns
+    kept (`model.context_window`)."""
+    budget = min(engine.context_window - reply_budget(fmt, engine.tokenizer, gen.max_new_tokens),
+                 gen.max_prompt_tokens)
+    dialogue = fit_dialogue(fmt, engine.tokenizer, dialogue, budget).dialogue
     sampled = engine.sample(fmt, dialogue, gen, max(n, n_candidates), should_stop)
     candidates = filter_candidates(sampled, last_partner_messages(dialogue), markers_for(fmt, dialogue, engine.tokenizer))
     ranked = rank(engine, fmt, dialogue, candidates)

@@ -3,9 +3,10 @@
 What a reply is stays the same as on torch: the prompt format's tokens, sampling with the same
 temperature and top-p, the same end tokens and stop strings (checked after every token, per
 candidate), banned phrases suppressed, the same cut and split into messages, and candidates scored
-by their mean log-probability per token. Only the arithmetic differs: int8 weights. Measured on the
-default model (bench/generate_bench.py, 2 cores): decode 2.5x torch fp32's; on 32 held-out contexts
-of the bundled sample a reply's score moves by 0.17 on average and the same reply ranks first in 30.
+by their mean log-probability per token (one `score_batch` pass). Only the arithmetic differs: int8
+weights. Measured on the default model (bench/generate_bench.py, 2 cores): decode 2.5x torch fp32's;
+on 32 held-out contexts of the bundled sample a reply's score moves by 0.17 on average and the same
+reply ranks first in 30.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from model.candidates import Reply, reply_token_ids
+from model.context_window import context_window
 from model.ct2_export import ensure_export
 from model.dialogue import Dialogue
 from model.generation import (
@@ -40,19 +42,25 @@ class Ct2Engine:
 
     name = "ct2"
 
-    def __init__(self, base_model: str, models_dir: Path) -> None:
+    def __init__(self, base_model: str, models_dir: Path, compute_type: str = COMPUTE_TYPE) -> None:
+        """`compute_type`: int8 serves; float32 runs the same int8-rounded weights without
+        quantising activations, whose int8 kernels differ from CPU to CPU (tests compare it with torch)."""
         self.base_model, self.models_dir = base_model, models_dir
         self.tokenizer: Any = None
-        self.device, self.dtype = "cpu", COMPUTE_TYPE
+        self.context_window = 0
+        self.device, self.dtype = "cpu", compute_type
         self._generator: Any = None
         self._path: Path | None = None
-        self._known: dict[tuple[tuple[int, ...], tuple[str, ...]], float] = {}
         self.threads = 1
 
     def load(self) -> None:
+        from transformers import AutoConfig
+
         from model.sources import load_tokenizer, resolve_base_dir
 
-        self.tokenizer = load_tokenizer(resolve_base_dir(self.base_model, self.models_dir))
+        base_dir = resolve_base_dir(self.base_model, self.models_dir)
+        self.tokenizer = load_tokenizer(base_dir)
+        self.context_window = context_window(AutoConfig.from_pretrained(str(base_dir)), self.tokenizer)
         self._open(ensure_export(self.base_model, self.models_dir))
 
     def prepare(self, adapter_dir: str) -> None:
@@ -86,7 +94,7 @@ class Ct2Engine:
     def _open(self, path: Path) -> None:
         import ctranslate2
 
-        self._generator = ctranslate2.Generator(str(path), device="cpu", compute_type=COMPUTE_TYPE,
+        self._generator = ctranslate2.Generator(str(path), device="cpu", compute_type=self.dtype,
                                                 intra_threads=self.threads)
         self._path = path
 
@@ -95,9 +103,9 @@ class Ct2Engine:
         """`n` replies, one batch row per candidate so each stops at its own end of turn. Banned
         phrases are suppressed outright (CTranslate2 has no soft bias).
 
-        Each token's log-probability comes with it (the model's, before temperature and top-k/p),
-        so a reply whose tokens are exactly what `score` would feed is scored here for free and
-        `score` does not run the prompt again for it (4 candidates: ~0.4-0.7 s saved per reply)."""
+        Nothing of the sampling pass is kept for ranking: the log-probability CTranslate2 reports
+        per sampled token is taken after its logits processors (a suppressed phrase's tokens are
+        masked and the rest renormalised), so it is not the model's likelihood; `score` is."""
         tokenizer = self.tokenizer
         prompt_ids = fmt.encode_prompt(tokenizer, dialogue)
         prompt = tokenizer.convert_ids_to_tokens(prompt_ids)
@@ -105,39 +113,33 @@ class Ct2Engine:
         greedy = gen.temperature == 0
         rows = 1 if greedy else n
         generated: list[list[int]] = [[] for _ in range(rows)]
-        logprobs: list[list[float]] = [[] for _ in range(rows)]
 
         def on_token(step: Any) -> bool:
             if should_stop is not None and should_stop():
                 return True
             generated[step.batch_id].append(step.token_id)
-            logprobs[step.batch_id].append(step.log_prob)
             return turn_has_ended(tokenizer, fmt, dialogue, stops, generated[step.batch_id])
 
         banned = [tokenizer.convert_ids_to_tokens(list(ids)) for ids in banned_sequences(tokenizer, gen.banned_phrases)]
         results = self._generator.generate_batch(
-            [prompt] * rows, max_length=gen.max_new_tokens, include_prompt_in_result=False,
+            # The prompt is read once and its state copied to every row (not cached between calls).
+            [prompt[-1:]] * rows, static_prompt=prompt[:-1] or None, cache_static_prompt=False,
+            max_length=gen.max_new_tokens, include_prompt_in_result=False,
             sampling_topk=1 if greedy else gen.top_k, sampling_topp=1.0 if greedy else gen.top_p,
             sampling_temperature=1.0 if greedy else gen.temperature,
             end_token=end_token_ids(fmt, tokenizer), suppress_sequences=banned or None, callback=on_token,
-            return_scores=True,  # also what gives each step its log_prob
         )
         replies = [finish_reply(tokenizer, fmt, dialogue, stops, result.sequences_ids[0]) for result in results]
-        self._known = {}
-        for reply, ids, row_logprobs in zip(replies, generated, logprobs, strict=True):
-            expected = reply_token_ids(tokenizer, fmt, [reply])[0]
-            if expected and ids[:len(expected)] == expected:
-                self._known[_key(prompt_ids, reply)] = sum(row_logprobs[:len(expected)]) / len(expected)
         return replies * n if greedy else replies
 
     def score(self, fmt: PromptFormat, dialogue: Dialogue, replies: Sequence[Reply]) -> list[float | None]:
-        """Mean log-probability per reply token after the prompt: known from sampling, or the
-        others in one batch."""
+        """Mean log-probability per reply token after the prompt, every reply in one batch: the
+        model's own likelihood (no sampling setting is involved)."""
         tokenizer = self.tokenizer
         prompt_ids = fmt.encode_prompt(tokenizer, dialogue)
         continuations = reply_token_ids(tokenizer, fmt, replies)
-        scores: list[float | None] = [self._known.get(_key(prompt_ids, r)) for r in replies]
-        todo = [i for i, c in enumerate(continuations) if c and scores[i] is None]
+        scores: list[float | None] = [None] * len(replies)
+        todo = [i for i, c in enumerate(continuations) if c]
         if not todo or not prompt_ids:
             return scores
         batch = [tokenizer.convert_ids_to_tokens(prompt_ids + continuations[i]) for i in todo]
@@ -146,7 +148,3 @@ class Ct2Engine:
             scores[i] = sum(tail) / len(continuations[i])
         return scores
 
-
-def _key(prompt_ids: Sequence[int], reply: Reply) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """A reply as the candidate filter keeps it (messages stripped, blanks dropped), in its context."""
-    return tuple(prompt_ids), tuple(m.strip() for m in reply if m.strip())

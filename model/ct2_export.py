@@ -6,8 +6,9 @@ merged model is converted with int8 weights. Exports are made off the serving pa
 training run at promotion (the export then travels inside the adapter directory, `ct2-int8/`, and
 appears with it atomically), or on a helper thread when the service is asked to serve an adapter
 that has none (older adapters, a failed export). The bare base model's export is cached once
-under the models dir. Every export is built in a temporary directory and renamed into place, so a
-crash or a concurrent export never leaves a half-written model.
+under the models dir. Every export is built once across processes (`model.sources.build_once`), in a
+temporary directory renamed into place, so a crash or a concurrent export never leaves a
+half-written model, and a half-built one is rebuilt, never served.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 EXPORT_DIR = "ct2-int8"
 MARKER_FILE = "tgtwin_ct2.json"
+EXPORT_FILES = ("config.json", "model.bin")  # what a finished export holds besides its marker
 # Bump when the export recipe changes: older exports are then rebuilt.
 RECIPE_VERSION = 1
 
@@ -78,7 +80,7 @@ def ensure_export(base_model: str, models_dir: Path, adapter_dir: str | Path | N
         log.info("%s built in %.1fs", what, time.perf_counter() - started)
 
     marker = {"base_model": base_model, "recipe": RECIPE_VERSION}
-    return build_once(export_path(base_model, models_dir, adapter_dir), MARKER_FILE, marker, build, what)
+    return build_once(export_path(base_model, models_dir, adapter_dir), MARKER_FILE, marker, build, what, EXPORT_FILES)
 
 
 def prune_exports(adapter_dirs: Iterable[str | Path]) -> int:
@@ -117,15 +119,14 @@ def _merge(base_dir: Path, adapter_dir: Path, out: Path) -> Path:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from model.sources import load_tokenizer
+    from model.sources import load_tokenizer, save_checkpoint
 
     model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
     try:
         merged = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False).merge_and_unload()
     except Exception as exc:
         raise ExportError(f"cannot merge adapter {adapter_dir.name}: {exc}") from exc
-    merged.save_pretrained(str(out))
-    load_tokenizer(base_dir).save_pretrained(str(out))
+    save_checkpoint(merged, load_tokenizer(base_dir), out)
     return out
 
 

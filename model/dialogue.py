@@ -8,7 +8,7 @@ two functions, so the model sees the same kind of context at training and at ser
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 # Joins the owner's consecutive messages inside one turn, so a reply can be split back into
@@ -26,6 +26,7 @@ Role = Literal["partner", "owner"]
 class StoredMessage(Protocol):
     """What the dialogue code needs from a stored message (storage.MessageRow fits)."""
 
+    message_id: int
     sender_id: int | None
     sender_name: str | None
     outgoing: bool
@@ -42,6 +43,9 @@ class Turn:
     messages: tuple[str, ...]
     speaker: str | None = None
     date: int = 0
+    message_id: int | None = field(default=None, compare=False)
+    """The stored id of the turn's first message (None for turns not read from storage): with the
+    chat id, what training coverage and the held-out split key a turn and a session by."""
 
     @property
     def text(self) -> str:
@@ -133,9 +137,9 @@ def split_sessions(
         speaker = None if message.outgoing else (message.sender_name or None)
         if current and current[-1].role == role and current[-1].speaker == speaker:
             prev = current[-1]
-            current[-1] = Turn(role, prev.messages + (text,), speaker, message.date)
+            current[-1] = Turn(role, prev.messages + (text,), speaker, message.date, prev.message_id)
         else:
-            current.append(Turn(role, (text,), speaker, message.date))
+            current.append(Turn(role, (text,), speaker, message.date, message.message_id))
     if current:
         sessions.append(current)
     return sessions

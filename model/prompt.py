@@ -62,6 +62,7 @@ from model.chat_template import (
     probe_turn_headers,
     render_template,
 )
+from model.context_window import drop_oldest_turns
 from model.dialogue import Dialogue, Turn
 
 FORMAT_FILE = "prompt_format.json"
@@ -288,20 +289,18 @@ class PromptFormat:
     ) -> dict[str, list[int]]:
         """A training row: prompt + reply tokens; labels are -100 except the reply and its end of turn.
 
-        Over `max_length`, the oldest context turns go first (the reply never does). If even the last
-        turn alone does not fit, the row is empty (callers skip rows without labels).
+        Over `max_length`, the oldest context turns go first (the reply never does; the rule of
+        `model.context_window`). If even the last turn alone does not fit, the row is empty
+        (callers skip rows without labels).
         """
         reply_ids = list(tokenizer.encode(self.reply_text(reply), add_special_tokens=False))
-        turns = dialogue.turns
-        start = 0
-        while True:
-            shown = Dialogue(turns[start:], dialogue.partner_name, dialogue.relationship, dialogue.is_group)
-            prompt_ids = self.encode_prompt(tokenizer, shown)
-            if max_length is None or len(prompt_ids) + len(reply_ids) <= max_length:
-                break
-            if start >= len(turns) - 1:
+        if max_length is None:
+            prompt_ids = self.encode_prompt(tokenizer, dialogue)
+        else:
+            fitted = drop_oldest_turns(self, tokenizer, dialogue, max_length - len(reply_ids))
+            if fitted is None:
                 return {"input_ids": [], "labels": [], "attention_mask": []}
-            start += 1
+            prompt_ids = fitted.prompt_ids
         input_ids = prompt_ids + reply_ids
         return {
             "input_ids": input_ids,

@@ -90,6 +90,16 @@ def read_adapter_info(adapter_dir: str | Path) -> AdapterInfo:
     return AdapterInfo(str(path), meta.get("base_model"), meta.get("preset"), meta)
 
 
+def check_adapter(adapter_dir: str | Path, base_model: str) -> AdapterInfo:
+    """`read_adapter_info`, and refuse an adapter trained on another base model than `base_model`
+    (`AdapterError`): what a model service on that base would refuse to swap to."""
+    info = read_adapter_info(adapter_dir)
+    if info.base_model is not None and info.base_model != base_model:
+        raise AdapterError(f"adapter {Path(info.path).name} was trained on {info.base_model}, "
+                           f"but the base model here is {base_model}")
+    return info
+
+
 class Engine(ReplyEngine, Protocol):
     """A serving engine: `model.torch_engine.TorchEngine` or `model.ct2_engine.Ct2Engine`
     (`TGTWIN_SERVING_ENGINE`). `prepare` may run on any thread; the rest on the worker thread."""
@@ -217,8 +227,7 @@ class ModelService:
         """Serve `adapter_dir` (None = the bare base model) from the next request on. An adapter
         trained on another base, or one that fails to load, is refused and the old one stays."""
         if adapter_dir is not None:
-            info = read_adapter_info(adapter_dir)
-            self._check_base(info)
+            check_adapter(adapter_dir, self.settings.base_model)
         await self.wait_ready(self.settings.generation_timeout_s)
         assert self._executor is not None and self._engine is not None
         if adapter_dir is not None:  # a missing export is built beside serving, not in its queue
@@ -298,8 +307,7 @@ class ModelService:
         self._format = self._base_format
         if self._requested_adapter is not None:
             try:
-                info = read_adapter_info(self._requested_adapter)
-                self._check_base(info)
+                check_adapter(self._requested_adapter, self.settings.base_model)
                 engine.prepare(self._requested_adapter)  # nothing is served yet: build here
                 self._activate(self._requested_adapter)
             except Exception as exc:  # serve the base model rather than nothing
@@ -322,13 +330,6 @@ class ModelService:
         from model.torch_engine import TorchEngine
 
         return TorchEngine(self.settings.base_model, self.settings.models_dir)
-
-    def _check_base(self, info: AdapterInfo) -> None:
-        if info.base_model is not None and info.base_model != self.settings.base_model:
-            raise AdapterError(
-                f"adapter {Path(info.path).name} was trained on {info.base_model}, "
-                f"but the base model here is {self.settings.base_model}"
-            )
 
     def _activate(self, adapter_dir: str | None) -> None:
         """Load (or drop) an adapter on the worker thread; the old one stays until the new one is in."""

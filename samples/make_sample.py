@@ -1,6 +1,11 @@
 """Write `samples/sample_export.json`: a synthetic Telegram Desktop full-account export.
 
     python -m samples.make_sample            # rewrites the bundled file (deterministic)
+    python -m samples.make_sample --owner-messages 10000 --contacts 40 --months 6 --out data/history.json
+
+The second form writes a history the size of a real one, for benchmarks (generated, never
+committed): the same owner over `--contacts` partners (a few write often, most rarely) and
+`--months` months, until Alex has written `--owner-messages` messages.
 
 Everyone in it is invented. The owner, Alex, writes in one recognisable style — lowercase, short,
 no full stops, the odd emoji, often two or three messages in a row — in Russian with family and
@@ -12,6 +17,7 @@ texts, and a few phone numbers, e-mails and links (for redaction).
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -183,26 +189,31 @@ def _owner_reply(w: _Writer, when: datetime, reply: str, owner: tuple[str, int],
 
 def _dialogue_chat(rnd: random.Random, chat: dict[str, Any], partner: tuple[str, int],
                    exchanges: list[tuple[list[str], list[str]]], sessions: int, extras: bool) -> None:
-    owner = (OWNER_NAME, OWNER_ID)
     w = _Writer(rnd, chat)
     for start in _sessions(rnd, sessions):
-        when = start
-        for _ in range(rnd.randint(2, 5)):
-            incoming, replies = rnd.choice(exchanges)
-            when += _minutes(rnd.uniform(0.5, 25))
-            first = w.text(when, partner, rnd.choice(incoming))
-            if rnd.random() < 0.3:  # partners double-text too
-                when += _minutes(rnd.uniform(0.1, 1))
-                w.text(when, partner, rnd.choice(rnd.choice(exchanges)[0]))
-            when += _minutes(rnd.uniform(0.3, 8))
-            extra = {"reply_to_message_id": first["id"]} if rnd.random() < 0.08 else {}
-            when = _owner_reply(w, when, rnd.choice(replies), owner, **extra)
-            if extras and rnd.random() < 0.12:
-                when += _minutes(rnd.uniform(0.1, 2))
-                w.media(when, rnd.choice([owner, partner]), rnd.choice(["sticker", "sticker", "photo", "voice"]))
-        if extras and rnd.random() < 0.05:
-            w.service(when + _minutes(30), partner, "phone_call", duration_seconds=rnd.randint(20, 900),
-                      discard_reason="hangup")
+        _dialogue_session(w, start, partner, exchanges, extras)
+
+
+def _dialogue_session(w: _Writer, start: datetime, partner: tuple[str, int],
+                      exchanges: list[tuple[list[str], list[str]]], extras: bool) -> None:
+    """One session of 2-5 exchanges starting at `start`: the partner writes, Alex answers."""
+    rnd, owner, when = w.rnd, (OWNER_NAME, OWNER_ID), start
+    for _ in range(rnd.randint(2, 5)):
+        incoming, replies = rnd.choice(exchanges)
+        when += _minutes(rnd.uniform(0.5, 25))
+        first = w.text(when, partner, rnd.choice(incoming))
+        if rnd.random() < 0.3:  # partners double-text too
+            when += _minutes(rnd.uniform(0.1, 1))
+            w.text(when, partner, rnd.choice(rnd.choice(exchanges)[0]))
+        when += _minutes(rnd.uniform(0.3, 8))
+        extra = {"reply_to_message_id": first["id"]} if rnd.random() < 0.08 else {}
+        when = _owner_reply(w, when, rnd.choice(replies), owner, **extra)
+        if extras and rnd.random() < 0.12:
+            when += _minutes(rnd.uniform(0.1, 2))
+            w.media(when, rnd.choice([owner, partner]), rnd.choice(["sticker", "sticker", "photo", "voice"]))
+    if extras and rnd.random() < 0.05:
+        w.service(when + _minutes(30), partner, "phone_call", duration_seconds=rnd.randint(20, 900),
+                  discard_reason="hangup")
 
 
 def build_sample(seed: int = SEED) -> dict[str, Any]:
@@ -308,12 +319,67 @@ def _bot_chat(rnd: random.Random, chat: dict[str, Any], owner: tuple[str, int]) 
         w.text(start + _minutes(0.05), ("WeatherNowBot", 5550199), answer)
 
 
-def main() -> None:
-    SAMPLE_PATH.write_text(json.dumps(build_sample(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    sample = json.loads(SAMPLE_PATH.read_text(encoding="utf-8"))
-    messages = [m for c in sample["chats"]["list"] for m in c["messages"]]
+FIRST_NAMES = ["Mia", "Dan", "Sam", "Lena", "Olga", "Ivan", "Nina", "Tom", "Ada", "Omar", "Yuki", "Pavel", "Sara",
+               "Lev", "Ines", "Max", "Vera", "Kai", "Rosa", "Egor"]
+LAST_NAMES = ["Torres", "Kowalski", "Okafor", "Berg", "Petrova", "Sokolov", "Lind", "Reyes", "Novak", "Haddad"]
+LANGUAGES = [EN_EXCHANGES, RU_EXCHANGES, EN_EXCHANGES, WORK_EXCHANGES]
+
+
+def build_history(owner_messages: int, contacts: int, months: int, seed: int = SEED) -> dict[str, Any]:
+    """A full-account export with `contacts` private chats over `months` months, in which Alex
+    writes at least `owner_messages` messages (deterministic for a seed). Contact i gets a share of
+    the sessions proportional to 1/(i+1), like real histories: a few close contacts, a long tail."""
+    rnd = random.Random(seed)
+    chats = []
+    for i in range(contacts):
+        name = f"{FIRST_NAMES[i % len(FIRST_NAMES)]} {LAST_NAMES[(i // len(FIRST_NAMES) + i) % len(LAST_NAMES)]}"
+        chats.append({"name": name, "type": "personal_chat", "id": 5551000 + i, "messages": []})
+    writers = [_Writer(rnd, chat) for chat in chats]
+    weights = [1 / (i + 1) for i in range(contacts)]
+    span = months * 30 * 24 * 60
+    # Enough session starts in time order (a session makes ~5 owner messages); stop at the target.
+    starts = sorted((START + _minutes(rnd.randrange(span)), rnd.choices(range(contacts), weights)[0])
+                    for _ in range(owner_messages // 2 + 10))
+    owner = f"user{OWNER_ID}"
+    written = 0
+    for start, i in starts:
+        if written >= owner_messages:
+            break
+        before = len(chats[i]["messages"])
+        _dialogue_session(writers[i], start, (chats[i]["name"], 5551000 + i), LANGUAGES[i % len(LANGUAGES)], True)
+        written += sum(m.get("from_id") == owner for m in chats[i]["messages"][before:])
+    return {
+        "about": f"Synthetic history for tgtwin benchmarks: {contacts} invented contacts, {months} months.",
+        "personal_information": {"user_id": OWNER_ID, "first_name": OWNER_NAME, "last_name": "Novak",
+                                 "phone_number": "+1 555 0100 000", "username": "@alex_novak_sample", "bio": ""},
+        "chats": {"about": "This page lists all chats from this export.", "list": [c for c in chats if c["messages"]]},
+    }
+
+
+def _write(path: Path, export: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(export, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    messages = [m for c in export["chats"]["list"] for m in c["messages"]]
     own = sum(m.get("from_id") == f"user{OWNER_ID}" for m in messages)
-    print(f"{SAMPLE_PATH}: {len(sample['chats']['list'])} chats, {len(messages)} messages, {own} by {OWNER_NAME}")
+    print(f"{path}: {len(export['chats']['list'])} chats, {len(messages)} messages, {own} by {OWNER_NAME}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--owner-messages", type=int, help="Write a benchmark history with this many owner messages.")
+    parser.add_argument("--contacts", type=int, default=40, help="Private chats in the history (default 40).")
+    parser.add_argument("--months", type=int, default=6, help="Months the history spans (default 6).")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--out", type=Path, help="Where to write the history (required with --owner-messages).")
+    args = parser.parse_args(argv)
+    if args.owner_messages is None:
+        _write(SAMPLE_PATH, build_sample())
+        return
+    if args.out is None or args.owner_messages < 1 or args.contacts < 1 or args.months < 1:
+        parser.error("--owner-messages needs --out, and every size must be at least 1")
+    if args.out.resolve() == SAMPLE_PATH.resolve():
+        parser.error(f"{SAMPLE_PATH.name} is the bundled sample; write the history elsewhere")
+    _write(args.out, build_history(args.owner_messages, args.contacts, args.months, args.seed))
 
 
 if __name__ == "__main__":

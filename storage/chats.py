@@ -10,6 +10,7 @@ from storage.errors import InvalidValue, NotFound
 from storage.rows import REPLY_MODES, ChatRow, ReplyMode, UserRow
 
 _UNSET = object()
+_IDS_PER_QUERY = 500  # SQLite builds before 3.32 allow 999 parameters per statement
 
 
 def _chat(row: sqlite3.Row) -> ChatRow:
@@ -49,6 +50,17 @@ async def get_chat(db: Database, chat_id: int) -> ChatRow:
     if row is None:
         raise NotFound(f"chat {chat_id} not found")
     return _chat(row)
+
+
+async def chats_by_id(db: Database, chat_ids: Iterable[int]) -> dict[int, ChatRow]:
+    """The stored chats among `chat_ids` (unknown ids are left out)."""
+    ids = sorted(set(chat_ids))
+    found: dict[int, ChatRow] = {}
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        part = ids[start:start + _IDS_PER_QUERY]
+        rows = await db.fetchall(f"SELECT * FROM chats WHERE id IN ({', '.join('?' * len(part))})", part)
+        found.update((r["id"], _chat(r)) for r in rows)
+    return found
 
 
 async def list_chats(db: Database, search: str = "", limit: int = 500) -> list[ChatRow]:

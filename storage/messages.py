@@ -34,17 +34,13 @@ def _message(row: sqlite3.Row) -> MessageRow:
 
 async def insert_messages(db: Database, rows: Sequence[MessageRow], source: str) -> int:
     """Insert new messages, leaving existing ones untouched (idempotent import). Returns rows added."""
-    before = db.conn.total_changes
-    await db.executemany(INSERT_IGNORE_SQL, [r.as_params(source) for r in rows])
-    return db.conn.total_changes - before
+    return await db.executemany(INSERT_IGNORE_SQL, [r.as_params(source) for r in rows])
 
 
 async def insert_message_params(db: Database, params: Sequence[tuple[object, ...]]) -> int:
     """`insert_messages` for rows already in `MessageRow.as_params` form: the export importer's bulk
     path, whose rows are built in a reader thread or process. Returns rows added."""
-    before = db.conn.total_changes
-    await db.executemany(INSERT_IGNORE_SQL, params)
-    return db.conn.total_changes - before
+    return await db.executemany(INSERT_IGNORE_SQL, params)
 
 
 async def upsert_messages(db: Database, rows: Iterable[MessageRow], source: str = "telegram") -> None:
@@ -102,6 +98,17 @@ async def catch_up_chat_ids(db: Database, limit: int) -> list[int]:
 async def get_message(db: Database, chat_id: int, message_id: int) -> MessageRow | None:
     row = await db.fetchone("SELECT * FROM messages WHERE chat_id = ? AND message_id = ?", (chat_id, message_id))
     return None if row is None else _message(row)
+
+
+async def live_messages_between(db: Database, chat_id: int, low_id: int, high_id: int) -> list[MessageRow]:
+    """A chat's stored, not deleted messages with ids in [low_id, high_id], by id (the window the
+    catch-up compares with the server's history)."""
+    rows = await db.fetchall(
+        """SELECT * FROM messages WHERE chat_id = ? AND deleted = 0 AND message_id BETWEEN ? AND ?
+           ORDER BY message_id""",
+        (chat_id, low_id, high_id),
+    )
+    return [_message(r) for r in rows]
 
 
 async def recent_messages(db: Database, chat_id: int, limit: int, before_date: int | None = None) -> list[MessageRow]:

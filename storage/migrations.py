@@ -148,4 +148,25 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # Continual training: which adapter each run continued from (NULL = the base model) and the
+        # latest promotion when it was planned, and which owner turns it learned, keyed by the turn's
+        # first message with a hash of the text as trained (an edited turn no longer matches).
+        "0006_learned_turns",
+        """
+        CREATE TABLE continual_runs (
+            run_id INTEGER PRIMARY KEY,
+            continued_from TEXT,
+            promotion_id INTEGER
+        );
+        CREATE TABLE learned_turns (
+            run_id INTEGER NOT NULL,
+            chat_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            text_hash TEXT NOT NULL,
+            replay INTEGER NOT NULL,           -- 1: the run's lineage had learned it already
+            PRIMARY KEY (run_id, chat_id, message_id)
+        ) WITHOUT ROWID;
+        """,
+    ),
 ]

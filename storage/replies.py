@@ -45,12 +45,41 @@ async def log_decision(
     reason: str,
     sent_message_ids: list[int] | None = None,
 ) -> int:
+    """A reply-log row, unconditionally (the panel's act on a message, e.g. a draft it sent); the
+    pipeline's one decision per message goes through `log_first_decision`."""
     cur = await db.execute(
         """INSERT INTO reply_log (chat_id, message_id, decision, reason, sent_message_ids, created_at)
            VALUES (?, ?, ?, ?, ?, ?)""",
         (chat_id, message_id, decision, reason, json.dumps(sent_message_ids or []), now()),
     )
     return int(cur.lastrowid or 0)
+
+
+async def log_first_decision(
+    db: Database,
+    chat_id: int,
+    message_id: int,
+    decision: Decision,
+    reason: str,
+    sent_message_ids: list[int] | None = None,
+) -> bool:
+    """The pipeline's decision on an incoming message, unless the message already has one: Telegram
+    re-delivers updates after a crash, and each message is decided once. One statement, so the
+    check and the insert cannot be split. Returns whether the row was written."""
+    cur = await db.execute(
+        """INSERT INTO reply_log (chat_id, message_id, decision, reason, sent_message_ids, created_at)
+           SELECT ?, ?, ?, ?, ?, ?
+           WHERE NOT EXISTS (SELECT 1 FROM reply_log WHERE chat_id = ? AND message_id = ?)""",
+        (chat_id, message_id, decision, reason, json.dumps(sent_message_ids or []), now(), chat_id, message_id),
+    )
+    return cur.rowcount == 1
+
+
+async def is_decided(db: Database, chat_id: int, message_id: int) -> bool:
+    """Whether the reply log already holds a decision on this message."""
+    row = await db.fetchone("SELECT 1 FROM reply_log WHERE chat_id = ? AND message_id = ? LIMIT 1",
+                            (chat_id, message_id))
+    return row is not None
 
 
 def _entry(r: sqlite3.Row) -> ReplyLogEntry:
@@ -132,3 +161,9 @@ async def close_draft(db: Database, draft_id: int, status: DraftStatus, sent_tex
             (status, sent_text, now(), draft_id),
         )
         return await get_draft(db, draft_id)
+
+
+async def revise_sent_text(db: Database, draft_id: int, sent_text: str) -> None:
+    """What the owner sent for a draft already closed as sent grew (the answer took several messages)."""
+    await db.execute("UPDATE drafts SET sent_text = ?, updated_at = ? WHERE id = ? AND status = 'sent'",
+                     (sent_text, now(), draft_id))

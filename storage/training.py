@@ -164,13 +164,20 @@ async def promote(db: Database, adapter_id: str | None, reason: str) -> None:
     )
 
 
-async def rollback(db: Database) -> Adapter | None:
-    """Serve what was promoted before the current one; returns it (None = base model)."""
-    async with db.atomic():
-        rows = await db.fetchall("SELECT id, adapter_id FROM promotions ORDER BY id DESC")
-        if not rows:
-            raise InvalidValue("nothing has been promoted; nothing to roll back")
-        current = rows[0]["adapter_id"]
-        previous = next((r["adapter_id"] for r in rows[1:] if r["adapter_id"] != current), None)
-        await promote(db, previous, f"rollback from {current}")
-        return None if previous is None else await get_adapter(db, previous)
+@dataclass(frozen=True, slots=True)
+class RollbackTarget:
+    current: str | None
+    """The adapter promoted now (None = the base model)."""
+    previous: Adapter | None
+    """What a rollback serves: the last adapter promoted before `current` (None = the base model)."""
+
+
+async def rollback_target(db: Database) -> RollbackTarget:
+    """What a rollback would serve, changing nothing (the caller swaps the model first, then
+    records it with `promote`). InvalidValue when nothing was ever promoted."""
+    rows = await db.fetchall("SELECT id, adapter_id FROM promotions ORDER BY id DESC")
+    if not rows:
+        raise InvalidValue("nothing has been promoted; nothing to roll back")
+    current = rows[0]["adapter_id"]
+    previous = next((r["adapter_id"] for r in rows[1:] if r["adapter_id"] != current), None)
+    return RollbackTarget(current, None if previous is None else await get_adapter(db, previous))

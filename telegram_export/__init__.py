@@ -1,5 +1,6 @@
 """Telegram Desktop export (`result.json`) → storage: both export shapes, streamed, in one transaction.
 
+- `source`      what an export path may be (a regular file), refused by what it is otherwise
 - `json_stream` a forward-only JSON cursor over a file of any size (why hand-written: see there)
 - `rows`        export message/chat objects → storage rows (the shape `bot.convert` writes too)
 - `walker`      walks an export (single chat or whole account) into chunks of rows + a summary

@@ -50,7 +50,14 @@ class JsonCursor:
         """Append the next piece of the file to the buffer; False at the end of the file."""
         while not self._eof:
             data = self._file.read(_READ_BYTES)
-            piece = self._utf8.decode(data, final=not data)
+            try:
+                piece = self._utf8.decode(data, final=not data)
+            except UnicodeDecodeError:
+                # At the end, only an incomplete sequence is left undecoded (invalid bytes fail
+                # earlier): the file was cut inside a character, it is not some other encoding.
+                if data:
+                    raise
+                raise ExportFormatError("truncated JSON: the file ends early (inside a UTF-8 character)") from None
             self._eof = not data
             if piece:
                 self._offset += self._pos

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from telegram_export.errors import ExportFormatError
+from telegram_export.source import export_file_size
 from telegram_export.walker import ExportWalker
 
 PROCESS_THRESHOLD_BYTES = 32 << 20
@@ -106,7 +107,7 @@ class ReadAhead:
         self._queue: queue.Queue[Item] = queue.Queue(maxsize=QUEUE_CHUNKS)
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
-        if path.stat().st_size >= PROCESS_THRESHOLD_BYTES:
+        if export_file_size(path) >= PROCESS_THRESHOLD_BYTES:  # refuses what is not a regular file
             # spawn, not fork: forking a process that runs an event loop and SQLite is unsafe.
             context = multiprocessing.get_context("spawn")
             self._conn, child_end = context.Pipe(duplex=False)

@@ -137,8 +137,8 @@ def _unix(value: Any, iso: Any, message_id: int) -> int:
     # which the file does not record, so UTC is the best guess.
     try:
         if value is not None:
-            if type(value) is float:
-                raise ValueError  # 1e400 decodes to inf, NaN to nan: not a date
+            if type(value) in (float, bool):
+                raise ValueError  # 1e400 decodes to inf, NaN to nan, and `true` is no date either
             seconds = int(value)
         elif type(iso) is str:
             seconds = int(datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp())
@@ -187,8 +187,11 @@ def message_params(message: Any, chat_id: int, owner_id: int) -> tuple[object, .
     if type(text) is not str or not text:
         text = _fallback_text(message, text)
     media = None if _MEDIA_KEYSET.isdisjoint(message) else media_kind(message)
-    if media == "sticker" and not text:
-        text = message.get("sticker_emoji") or ""
+    if media == "sticker":
+        emoji = message.get("sticker_emoji")
+        if emoji is not None and type(emoji) is not str:
+            raise ExportFormatError(f"message {message_id} has a sticker_emoji that is not a string")
+        text = text or emoji or ""
     from_id = message.get("from_id")
     if from_id is not None and type(from_id) is not str:
         raise ExportFormatError(f"message {message_id} has a from_id that is not a string")

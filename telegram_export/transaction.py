@@ -79,13 +79,10 @@ async def import_export(
 ) -> ImportResult:
     """Import one export file; `progress` gets the number of messages read so far.
 
-    Raises ExportFormatError (database unchanged) on anything that is not a readable export.
+    Raises ExportFormatError (database unchanged) on anything that is not a readable export; its
+    message does not repeat `path` (the caller names the file).
     """
     path = Path(path)
-    if path.is_dir():
-        raise ExportFormatError(f"{path} is a directory, not an export file")
-    if not path.is_file():
-        raise ExportFormatError(f"{path}: no such file")
     stored_owner = await kv.get_value(db, kv.OWNER_ID)
     reader = ReadAhead(path, owner_id, stored_owner, tuple(allowed_service_chats))
     added = rows = 0

@@ -46,6 +46,7 @@ class _Chat:
     id: int
     type: ChatType
     title: str
+    label: str  # how errors name it: the export's own id and name (message ids repeat across chats)
 
 
 def _optional_str(info: dict[str, Any], key: str) -> str | None:
@@ -139,7 +140,13 @@ class ExportWalker:
     def _personal_information(self, info: Any) -> None:
         if not isinstance(info, dict) or type(info.get("user_id")) is not int:
             raise ExportFormatError("personal_information has no integer user_id")
-        self.owner_id = checked_id(info["user_id"], "personal_information.user_id")
+        user_id = checked_id(info["user_id"], "personal_information.user_id")
+        if self.profile is not None and self.profile.id != user_id:
+            # A repeated key: the chats read so far were attributed to the first owner.
+            raise ExportFormatError(
+                f"two personal_information blocks name different owners ({self.profile.id} and {user_id})"
+            )
+        self.owner_id = user_id
         username = _optional_str(info, "username")
         self.profile = UserRow(
             self.owner_id, _optional_str(info, "first_name"), _optional_str(info, "last_name"),
@@ -201,13 +208,20 @@ class ExportWalker:
         if chat_type == "bot":
             self.bots.add(chat_id)
         self.chats[chat_id] = ChatRow(chat_id, chat_type, title)
-        return _Chat(chat_id, chat_type, title)
+        label = f"chat {export_id} {name!r}" if isinstance(name, str) and name else f"chat {export_id}"
+        return _Chat(chat_id, chat_type, title, label)
 
     def _messages(self, cursor: JsonCursor, chat: _Chat | None) -> Iterator[list[Params]]:
         owner_id = self._resolve_owner()
         if chat is None:
             cursor.skip()
             return
+        try:
+            yield from self._chat_messages(cursor, chat, owner_id)
+        except ExportFormatError as exc:
+            raise ExportFormatError(f"in {chat.label}: {exc}") from None
+
+    def _chat_messages(self, cursor: JsonCursor, chat: _Chat, owner_id: int) -> Iterator[list[Params]]:
         chat_id, batch, names = chat.id, self._batch, self.names
         parsed = service = media = unreadable = 0
         for message in cursor.values("messages"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -44,6 +45,15 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 async def db(settings: Settings) -> AsyncIterator[Database]:
     async with Database.open(settings.db_path) as database:
         yield database
+
+
+@pytest.fixture(autouse=True)
+def _restore_umask() -> Iterator[None]:
+    """The CLI sets the process umask to 077 (`cli.app`); give the next test the umask it had."""
+    before = os.umask(0o077)  # the only way to read it is to set it
+    os.umask(before)
+    yield
+    os.umask(before)
 
 
 @pytest.fixture(autouse=True)

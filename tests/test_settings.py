@@ -47,6 +47,17 @@ def test_environment_and_dotenv(settings: Settings, monkeypatch: pytest.MonkeyPa
     ({"TGTWIN_QUIET_HOURS": "late"}, "TGTWIN_QUIET_HOURS"),
     ({"TGTWIN_TEMPERATURE": "3"}, "TGTWIN_TEMPERATURE"),
     ({"TGTWIN_LOG_LEVEL": "LOUD"}, "TGTWIN_LOG_LEVEL"),
+    ({"TGTWIN_RETRAIN_CRON": "not a cron"}, "TGTWIN_RETRAIN_CRON: Value error, 'not a cron' is not a crontab line"),
+    ({"TGTWIN_RETRAIN_CRON": "61 4 * * *"}, "TGTWIN_RETRAIN_CRON"),
+    ({"TGTWIN_TIMEZONE": "Mars/Olympus"}, "TGTWIN_TIMEZONE: Value error, 'Mars/Olympus' is not an IANA time zone"),
+    ({"TGTWIN_TIMEZONE": "../../etc/passwd"}, "TGTWIN_TIMEZONE"),
+    ({"TGTWIN_DATA_DIR": ""}, "TGTWIN_DATA_DIR: Value error, is empty"),
+    ({"TGTWIN_DATA_DIR": "  "}, "TGTWIN_DATA_DIR: Value error, is empty"),
+    ({"TGTWIN_SESSION_NAME": "../x"}, "TGTWIN_SESSION_NAME: Value error, must be a plain file name"),
+    ({"TGTWIN_SESSION_NAME": "sub/x"}, "TGTWIN_SESSION_NAME"),
+    ({"TGTWIN_SESSION_NAME": "a\\b"}, "TGTWIN_SESSION_NAME"),
+    ({"TGTWIN_SESSION_NAME": ".."}, "TGTWIN_SESSION_NAME"),
+    ({"TGTWIN_SESSION_NAME": ""}, "TGTWIN_SESSION_NAME"),
 ])
 def test_invalid_settings_name_the_variable(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], needle: str
@@ -57,6 +68,15 @@ def test_invalid_settings_name_the_variable(
         load_settings()
     message = str(caught.value)
     assert needle in message and message.startswith("invalid settings:") and "\n" not in message
+
+
+def test_plain_names_zones_and_crontabs_are_taken(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TGTWIN_SESSION_NAME", "work-2.backup")
+    monkeypatch.setenv("TGTWIN_TIMEZONE", "Europe/Berlin")
+    monkeypatch.setenv("TGTWIN_RETRAIN_CRON", " 0 4 * * mon-fri ")
+    loaded = load_settings()
+    assert loaded.session_path == loaded.data_dir / "work-2.backup.session"
+    assert (loaded.timezone, loaded.retrain_cron) == ("Europe/Berlin", "0 4 * * mon-fri")
 
 
 def test_cli_reports_bad_settings_in_one_line_with_exit_2(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,3 +102,5 @@ def test_env_example_documents_every_field_and_is_current() -> None:
         assert f"# TGTWIN_{name.upper()}=" in text
     table = doc.render_markdown()
     assert table.count("\n") == len(Settings.model_fields) + 2
+    configuration = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert configuration == doc.render_config_doc(), "run: python scripts/settings_doc.py"

@@ -67,9 +67,11 @@ class TrainConfig:
     max_length: int = 512
     """Longest example in tokens (context is cut from the left, the reply is kept); also the packed length."""
     packing: bool = True
-    """Pack examples into `max_length` bins, padding-free (trl BFD): every token in a batch is real,
-    and attention stays inside each example (position ids restart per example). False = padded
-    batches of similar length (length grouping), which measured ~4x faster on CPU (see presets)."""
+    """Benches calling `fit` directly (`bench/train_bench.py`): pack examples into `max_length` bins,
+    padding-free (trl BFD), vs. padded batches of similar length, which measured ~4x faster on CPU.
+    Runs never pack: they train their sequences in coverage order (`training.curriculum`), and a
+    packed bin mixes sequences from all over the run, so a run cut by its budget could not tell
+    which turns it has learned."""
     gradient_checkpointing: bool = False
     """Trade compute for memory (needed for 7-8B models on one GPU)."""
     bf16: bool = False
@@ -98,12 +100,20 @@ class TrainConfig:
     """DPO beta: how far the adapter may move from its SFT self (higher = stays closer)."""
     preference_learning_rate: float = 5e-5
     """DPO learning rate; lower than SFT's, since the stage only nudges an already trained adapter."""
+    fresh: bool = False
+    """Start from the base model instead of continuing the adapter of the last run (or the served
+    one). `main.py train --fresh` and `TGTWIN_TRAIN_FRESH=1` set it for one run or for all."""
+    replay_share: float = 0.2
+    """Share of a continuing run's sequences that replay turns its adapter has learned already,
+    mixed in evenly with the new ones, so old turns are not forgotten while the rest of a long
+    history is learned (~20 %: a run still spends most of its budget on what it has not seen)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Free-form hints for other runners (e.g. accelerate launch settings); not read by the trainer."""
 
     def __post_init__(self) -> None:
         checks = [
             (self.lora_r > 0, "lora_r must be > 0"),
+            (0 <= self.replay_share < 1, "replay_share must be in [0, 1)"),
             (self.lora_alpha > 0, "lora_alpha must be > 0"),
             (0 <= self.lora_dropout < 1, "lora_dropout must be in [0, 1)"),
             (self.epochs > 0 or self.max_steps > 0, "set epochs > 0 or max_steps > 0"),

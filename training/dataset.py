@@ -8,12 +8,18 @@ Every owner turn becomes an example — also the last one of a session and one t
 session (marked `owner_initiated`, with no context) — so no owner reply is lost, unlike the
 original project, which dropped each session's final exchange. Examples (one owner turn and its
 context) are what evaluation scores and generates for; training itself reads whole sessions
-(`BuiltDataset.conversations`, encoded by `training.sequences`): each chat's sessions up to its
-first held-out owner turn, a turn with a blocked word cut out (the session splits around it).
+(`BuiltDataset.conversations`, encoded by `training.sequences`), a turn with a blocked word cut out
+(the session splits around it).
+
+The held-out split is by session and stays put (`heldout_session`): a stable hash of the chat and
+the session's first message decides, so runs months apart are evaluated on the same turns, and
+new history adds sessions to both sides without moving an existing one. A whole session goes to
+one side, so no held-out reply ever appears in a training sequence, not even as context.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -35,6 +41,7 @@ from training.sequences import Conversation
 Split = Literal["train", "heldout"]
 GROUP_TYPES = ("group", "supergroup")  # chats whose training is opted into by `train_groups`
 HELDOUT_FRACTION = 0.1
+"""Share of sessions held out for evaluation (by hash, so about this share of owner turns too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +156,7 @@ class BuiltDataset:
     examples: list[DialogueExample]
     stats: DatasetStats
     conversations: list[Conversation] = field(default_factory=list)
-    """The training sessions (before each chat's held-out turns), for whole-conversation rows."""
+    """The training sessions (held-out ones never), for whole-conversation rows."""
 
     @property
     def train(self) -> list[DialogueExample]:
@@ -208,18 +215,25 @@ def _is_blocked(example: DialogueExample, blocked_words: Sequence[str]) -> bool:
 
 
 def heldout_count(n: int, fraction: float = HELDOUT_FRACTION) -> int:
-    """How many of a chat's `n` examples (the most recent) are held out: `fraction` rounded up, but
-    none for a chat with a single example (it would leave nothing to learn from that contact)."""
+    """How many of `n` items in time order (the most recent) a time split holds out: `fraction`
+    rounded up, but none of a single one (the preference stage splits its pairs so)."""
     if n < 2:
         return 0
     return min(n - 1, math.ceil(n * fraction))
 
 
-def split_by_time(examples: Sequence[DialogueExample], fraction: float) -> list[DialogueExample]:
-    """Mark the most recent `fraction` of one chat's examples `heldout` (in date order)."""
-    ordered = sorted(examples, key=lambda e: e.date)
-    cut = len(ordered) - heldout_count(len(ordered), fraction)
-    return [replace(e, split="train" if i < cut else "heldout") for i, e in enumerate(ordered)]
+def heldout_session(chat_id: int, first_message_id: int | None, fraction: float = HELDOUT_FRACTION) -> bool:
+    """Whether a session is held out: a stable hash of (chat, the session's first message id) falls
+    below `fraction`. Not a position or a shuffle of today's data, so new messages (a session going
+    on, new sessions, new chats) never move a session across sides. The exceptions: an older
+    message stored later just before a session (within the session gap: a harvest reaching further
+    back) or one filling the gap between two sessions (they merge; the later part takes the earlier
+    part's side), and deleting a session's first message: the session is keyed anew. Turns not
+    read from storage (no id) always train."""
+    if first_message_id is None:
+        return False
+    digest = hashlib.sha256(f"{chat_id}:{first_message_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") < fraction * 2**64
 
 
 def build_chat_examples(
@@ -230,24 +244,26 @@ def build_chat_examples(
     if options.redact_pii:
         sessions = redact_sessions(sessions, stats.redactions)
     header = chat_header(history.chat, options.relationship_auto_use)
-    examples = []
+    chat_id = history.chat.id
+    examples: list[DialogueExample] = []
+    conversations: list[Conversation] = []
     for session in sessions:
-        for example in session_examples(history.chat.id, header, session, options.context_turns):
+        split: Split = "heldout" if heldout_session(chat_id, session[0].message_id, options.heldout_fraction) else "train"
+        for example in session_examples(chat_id, header, session, options.context_turns):
             if options.blocked_words and _is_blocked(example, options.blocked_words):
                 stats.blocked += 1
                 continue
-            examples.append(example)
-    examples = split_by_time(examples, options.heldout_fraction)
-    heldout = {id(e.reply) for e in examples if e.split == "heldout"}
-    return examples, training_conversations(history.chat.id, header, sessions, heldout, options.blocked_words)
+            examples.append(replace(example, split=split))
+        if split == "train":
+            conversations.extend(session_conversations(chat_id, header, session, options.blocked_words))
+    return examples, conversations
 
 
-def training_conversations(
-    chat_id: int, header: Dialogue, sessions: Sequence[Sequence[Turn]], heldout: set[int],
-    blocked_words: Sequence[str] = (),
+def session_conversations(
+    chat_id: int, header: Dialogue, session: Sequence[Turn], blocked_words: Sequence[str] = ()
 ) -> list[Conversation]:
-    """Sessions in time order up to the first held-out owner turn (`heldout` holds `id()`s of the
-    held-out reply turns: the most recent ones), without turns that hold a blocked word."""
+    """A training session as conversations: split around turns that hold a blocked word (those are
+    cut out), each part kept if it has an owner turn."""
     out: list[Conversation] = []
     current: list[Turn] = []
 
@@ -256,16 +272,12 @@ def training_conversations(
             out.append(Conversation(chat_id, replace(header, turns=tuple(current))))
         current.clear()
 
-    for session in sessions:
-        for turn in session:
-            if id(turn) in heldout:
-                close()
-                return out
-            if blocked_words and contains_blocked(turn.text, blocked_words):
-                close()
-                continue
-            current.append(turn)
-        close()
+    for turn in session:
+        if blocked_words and contains_blocked(turn.text, blocked_words):
+            close()
+            continue
+        current.append(turn)
+    close()
     return out
 
 

@@ -34,6 +34,7 @@ class RecordingEngine:
 
     def __init__(self, inner: Any) -> None:
         self.inner, self.tokenizer = inner, inner.tokenizer
+        self.context_window: int = inner.context_window
         self.sampled: list[list[str]] = []
 
     def sample(self, fmt: Any, dialogue: Dialogue, gen: Any, n: int,

@@ -2,9 +2,10 @@
 owner's replies), packed padding-free batches, an optional time budget, resumable checkpoints.
 
 `fit(model, tokenizer, rows, config, output_dir)` returns the peft model and a `FitResult`;
-`training.run` calls it from `train_adapter` (every process of a run), and the benches call it
-directly. Checkpoints live under `data/checkpoints/<preset>-<digest of preset, base and rows>`, so a
-rerun of the same data resumes and a changed one starts afresh.
+`training.continual.train_adapter` calls it (every process of a run) with `ordered=True` and the
+adapter the run continues, and the benches call it directly. Checkpoints live under
+`data/checkpoints/<preset>-<digest of preset, base, adapter continued and rows>`, so a rerun of the
+same data resumes and a changed one starts afresh.
 """
 
 from __future__ import annotations
@@ -64,10 +65,13 @@ class FitResult:
 
 
 
-def checkpoint_dir(settings: Settings, config: TrainConfig, base_spec: str, rows: list[dict[str, list[int]]]) -> Path:
-    """Checkpoints of one (preset, base, data) combination: a rerun of the same data resumes from them."""
+def checkpoint_dir(
+    settings: Settings, config: TrainConfig, base_spec: str, rows: list[dict[str, list[int]]], parent: str | None = None
+) -> Path:
+    """Checkpoints of one (preset, base, adapter continued, data) combination: a rerun of the same
+    data resumes from them."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([config.as_dict(), base_spec], sort_keys=True, default=str).encode())
+    digest.update(json.dumps([config.as_dict(), base_spec, parent], sort_keys=True, default=str).encode())
     for row in rows:
         digest.update(json.dumps(row["input_ids"]).encode())
     return settings.data_dir / "checkpoints" / f"{config.name}-{digest.hexdigest()[:12]}"
@@ -100,16 +104,19 @@ def lora_config(config: TrainConfig, num_layers: int | None = None) -> Any:
 
 
 def sft_config(
-    config: TrainConfig, output_dir: Path, cuda: bool, *, packing: bool | None = None, group_by_length: bool | None = None
+    config: TrainConfig, output_dir: Path, cuda: bool, *, packing: bool | None = None,
+    group_by_length: bool | None = None, ordered: bool = False,
 ) -> Any:
     """trl 1.16 `SFTConfig` from our config. Pre-tokenised rows carry `labels` (-100 outside the
     owner's reply), which trl keeps as they are; with packing it packs them best-fit-decreasing and
-    runs padding-free (position ids restart per example, so attention never crosses examples)."""
+    runs padding-free (position ids restart per example, so attention never crosses examples).
+    `ordered`: the rows are in the order to train them (unpacked, not shuffled)."""
     from trl import SFTConfig
 
-    packing = config.packing if packing is None else packing
+    packing = False if ordered else (config.packing if packing is None else packing)
     # Without packing, batch examples of similar length (less padding than random order).
     group_by_length = not packing if group_by_length is None else group_by_length
+    sampling = "sequential" if ordered else ("group_by_length" if group_by_length else "random")
     return SFTConfig(
         **trainer_arguments(config, output_dir, cuda),
         num_train_epochs=config.epochs,
@@ -122,7 +129,7 @@ def sft_config(
         packing=packing,
         packing_strategy="bfd",
         pad_to_multiple_of=None,
-        train_sampling_strategy="group_by_length" if group_by_length else "random",
+        train_sampling_strategy=sampling,
     )
 
 
@@ -158,9 +165,15 @@ def fit(
     *,
     packing: bool | None = None,
     group_by_length: bool | None = None,
+    ordered: bool = False,
+    adapter: Path | None = None,
 ) -> tuple[Any, FitResult]:
     """LoRA-fine-tune `model` on `rows`; returns the peft model and what was measured. Resumes from
-    the newest checkpoint in `output_dir` if an earlier run of the same data was interrupted."""
+    the newest checkpoint in `output_dir` if an earlier run of the same data was interrupted.
+
+    `ordered`: train the rows in the given order, unpacked and unshuffled (what continual runs
+    account coverage by: `training.curriculum`). `adapter`: continue training this saved LoRA
+    adapter (its own shape) instead of a new one from the preset."""
     import torch
     from datasets import Dataset
     from transformers import TrainerCallback
@@ -189,12 +202,19 @@ def fit(
 
     dataset = Dataset.from_list(rows)
     cuda = torch.cuda.is_available()
+    peft_config = None
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
+    else:
+        peft_config = lora_config(config, getattr(model.config.get_text_config(), "num_hidden_layers", None))
     trainer = CountingTrainer(
         model=model,
-        args=sft_config(config, output_dir, cuda, packing=packing, group_by_length=group_by_length),
+        args=sft_config(config, output_dir, cuda, packing=packing, group_by_length=group_by_length, ordered=ordered),
         train_dataset=dataset,
         processing_class=tokenizer,
-        peft_config=lora_config(config, getattr(model.config.get_text_config(), "num_hidden_layers", None)),
+        peft_config=peft_config,
         callbacks=[Progress()],
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through `on_step` and the log instead

@@ -17,9 +17,9 @@ rows through `storage` and count pairs for the status.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from model.dialogue import (
     Dialogue,
@@ -45,6 +45,9 @@ OWN_REPLY_WINDOW_SECONDS = 30 * 60
 # Messages read before a draft to rebuild its context (K turns of several messages each), the same
 # budget live replies use (`bot.context.ROWS_PER_TURN`).
 CONTEXT_ROWS_PER_TURN = 8
+# Drafts of one chat whose windows are read at once: one read instead of two per draft (10,000
+# drafts took 12 s as 20,000 reads), while the rows held stay bounded by this many drafts' span.
+DRAFTS_PER_READ = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,11 +214,24 @@ def pair_from_draft(item: DraftWithMessages, options: PairOptions) -> Preference
 
 def build_preference_pairs(items: Iterable[DraftWithMessages], options: PairOptions) -> list[PreferencePair]:
     """Every draft's preference, oldest first."""
-    pairs = [p for p in (pair_from_draft(item, options) for item in items) if p is not None]
+    return _oldest_first([p for p in (pair_from_draft(item, options) for item in items) if p is not None])
+
+
+def _oldest_first(pairs: Iterable[PreferencePair]) -> list[PreferencePair]:
     return sorted(pairs, key=lambda p: (p.date, p.draft_id))
 
 
-def count_pairs(pairs: Sequence[PreferencePair], used_draft_ids: set[int]) -> PreferencePairCounts:
+class CountedPair(Protocol):
+    """What counting needs of a pair (a `PreferencePair`, or a cache's note of one)."""
+
+    @property
+    def draft_id(self) -> int: ...
+
+    @property
+    def kind(self) -> PairKind: ...
+
+
+def count_pairs(pairs: Sequence[CountedPair], used_draft_ids: set[int]) -> PreferencePairCounts:
     return PreferencePairCounts(
         total=len(pairs),
         unused=sum(p.draft_id not in used_draft_ids for p in pairs),
@@ -226,30 +242,40 @@ def count_pairs(pairs: Sequence[PreferencePair], used_draft_ids: set[int]) -> Pr
 
 # ---------------------------------------------------------------------- readers
 
-async def load_preference_pairs(db: Any, settings: Any) -> list[PreferencePair]:
-    """Rebuild every preference pair from stored drafts and messages."""
+async def draft_items(db: Any, options: PairOptions, drafts: Sequence[Draft]) -> AsyncIterator[list[DraftWithMessages]]:
+    """`drafts` with their chat and the messages around each (`storage.preference.messages_around`),
+    read per chat, `DRAFTS_PER_READ` drafts at a time (one read for many windows, not two per draft)
+    and yielded a read at a time (a caller on the event loop builds pairs between reads, never all
+    at once). Drafts of chats that are not stored or not used for training are left out."""
     from storage import chats as chat_queries
     from storage import preference as preference_queries
-    from storage.errors import NotFound
+
+    chats = await chat_queries.chats_by_id(db, {d.chat_id for d in drafts})
+    rows, after = options.context_turns * CONTEXT_ROWS_PER_TURN, options.own_reply_window_seconds
+    by_chat: dict[int, list[Draft]] = {}
+    for draft in drafts:
+        chat = chats.get(draft.chat_id)
+        if chat is not None and chat_allowed(chat, options.train_groups):
+            by_chat.setdefault(draft.chat_id, []).append(draft)
+    for chat_id, chat_drafts in by_chat.items():
+        chat_drafts.sort(key=lambda d: (d.created_at, d.id))
+        for start in range(0, len(chat_drafts), DRAFTS_PER_READ):
+            part = chat_drafts[start:start + DRAFTS_PER_READ]
+            since = await preference_queries.window_start(db, chat_id, part[0].created_at, rows)
+            messages = await preference_queries.live_messages_dated(db, chat_id, since, part[-1].created_at + after)
+            yield [DraftWithMessages(d, chats[chat_id], preference_queries.messages_around(messages, d.created_at, rows, after))
+                   for d in part]
+
+
+async def load_preference_pairs(db: Any, settings: Any) -> list[PreferencePair]:
+    """Rebuild every preference pair from stored drafts and messages."""
+    from storage import preference as preference_queries
 
     options = PairOptions.from_settings(settings)
-    rows = options.context_turns * CONTEXT_ROWS_PER_TURN
-    chats: dict[int, ChatRow | None] = {}
-    items = []
-    for draft in await preference_queries.drafts_for_pairs(db):
-        if draft.chat_id not in chats:
-            try:
-                chats[draft.chat_id] = await chat_queries.get_chat(db, draft.chat_id)
-            except NotFound:
-                chats[draft.chat_id] = None
-        chat = chats[draft.chat_id]
-        if chat is None or not chat_allowed(chat, options.train_groups):
-            continue
-        messages = await preference_queries.messages_around(
-            db, draft.chat_id, draft.created_at, rows, options.own_reply_window_seconds
-        )
-        items.append(DraftWithMessages(draft, chat, messages))
-    return build_preference_pairs(items, options)
+    pairs: list[PreferencePair] = []
+    async for items in draft_items(db, options, await preference_queries.drafts_for_pairs(db)):
+        pairs += build_preference_pairs(items, options)
+    return _oldest_first(pairs)
 
 
 async def preference_pair_counts(db: Any, settings: Any) -> PreferencePairCounts:

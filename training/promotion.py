@@ -5,19 +5,29 @@ served now by the configured margin, and (`decide`) its voice is not worse than 
 blind judge tells it from the owner no more easily, its style is no further from the owner's (each
 beyond a margin), and it ranks the owner's real reply first no less often (hits@1). A figure that
 could not be measured on either side (too few generated replies) does not block, and the reason
-says it was not judged. `promote_adapter`/`rollback_adapter` record the change in
-storage and tell the live model to swap (the CLI passes no model; the next start serves it).
+says it was not judged.
+
+`promote_adapter`/`rollback_adapter` are the one way what is served changes: the model swaps, then
+storage records it. A process that serves no model (the CLI) records through `ServedElsewhere`,
+and a running server's `PromotionWatcher` swaps to the record within seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from services import ReplyModel
 from storage import Database
 from storage import training as training_queries
+
+log = logging.getLogger(__name__)
+
+WATCH_INTERVAL_S = 2.0
+"""How often a running server looks for a promotion another process recorded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,26 +139,117 @@ def decide_promotion(
     )
 
 
-async def promote_adapter(db: Database, model: ReplyModel | None, adapter_id: str, reason: str) -> training_queries.Adapter:
-    """Serve `adapter_id` from now on (storage.NotFound if unknown). The live model swaps first, so a
-    swap that fails (e.g. a missing directory) leaves the record unchanged."""
+class ServesAdapters(Protocol):
+    """What a promotion swaps: the live model (`services.ReplyModel`), or `ServedElsewhere`."""
+
+    async def swap_adapter(self, adapter_dir: str | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServedElsewhere:
+    """The model to swap in a process that serves none (the CLI, a training worker whose server is
+    gone): it refuses what no server on `base_model` could load (`model.service.AdapterError`), and
+    leaves the swap to a running server, whose `PromotionWatcher` sees the record."""
+
+    base_model: str
+
+    async def swap_adapter(self, adapter_dir: str | None) -> None:
+        from model.service import check_adapter
+
+        if adapter_dir is not None:
+            check_adapter(adapter_dir, self.base_model)
+
+
+async def promote_adapter(db: Database, model: ServesAdapters, adapter_id: str, reason: str) -> training_queries.Adapter:
+    """Serve `adapter_id` from now on (storage.NotFound if unknown): the one promote path. The model
+    swaps first and the record follows, so a swap that fails (a missing directory, another base)
+    leaves the record as it was: storage never names an adapter the model could not load."""
     adapter = await training_queries.get_adapter(db, adapter_id)
-    if model is not None:
-        await model.swap_adapter(adapter.path)
+    await model.swap_adapter(adapter.path)
     await training_queries.promote(db, adapter_id, reason)
     return adapter
 
 
-async def rollback_adapter(db: Database, model: ReplyModel | None) -> training_queries.Adapter | None:
+async def promote_run_adapter(db: Database, model: ServesAdapters, run_id: int, adapter_id: str,
+                              decision: PromotionDecision) -> training_queries.Adapter:
+    """`promote_adapter` for the adapter of run `run_id`, which its gate decided to promote."""
+    return await promote_adapter(db, model, adapter_id, f"run {run_id}: {decision.reason}")
+
+
+async def rollback_adapter(db: Database, model: ServesAdapters) -> training_queries.Adapter | None:
     """Serve what was promoted before the current adapter (None = the base model);
-    storage.InvalidValue when nothing was ever promoted. If the live model cannot load it, the
-    record is put back, so storage and what is served never disagree."""
-    current = await training_queries.promoted_adapter(db)
-    previous = await training_queries.rollback(db)
-    if model is not None:
-        try:
-            await model.swap_adapter(None if previous is None else previous.path)
-        except Exception:
-            await training_queries.promote(db, None if current is None else current.id, "rollback undone: the model could not load it")
-            raise
+    storage.InvalidValue when nothing was ever promoted. Swap first, then record, like
+    `promote_adapter`."""
+    target = await training_queries.rollback_target(db)
+    previous = target.previous
+    await model.swap_adapter(None if previous is None else previous.path)
+    await training_queries.promote(db, None if previous is None else previous.id, f"rollback from {target.current}")
     return previous
+
+
+class PromotionWatcher:
+    """Keeps a running server's model on the adapter storage says is promoted when another process
+    changed it (`tgtwin promote`/`rollback`/`train`, or a worker whose server was restarted): looks
+    every `interval_s` and swaps. If the model cannot load it, the record is put back to what is
+    served, so storage and the served model agree again (the reason says why).
+
+    Promotions made in this process swap before they record, so when the watcher sees them the model
+    already serves them and it does nothing. `async with PromotionWatcher(db, model):`."""
+
+    def __init__(self, db: Database, model: ReplyModel, interval_s: float = WATCH_INTERVAL_S) -> None:
+        self.db, self.model, self.interval_s = db, model, interval_s
+        self._seen: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> PromotionWatcher:
+        self._seen = await _promoted_id(self.db)  # what the server was started with
+        self._task = asyncio.create_task(self._watch(), name="promotion-watcher")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.check()
+            except Exception:  # a locked database, a model error: look again next time
+                log.exception("checking the promoted adapter failed")
+
+    async def check(self) -> None:
+        """One look: swap to a promotion recorded since the last one, or undo it."""
+        promoted = await training_queries.promoted_adapter(self.db)
+        wanted_id, wanted = (promoted.id, promoted.path) if promoted else (None, None)
+        if wanted_id == self._seen:
+            return
+        status = self.model.status()
+        if status.state != "ready":
+            return  # still loading: swap once it is
+        if status.adapter_path != wanted:
+            try:
+                await self.model.swap_adapter(wanted)
+            except Exception as exc:
+                self._seen = await self._undo(wanted_id, status.adapter_path, exc)
+                return
+            log.info("now serving %s (promoted by another process)", wanted_id or "the base model")
+        self._seen = wanted_id
+
+    async def _undo(self, wanted_id: str | None, served_path: str | None, exc: Exception) -> str | None:
+        served = next((a for a in await training_queries.list_adapters(self.db) if a.path == served_path), None)
+        served_id = served.id if served else None
+        async with self.db.atomic():
+            if await _promoted_id(self.db) == wanted_id:  # nobody promoted anything else meanwhile
+                await training_queries.promote(
+                    self.db, served_id, f"promotion of {wanted_id or 'the base model'} undone: the model could not "
+                    f"load it ({type(exc).__name__}: {exc})"[:500])
+        log.warning("promotion of %s undone: the model could not load it (%s); still serving %s",
+                    wanted_id, type(exc).__name__, served_id or "the base model")
+        return served_id
+
+
+async def _promoted_id(db: Database) -> str | None:
+    adapter = await training_queries.promoted_adapter(db)
+    return None if adapter is None else adapter.id

@@ -222,6 +222,9 @@ class RunReport:
     """The preference stage (`training.preference.PreferenceStageResult.as_dict()`: ran, reason,
     pairs_train, pairs_heldout, accuracy_before, accuracy_after, steps, seconds, final_loss);
     None in records from before the stage existed."""
+    coverage: Json | None = None
+    """What the run continued from and learned, and its adapter's coverage
+    (`training.continual.RunLearning.as_dict()`); None in records from before continual training."""
 
     def with_promotion(self, decision: PromotionDecision) -> RunReport:
         return replace(self, promotion=decision)
@@ -232,6 +235,7 @@ class RunReport:
             "data": self.data, "fit": self.fit, "evaluation": self.evaluation.to_json(),
             "promotion": self.promotion.as_dict() if self.promotion else None,
             "world_size": self.world_size, "sequences": self.sequences, "preference": self.preference,
+            "coverage": self.coverage,
         }
 
     @classmethod
@@ -243,7 +247,7 @@ class RunReport:
             evaluation=EvaluationReport.from_json(data.get("evaluation") or {}),
             promotion=PromotionDecision.from_json(promotion) if promotion else None,
             world_size=int(data.get("world_size") or 1), sequences=data.get("sequences") or {},
-            preference=data.get("preference"),
+            preference=data.get("preference"), coverage=data.get("coverage"),
         )
 
     def cost(self) -> Json:
@@ -275,17 +279,21 @@ class RunReport:
             "run_id": self.run_id, "created_at": created_at, "data": self.data,
             "metrics": {**self.adapter_metrics(), "style": self.evaluation.to_json()["style"]},
             "promotion": self.promotion.as_dict() if self.promotion else None,
-            "preference": self.preference,
+            "preference": self.preference, "coverage": self.coverage,
         }
 
 
 def eval_json(adapter_id: str, report: Json | None, metrics: Json) -> Json:
     """`main.py eval --json`: one object for an adapter, from its run's report (or, without one, the
-    figures its adapter row kept)."""
+    figures its adapter row kept). `world_size` is None where the report does not record it (an
+    adapter without a run, a run from before it was recorded)."""
     run = RunReport.from_json(report) if report else None
     evaluation = run.evaluation if run else EvaluationReport(0, 0, PerModel.from_json(metrics.get("perplexity")),
                                                              PerModel.from_json(metrics.get("hits_at_1")))
     promotion = run.promotion.as_dict() if run and run.promotion else None
     preference = run.preference if run else None
+    coverage = run.coverage if run else None
     return {"adapter": adapter_id, **evaluation.summary(), "cost": run.cost() if run else None,
-            "promotion": promotion, "preference": preference}
+            "promotion": promotion, "preference": preference,
+            "world_size": run.world_size if run and report and "world_size" in report else None,
+            "coverage": coverage}

@@ -3,24 +3,31 @@ the schedule: `run_training(settings, preset=..., trigger=...)`.
 
 Three layers, litgpt-style:
 - `run_training` (setup): config, run row, failure recording;
-- `main`: dataset and preference pairs → base model → `fit` (training/fit.py) → preference stage
-  (training/preference.py) → evaluation → adapter directory → gate → promotion;
+- `main`: dataset, preference pairs and where to start (training/continual.py: the adapter to
+  continue) → base model → `fit` (training/fit.py) → preference stage (training/preference.py) →
+  evaluation → adapter directory → gate → promotion, with what the run learned (coverage);
 - `_finish`: save, evaluate, gate, version and promote (main process only).
 
 The adapter is written to a temporary directory and renamed into place only when complete, and it
 is promoted (the only step that changes what is served) last: a failed or killed run leaves a
-temporary directory at most, never a half adapter in the list or a changed served model.
+temporary directory at most, never a half adapter in the list or a changed served model. Under a
+server (the controller's worker) the run only records the gate's decision and the server promotes
+(swap, then record); the CLI's run records the promotion itself and a running server swaps to it.
+
+A run holds the run lock (`training.run_lock`) while it trains: taken here when this call creates
+the run row, by the controller (and handed to its worker) otherwise. Its adapter directory and
+checkpoints are private (0700).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,35 +35,36 @@ from settings import Settings
 from storage import Database, dataset_queries
 from storage import preference as preference_queries
 from storage import training as training_queries
+from storage.db import make_private_dir
 from training import distributed
 from training.config import TrainConfig, load_preset
+from training.continual import (
+    ContinualStart,
+    TrainedAdapter,
+    plan_start,
+    record_learning,
+    run_learning,
+    train_adapter,
+)
 from training.dataset import BuiltDataset, load_dataset
 from training.distributed import Rank
+from training.errors import NoTrainingData, PeerFailed, TrainingError
 from training.evaluate import EvalInputs, EvalSetup, Reference, evaluate_adapter, lexicon_for
-from training.fit import FitResult, checkpoint_dir, clear_checkpoints, fit
+from training.fit import clear_checkpoints
 from training.preference import PreferenceStageResult, run_preference_stage
 from training.preference_pairs import PreferencePair, load_preference_pairs
-from training.promotion import Margins, PromotionDecision, Scores, decide
-from training.reconcile import record_run_process
+from training.promotion import Margins, PromotionDecision, Scores, ServedElsewhere, decide, promote_run_adapter
+from training.reconcile import forget_run_process, pid_alive, record_run_process
 from training.report import EvaluationReport, RunReport
-from training.sequences import SequenceStats, encode_conversations
+from training.run_lock import hold_run_lock
+from training.serving_exports import export_for_serving, prune_exports
 
 log = logging.getLogger(__name__)
 
 SINGLE_PROCESS = Rank()
 TRAIN_PROGRESS_SHARE = 0.85  # progress 0..0.85 is training; evaluation fills the rest
 
-
-class TrainingError(RuntimeError):
-    """A run could not train (e.g. no examples)."""
-
-
-class NoTrainingData(TrainingError):
-    """The dataset has no training examples (import or harvest some chats first)."""
-
-
-class PeerFailed(TrainingError):
-    """(On a non-main process of a multi-process run) the main process failed; it recorded why."""
+__all__ = ["NoTrainingData", "PeerFailed", "RunResult", "TrainingError", "run_training"]
 
 
 @dataclass(slots=True)
@@ -77,30 +85,39 @@ async def run_training(
     trigger: str = "cli",
     run_id: int | None = None,
     overrides: dict[str, Any] | None = None,
+    server_pid: int | None = None,
 ) -> RunResult:
-    """Train, evaluate, version and gate one adapter. Creates the run row unless `run_id` is given
-    (the controller creates it); any failure marks the run failed and is re-raised.
+    """Train, evaluate, version and gate one adapter. Creates the run row, holding the run lock
+    (`training.run_lock.RunAlreadyRunning` while another run holds it), unless `run_id` is given
+    (the controller created it and holds the lock for this process); any failure marks the run
+    failed and is re-raised. `server_pid`: the server that promotes the adapter after this run
+    (see `_finish`); None = this call records the promotion.
 
     Rank-aware (see training/distributed.py): started N times by torchrun / accelerate, the main
     process does all of the above and the others only train (the preference stage runs in
     single-process runs only, see `prefer`); every process returns the same result or raises
     (`PeerFailed` on the others when the main process failed)."""
-    from_settings = {"preference_min_pairs": settings.preference_min_pairs} if settings.preference_min_pairs else {}
+    from_settings: dict[str, Any] = {"preference_min_pairs": settings.preference_min_pairs} if settings.preference_min_pairs else {}
+    if settings.train_fresh:
+        from_settings["fresh"] = True
     config = load_preset(preset or settings.training_preset).with_overrides(**from_settings, **(overrides or {}))
     rank = distributed.current_rank()
     distributed.setup(rank)
     try:
         if not rank.is_main:
             return await follow(settings, config, rank)
-        async with Database.open(settings.db_path) as db:
+        async with Database.open(settings.db_path) as db, contextlib.AsyncExitStack() as held:
             if run_id is None:
+                lock = held.enter_context(hold_run_lock(settings))
                 owner_messages = await dataset_queries.owner_message_count(db)
                 run_id = (await training_queries.create_run(db, trigger, config.name, owner_messages)).id
+                lock.note(run_id)
             else:
                 await training_queries.update_run(db, run_id, status="running")
             record_run_process(settings, run_id)
+            held.callback(forget_run_process, settings, run_id)
             try:
-                return await main(settings, db, run_id, config, rank)
+                return await main(settings, db, run_id, config, rank, server_pid)
             except BaseException as exc:
                 error = distributed.stop_reason() or f"{type(exc).__name__}: {exc}"
                 await training_queries.update_run(db, run_id, status="failed", error=error[:2000])
@@ -147,11 +164,14 @@ class RunPlan:
     dataset: BuiltDataset
     reference: Reference | None
     pairs: tuple[PreferencePair, ...] = ()
-    """The owner's preference pairs (every one: each run trains a fresh adapter, which must learn
-    them all again); the preference stage decides whether they are enough to run."""
+    """The owner's preference pairs (every one: the stage runs on the new adapter's SFT weights);
+    the preference stage decides whether they are enough to run."""
+    start: ContinualStart = field(default_factory=lambda: ContinualStart.base("fresh start"))
+    """The adapter the run continues and what it has learned (`training.continual.plan_start`)."""
 
 
-async def main(settings: Settings, db: Database, run_id: int, config: TrainConfig, rank: Rank = SINGLE_PROCESS) -> RunResult:
+async def main(settings: Settings, db: Database, run_id: int, config: TrainConfig, rank: Rank = SINGLE_PROCESS,
+               server_pid: int | None = None) -> RunResult:
     """The main process's part of a run. Failures before and after training are shared with the
     other processes (they wait at `share`); one during training ends this process, and the launcher
     stops the others (they are inside the trainer's collectives)."""
@@ -168,12 +188,12 @@ async def main(settings: Settings, db: Database, run_id: int, config: TrainConfi
              run_id, dataset.stats.train, dataset.stats.heldout, dataset.stats.chats, plan.base_spec, config.name,
              rank.world_size)
     try:
-        trained = await asyncio.to_thread(train_adapter, settings, config, plan.base_spec, dataset, recorder)
+        trained = await asyncio.to_thread(train_adapter, settings, config, plan.base_spec, dataset, plan.start, recorder)
     except BaseException:
         await recorder.flush()
         raise
     try:
-        result = await _finish(settings, db, config, plan, trained, staging, recorder, rank)
+        result = await _finish(settings, db, config, plan, trained, staging, recorder, rank, server_pid)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)  # checkpoints stay, so a rerun resumes
         if not isinstance(exc, distributed.Terminated):
@@ -191,15 +211,18 @@ async def _plan(settings: Settings, db: Database, run_id: int, config: TrainConf
     reference = await _served_reference(db, base_spec)
     adapter_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-r{run_id}"
     pairs = tuple(await load_preference_pairs(db, settings))
-    return RunPlan(run_id, adapter_id, base_spec, dataset, reference, pairs)
+    start = await plan_start(db, settings, config, base_spec)
+    return RunPlan(run_id, adapter_id, base_spec, dataset, reference, pairs, start)
 
 
 async def _finish(
     settings: Settings, db: Database, config: TrainConfig, plan: RunPlan, trained: TrainedAdapter,
-    staging: Path, recorder: RunRecorder, rank: Rank,
+    staging: Path, recorder: RunRecorder, rank: Rank, server_pid: int | None,
 ) -> RunResult:
     """Main process only: the preference stage, then save, evaluate, gate, version and promote the
-    trained adapter (and mark the pairs the stage used)."""
+    trained adapter (and mark the pairs the stage used). The promotion is recorded here unless the
+    server `server_pid` is alive to do it: it swaps its model first, then records (the controller);
+    a worker whose server is gone records it for the next server."""
     run_id, base_spec = plan.run_id, plan.base_spec
     try:
         stage = await asyncio.to_thread(prefer, config, plan, trained, rank)
@@ -212,55 +235,36 @@ async def _finish(
     report = replace(report, preference=stage.as_dict())
     decision = gate(report.evaluation, plan.reference, Margins.from_settings(settings),
                     servable=base_spec == settings.base_model)
-    report = replace(report, world_size=rank.world_size).with_promotion(decision)
+    learning = run_learning(run_id, plan.adapter_id, plan.start, trained, plan.dataset, settings, config)
+    report = replace(report, world_size=rank.world_size, coverage=learning.as_dict()).with_promotion(decision)
     final = settings.adapters_dir / plan.adapter_id
     _write_meta(staging, report)
     if decision.promote:
         await asyncio.to_thread(export_for_serving, settings, staging)  # usually built by the evaluation already
     else:
-        from model.ct2_export import prune_exports
+        from model.ct2_export import prune_exports as remove_exports
 
-        prune_exports([staging])  # the evaluation generated on it; nothing serves it now
+        remove_exports([staging])  # the evaluation generated on it; nothing serves it now
     staging.rename(final)  # atomic on one file system: the adapter appears complete or not at all
     previous = await training_queries.promoted_adapter(db) if decision.promote else None
+    record_promotion = decision.promote and (server_pid is None or not pid_alive(server_pid))
     async with db.atomic():
         await training_queries.add_adapter(db, plan.adapter_id, str(final), base_spec, run_id, report.adapter_metrics())
         await training_queries.update_run(db, run_id, adapter_id=plan.adapter_id, report=report.to_json(),
                                           loss_curve=recorder.loss_curve, progress=1.0)
-        if decision.promote:
-            await training_queries.promote(db, plan.adapter_id, f"run {run_id}: {decision.reason}")
+        if record_promotion:  # no model here: checked, recorded, and swapped by a running server
+            await promote_run_adapter(db, ServedElsewhere(settings.base_model), run_id, plan.adapter_id, decision)
         if stage.ran:
             await preference_queries.mark_pairs_used(db, [p.draft_id for p in plan.pairs], run_id)
+        await record_learning(db, run_id, learning)
         await training_queries.update_run(db, run_id, status="succeeded")
     clear_checkpoints(settings, config)
     if decision.promote:
-        await _prune_exports(db, keep={plan.adapter_id, previous.id if previous else None})
-    log.info("run %s: adapter %s %s (%s)", run_id, plan.adapter_id, "promoted" if decision.promote else "kept, not promoted", decision.reason)
+        await prune_exports(db, keep={plan.adapter_id, previous.id if previous else None})
+    promoted = "promoted" if record_promotion else "promoted by the gate, for its server to serve"
+    log.info("run %s: adapter %s %s (%s)", run_id, plan.adapter_id, promoted if decision.promote else "kept, not promoted",
+             decision.reason)
     return RunResult(run_id, plan.adapter_id, final, decision.promote, report)
-
-
-def export_for_serving(settings: Settings, adapter_dir: Path) -> None:
-    """Build what the CTranslate2 engine serves (the adapter merged into int8 weights, inside the
-    adapter directory) here in the training process, so the swap after promotion only loads it.
-    A failure costs nothing but time: the service then builds the export itself, beside serving."""
-    from model.ct2_export import ensure_export, serving_engine
-
-    if settings.model_backend != "local" or serving_engine(settings.serving_engine) != "ct2":
-        return
-    try:
-        ensure_export(settings.base_model, settings.models_dir, adapter_dir)
-    except Exception as exc:
-        log.warning("the CTranslate2 export of %s failed (the model service will retry): %s: %s",
-                    adapter_dir.name, type(exc).__name__, exc)
-
-
-async def _prune_exports(db: Database, keep: set[str | None]) -> None:
-    """Serving exports only for the adapter now promoted and the one before it (the rollback)."""
-    from model.ct2_export import prune_exports
-
-    removed = prune_exports(a.path for a in await training_queries.list_adapters(db) if a.id not in keep)
-    if removed:
-        log.info("removed %s serving export(s) of adapters no longer promoted", removed)
 
 
 async def follow(settings: Settings, config: TrainConfig, rank: Rank) -> RunResult:
@@ -270,7 +274,7 @@ async def follow(settings: Settings, config: TrainConfig, rank: Rank) -> RunResu
     if isinstance(plan, distributed.Failure):
         raise PeerFailed(f"the main process failed before training: {plan.message}")
     log.info("run %s: process %s/%s training", plan.run_id, rank.rank, rank.world_size)
-    await asyncio.to_thread(train_adapter, settings, config, plan.base_spec, plan.dataset, None)
+    await asyncio.to_thread(train_adapter, settings, config, plan.base_spec, plan.dataset, plan.start, None)
     outcome = distributed.share(rank)
     if isinstance(outcome, distributed.Failure):
         raise PeerFailed(f"run {plan.run_id} failed on the main process: {outcome.message}")
@@ -317,42 +321,6 @@ def prefer(config: TrainConfig, plan: RunPlan, trained: TrainedAdapter, rank: Ra
     return run_preference_stage(trained.model, trained.tokenizer, trained.fmt, plan.pairs, config, on_step)
 
 
-@dataclass(frozen=True, slots=True)
-class TrainedAdapter:
-    """What `train_adapter` hands to evaluation: the peft model and how it was trained."""
-
-    model: Any
-    tokenizer: Any
-    fmt: Any
-    rows: list[dict[str, list[int]]]
-    fit: FitResult
-    sequences: SequenceStats
-
-
-def train_adapter(
-    settings: Settings,
-    config: TrainConfig,
-    base_spec: str,
-    dataset: BuiltDataset,
-    on_step: Callable[[int, int, float | None], None] | None,
-) -> TrainedAdapter:
-    """The training part, run by every process (in a thread): load the base, encode, fit."""
-    from model.prompt import PromptFormat
-    from model.sources import load_base
-
-    model, tokenizer = load_base(base_spec, settings.models_dir, quantization=config.quantization, for_training=True,
-                                 local_rank=distributed.current_rank().local_rank,
-                                 sharded=distributed.shards_parameters())
-    fmt = PromptFormat.for_training(tokenizer)
-    rows, sequences = encode_conversations(tokenizer, fmt, dataset.conversations, config.max_length,
-                                           settings.context_turns)
-    if not rows:
-        raise NoTrainingData("every training example was empty after tokenisation")
-    checkpoints = checkpoint_dir(settings, config, base_spec, rows)
-    peft_model, fit_result = fit(model, tokenizer, rows, config, checkpoints, on_step)
-    return TrainedAdapter(peft_model, tokenizer, fmt, rows, fit_result, sequences)
-
-
 def train_and_evaluate(
     settings: Settings,
     config: TrainConfig,
@@ -372,7 +340,8 @@ def train_and_evaluate(
 
     if staging.exists():
         shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    make_private_dir(settings.adapters_dir)
+    staging.mkdir(mode=0o700)  # renamed into place as it is: the adapter dir is private
     peft_model.save_pretrained(str(staging))
     fmt.save(staging)
     recorder.set_progress(TRAIN_PROGRESS_SHARE + 0.02)

@@ -1,8 +1,11 @@
 """Scheduled retraining (apscheduler 3, `AsyncIOScheduler`): cron or interval from settings.
 
-A tick starts a run through the controller only when enough new owner messages arrived since the
-last successful run; otherwise it records a `skipped` run with the reason. Runs never overlap: the
-job has `max_instances=1`, and a tick while a run is going is skipped too.
+A tick starts a run through the controller when enough new owner messages arrived since the last
+successful run, or while as many owner turns are not learned yet (coverage, `training.coverage`: a
+long history takes several runs, each continuing the last); otherwise it records a `skipped` run
+with the reason. So the job keeps running until coverage is full, then trains on new messages (plus
+the replay share). Runs never overlap: the job has `max_instances=1`, and a tick while a run is
+going is skipped too.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from services import TrainingController
 from settings import Settings
 from storage import Database, dataset_queries
 from storage import training as training_queries
+from training.coverage import current_coverage
 
 log = logging.getLogger(__name__)
 JOB_ID = "retrain"
@@ -50,6 +54,12 @@ async def new_owner_messages(db: Database) -> tuple[int, int]:
     return total, max(0, total - baseline)
 
 
+async def _unlearned_turns(db: Database, settings: Settings) -> int:
+    """Owner turns of the training split the next run's adapter has not learned."""
+    coverage = await current_coverage(db, settings)
+    return coverage.owner_turns - coverage.learned
+
+
 async def _record_skip(db: Database, settings: Settings, owner_messages: int, reason: str) -> int:
     run = await training_queries.create_run(db, "schedule", settings.training_preset, owner_messages, status="skipped")
     await training_queries.update_run(db, run.id, status="skipped", error=reason, report={"skipped": reason})
@@ -63,17 +73,20 @@ async def retrain_tick(settings: Settings, controller: TrainingController) -> Ti
 
     async with Database.open(settings.db_path) as db:
         total, new = await new_owner_messages(db)
+        least = settings.retrain_min_new_messages
+        unlearned = None if new >= least else await _unlearned_turns(db, settings)
         if controller.is_running():
             reason = "a training run is already in progress"
-        elif new < settings.retrain_min_new_messages:
-            reason = f"{new} new owner messages since the last run (< {settings.retrain_min_new_messages})"
+        elif unlearned is not None and unlearned < least:
+            reason = f"{new} new owner messages since the last run (< {least}) and {unlearned} owner turns not yet learned"
         else:
             try:
                 run_id = await controller.start_run("schedule")
             except RunAlreadyRunning:
                 reason = "a training run is already in progress"
             else:
-                return TickOutcome(run_id, True, f"{new} new owner messages")
+                why = f"{new} new owner messages" if unlearned is None else f"{unlearned} owner turns not yet learned"
+                return TickOutcome(run_id, True, why)
         return TickOutcome(await _record_skip(db, settings, total, reason), False, reason)
 
 

@@ -36,6 +36,17 @@ class Conversation:
 
 
 @dataclass(frozen=True, slots=True)
+class TrainingSequence:
+    """One encoded row and what it teaches: the owner turns (indices into its conversation's turns)
+    that carry loss in it. Continual training orders and accounts for rows by these turns."""
+
+    row: Row
+    conversation: int
+    """Index of the conversation (in the list encoded) the row was cut from."""
+    labelled: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Window:
     """Turns `start..end-1` of a conversation; `labelled` are the owner turns that carry loss."""
 
@@ -132,13 +143,21 @@ def _encode_window(tokenizer: Any, fmt: Any, dialogue: Dialogue, window: Window,
 def encode_conversations(
     tokenizer: Any, fmt: Any, conversations: Sequence[Conversation], max_length: int, context_turns: int
 ) -> tuple[list[Row], SequenceStats]:
-    """All training conversations → token rows (`input_ids`, `labels`) and their statistics.
+    """All training conversations → token rows (`input_ids`, `labels`) and their statistics."""
+    sequences, stats = encode_sequences(tokenizer, fmt, conversations, max_length, context_turns)
+    return [s.row for s in sequences], stats
+
+
+def encode_sequences(
+    tokenizer: Any, fmt: Any, conversations: Sequence[Conversation], max_length: int, context_turns: int
+) -> tuple[list[TrainingSequence], SequenceStats]:
+    """`encode_conversations` with each row's source: its conversation and labelled owner turns.
 
     A template that rewrites earlier turns (no text prefix) falls back to one row per owner turn
     for that conversation (`PromptFormat.encode_example`), which is always exact."""
-    rows: list[Row] = []
+    sequences: list[TrainingSequence] = []
     owner_turns = labelled = truncated = 0
-    for conversation in conversations:
+    for index, conversation in enumerate(conversations):
         turns = conversation.dialogue.turns
         owner_turns += sum(t.role == "owner" for t in turns)
         try:
@@ -148,12 +167,12 @@ def encode_conversations(
         for row, covered in encoded:
             if not any(label != IGNORE_INDEX for label in row["labels"]):
                 continue
-            rows.append({"input_ids": row["input_ids"], "labels": row["labels"]})
+            sequences.append(TrainingSequence({"input_ids": row["input_ids"], "labels": row["labels"]}, index, covered))
             labelled += len(covered)
             truncated += len(row["input_ids"]) >= max_length and row["labels"][-1] != IGNORE_INDEX
-    tokens = sum(len(r["input_ids"]) for r in rows)
-    loss = sum(sum(label != IGNORE_INDEX for label in r["labels"]) for r in rows)
-    return rows, SequenceStats(len(rows), tokens, loss, owner_turns, labelled, int(truncated))
+    tokens = sum(len(s.row["input_ids"]) for s in sequences)
+    loss = sum(sum(label != IGNORE_INDEX for label in s.row["labels"]) for s in sequences)
+    return sequences, SequenceStats(len(sequences), tokens, loss, owner_turns, labelled, int(truncated))
 
 
 def _per_turn_rows(

@@ -6,14 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from training.coverage import Coverage
 from training.dataset import BuiltDataset
 from training.language import LanguageWarning, language_warning
 
 
 @dataclass(frozen=True, slots=True)
 class DatasetReport:
-    """Example counts, sequence statistics (None when the tokenizer could not be loaded) and the
-    language warning."""
+    """Example counts, sequence statistics (None when the tokenizer could not be loaded), the
+    language warning and the training coverage (None when not asked for)."""
 
     examples: dict[str, Any]
     sequences: dict[str, Any] | None
@@ -21,6 +22,7 @@ class DatasetReport:
     max_length: int
     language: LanguageWarning | None
     tokenizer_error: str | None = None
+    coverage: Coverage | None = None
 
     def as_dict(self) -> dict[str, Any]:
         seq = self.sequences or {}
@@ -32,6 +34,7 @@ class DatasetReport:
             "sequences": self.sequences,
             "tokenizer_error": self.tokenizer_error,
             "language_warning": self.language.message if self.language else None,
+            "coverage": self.coverage.as_dict() if self.coverage else None,
         }
 
 
@@ -39,7 +42,9 @@ def owner_texts(built: BuiltDataset) -> list[str]:
     return [m for e in built.examples for m in e.reply.messages]
 
 
-def dataset_report(built: BuiltDataset, settings: Any, preset: str | None = None) -> DatasetReport:
+def dataset_report(
+    built: BuiltDataset, settings: Any, preset: str | None = None, coverage: Coverage | None = None
+) -> DatasetReport:
     """Encode the training conversations as a run with `preset` would and count what they hold."""
     from training.config import load_preset
 
@@ -50,13 +55,13 @@ def dataset_report(built: BuiltDataset, settings: Any, preset: str | None = None
     try:
         tokenizer = load_tokenizer(base, settings.models_dir)
     except (OSError, ValueError, RuntimeError) as exc:  # e.g. a hub model not downloaded here (ModelSourceError)
-        return DatasetReport(examples, None, base, config.max_length, warning, f"{type(exc).__name__}: {exc}")
+        return DatasetReport(examples, None, base, config.max_length, warning, f"{type(exc).__name__}: {exc}", coverage)
     from model.prompt import PromptFormat
     from training.sequences import encode_conversations
 
     fmt = PromptFormat.for_training(tokenizer)
     _, stats = encode_conversations(tokenizer, fmt, built.conversations, config.max_length, settings.context_turns)
-    return DatasetReport(examples, stats.as_dict(), base, config.max_length, warning)
+    return DatasetReport(examples, stats.as_dict(), base, config.max_length, warning, coverage=coverage)
 
 
 def load_tokenizer(base: str, models_dir: Any) -> Any:

@@ -17,6 +17,14 @@ from admin_ui.panel.common import PanelContext, is_empty
 from services import Services
 
 REFRESH_SECONDS = 4.0
+# Logging out is a POST (admin_ui.login), so the button submits a form instead of following a link.
+LOGOUT_JS = """() => {
+  const form = document.createElement("form");
+  form.method = "post";
+  form.action = "/logout";
+  document.body.appendChild(form);
+  form.submit();
+}"""
 PANEL_CSS = """
 .candidate textarea { font-size: 1.05rem; }
 #tgtwin-title { margin-bottom: 0; }
@@ -31,7 +39,8 @@ def build_panel(services: Services, jobs: JobRegistry) -> Any:
     with gr.Blocks(title="tgtwin", analytics_enabled=False) as panel:
         with gr.Row():
             gr.Markdown("## tgtwin — your Telegram twin", elem_id="tgtwin-title")
-            gr.Button("Log out", link="/logout", size="sm", scale=0, variant="secondary")
+            logout = gr.Button("Log out", size="sm", scale=0, variant="secondary")
+            logout.click(None, js=LOGOUT_JS)
         timer = gr.Timer(REFRESH_SECONDS)
         dash = dashboard.build(ctx)
         chat_tab = chats.build(ctx)

@@ -4,7 +4,6 @@ auto-reply switch, and getting history in (export upload, harvest) as background
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -108,11 +107,10 @@ async def set_autoreply(ctx: PanelContext, enabled: bool) -> str:
 
 
 async def import_export(ctx: PanelContext, path: str | None) -> Job:
-    """A file Gradio received → a private copy → the import job."""
+    """The file the panel's upload route received → the import job (which deletes it when done)."""
     if not path:
         raise NothingChosen("choose a Telegram export (result.json) first")
-    saved = await ingest.save_local_file(ctx.services, Path(path))
-    return ingest.start_import(ctx.services, ctx.jobs, saved)
+    return ingest.import_panel_upload(ctx.services, ctx.jobs, path)
 
 
 async def harvest(ctx: PanelContext) -> Job:
@@ -135,8 +133,8 @@ def build(ctx: PanelContext) -> DashboardTab:
         return await set_autoreply(ctx, enabled)
 
     @owner_errors
-    async def on_import(path: str | None) -> pd.DataFrame:
-        job = await import_export(ctx, path)
+    async def on_import(upload: dict[str, Any] | None) -> pd.DataFrame:
+        job = await import_export(ctx, upload["path"] if upload else None)
         gr.Info(f"import started (job {job.id})")
         return jobs_frame(ctx)
 
@@ -153,13 +151,17 @@ def build(ctx: PanelContext) -> DashboardTab:
             with gr.Column(scale=2):
                 autoreply = gr.Checkbox(label="Auto-replies enabled (global switch)",
                                         info="Off = nothing is sent in any chat.")
-                export_file = gr.File(label="Telegram Desktop export (result.json)", file_types=[".json"],
-                                      type="filepath")
+                # No `file_types`: Gradio would refuse another type before `on_import` runs and keep
+                # the upload; ingest refuses it instead and deletes it.
+                export_file = gr.File(label="Telegram Desktop export (result.json)")
                 with gr.Row():
                     import_btn = gr.Button("Import export", variant="primary")
                     harvest_btn = gr.Button("Harvest from Telegram")
         jobs_df = gr.Dataframe(label="Background jobs", interactive=False)
         autoreply.input(on_toggle, autoreply, status_md, api_name="set_autoreply")
-        import_btn.click(on_import, export_file, jobs_df, api_name="import_export")
+        # preprocess=False: `on_import` gets Gradio's file record (after Gradio's own upload-dir check)
+        # instead of File.preprocess's path, which in Gradio 6.31 also leaves an empty temp file in the
+        # upload dir on every call.
+        import_btn.click(on_import, export_file, jobs_df, api_name="import_export", preprocess=False)
         harvest_btn.click(on_harvest, None, jobs_df, api_name="harvest")
     return DashboardTab(status_md, autoreply, jobs_df)

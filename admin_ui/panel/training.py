@@ -1,6 +1,6 @@
-"""Training tab: start a run (with the configured number of processes), watch its loss and
-evaluation — perplexity, hits@1, the voice metrics, across runs too — and its preference stage,
-promote an adapter or roll back."""
+"""Training tab: start a run (with the configured number of processes), see how much of the history
+is learned (coverage), watch a run's loss and evaluation — perplexity, hits@1, the voice metrics,
+across runs too — and its preference stage, promote an adapter or roll back."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from admin_ui.panel.training_report import (
     voice_frame,
     world_size,
 )
+from training.coverage import Coverage, cached_coverage
 
 RUN_COLUMNS = ["run", "status", "progress", "preset", "trigger", "processes", "adapter", "started"]
 ADAPTER_COLUMNS = ["adapter", "served", "base model", "held-out ppl", "created"]
@@ -48,7 +49,7 @@ class TrainingTables:
     trend: pd.DataFrame
     """The new adapters' voice figures across the shown runs (`runs_trend_frame`)."""
     setup: str
-    """Processes per run and what the drafts teach, Markdown."""
+    """Processes per run, the coverage and what the drafts teach, Markdown."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ def processes_line(processes: int) -> str:
     return f"Training runs in **{processes} processes** (torchrun; `TGTWIN_TRAIN_PROCESSES`)."
 
 
+def coverage_line(coverage: Coverage) -> str:
+    """The coverage as one Markdown line (`training.coverage.Coverage.summary`)."""
+    return f"**Coverage:** {coverage.summary()}."
+
+
 async def learning_text(ctx: PanelContext) -> str:
     """The preference pairs and the latest run's preference stage (the Drafts tab shows it too)."""
     return learning_markdown(await overview.preference_pair_counts(ctx.services),
@@ -109,7 +115,9 @@ async def training_tables(ctx: PanelContext) -> TrainingTables:
           format_time(a.created_at, ctx.tz)] for a in adapters],
         columns=ADAPTER_COLUMNS,
     )
-    setup = f"{processes_line(ctx.services.settings.train_processes)}  \n{await learning_text(ctx)}"
+    coverage = await cached_coverage(ctx.services.db, ctx.services.settings)
+    setup = (f"{processes_line(ctx.services.settings.train_processes)}  \n{coverage_line(coverage)}  \n"
+             f"{await learning_text(ctx)}")
     return TrainingTables(runs_frame, [(f"run {r.id} · {r.status}", r.id) for r in runs], adapters_frame,
                           [a.id for a in adapters], runs_trend_frame(runs), setup)
 

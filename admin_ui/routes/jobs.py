@@ -40,7 +40,7 @@ async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
 
 @router.post("/import", response_model=JobOut, status_code=status.HTTP_202_ACCEPTED,
              summary="Upload a Telegram Desktop export (result.json); imported in the background",
-             responses=error_responses(409))
+             responses=error_responses(409, 413))
 async def post_import(file: UploadFile, services: ServicesDep, jobs: JobsDep) -> JobOut:
     path = await save_upload(services, file.filename or "", _chunks(file))
     return JobOut.of(start_import(services, jobs, path))

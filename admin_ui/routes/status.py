@@ -11,6 +11,7 @@ from admin_ui.deps import ServicesDep
 from admin_ui.overview import snapshot
 from model.status import ModelStatus
 from product_status import SchedulerState, StatusCounts, TelegramState, TrainingState
+from training.coverage import Coverage
 from training.preference_pairs import PreferencePairCounts
 
 router = APIRouter(tags=["status"])
@@ -28,9 +29,10 @@ class StatusOut(BaseModel):
     training: TrainingState
     scheduler: SchedulerState
     preference_pairs: PreferencePairCounts
+    coverage: Coverage | None
 
 
 @router.get("/status", response_model=StatusOut,
-            summary="Counts, global auto-reply state, model, training, scheduler, preference pairs")
+            summary="Counts, global auto-reply state, model, training, scheduler, preference pairs, coverage")
 async def get_status(services: ServicesDep) -> dict[str, Any]:
     return (await snapshot(services)).as_dict()

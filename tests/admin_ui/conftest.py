@@ -83,9 +83,10 @@ class PanelEnv:
         return self.portal.call(fn, *args)
 
 
-def make_client(app: Any, portal: BlockingPortal, token: str | None) -> TestClient:
+def make_client(app: Any, portal: BlockingPortal, token: str | None, address: str = "testclient") -> TestClient:
+    """A client of `app` on the shared loop; `address` is the client IP the app sees."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    client = TestClient(app, headers=headers, raise_server_exceptions=False)
+    client = TestClient(app, headers=headers, raise_server_exceptions=False, client=(address, 50000))
     client.portal = portal  # share the loop that owns the database
     return client
 

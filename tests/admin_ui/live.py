@@ -17,6 +17,7 @@ import httpx
 
 from admin_ui.app import create_app
 from admin_ui.auth import SESSION_COOKIE
+from admin_ui.jobs import JobRegistry
 from services import Services
 from settings import Settings
 from storage import Database
@@ -30,6 +31,7 @@ class LiveServer:
     loop: asyncio.AbstractEventLoop
     services: Services
     telegram: FakeTelegram
+    jobs: JobRegistry
 
     def call(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run a coroutine on the server's loop (which owns the database)."""
@@ -64,7 +66,8 @@ def live_server(settings: Settings, *, with_panel: bool = True) -> Iterator[Live
                                 telegram=telegram)
             app = create_app(services, TOKEN, with_panel=with_panel)
             server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-            holder.update(loop=asyncio.get_running_loop(), services=services, telegram=telegram, server=server)
+            holder.update(loop=asyncio.get_running_loop(), services=services, telegram=telegram, server=server,
+                          jobs=app.state.jobs)
             task = asyncio.create_task(server.serve())
             while not server.started and not task.done():
                 await asyncio.sleep(0.05)
@@ -76,7 +79,8 @@ def live_server(settings: Settings, *, with_panel: bool = True) -> Iterator[Live
     assert ready.wait(60), "the live server did not start within 60 s"
     assert holder["server"].started, "the live server stopped during start-up (see the log above)"
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", holder["loop"], holder["services"], holder["telegram"])
+        yield LiveServer(f"http://127.0.0.1:{port}", holder["loop"], holder["services"], holder["telegram"],
+                         holder["jobs"])
     finally:
         holder["server"].should_exit = True
         thread.join(30)

@@ -20,7 +20,7 @@ from admin_ui.origin import same_origin
 from admin_ui.server import announce_panel, panel_url
 from admin_ui.sessions import SessionStore
 from settings import Settings, is_loopback, load_settings
-from tests.admin_ui.conftest import TOKEN, PanelEnv
+from tests.admin_ui.conftest import TOKEN, PanelEnv, make_client
 
 WRONG = "wrong-token-wrong-token"
 
@@ -106,8 +106,10 @@ def test_every_protected_route_rejects_bad_credentials(env: PanelEnv, auth: str 
     headers = {"Authorization": auth} if auth else {}
     requests = _protected_requests(env)
     assert len(requests) >= 20
-    for method, path in requests:
-        response = env.anonymous.request(method, path, headers=headers, json={})
+    for i, (method, path) in enumerate(requests):
+        # Each from its own address: more than 10 wrong tokens from one would be answered 429.
+        client = make_client(env.client.app, env.portal, None, address=f"192.0.2.{i}")
+        response = client.request(method, path, headers=headers, json={})
         assert response.status_code == 401, (method, path, response.status_code)
         assert response.json() == {"detail": "not authenticated"}
         assert response.headers["www-authenticate"] == "Bearer"
@@ -160,10 +162,14 @@ def test_cookie_is_secure_when_the_request_came_over_https(env: PanelEnv) -> Non
     assert response.status_code == 303 and "Secure" in response.headers["set-cookie"]
 
 
-def test_logout_revokes_the_session_on_the_server(env: PanelEnv) -> None:
+def test_logout_is_a_same_origin_post_that_revokes_the_session_on_the_server(env: PanelEnv) -> None:
     stolen = _log_in(env)
     assert env.anonymous.get("/openapi.json").status_code == 200
-    logout = env.anonymous.get("/logout", follow_redirects=False)
+    assert env.anonymous.get("/logout", follow_redirects=False).status_code == 405  # a link cannot log out
+    cross_site = env.anonymous.post("/logout", headers={"Origin": "http://evil.example"}, follow_redirects=False)
+    assert cross_site.status_code == 403
+    assert env.anonymous.get("/openapi.json").status_code == 200  # still logged in after both
+    logout = env.anonymous.post("/logout", headers={"Origin": "http://testserver"}, follow_redirects=False)
     assert logout.status_code == 303 and logout.headers["location"] == "/login"
     env.anonymous.cookies.clear()
     env.anonymous.cookies.set(SESSION_COOKIE, stolen)  # the copied cookie, replayed after logout

@@ -37,6 +37,14 @@ def test_panel_requires_login(live: LiveServer) -> None:
     assert link.status_code == 200 and str(link.url).endswith("/ui/")
 
 
+def test_the_log_out_button_posts_instead_of_following_a_link(live: LiveServer) -> None:
+    config = httpx.get(f"{live.url}/ui/config", cookies=live.log_in()).json()
+    [button] = [c for c in config["components"] if c["props"].get("value") == "Log out"]
+    assert not button["props"].get("link")
+    [event] = [d for d in config["dependencies"] if [button["id"], "click"] in d["targets"]]
+    assert 'method = "post"' in event["js"] and 'action = "/logout"' in event["js"]
+
+
 def test_no_cross_origin_access(live: LiveServer) -> None:
     cookies = live.log_in()
     for host in ("127.0.0.1", "tgtwin.lan"):

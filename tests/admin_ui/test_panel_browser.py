@@ -111,5 +111,11 @@ def test_panel_in_a_browser(live: LiveServer) -> None:
             page.get_by_role("tab", name="Dashboard").click()
             page.reload()
             expect(page.get_by_text("3 (0 auto, 1 draft)")).to_be_visible()
+
+            # Log out (a POST from the page): back at the login page, and the panel asks for a login again.
+            page.get_by_role("button", name="Log out").click()
+            expect(page).to_have_url(f"{live.url}/login")
+            page.goto(f"{live.url}/ui/")
+            expect(page).to_have_url(f"{live.url}/login?next=/ui/")
         finally:
             browser.close()

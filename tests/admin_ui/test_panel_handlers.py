@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from admin_ui.errors import DraftClosed, InvalidDialogue
+from admin_ui.errors import DraftClosed, InvalidDialogue, UploadNotFromPanel
 from admin_ui.panel import activity, chats, dashboard, drafts, playground, training
 from admin_ui.panel.common import NothingChosen, PanelContext
+from admin_ui.uploads import panel_uploads_dir
 from bot.timing import DEFAULT_ANSWER_DELAY_SECONDS, DEFAULT_CHARS_PER_SECOND, DEFAULT_TURN_GAP_SECONDS
 from storage import InvalidValue, MessageRow, NotFound, kv
 from storage import chats as chat_queries
@@ -43,15 +44,27 @@ def test_dashboard_and_the_switch(env: PanelEnv, ctx: PanelContext) -> None:
     assert env.call(kv.get_value, env.services.db, kv.AUTOREPLY_ENABLED) is False
 
 
-def test_dashboard_import_needs_a_file_and_starts_a_job(env: PanelEnv, ctx: PanelContext, tmp_path: Path) -> None:
+def test_dashboard_import_needs_a_panel_upload_and_starts_a_job(
+    env: PanelEnv, ctx: PanelContext, tmp_path: Path
+) -> None:
     with pytest.raises(NothingChosen, match="result.json"):
         env.call(dashboard.import_export, ctx, None)
-    export = tmp_path / "result.json"
-    export.write_text(json.dumps(EXPORT))
-    job = env.call(dashboard.import_export, ctx, str(export))
-    assert job.kind == "import" and export.exists()  # the panel's copy is imported, Gradio's file stays
+    elsewhere = tmp_path / "result.json"
+    elsewhere.write_text(json.dumps(EXPORT))
+    upload = panel_uploads_dir(env.services.settings) / "0a1b" / "result.json"  # where Gradio puts one
+    upload.parent.mkdir(parents=True)
+    link = upload.parent / "link.json"  # inside the upload dir, pointing out of it
+    link.symlink_to(elsewhere)
+    for refused in (elsewhere, link):
+        with pytest.raises(UploadNotFromPanel, match="uploaded through this panel"):
+            env.call(dashboard.import_export, ctx, str(refused))
+    assert elsewhere.exists() and ctx.jobs.list() == []  # refused, and left alone
+    link.unlink()
+    upload.write_text(json.dumps(EXPORT))
+    job = env.call(dashboard.import_export, ctx, str(upload))
     done = env.call(ctx.jobs.wait, job.id)
     assert done.status == "succeeded" and done.result and done.result["messages_added"] == 2
+    assert not upload.parent.exists()  # deleted after the import
     assert dashboard.jobs_frame(ctx)["job"].tolist() == [job.id]
     assert env.call(dashboard.harvest, ctx).kind == "harvest"
 

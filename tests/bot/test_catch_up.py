@@ -5,15 +5,11 @@ backlog policy decides (one reply per chat at most; old messages drafted, never 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 
 from pydantic import SecretStr
 from pyrogram import raw
 
-from bot.client import build_client, private_session_storage
-from bot.runtime import TelegramBot
-from services import Services
 from settings import Settings
 from storage import ChatRow, Database
 from storage import chats as chat_queries
@@ -22,7 +18,6 @@ from storage import replies as reply_queries
 from tests.bot.fake_telegram import (
     API_HASH,
     API_ID,
-    OWNER_ID,
     FakeModel,
     FakeTelegram,
     ManualClock,
@@ -30,26 +25,10 @@ from tests.bot.fake_telegram import (
     make_user,
     wait_until,
 )
+from tests.bot.live_bot import run_bot, write_session_file
 
 OLD, FRESH = 5, 6
 SendMessage, SaveDraft = raw.functions.messages.SendMessage, raw.functions.messages.SaveDraft
-
-
-async def write_session_file(settings: Settings) -> None:
-    """A logged-in session file, as `login` leaves it (kurigram keeps the update state in it)."""
-    storage = private_session_storage(settings.session_name, settings.data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    await storage.open()
-    for setter, value in ((storage.dc_id, 2), (storage.api_id, API_ID), (storage.test_mode, False),
-                          (storage.auth_key, os.urandom(256)), (storage.user_id, OWNER_ID),
-                          (storage.is_bot, False), (storage.date, 0)):
-        await setter(value)
-    await storage.save()
-    await storage.close()
-
-
-def run_bot(settings: Settings, db: Database, model: FakeModel, clock: ManualClock) -> TelegramBot:
-    return TelegramBot(Services(settings=settings, db=db, model=model), client=build_client(settings), clock=clock)
 
 
 async def test_missed_messages_edits_and_deletes_are_recovered_and_the_backlog_policy_applies(
@@ -141,3 +120,45 @@ async def test_messages_the_difference_lost_are_read_from_history(settings: Sett
     [decision] = [d for d in await reply_queries.list_decisions(db, chat_id=OLD) if d.message_id == 2]
     assert decision.decision == "skipped" and "backlog" in decision.reason
     assert not server.sent(SendMessage)
+
+
+async def test_edits_and_deletes_the_difference_lost_are_read_from_history(settings: Settings, db: Database,
+                                                                           server: FakeTelegram, flood_sleeps) -> None:
+    """No difference to replay (no saved state, or "too long"): the active chat's recent history is
+    compared with the store. Missed messages are added, edits stored, vanished messages deleted."""
+    settings = settings.model_copy(update={"api_id": API_ID, "api_hash": SecretStr(API_HASH),
+                                           "backlog_answer_minutes": 10, "backlog_mode": "skip"})
+    await write_session_file(settings)
+    server.add_user(make_user(OLD, "Olga"))
+    earlier = int(time.time()) - 5 * 3600
+    kept, edited, deleted, edited_live = (
+        make_message(i, OLD, text=f"message {i}", date=earlier + i) for i in range(1, 5))
+    async with run_bot(settings, db, FakeModel(), ManualClock()) as bot:
+        for message in (kept, edited, deleted, edited_live):
+            await bot.client.handle_updates(server.new_message_update(message))
+        # The last one was edited live, after the server's history below was read.
+        await bot.client.handle_updates(server.edit_message_update(
+            make_message(4, OLD, text="message 4, edited live", date=earlier + 4, edit_date=earlier + 600)))
+        await wait_until(lambda: message_queries.get_message(db, OLD, 4), what="message 4 stored")
+
+        async def edited_live_stored() -> bool:
+            row = await message_queries.get_message(db, OLD, 4)
+            return row is not None and row.edited_at == earlier + 600
+        await wait_until(edited_live_stored)
+    await chat_queries.update_chat_settings(db, OLD, reply_mode="auto")
+    # While stopped, in no update the client will get: message 2 edited, 3 deleted, 5 new.
+    server.set_history(OLD, [
+        kept,
+        make_message(2, OLD, text="message 2 (edited)", date=earlier + 2, edit_date=earlier + 3600),
+        make_message(4, OLD, text="message 4, an older copy", date=earlier + 4, edit_date=earlier + 300),
+        make_message(5, OLD, text="still there?", date=earlier + 3600),
+    ])
+
+    async with run_bot(settings, db, FakeModel(), ManualClock()):
+        await wait_until(lambda: message_queries.get_message(db, OLD, 5), what="the missed message stored")
+
+    rows = {i: await message_queries.get_message(db, OLD, i) for i in range(1, 6)}
+    assert rows[2].text == "message 2 (edited)" and rows[2].edited_at == earlier + 3600 and not rows[2].deleted
+    assert rows[3].deleted and not rows[1].deleted and not rows[5].deleted
+    assert rows[4].text == "message 4, edited live"  # an older copy never overwrites a newer edit
+    assert rows[1].text == "message 1" and rows[5].text == "still there?"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 from pyrogram import raw
@@ -14,7 +13,7 @@ from bot.client import build_client
 from bot.runtime import TelegramBot
 from services import Services
 from settings import Settings
-from storage import ChatRow, Database, kv
+from storage import Database, kv
 from storage import chats as chat_queries
 from storage import messages as message_queries
 from storage import replies as reply_queries
@@ -30,57 +29,9 @@ from tests.bot.fake_telegram import (
     wait_dispatched,
     wait_until,
 )
+from tests.bot.live_bot import PARTNER, decisions, feed, logged, set_mode
 
-PARTNER = 5
 SendMessage, SetTyping, SaveDraft = raw.functions.messages.SendMessage, raw.functions.messages.SetTyping, raw.functions.messages.SaveDraft
-
-
-@pytest.fixture
-def model() -> FakeModel:
-    return FakeModel(["sure", "talk later"])
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def bot(settings: Settings, db: Database, server: FakeTelegram, flood_sleeps, model: FakeModel,
-              clock: ManualClock) -> AsyncIterator[TelegramBot]:
-    settings = settings.model_copy(update={
-        "debounce_seconds": 8.0, "takeover_minutes": 15, "loop_guard_replies": 2,
-        "rate_per_chat_per_hour": 10, "rate_global_per_hour": 100, "quiet_hours": "",
-        # The virtual clock runs ahead of the messages' real dates: no message here is backlog
-        # (tests/bot/test_catch_up.py covers that rule).
-        "backlog_answer_minutes": 10**6,
-    })
-    server.add_user(make_user(PARTNER, "Alice"))
-    client = build_client(settings, session_string=session_string())
-    async with TelegramBot(Services(settings=settings, db=db, model=model), client=client, clock=clock) as running:
-        for _ in range(3):
-            await asyncio.sleep(0)  # kurigram adds handlers from a loop task
-        yield running
-
-
-async def set_mode(db: Database, chat_id: int, mode: str, chat_type: str = "private") -> None:
-    await chat_queries.upsert_chats(db, [ChatRow(chat_id, chat_type, "Alice")])  # type: ignore[arg-type]
-    await chat_queries.update_chat_settings(db, chat_id, reply_mode=mode)  # type: ignore[arg-type]
-
-
-async def feed(bot: TelegramBot, update: raw.types.Updates) -> None:
-    assert bot.client is not None
-    await bot.client.handle_updates(update)
-
-
-def logged(db: Database, n: int):
-    async def check() -> bool:
-        return len(await reply_queries.list_decisions(db)) >= n
-    return check
-
-
-async def decisions(db: Database) -> list[tuple[int | None, str, str]]:
-    return [(d.message_id, d.decision, d.reason) for d in reversed(await reply_queries.list_decisions(db))]
 
 
 async def test_live_sync_stores_new_edited_deleted_and_outgoing(bot, server: FakeTelegram, db: Database) -> None:
@@ -168,24 +119,6 @@ async def test_draft_mode_saves_draft_and_sends_nothing(bot, server: FakeTelegra
     await feed(bot, server.new_message_update(make_message(2, PARTNER, text="hello?")))
     await wait_until(logged(db, 2), clock=clock)
     assert (await decisions(db))[1][1] == "drafted"
-
-
-async def test_draft_sent_unchanged_is_the_bots_words_an_edited_one_the_owners(
-        bot, server: FakeTelegram, db: Database, clock: ManualClock) -> None:
-    await set_mode(db, PARTNER, "draft")
-    await feed(bot, server.new_message_update(make_message(1, PARTNER, text="are you free?")))
-    await wait_until(logged(db, 1), clock=clock)
-    # An edited answer is the owner's own: the draft stays open.
-    await feed(bot, server.new_message_update(make_message(2, PARTNER, text="sure, but after 6", out=True)))
-    await wait_dispatched(bot.client)
-    assert (await message_queries.get_message(db, PARTNER, 2)).authored_by == "human"
-    assert (await reply_queries.list_drafts(db))[0].status == "pending"
-    # The input box sent as it is from the phone (the parts joined by a newline): the bot's words.
-    await feed(bot, server.new_message_update(make_message(3, PARTNER, text="sure\ntalk later", out=True)))
-    await wait_dispatched(bot.client)
-    assert (await message_queries.get_message(db, PARTNER, 3)).authored_by == "draft_unchanged"
-    [draft] = await reply_queries.list_drafts(db)
-    assert draft.status == "sent" and draft.sent_text == draft.text
 
 
 @pytest.mark.parametrize("owner_signal", ["message", "draft"])
@@ -313,3 +246,28 @@ async def test_gateway_harvests_private_chats_for_the_panel(bot, server: FakeTel
     results = await bot.gateway.harvest(progress=lambda fraction, label: reports.append((fraction, label)))
     assert [(r.chat_id, r.stored, r.complete) for r in results] == [(PARTNER, 3, True)]
     assert reports[0][0] == 0.0 and reports[-1][0] == 1.0
+
+
+async def test_a_message_delivered_again_is_decided_once(bot, server: FakeTelegram, db: Database,
+                                                         clock: ManualClock, model: FakeModel) -> None:
+    """Telegram delivers an update again when the catch-up replays what a crashed (kill -9) or
+    disconnected client had not confirmed: one reply-log row per message, one reply."""
+    await set_mode(db, PARTNER, "auto")
+    question = make_message(1, PARTNER, text="are you there?")
+    await feed(bot, server.new_message_update(question))
+    await wait_until(lambda: clock.sleeping == 1)  # waiting out its debounce
+    await feed(bot, server.new_message_update(question))  # again, while in flight
+    await wait_until(logged(db, 1), clock=clock)
+    await bot.pipeline.idle()
+    assert len(server.sent(SendMessage)) == 2  # the reply's two messages
+
+    # A restarted bot (a new pipeline: nothing in memory) is given the decided message once more.
+    settings: Settings = bot.services.settings
+    client = build_client(settings, session_string=session_string())
+    async with TelegramBot(Services(settings=settings, db=db, model=model), client=client, clock=clock) as restarted:
+        await feed(restarted, server.new_message_update(question))
+        await wait_dispatched(restarted.client)
+        clock.advance(60)
+        await restarted.pipeline.idle()
+    assert [d[:2] for d in await decisions(db)] == [(1, "answered")]
+    assert len(server.sent(SendMessage)) == 2 and len(model.dialogues) == 1

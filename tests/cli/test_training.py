@@ -16,9 +16,10 @@ async def seed(settings) -> None:
     async with Database.open(settings.db_path) as db:
         await chat_queries.upsert_chats(db, [ChatRow(1, "private", "Anna")])
         rows = []
-        for i in range(20):
-            rows.append(MessageRow(1, 2 * i, 7, "Anna", False, 1000 + 100 * i, f"q{i} mail me a@b.io"))
-            rows.append(MessageRow(1, 2 * i + 1, None, None, True, 1000 + 100 * i + 5, f"a{i}"))
+        for i in range(20):  # one exchange per session (held out by session: here the 16th and the 20th)
+            t = 1000 + 4 * 3600 * i
+            rows.append(MessageRow(1, 2 * i, 7, "Anna", False, t, f"q{i} mail me a@b.io"))
+            rows.append(MessageRow(1, 2 * i + 1, None, None, True, t + 5, f"a{i}"))
         await message_queries.insert_messages(db, rows, "export")
 
 
@@ -61,16 +62,18 @@ def test_dataset_reports_and_leaves_out_the_bots_own_messages(settings, tmp_path
     assert "the bot's own messages left out: 1 (and 1 messages around them)" in " ".join(text.output.split())
 
 
-def test_eval_json_prints_one_object(settings):
+def test_eval_json_prints_one_object_with_the_world_size(settings):
     from storage import training as training_queries
     from training.report import EvaluationReport, PerModel, RunReport
 
     async def stored() -> None:
         async with Database.open(settings.db_path) as db:
             run = await training_queries.create_run(db, "test", "tiny", 0)
-            report = RunReport(run.id, "tiny", {"name": "tiny"}, {}, {}, EvaluationReport(4, 20, PerModel(9.0, None, 3.0), generated=4))
+            report = RunReport(run.id, "tiny", {"name": "tiny"}, {}, {}, EvaluationReport(4, 20, PerModel(9.0, None, 3.0), generated=4),
+                               world_size=2)
             await training_queries.update_run(db, run.id, report=report.to_json())
             await training_queries.add_adapter(db, "a1", "/adapters/a1", "tiny", run.id, report.adapter_metrics())
+            await training_queries.add_adapter(db, "a0", "/adapters/a0", "tiny", None, {"perplexity": {"new": 5.0}})
 
     asyncio.run(stored())
     from main import app
@@ -81,3 +84,9 @@ def test_eval_json_prints_one_object(settings):
     assert data["perplexity"] == {"base": 9.0, "served": None, "new": 3.0} and data["generated"] == 4
     assert {"blind_judge_accuracy", "style_distance", "hits_at_1"} <= set(data)
     assert data["preference"] is None  # a run from before the preference stage existed
+    assert data["world_size"] == 2  # the processes that trained it (torchrun/accelerate)
+
+    # an adapter without a run report: its row's figures, and no process count to report
+    result = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "eval", "a0", "--json"])
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["perplexity"]["new"] == 5.0 and data["world_size"] is None

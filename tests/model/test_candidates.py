@@ -17,7 +17,7 @@ from model.candidates import (
     repeats_itself,
 )
 from model.dialogue import Dialogue, Turn, join_messages
-from model.prompt import PromptFormat
+from model.generation import GenerationSettings
 from model.torch_engine import TorchReplies, score_replies
 
 DIALOGUE = Dialogue((Turn("owner", ("yo",)), Turn("partner", ("Are you coming?", "tonight"), "Anna")), "Anna", "friend")
@@ -94,11 +94,12 @@ def test_scores_equal_a_full_forward_and_rank(tiny_model):
 
 class ScriptedEngine:
     """A `ReplyEngine` with fixed samples and scores: in context, and without it (the chat header
-    and an empty partner turn)."""
+    and an empty partner turn). The tokenizer is tiny's (the window cut counts tokens)."""
 
-    tokenizer = None
+    context_window = 2048
 
-    def __init__(self, samples, in_context, without_context):
+    def __init__(self, tokenizer, samples, in_context, without_context):
+        self.tokenizer = tokenizer
         self.samples, self.in_context, self.without_context = samples, in_context, without_context
         self.scored_against: list[Dialogue] = []
 
@@ -111,26 +112,28 @@ class ScriptedEngine:
         return [table[tuple(r)] for r in replies]
 
 
-FORMAT = PromptFormat(style="plain", end_of_turn="</s>")
+GEN = GenerationSettings()
 
 
-def test_the_reply_that_owes_most_to_the_context_wins():
+def test_the_reply_that_owes_most_to_the_context_wins(tiny_model):
     """The plain "ok" is likeliest in context but about as likely anywhere; the two-message answer
     to the question gains most from the conversation."""
     samples = [("ok",), ("yes", "at 8 then"), ("sure",), ("Me: hi",)]
     in_context = {("ok",): -0.5, ("yes", "at 8 then"): -1.0, ("sure",): -0.8}
     without_context = {("ok",): -0.6, ("yes", "at 8 then"): -3.0, ("sure",): -1.0}
-    engine = ScriptedEngine(samples, in_context, without_context)
+    _, tokenizer, fmt = tiny_model
+    engine = ScriptedEngine(tokenizer, samples, in_context, without_context)
     # gains: ok -0.5+0.3=-0.2, "yes / at 8 then" -1.0+1.5=0.5, sure -0.8+0.5=-0.3; "Me: hi" is dropped
-    assert choose_replies(engine, FORMAT, DIALOGUE, None, 4, n=3) == [["yes", "at 8 then"], ["ok"], ["sure"]]
+    assert choose_replies(engine, fmt, DIALOGUE, GEN, 4, n=3) == [["yes", "at 8 then"], ["ok"], ["sure"]]
     header = engine.scored_against[-1]
     assert (header.partner_name, header.relationship, header.turns) == ("Anna", "friend", (Turn("partner", ("",)),))
 
 
-def test_one_kept_candidate_needs_no_scores_and_none_kept_gives_an_empty_reply():
-    lone = ScriptedEngine([("sure",), ("Me: x",)], {}, {})
-    assert choose_replies(lone, FORMAT, DIALOGUE, None, 2) == [["sure"]] and lone.scored_against == []
-    assert choose_replies(ScriptedEngine([("",)], {}, {}), FORMAT, DIALOGUE, None, 1) == [[]]
+def test_one_kept_candidate_needs_no_scores_and_none_kept_gives_an_empty_reply(tiny_model):
+    _, tokenizer, fmt = tiny_model
+    lone = ScriptedEngine(tokenizer, [("sure",), ("Me: x",)], {}, {})
+    assert choose_replies(lone, fmt, DIALOGUE, GEN, 2) == [["sure"]] and lone.scored_against == []
+    assert choose_replies(ScriptedEngine(tokenizer, [("",)], {}, {}), fmt, DIALOGUE, GEN, 1) == [[]]
 
 
 def test_gain_is_the_score_in_context_less_half_the_score_without():

@@ -198,3 +198,39 @@ async def test_auto_falls_back_to_torch_when_ctranslate2_cannot_serve_the_model(
     async with ModelService(explicit) as service:
         with pytest.raises(ModelNotReady, match="cannot convert"):
             await service.reply(DIALOGUE)
+
+
+async def test_a_promotion_made_by_the_cli_reaches_a_running_service(
+    model_settings: Settings, session_models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tgtwin promote`/`rollback` in another process: the running server swaps within seconds."""
+    from typer.testing import CliRunner
+
+    from cli.app import app
+    from storage import Database
+    from storage import training as training_queries
+    from training.promotion import PromotionWatcher
+
+    monkeypatch.setenv("TGTWIN_BASE_MODEL", "tiny")  # the CLI's own settings
+    settings = model_settings.model_copy(update={"max_new_tokens": 4, "serving_engine": "torch"})
+    adapter = make_adapter(session_models_dir, settings.adapters_dir / "a1", seed=1)
+
+    async def cli(*args: str) -> None:
+        result = await asyncio.to_thread(CliRunner().invoke, app, ["--data-dir", str(settings.data_dir), *args])
+        assert result.exit_code == 0, result.output
+
+    async def served(path: str | None) -> None:
+        deadline = time.monotonic() + 60
+        while service.status().adapter_path != path:
+            assert time.monotonic() < deadline, f"the service still serves {service.status().adapter_path}"
+            await asyncio.sleep(0.1)
+
+    async with Database.open(settings.db_path) as db:
+        await training_queries.add_adapter(db, "a1", str(adapter), "tiny", None)
+        async with ModelService(settings) as service, PromotionWatcher(db, service):
+            await service.wait_ready(60)
+            await cli("promote", "a1")
+            await served(str(adapter))
+            assert isinstance(await service.reply(DIALOGUE), list)
+            await cli("rollback")
+            await served(None)

@@ -1,14 +1,27 @@
-"""Loading each base-model source offline: tiny (built here), a local directory, the bundled GGUF."""
+"""Loading each base-model source offline: tiny (built here), a local directory, the bundled GGUF;
+caches built once, and a half-built cache rebuilt, never taken."""
 
 from __future__ import annotations
 
 import json
+import logging
+import shutil
+import threading
 from pathlib import Path
 
 import pytest
 
 from model.quantization import QuantizationError, choose_quantization
-from model.sources import SOURCE_FILE, ModelSourceError, bundled_gguf_path, load_base, resolve_base_dir
+from model.sources import (
+    CHECKPOINT_FILES,
+    SOURCE_FILE,
+    IncompleteBuildError,
+    ModelSourceError,
+    build_once,
+    bundled_gguf_path,
+    load_base,
+    resolve_base_dir,
+)
 
 
 def test_tiny_is_built_once_and_deterministically(tiny_dir: Path, tmp_path: Path) -> None:
@@ -18,7 +31,71 @@ def test_tiny_is_built_once_and_deterministically(tiny_dir: Path, tmp_path: Path
     stamp = (again / "model.safetensors").stat().st_mtime_ns
     assert resolve_base_dir("tiny", tmp_path) == again
     assert (again / "model.safetensors").stat().st_mtime_ns == stamp
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".tiny.lock"]  # no temp dirs left
+
+
+@pytest.mark.parametrize("broken", ["weights missing", "no marker", "tokenizer and marker only"])
+def test_a_half_built_cache_is_rebuilt_not_taken(tiny_dir: Path, tmp_path: Path, broken: str) -> None:
+    cache = tmp_path / "tiny"
+    shutil.copytree(tiny_dir, cache)
+    if broken == "weights missing":
+        (cache / "model.safetensors").unlink()
+    elif broken == "no marker":
+        (cache / SOURCE_FILE).unlink()
+    else:  # what torchrun's rank 1 used to leave: "Unrecognized model ... model_type" on every later load
+        for path in cache.iterdir():
+            if not path.name.startswith("tokenizer") and path.name != SOURCE_FILE:
+                path.unlink()
+    assert resolve_base_dir("tiny", tmp_path) == cache
+    for name in (*CHECKPOINT_FILES, SOURCE_FILE):
+        assert (cache / name).read_bytes() == (tiny_dir / name).read_bytes(), name
+    model, _ = load_base("tiny", tmp_path)
+    assert sum(p.numel() for p in model.parameters()) > 10_000
+
+
+def test_a_build_that_leaves_a_required_file_out_is_refused_and_nothing_kept(tmp_path: Path) -> None:
+    def config_only(out: Path) -> None:
+        out.mkdir()
+        (out / "config.json").write_text("{}")
+
+    with pytest.raises(IncompleteBuildError, match="left no model.safetensors"):
+        build_once(tmp_path / "cache", "marker.json", {"v": 1}, config_only, "a test cache", ("config.json", "model.safetensors"))
+    assert [p.name for p in tmp_path.iterdir()] == [".cache.lock"]
+
+
+def test_concurrent_builders_wait_for_one_build(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The second builder finds the first one's lock held, waits, and takes its build."""
+    builds: list[str] = []
+    second_waits = threading.Event()
+
+    class WaitingSeen(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("waiting for another process"):
+                second_waits.set()
+
+    def slow_build(out: Path) -> None:
+        builds.append(threading.current_thread().name)
+        out.mkdir()
+        second_waits.wait(timeout=10)  # hold the lock until the other builder is waiting on it
+        (out / "weights").write_text(str(len(builds)))
+
+    def builder() -> None:
+        results.append(build_once(tmp_path / "cache", "marker.json", {"v": 1}, slow_build, "a test cache", ("weights",)))
+
+    results: list[Path] = []
+    caplog.set_level(logging.INFO, logger="model.sources")
+    handler = WaitingSeen()
+    logging.getLogger("model.sources").addHandler(handler)
+    try:
+        threads = [threading.Thread(target=builder, name=f"builder-{i}") for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        logging.getLogger("model.sources").removeHandler(handler)
+    assert second_waits.is_set() and len(builds) == 1
+    assert results == [tmp_path / "cache"] * 2 and (tmp_path / "cache" / "weights").read_text() == "1"
 
 
 def test_tiny_model_is_tiny_and_has_no_chat_template(tiny_model: tuple) -> None:

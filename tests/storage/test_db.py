@@ -66,7 +66,8 @@ async def test_promotion_and_rollback(db):
     await training.promote(db, "v1", "gate")
     await training.promote(db, "v2", "gate")
     assert (await training.promoted_adapter(db)).id == "v2"
-    assert (await training.rollback(db)).id == "v1"
-    assert (await training.promoted_adapter(db)).id == "v1"
+    target = await training.rollback_target(db)
+    assert (target.current, target.previous.id) == ("v2", "v1")
+    assert (await training.promoted_adapter(db)).id == "v2"  # looking changes nothing
     with pytest.raises(NotFound):
         await training.promote(db, "nope", "x")

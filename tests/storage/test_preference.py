@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from storage import ChatRow, MessageRow, now
 from storage import chats as chat_queries
 from storage import messages as message_queries
@@ -66,17 +68,42 @@ async def test_deleted_messages_and_unknown_chats_yield_no_pairs(db, settings) -
     assert [p.draft_id for p in pairs] == [ids["edited"]]
 
 
-async def test_the_pair_inputs_version_moves_with_what_pairs_are_built_from(db) -> None:
-    versions = [await preference_queries.pair_inputs_version(db)]
+async def test_day_fingerprints_move_with_what_pairs_are_built_from(db) -> None:
+    day = 20_000  # a UTC day number
+    at = day * preference_queries.DAY_SECONDS + 3600
     await chat_queries.upsert_chats(db, [ChatRow(1, "private", "Anna")])
-    versions.append(await preference_queries.pair_inputs_version(db))
-    await message_queries.insert_messages(db, [MessageRow(1, 1, 7, "Anna", False, now(), "hi")], "telegram")
-    versions.append(await preference_queries.pair_inputs_version(db))
-    draft = await reply_queries.create_draft(db, 1, "Hello!", trigger_message_id=1)
-    versions.append(await preference_queries.pair_inputs_version(db))
-    await reply_queries.close_draft(db, draft.id, "discarded")
-    versions.append(await preference_queries.pair_inputs_version(db))
-    await chat_queries.update_chat_settings(db, 1, train=False)
-    versions.append(await preference_queries.pair_inputs_version(db))
+    other_day = MessageRow(1, 1, 7, "Anna", False, at - preference_queries.DAY_SECONDS, "yesterday")
+    await message_queries.insert_messages(db, [other_day], "telegram")
+
+    async def fingerprint() -> tuple[int, ...] | None:
+        return (await preference_queries.day_fingerprints(db, {1: None}))[1].get(day)
+
+    seen = [await fingerprint()]
+    row = MessageRow(1, 2, 7, "Anna", False, at, "hi")
+    await message_queries.insert_messages(db, [row], "telegram")
+    seen.append(await fingerprint())
+    row.text, row.edited_at = "hi!", at + 5
+    await message_queries.upsert_messages(db, [row])
+    seen.append(await fingerprint())
+    await message_queries.mark_deleted(db, 1, [2])
+    seen.append(await fingerprint())
+    await message_queries.upsert_messages(db, [row])  # stored again (deleted = 0)
+    seen.append(await fingerprint())
+    await message_queries.mark_authored(db, 1, [2], "bot")
+    seen.append(await fingerprint())
+    assert seen[0] is None and all(before != after for before, after in itertools.pairwise(seen))
+    assert set((await preference_queries.day_fingerprints(db, {1: day}))[1]) == {day}  # from that day on
+
+
+async def test_data_version_moves_on_writes_and_rollbacks(db) -> None:
+    versions = [await db.data_version()]
+    await chat_queries.upsert_chats(db, [ChatRow(1, "private", "Anna")])
+    versions.append(await db.data_version())
+    try:
+        async with db.atomic():
+            raise RuntimeError("nothing written, rolled back")
+    except RuntimeError:
+        pass
+    versions.append(await db.data_version())
     assert len(set(versions)) == len(versions)
-    assert await preference_queries.pair_inputs_version(db) == versions[-1]  # unchanged without a change
+    assert await db.data_version() == versions[-1]  # reads leave it as it was

@@ -109,6 +109,22 @@ def _valid_text() -> str:
     return json.dumps(_base(), ensure_ascii=False, indent=1)
 
 
+def _cut_inside_a_character() -> bytes:
+    data = _valid_text().replace("how are you", "как дела").encode("utf-8")
+    return data[: data.index("как".encode()) + 1]  # the first of "к"'s two bytes
+
+
+def _second_owner() -> str:
+    """A repeated `personal_information` key after the chats, naming someone else."""
+    text = json.dumps(_base(), ensure_ascii=False)
+    assert text.endswith("}")
+    return text[:-1] + ', "personal_information": {"user_id": 43, "first_name": "Eve"}}'
+
+
+def _sticker(emoji: Any) -> Mutation:
+    return _first_message(media_type="sticker", file="(File not included)", sticker_emoji=emoji, text="")
+
+
 # case → (how the file is built, extra CLI arguments)
 CORPUS: dict[str, tuple[Mutation, tuple[str, ...]]] = {
     "empty file": (lambda: "", ()),
@@ -174,6 +190,15 @@ CORPUS: dict[str, tuple[Mutation, tuple[str, ...]]] = {
     "--owner-id of someone else": (lambda: json.dumps(_single()), ("--owner-id", "7")),
     "messages before the chat id": (lambda: json.dumps(
         {"messages": [_message(1, 7)], "name": "B", "type": "personal_chat", "id": 7}), ()),
+    "cut inside a UTF-8 character": (_cut_inside_a_character, ()),
+    "date_unixtime true": (_first_message(date_unixtime=True), ()),
+    "edited_unixtime false": (_first_message(edited_unixtime=False), ()),
+    "sticker_emoji a list": (_sticker(["🙂"]), ()),
+    "sticker_emoji an object": (_sticker({"emoji": "🙂"}), ()),
+    "sticker_emoji a number": (_sticker(7), ()),
+    "two personal_information blocks, two owners": (_second_owner, ()),
+    "a bad date in the second chat, its message id also in the first": (_full(
+        lambda d: d["chats"]["list"][1]["messages"][0].update(id=1, date_unixtime="soon")), ()),
     "deep nesting in a message": (_raw_text('"text": "how are you"', '"text": ' + "[" * 100_000 + "]" * 100_000), ()),
 }
 
@@ -238,15 +263,78 @@ def test_malformed_export_exits_2_with_one_line(case: str, settings: Settings, t
     assert _sqlite_dump(settings.db_path) == before
 
 
-def test_directory_and_missing_file(settings: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("case", "needle"), [
+    ("cut inside a UTF-8 character", "truncated JSON: the file ends early (inside a UTF-8 character)"),
+    ("not utf-8 (latin-1)", "not UTF-8"),
+    ("date_unixtime true", "message 1 has an unreadable date"),
+    ("edited_unixtime false", "message 1 has an unreadable date"),
+    ("sticker_emoji a list", "message 1 has a sticker_emoji that is not a string"),
+    ("sticker_emoji a number", "message 1 has a sticker_emoji that is not a string"),
+    ("two personal_information blocks, two owners", "two personal_information blocks name different owners (42 and 43)"),
+    ("a bad date in the second chat, its message id also in the first",
+     "in chat 900 'Team': message 1 has an unreadable date"),
+    ("message id a string", "in chat 7 'Bob': a message has no integer id"),
+])
+def test_the_error_line_says_what_is_wrong_and_where(case: str, needle: str, settings: Settings, tmp_path: Path) -> None:
     before = _seed(settings)
-    for target in (tmp_path, tmp_path / "nope.json"):
-        _assert_one_clean_line(*_invoke(settings, str(target)))
+    path, extra = _write_case(tmp_path, case)
+    code, stderr = _invoke(settings, str(path), *extra)
+    _assert_one_clean_line(code, stderr)
+    assert needle in stderr
+    assert _sqlite_dump(settings.db_path) == before
+
+
+async def test_a_second_owner_never_switches_a_fresh_database(db: Database, tmp_path: Path) -> None:
+    """No owner stored yet: the first block's chats must not be filed under the second's owner."""
+    path = tmp_path / "result.json"
+    path.write_text(_second_owner(), encoding="utf-8")
+    before = await db.dump()
+    with pytest.raises(ExportFormatError, match=r"two personal_information blocks name different owners \(42 and 43\)"):
+        await import_export(db, path)
+    assert await db.dump() == before
+
+
+def _special(tmp_path: Path, kind: str) -> Path:
+    """A path that is not a regular file."""
+    target = tmp_path / kind.replace(" ", "-")
+    if kind == "a directory":
+        target.mkdir()
+    elif kind == "a FIFO":
+        os.mkfifo(target)  # opening it would wait for a writer forever
+    elif kind == "a symlink loop":
+        target.symlink_to(tmp_path / "other")
+        (tmp_path / "other").symlink_to(target)
+    elif kind == "a broken symlink":
+        target.symlink_to(tmp_path / "gone.json")
+    elif kind == "a character device":
+        if not Path("/dev/zero").exists():
+            pytest.skip("no /dev/zero on this system")
+        return Path("/dev/zero")  # read, it would never end
+    return target
+
+
+@pytest.mark.parametrize(("kind", "needle"), [
+    ("no file", "no such file"),
+    ("a directory", "is a directory, not an export file"),
+    ("a character device", "not a regular file: it is a character device"),
+    ("a FIFO", "not a regular file: it is a FIFO (named pipe)"),
+    ("a symlink loop", "a symlink loop"),
+    ("a broken symlink", "a broken symlink"),
+])
+def test_a_path_that_is_no_regular_file_is_named_for_what_it_is(
+    kind: str, needle: str, settings: Settings, tmp_path: Path,
+) -> None:
+    before = _seed(settings)
+    target = _special(tmp_path, kind)
+    code, stderr = _invoke(settings, str(target))
+    _assert_one_clean_line(code, stderr)
+    assert f"error: {target}: {needle}" in stderr
     assert _sqlite_dump(settings.db_path) == before
 
 
 @pytest.mark.parametrize("case", ["truncated before the last brace", "date_unixtime 1e400",
-                                  "lone surrogate in text", "message id beyond 64 bits"])
+                                  "lone surrogate in text", "message id beyond 64 bits",
+                                  "cut inside a UTF-8 character"])
 def test_malformed_large_file_in_the_reader_process(
     case: str, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

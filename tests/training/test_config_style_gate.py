@@ -70,11 +70,11 @@ class FailingModel:
 async def test_a_failed_swap_changes_no_record(db):
     await training_queries.add_adapter(db, "a1", "/adapters/a1", "tiny", None)
     await training_queries.add_adapter(db, "a2", "/adapters/a2", "tiny", None)
-    await promote_adapter(db, None, "a1", "test")
+    await promote_adapter(db, RecordingModel(), "a1", "test")
     with pytest.raises(OSError):
         await promote_adapter(db, FailingModel(), "a2", "test")
     assert (await training_queries.promoted_adapter(db)).id == "a1"
-    await promote_adapter(db, None, "a2", "test")
+    await promote_adapter(db, RecordingModel(), "a2", "test")
     with pytest.raises(OSError):
         await rollback_adapter(db, FailingModel())
     assert (await training_queries.promoted_adapter(db)).id == "a2"

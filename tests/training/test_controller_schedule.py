@@ -1,4 +1,5 @@
-"""The controller runs one worker subprocess at a time; the schedule skips or starts runs."""
+"""The controller runs one worker subprocess at a time and promotes what its gate promoted (swap,
+then record); the schedule skips or starts runs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 
 import pytest
 
+from model.service import AdapterError
 from storage import ChatRow, MessageRow
 from storage import chats as chat_queries
 from storage import messages as message_queries
@@ -26,25 +28,34 @@ async def _seed_served_adapter(db, settings):
     await training_queries.promote(db, "served", "test")
 
 
+class SwappingModel:
+    """The server's live model, as the controller sees it: records swaps, or cannot load anything."""
+
+    def __init__(self, db, broken: bool = False) -> None:
+        self.db, self.broken = db, broken
+        self.swaps: list[tuple[str | None, str | None]] = []  # (adapter dir, promoted id at the time)
+
+    async def swap_adapter(self, adapter_dir):
+        if self.broken:
+            raise AdapterError(f"cannot load adapter {adapter_dir}")
+        self.swaps.append((adapter_dir, await _promoted_id(self.db)))
+
+
 async def test_a_crashed_run_fails_and_changes_nothing_served(db, settings, monkeypatch):
-    monkeypatch.setenv("TGTWIN_FAKE_WORKER", "crash")
+    monkeypatch.setenv("FAKE_WORKER_MODE", "crash")
     await _seed_served_adapter(db, settings)
-    swaps = []
-
-    async def on_promoted(path):
-        swaps.append(path)
-
-    controller = TrainingController(settings, on_promoted, worker_module=FAKE)
+    model = SwappingModel(db)
+    controller = TrainingController(settings, model, worker_module=FAKE)
     run_id = await controller.start_run("test", preset="tiny")
     await asyncio.wait_for(controller.wait(), 30)
     run = await training_queries.get_run(db, run_id)
     assert run.status == "failed" and "code 3" in (run.error or "")
-    assert await _promoted_id(db) == "served" and swaps == []
+    assert await _promoted_id(db) == "served" and model.swaps == []
     assert not controller.is_running()
 
 
 async def test_runs_never_overlap_and_stop_kills_the_worker(db, settings, monkeypatch):
-    monkeypatch.setenv("TGTWIN_FAKE_WORKER", "hang")
+    monkeypatch.setenv("FAKE_WORKER_MODE", "hang")
     await _seed_served_adapter(db, settings)
     async with TrainingController(settings, worker_module=FAKE) as controller:
         run_id = await controller.start_run("test", preset="tiny")
@@ -58,18 +69,29 @@ async def test_runs_never_overlap_and_stop_kills_the_worker(db, settings, monkey
     assert len(await training_queries.list_runs(db)) == 1
 
 
-async def test_a_promoted_run_makes_the_model_swap(db, settings, monkeypatch):
-    monkeypatch.setenv("TGTWIN_FAKE_WORKER", "promote")
-    swaps = []
-
-    async def on_promoted(path):
-        swaps.append(path)
-
-    controller = TrainingController(settings, on_promoted, worker_module=FAKE)
+async def test_a_promoted_run_makes_the_model_swap_then_records_it(db, settings, monkeypatch):
+    monkeypatch.setenv("FAKE_WORKER_MODE", "finish")
+    await _seed_served_adapter(db, settings)
+    model = SwappingModel(db)
+    controller = TrainingController(settings, model, worker_module=FAKE)
     run_id = await controller.start_run("test", preset="tiny")
     await asyncio.wait_for(controller.wait(), 30)
     assert (await training_queries.get_run(db, run_id)).status == "succeeded"
-    assert swaps == [str(settings.adapters_dir / f"fake-r{run_id}")]
+    # the model swapped while storage still named the old adapter; the record followed
+    assert model.swaps == [(str(settings.adapters_dir / f"fake-r{run_id}"), "served")]
+    assert await _promoted_id(db) == f"fake-r{run_id}"
+
+
+async def test_a_failed_swap_leaves_the_promoted_adapter_unchanged(db, settings, monkeypatch):
+    monkeypatch.setenv("FAKE_WORKER_MODE", "finish")
+    await _seed_served_adapter(db, settings)
+    controller = TrainingController(settings, SwappingModel(db, broken=True), worker_module=FAKE)
+    run_id = await controller.start_run("test", preset="tiny")
+    await asyncio.wait_for(controller.wait(), 30)
+    run = await training_queries.get_run(db, run_id)
+    assert run.status == "succeeded" and run.adapter_id == f"fake-r{run_id}"  # kept, listed, not served
+    assert run.error.startswith(f"not served: the model could not load adapter fake-r{run_id}")
+    assert await _promoted_id(db) == "served"
 
 
 class FakeController:
@@ -131,7 +153,7 @@ async def test_trigger_from_settings_and_schedule_lifecycle(settings):
 
 
 async def test_the_controller_tells_serving_when_a_run_trains(db, settings, monkeypatch):
-    monkeypatch.setenv("TGTWIN_FAKE_WORKER", "crash")
+    monkeypatch.setenv("FAKE_WORKER_MODE", "crash")
     seen = []
 
     async def on_training(active):

@@ -92,20 +92,43 @@ def test_group_turns_carry_speaker_and_groups_are_opt_in():
     assert not chat_allowed(ChatRow(2, "channel", "News"), train_groups=True)
 
 
-def test_heldout_is_the_most_recent_tenth_per_chat():
-    messages = []
-    for i in range(40):
-        messages.append(msg(2 * i, False, i * 100, f"q{i}"))
-        messages.append(msg(2 * i + 1, True, i * 100 + 1, f"a{i}"))
+def _sessions(count: int, first_id: int = 0, start: int = 0, chat_id: int = 1) -> list[MessageRow]:
+    """`count` sessions of two exchanges, a gap apart; ids from `first_id`, dates from `start`."""
+    out = []
+    for s in range(count):
+        t, i = start + s * 2 * GAP, first_id + 4 * s
+        out += [msg(i, False, t, f"q{s}", chat_id=chat_id), msg(i + 1, True, t + 1, f"a{s}", chat_id=chat_id),
+                msg(i + 2, False, t + 2, f"q{s}b", chat_id=chat_id), msg(i + 3, True, t + 3, f"a{s}b", chat_id=chat_id)]
+    return out
+
+
+def _splits(built) -> dict[tuple[int, int], str]:
+    return {(e.chat_id, e.reply.message_id): e.split for e in built.examples}
+
+
+def test_heldout_sessions_stay_put_as_history_grows():
+    history = _sessions(300)
+    before = build_dataset([ChatHistory(PRIVATE, history)], options())
+    held = [e for e in before.examples if e.split == "heldout"]
+    assert 0.05 < len(held) / len(before.examples) < 0.15  # about HELDOUT_FRACTION, by session
+    # a held-out session is held out whole, and none of its turns reaches a training sequence
+    by_session = {}
+    for e in before.examples:
+        by_session.setdefault((e.reply.message_id or 0) // 4, set()).add(e.split)
+    assert all(len(sides) == 1 for sides in by_session.values())
+    trained = {t.message_id for c in before.conversations for t in c.dialogue.turns}
+    assert trained and not trained & {e.reply.message_id for e in held}
+
+    # more history: the last session goes on, newer sessions come, a second chat appears
+    last = history[-1]
+    grown = [*history, msg(5000, False, last.date + 60, "still there?"), msg(5001, True, last.date + 90, "yes"),
+             *_sessions(100, first_id=6000, start=last.date + 2 * GAP)]
     other = ChatRow(2, "private", "Boris")
-    other_messages = [msg(1, False, 0, "x", chat_id=2), msg(2, True, 1, "y", chat_id=2)]
-    built = build_dataset([ChatHistory(PRIVATE, messages), ChatHistory(other, other_messages)], options())
-    held = [e for e in built.examples if e.chat_id == 1 and e.split == "heldout"]
-    train = [e for e in built.examples if e.chat_id == 1 and e.split == "train"]
-    assert len(held) == heldout_count(40) == 4
-    assert max(e.date for e in train) < min(e.date for e in held)
-    assert built.stats.heldout == 4 and built.stats.chats == 2  # a one-example chat keeps it for training
-    assert heldout_count(1) == 0
+    after = build_dataset([ChatHistory(PRIVATE, grown), ChatHistory(other, _sessions(50, chat_id=2))], options())
+    old, new = _splits(before), _splits(after)
+    assert all(new[key] == side for key, side in old.items())
+    assert {"train", "heldout"} <= {side for key, side in new.items() if key not in old}  # new data adds to both
+    assert heldout_count(40) == 4 and heldout_count(1) == 0  # the time split the preference stage uses
 
 
 def test_redaction_and_blocked_words_in_examples():

@@ -1,5 +1,6 @@
 """Dead training runs are failed with a reason and their staging dirs removed; live ones are not
-touched (issue 11 item 12). Through the function and through the CLI entry points."""
+touched (issue 11 item 12). A run is live while the run lock is held and its process lives (issue
+18 item 12). Through the function and through the CLI entry points."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from settings import Settings
 from storage import Database
 from storage import training as training_queries
 from training.reconcile import reconcile_runs, record_run_process
+from training.run_lock import hold_run_lock
 
 
 def dead_pid() -> int:
@@ -36,22 +38,34 @@ async def test_a_run_whose_process_is_gone_is_failed_and_staging_removed(db: Dat
 
 
 async def test_a_run_whose_process_is_alive_is_left_alone(db: Database, settings: Settings) -> None:
+    with hold_run_lock(settings):  # this very process trains it, as run_training does
+        run = await training_queries.create_run(db, "cli", "tiny")
+        record_run_process(settings, run.id)
+        staging = settings.adapters_dir / ".tmp-live"
+        staging.mkdir(parents=True)
+        done = await reconcile_runs(db, settings)
+        assert done.failed_runs == () and done.removed_staging == ()
+        assert (await training_queries.get_run(db, run.id)).status == "running" and staging.exists()
+
+
+async def test_without_the_run_lock_no_run_is_alive(db: Database, settings: Settings) -> None:
     run = await training_queries.create_run(db, "cli", "tiny")
-    record_run_process(settings, run.id)  # this very process trains it
-    staging = settings.adapters_dir / ".tmp-live"
-    staging.mkdir(parents=True)
+    record_run_process(settings, run.id)  # a live pid (reused, say), but nobody holds the lock
     done = await reconcile_runs(db, settings)
-    assert done.failed_runs == () and done.removed_staging == ()
-    assert (await training_queries.get_run(db, run.id)).status == "running" and staging.exists()
+    assert done.failed_runs == (run.id,)
+    assert "holds no run lock" in (await training_queries.get_run(db, run.id)).error
 
 
 async def test_a_run_without_a_process_record(db: Database, settings: Settings) -> None:
-    fresh = await training_queries.create_run(db, "schedule", "tiny")
-    old = await training_queries.create_run(db, "schedule", "tiny")
-    await db.execute("UPDATE training_runs SET started_at = started_at - 3600 WHERE id = ?", (old.id,))
-    done = await reconcile_runs(db, settings)
-    assert done.failed_runs == (old.id,)  # the fresh one may be a worker that is still starting
-    assert (await training_queries.get_run(db, fresh.id)).status == "running"
+    with hold_run_lock(settings):  # a run is alive somewhere
+        fresh = await training_queries.create_run(db, "schedule", "tiny")
+        old = await training_queries.create_run(db, "schedule", "tiny")
+        await db.execute("UPDATE training_runs SET started_at = started_at - 3600 WHERE id = ?", (old.id,))
+        done = await reconcile_runs(db, settings)
+        assert done.failed_runs == (old.id,)  # the fresh one may be a worker that is still starting
+        assert (await training_queries.get_run(db, fresh.id)).status == "running"
+    done = await reconcile_runs(db, settings)  # the lock is free: no run is starting either
+    assert done.failed_runs == (fresh.id,)
 
 
 def test_cli_status_reconciles_first(settings: Settings) -> None:

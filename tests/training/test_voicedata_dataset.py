@@ -1,12 +1,12 @@
-"""Training conversations from stored history: held-out turns and what follows never reach training,
-blocked turns are cut out, the language warning and the time-budget arithmetic."""
+"""Training conversations from stored history: blocked turns are cut out (the session splits around
+them), the language warning and the time-budget arithmetic."""
 
 from __future__ import annotations
 
 from model.dialogue import Dialogue, Turn
 from training.budget import planned_steps, schedule_factor
 from training.config import load_preset
-from training.dataset import training_conversations
+from training.dataset import session_conversations
 from training.language import language_warning
 
 HEADER = Dialogue((), "Anna", None, False)
@@ -16,12 +16,12 @@ def _t(role: str, text: str, date: int) -> Turn:
     return Turn(role, (text,), None, date)  # type: ignore[arg-type]
 
 
-def test_training_stops_at_the_first_heldout_turn_and_skips_blocked_turns() -> None:
-    s1 = [_t("partner", "hi", 1), _t("owner", "hey", 2), _t("partner", "secret plan", 3), _t("owner", "ok", 4)]
-    s2 = [_t("partner", "again", 10), _t("owner", "held out", 11), _t("partner", "later", 12), _t("owner", "also later", 13)]
-    conversations = training_conversations(1, HEADER, [s1, s2], {id(s2[1])}, ["secret"])
+def test_a_session_splits_around_blocked_turns() -> None:
+    session = [_t("partner", "hi", 1), _t("owner", "hey", 2), _t("partner", "secret plan", 3), _t("owner", "ok", 4),
+               _t("partner", "secret again", 5), _t("partner", "no owner turn after it", 6)]
+    conversations = session_conversations(1, HEADER, session, ["secret"])
     texts = [[t.text for t in c.dialogue.turns] for c in conversations]
-    assert texts == [["hi", "hey"], ["ok"]]  # s2 has no owner turn before its held-out one
+    assert texts == [["hi", "hey"], ["ok"]]  # a part without an owner turn teaches nothing
     assert all(c.dialogue.partner_name == "Anna" for c in conversations)
 
 
