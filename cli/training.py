@@ -201,6 +201,16 @@ def _print_report(report: dict[str, Any]) -> None:
             f"epochs covered {_fmt(fit.get('epochs_covered'))}",
             markup=False, highlight=False,
         )
+    timing = evaluation.get("timing")
+    if timing:
+        train = (fit or {}).get("seconds")
+        share = f" = {timing['total'] / train:.0%} of training's {train}s" if train else ""
+        console.print(
+            f"evaluation: {timing['total']}s{share} (export {timing['export']}s, perplexity {timing['perplexity']}s, "
+            f"hits@1 {timing['hits']}s, generation {timing['generation']}s; {timing['cached_lookups']} of "
+            f"{timing['cached_lookups'] + timing['measured_lookups']} measurements cached); replies: "
+            f"{evaluation.get('replies_path')}", markup=False, highlight=False,
+        )
     stage = report.get("preference")
     if stage:
         detail = (f"{stage['pairs_train']} pairs trained, {stage['pairs_heldout']} held out, held-out accuracy "

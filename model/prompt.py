@@ -33,7 +33,7 @@ Three styles:
   `Name: ` (as in `chat_template`). The owner's reply tokens, end of turn included, are exactly those
   of `chat_template` (what is learned does not change); each exchange costs 2 marker tokens instead
   of ~10 (`<|im_start|>user\n … <|im_end|>\n<|im_start|>assistant\n … <|im_end|>\n`), which on the
-  bundled sample raised the share of training tokens under loss from 0.29 to 0.38 (the system message
+  bundled sample raised the share of training tokens under loss from 0.29 to 0.39 (the system message
   heads each sequence once). Adapters keep the format they were trained with: a version-1 adapter
   still loads and serves its `chat_template` layout, and the bare base model is served in its own
   template (`for_tokenizer`), which is what it knows.

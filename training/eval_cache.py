@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from model.dialogue import Dialogue
+from storage.db import make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ class ModelCache:
         if self.path is None or not self._dirty:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.path.parent)  # generated replies echo the owner's words: 0700, files 0600
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".json")
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 json.dump({"recipe": RECIPE, **self.data}, out, ensure_ascii=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import stat
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -46,6 +47,11 @@ async def test_a_second_run_measures_only_the_new_adapter(db, tiny_settings) -> 
     cost = data["cost"]
     assert cost["eval_seconds"] == data["timing"]["total"] > 0 and cost["train_seconds"] > 0
     assert cost["eval_share_of_train"] == round(cost["eval_seconds"] / cost["train_seconds"], 4)
+    text = await asyncio.to_thread(CliRunner().invoke, app, args[:-1])
+    printed = " ".join(text.stdout.split())  # the console wraps long lines
+    cached, total = two.timing.cached_lookups, two.timing.cached_lookups + two.timing.measured_lookups
+    assert f"of training's {second.report.fit['seconds']}s" in printed and f"{cached} of {total} measurements cached" in printed
+    assert "replies: live selection (model.candidates.choose_replies) on ct2 int8 (the serving engine)" in printed
 
 
 async def test_where_torch_serves_the_evaluation_generates_on_torch(db, tiny_settings) -> None:
@@ -70,17 +76,19 @@ def test_examples_are_keyed_by_their_content() -> None:
 
 
 def test_the_cache_keeps_what_was_measured_and_survives_a_broken_file(tmp_path: Path) -> None:
-    cache = open_model_cache(tmp_path, "m1")
+    directory = tmp_path / "eval-cache"
+    cache = open_model_cache(directory, "m1")
     assert cache.nll("e1", 256) is None and cache.misses == 1
     cache.put_nll("e1", 256, (12.5, 5))
     cache.put_hit("e1", "d1", True)
     cache.put_replies("e1", "g1", CachedReplies(("ok)", "see you"), ("ok",)))
     cache.save()
-    again = open_model_cache(tmp_path, "m1")
+    assert (stat.S_IMODE(directory.stat().st_mode), stat.S_IMODE((directory / "m1.json").stat().st_mode)) == (0o700, 0o600)
+    again = open_model_cache(directory, "m1")
     assert again.nll("e1", 256) == (12.5, 5) and again.nll("e1", 512) is None
     assert again.hit("e1", "d1") is True and again.hit("e1", "d2") is None
     assert again.replies("e1", "g1") == CachedReplies(("ok)", "see you"), ("ok",))
     assert (again.hits, again.misses) == (3, 2)
-    (tmp_path / "m1.json").write_text("{broken")
-    assert open_model_cache(tmp_path, "m1").nll("e1", 256) is None  # only costs time
+    (directory / "m1.json").write_text("{broken")
+    assert open_model_cache(directory, "m1").nll("e1", 256) is None  # only costs time
     assert open_model_cache(None, "m1").path is None  # no directory: remembers nothing
