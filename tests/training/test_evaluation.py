@@ -18,7 +18,7 @@ from training.run import run_training
 
 
 async def test_a_second_run_measures_only_the_new_adapter(db, tiny_settings) -> None:
-    settings = tiny_settings
+    settings = tiny_settings.model_copy(update={"serving_engine": "ct2"})  # what `auto` serves on a CPU-only machine
     await seed_chat(db)
     first = await run_training(settings, preset="tiny", trigger="test")
     second = await run_training(settings, preset="tiny", trigger="test", overrides={"seed": 7})
