@@ -128,14 +128,14 @@ def measure_decode(option: Option, long: int = 97, repeats: int = 3) -> float:
 
 def start_training(root: Path, models_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
     """A real run through the training worker (its priority and threads as in production)."""
-    from bench.distributed_bench import seed
     from settings import load_settings
     from storage import Database
     from storage import training as training_queries
+    from testdata.seed_chat import seed_data_dir
     from training.controller import worker_settings_json
 
     data_dir = root / "train-data"
-    asyncio.run(seed(data_dir, exchanges=200))
+    asyncio.run(seed_data_dir(data_dir, exchanges=200))
     (data_dir / "models").symlink_to(models_dir.resolve())
     settings = load_settings(data_dir=data_dir)
 

@@ -9,7 +9,7 @@ from bot.harvest import harvest, harvest_chat_history
 from storage import Database
 from storage import chats as chat_queries
 from storage import messages as message_queries
-from tests.bot.fake_telegram import (
+from testdata.telegram_fake import (
     OWNER_ID,
     FakeTelegram,
     InjectedError,
@@ -141,7 +141,7 @@ async def test_media_captions_stickers_and_service_messages(client, server: Fake
 
 
 async def test_harvest_all_private_skips_bots_and_groups(client, server: FakeTelegram, db: Database) -> None:
-    from tests.bot.fake_telegram import make_group
+    from testdata.telegram_fake import make_group
 
     _fill(server, PARTNER, 3)
     _fill(server, 6, 2)
@@ -156,7 +156,7 @@ async def test_harvest_all_private_skips_bots_and_groups(client, server: FakeTel
 
 
 async def test_chat_ids_and_types_follow_kurigram(client, server: FakeTelegram, db: Database) -> None:
-    from tests.bot.fake_telegram import make_channel
+    from testdata.telegram_fake import make_channel
 
     server.add_user(make_user(PARTNER, "Alice"))
     supergroup, channel = utils.get_channel_id(1234), utils.get_channel_id(5678)  # -100… ids

@@ -17,17 +17,15 @@ from storage import Database, kv
 from storage import chats as chat_queries
 from storage import messages as message_queries
 from storage import replies as reply_queries
-from tests.bot.fake_telegram import (
+from testdata.doubles import FakeModel, ManualClock, wait_until
+from testdata.telegram_fake import (
     OWNER_ID,
-    FakeModel,
     FakeTelegram,
-    ManualClock,
     make_group,
     make_message,
     make_user,
     session_string,
     wait_dispatched,
-    wait_until,
 )
 from tests.bot.live_bot import PARTNER, decisions, feed, logged, set_mode
 

@@ -14,7 +14,7 @@ from storage import ChatRow, Database, MessageRow
 from storage import chats as chat_queries
 from storage import messages as message_queries
 from storage import replies as reply_queries
-from tests.bot.fake_telegram import FakeModel, ManualClock, wait_until
+from testdata.doubles import FakeModel, ManualClock, wait_until
 
 CHAT = 5
 

@@ -9,7 +9,7 @@ from bot.harvest import harvest
 from bot.relationships import ContactFacts, script_of, suggest_relationship
 from storage import ChatRow, Database, InvalidValue
 from storage import chats as chat_queries
-from tests.bot.fake_telegram import FakeTelegram, make_message, make_user
+from testdata.telegram_fake import FakeTelegram, make_message, make_user
 
 DAY = 86400
 

@@ -25,7 +25,7 @@ from settings import Settings
 from storage import ChatRow, Database, MessageRow
 from storage import chats as chat_queries
 from storage import messages as message_queries
-from tests.bot.fake_telegram import FakeModel, ManualClock, wait_until
+from testdata.doubles import FakeModel, ManualClock, wait_until
 
 GAP = 3 * 3600.0
 
