@@ -14,9 +14,8 @@ STICKERS = ["👍", "😂", "❤️", "😅", "🔥"]
 
 
 class ExportWriter:
-    """Appends messages to one chat (`chat["messages"]`), numbering them from `next_id`.
-
-    `rnd` draws the media details; callers may swap it between sessions."""
+    """Appends messages to one chat (`chat["messages"]`), numbering them from `next_id`; `rnd` draws
+    the media details (and, without `first_id`, the first id)."""
 
     def __init__(self, rnd: random.Random, chat: dict[str, Any], first_id: int | None = None) -> None:
         self.rnd = rnd

@@ -80,6 +80,7 @@ class ExportSpec:
                              f"{self.contacts}, {self.months} and {self.groups}")
 
     def reached(self, messages: int, owner_messages: int) -> bool:
+        """Whether an export holding this many messages (of them Alex's) is big enough."""
         return ((self.messages is not None and messages >= self.messages)
                 or (self.owner_messages is not None and owner_messages >= self.owner_messages))
 
@@ -147,13 +148,13 @@ def _chats(spec: ExportSpec) -> list[_Chat]:
 def _session_chats(spec: ExportSpec, chats: list[_Chat]) -> list[int]:
     """The first pass: which chat each session is in, up to the session that reaches the size."""
     rnd = random.Random(spec.seed)
-    cumulative = list(accumulate([1 / (i + 1) for i in range(spec.contacts)] + [1 / (g + 2) for g in range(spec.groups)]))
-    scratch = ExportWriter(rnd, {"messages": []}, first_id=1)
+    weights = [1 / (i + 1) for i in range(spec.contacts)] + [1 / (g + 2) for g in range(spec.groups)]
+    cumulative = list(accumulate(weights))
     picked: list[int] = []
     total = own = 0
     while not spec.reached(total, own):
         chat = rnd.choices(range(len(chats)), cum_weights=cumulative)[0]
-        messages = _session_messages(spec, chats[chat], len(picked), START, scratch)
+        messages = _session_messages(spec, chats[chat], len(picked), START, first_id=1)
         picked.append(chat)
         total, own = total + len(messages), own + sum(map(_by_owner, messages))
     return picked
@@ -169,11 +170,10 @@ def _dated_sessions(spec: ExportSpec, chats: list[int]) -> list[tuple[int, int, 
 def _write_chat(out: IO[str], spec: ExportSpec, chat: _Chat, dates: list[tuple[int, int]]) -> tuple[int, int]:
     """One chat's sessions in time order, streamed; a session starts after the previous one ended.
     Returns (messages, Alex's messages)."""
-    writer = ExportWriter(random.Random(), {"messages": []}, first_id=1)
     total = own = 0
     free_from = START
     for index, minute in dates:
-        messages = _session_messages(spec, chat, index, max(START + minutes(minute), free_from), writer)
+        messages = _session_messages(spec, chat, index, max(START + minutes(minute), free_from), first_id=total + 1)
         out.write(",\n" if total else "\n")
         out.write(",\n".join("    " + json.dumps(message, ensure_ascii=False) for message in messages))
         total, own = total + len(messages), own + sum(map(_by_owner, messages))
@@ -182,11 +182,11 @@ def _write_chat(out: IO[str], spec: ExportSpec, chat: _Chat, dates: list[tuple[i
 
 
 def _session_messages(spec: ExportSpec, chat: _Chat, index: int, start: datetime,
-                      writer: ExportWriter) -> list[dict[str, Any]]:
-    """Session `index` of `chat` from `start`, drawn from the session's own generator (its content
-    does not depend on `start`); `writer` keeps numbering the chat's messages."""
-    writer.rnd = rnd = random.Random(f"{spec.seed}/{index}")
-    writer.chat["messages"] = []
+                      first_id: int) -> list[dict[str, Any]]:
+    """Session `index` of `chat` from `start`, its messages numbered from `first_id`, drawn from the
+    session's own generator: what it says does not depend on `start` or `first_id`."""
+    rnd = random.Random(f"{spec.seed}/{index}")
+    writer = ExportWriter(rnd, {"messages": []}, first_id=first_id)
     if chat.export_type != "personal_chat":
         group_session(writer, start, list(chat.members))
         return writer.chat["messages"]
