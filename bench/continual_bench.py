@@ -111,7 +111,8 @@ async def _import_history(settings: Any, spec: ExportSpec) -> str:
         if (await message_queries.counts(db)).messages:
             raise SystemExit(f"{settings.data_dir} already holds messages: the bench needs a fresh data dir")
         result = await import_export(db, path)
-    return f"history: {result.messages_added:,} messages in {result.chats} chats ({spec.owner_messages:,}+ by the owner)"
+    return (f"history: {result.messages_added:,} messages in {result.chats} chats "
+            f"({spec.owner_messages:,}+ by the owner)")
 
 
 def main(argv: list[str] | None = None) -> None:

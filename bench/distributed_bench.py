@@ -8,7 +8,8 @@ promotion decision, recorded `world_size`; every process trained (each logs its 
 "process r/N training" line and trl's step logs come from all of them); and the loss curves of
 the two runs side by side (per-device batch × N = the single run's batch); then a run whose last
 process fails as it starts training (torchrun stops the main process, which marks the run failed
-once and writes no adapter). Exit code 1 if a check fails. The suite runs the same check (tests/training/test_distributed.py, marked slow-ish: ~40 s).
+once and writes no adapter). Exit code 1 if a check fails. The suite runs the same check
+(tests/training/test_distributed.py, marked slow-ish: ~40 s).
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def run_torchrun(data_dir: Path, processes: int, max_steps: int, models_dir: Pat
                "--master_port", str(29400 + os.getpid() % 500),
                str(REPO_ROOT / "main.py"), "train", "--preset", "tiny", "--max-steps", str(max_steps)]
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=data_dir.parent, env=env, capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(command, cwd=data_dir.parent, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"torchrun exited with {done.returncode}:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}")
@@ -118,8 +120,8 @@ def run_single(data_dir: Path, batch_size: int, max_steps: int, models_dir: Path
             f"asyncio.run(run_training(load_settings(), preset='tiny', trigger='cli', "
             f"overrides={{'batch_size': {batch_size}, 'max_steps': {max_steps}}}))")
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], cwd=data_dir.parent, env=env, capture_output=True, text=True, check=False,
-                          timeout=600)
+    done = subprocess.run([sys.executable, "-c", code], cwd=data_dir.parent, env=env, capture_output=True, text=True,
+                          check=False, timeout=600)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"single-process run exited with {done.returncode}:\n{done.stderr[-3000:]}")
@@ -166,8 +168,9 @@ def main() -> int:
     print(f"rank {args.processes - 1} failing: torchrun exit {code} after {seconds:.1f}s, run rows {failed.runs}, "
           f"status {failed.status}, adapters {failed.adapters}")
     print(f"load average after {os.getloadavg()[0]:.2f}")
-    ok = failed_once and (multi.status == "succeeded" and multi.runs == multi.adapters == multi.adapter_dirs == multi.promotions == 1
-          and multi.world_size == args.processes and all(trained))
+    ok = failed_once and (multi.status == "succeeded"
+                          and multi.runs == multi.adapters == multi.adapter_dirs == multi.promotions == 1
+                          and multi.world_size == args.processes and all(trained))
     print(json.dumps({"checks_passed": ok}))
     return 0 if ok else 1
 

@@ -199,7 +199,8 @@ async def browse(base: str, token: str, out: Path, profile: Path) -> dict[str, f
 
         async def training() -> None:
             await page.get_by_role("tab", name="Training").click()
-            await page.locator("[role=gridcell]:visible").filter(has_text="succeeded").first.click()  # the finished run's row
+            # the finished run's row
+            await page.locator("[role=gridcell]:visible").filter(has_text="succeeded").first.click()
             await page.wait_for_selector("text=Gate:", timeout=20_000)
             await page.wait_for_timeout(2000)
 

@@ -80,7 +80,8 @@ def measure(data_dir: Path, adapter: str | None, contexts: int, candidates: int)
     real = _share([tuple(e.reply.messages) for e in heldout])
     shares = {name: round(_share(turns), 4) for name, turns in chosen.items()}
     return {
-        "adapter": adapter, "contexts": len(heldout), "candidates": candidates, "real_multi_message_share": round(real, 4),
+        "adapter": adapter, "contexts": len(heldout), "candidates": candidates,
+        "real_multi_message_share": round(real, 4),
         "multi_message_share": shares,
         "relative_difference": {n: round(abs(s - real) / real, 4) if real else None for n, s in shares.items()},
         "seconds": round(time.perf_counter() - started, 1), "load_average": round(os.getloadavg()[0], 2),

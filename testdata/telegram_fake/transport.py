@@ -75,7 +75,8 @@ async def wait_dispatched(client: Any, timeout: float = 10.0) -> None:
     while True:
         while busy():
             if time.monotonic() > deadline:
-                raise AssertionError(f"kurigram's dispatcher still busy after {timeout:g} s (updates queued or a handler stuck)")
+                raise AssertionError(f"kurigram's dispatcher still busy after {timeout:g} s "
+                                     "(updates queued or a handler stuck)")
             await asyncio.sleep(0.002)
         await asyncio.sleep(0.01)
         if not busy():

@@ -91,7 +91,8 @@ async def test_short_flood_wait_is_slept_by_kurigram(client, server: FakeTelegra
     assert flood_sleeps.slept == [5]
 
 
-async def test_long_flood_wait_is_slept_and_harvest_continues(client, server: FakeTelegram, db: Database, caplog) -> None:
+async def test_long_flood_wait_is_slept_and_harvest_continues(client, server: FakeTelegram, db: Database,
+                                                               caplog) -> None:
     _fill(server, PARTNER, 250)
     server.fail_after_history_pages = None
     slept: list[float] = []

@@ -110,7 +110,8 @@ def test_the_command_says_what_is_wrong_in_one_line_and_writes_nothing(
     assert not (tmp_path / "history.json").exists() and SAMPLE_EXPORT.read_bytes() == bundled
 
 
-def test_the_command_writes_the_export_and_says_what_it_holds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_writes_the_export_and_says_what_it_holds(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "nested" / "history.json"
     main(["--owner-messages", "50", "--contacts", "2", "--out", str(out)])
 
