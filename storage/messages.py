@@ -55,7 +55,8 @@ async def mark_deleted(db: Database, chat_id: int | None, message_ids: Sequence[
         return 0
     marks = ", ".join("?" * len(message_ids))
     if chat_id is None:
-        cur = await db.execute(f"UPDATE messages SET deleted = 1 WHERE message_id IN ({marks}) AND chat_id > 0", tuple(message_ids))
+        cur = await db.execute(f"UPDATE messages SET deleted = 1 WHERE message_id IN ({marks}) AND chat_id > 0",
+                               tuple(message_ids))
     else:
         cur = await db.execute(
             f"UPDATE messages SET deleted = 1 WHERE chat_id = ? AND message_id IN ({marks})",

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from app_runtime import StartupError, _telegram_session
 from bot.session_lock import hold_session
 from settings import Settings, load_settings
-from tests.bot.fake_telegram import API_HASH, API_ID, FakeModel, FakeTelegram, fake_transport
+from testdata.doubles import FakeModel
+from testdata.telegram_fake import API_HASH, API_ID, FakeTelegram, fake_transport
 from tests.bot.live_bot import write_session_file
 
 

@@ -18,6 +18,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "services": {"model", "settings", "storage"},
     "telegram_export": {"settings", "storage"},
     "samples": set(),
+    "testdata": {"model", "samples", "storage"},  # the tests' and benchmarks' data and fakes; no product import
     "training": {"model", "services", "settings", "storage"},
     "bot": {"model", "services", "settings", "storage", "telegram_export"},
     "product_status": {"model", "services", "settings", "storage", "training"},
@@ -67,3 +68,10 @@ def test_imports_only_go_down() -> None:
 def test_nothing_imports_the_cli_but_main() -> None:
     importers = {unit for unit, files in _product_files().items() for p in files if "cli" in _imported_tops(p)}
     assert importers - {"cli"} == {"main"}
+
+
+def test_bench_never_imports_tests() -> None:
+    """Benchmarks take their data and fakes from `testdata/`, never from the test suite."""
+    importers = [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "bench").rglob("*.py"))
+                 if "tests" in _imported_tops(p)]
+    assert importers == []

@@ -108,7 +108,8 @@ def test_pip_steps_match_the_setup_script() -> None:
     setup = setup_script_pip_steps()
     # The image installs no test tools: drop requirements-dev from the script's step, keep the rest.
     setup = [
-        [w for i, w in enumerate(step) if w != "requirements-dev.txt" and not (w == "-r" and step[i + 1:i + 2] == ["requirements-dev.txt"])]
+        [w for i, w in enumerate(step)
+         if w != "requirements-dev.txt" and not (w == "-r" and step[i + 1:i + 2] == ["requirements-dev.txt"])]
         for step in setup
     ]
     assert docker == setup
@@ -288,7 +289,8 @@ def test_docker_compose_config_validates(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     resolved = json.loads(result.stdout)["services"]["tgtwin"]
-    assert [(p["host_ip"], str(p["published"]), p["target"]) for p in resolved["ports"]] == [("127.0.0.1", "8000", 8000)]
+    published = [(p["host_ip"], str(p["published"]), p["target"]) for p in resolved["ports"]]
+    assert published == [("127.0.0.1", "8000", 8000)]
     assert resolved["environment"]["TGTWIN_API_ID"] == "12345", ".env reaches the container"
     assert resolved["build"]["args"]["VARIANT"] == "cpu"
     assert resolved["volumes"][0]["type"] == "volume" and resolved["volumes"][0]["target"] == "/data"

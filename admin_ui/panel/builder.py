@@ -63,7 +63,8 @@ def build_panel(services: Services, jobs: JobRegistry) -> Any:
                     await activity.activity(ctx, decision)]
 
         load_outputs = [dash.status, dash.autoreply, dash.jobs, chat_tab.table, chat_tab.pick, draft_tab.chat,
-                        draft_tab.pending, draft_tab.closed, draft_tab.pick, draft_tab.telegram_note, draft_tab.learning,
+                        draft_tab.pending, draft_tab.closed, draft_tab.pick, draft_tab.telegram_note,
+                        draft_tab.learning,
                         train_tab.runs, train_tab.run_pick, train_tab.adapters, train_tab.adapter_pick, train_tab.trend,
                         train_tab.setup, activity_tab.table]
         panel.load(load_all, [chat_tab.search, activity_tab.decision], load_outputs, api_visibility="private")

@@ -161,7 +161,8 @@ def test_status_markdown() -> None:
     assert "| **Pending drafts** | 2 |" in text
     assert "| **Preference pairs** | 5 (2 not yet trained on) |" in text
     assert "processes" not in text
-    running = LastRun(id=7, status="running", progress=0.25, adapter_id=None, started_at=1, finished_at=None, error=None)
+    running = LastRun(id=7, status="running", progress=0.25, adapter_id=None, started_at=1, finished_at=None,
+                      error=None)
     text = status_markdown(_snapshot(
         training=TrainingState(available=True, running=True, last_run=running, processes=2), model=None))
     assert "run 7 running, 25% · 2 processes per run" in text and "not running in this process" in text

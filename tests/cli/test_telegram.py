@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from bot.client import NotLoggedIn, TelegramNotConfigured, build_client
 from settings import Settings, load_settings
-from tests.bot.fake_telegram import API_HASH, API_ID, FakeTelegram, make_message, make_user, session_string
+from testdata.telegram_fake import API_HASH, API_ID, FakeTelegram, make_message, make_user, session_string
 
 
 @pytest.fixture
