@@ -63,10 +63,11 @@ def _settings(chat: ChatRow) -> dict[str, Any]:
 async def chat_list(services: Services, search: str = "", limit: int = 500) -> list[ChatView]:
     """Chats whose title contains `search`, with their settings and message counts (the whitelist)."""
     counts = await message_queries.chat_message_counts(services.db)
-    return [
-        ChatView(**_settings(chat), messages=counts.get(chat.id, (0, 0))[0], owner_messages=counts.get(chat.id, (0, 0))[1])
-        for chat in await chat_queries.list_chats(services.db, search, limit)
-    ]
+    views = []
+    for chat in await chat_queries.list_chats(services.db, search, limit):
+        messages, owner_messages = counts.get(chat.id, (0, 0))
+        views.append(ChatView(**_settings(chat), messages=messages, owner_messages=owner_messages))
+    return views
 
 
 async def chat_detail(services: Services, chat_id: int) -> ChatDetail:

@@ -55,4 +55,3 @@ async def adapters(services: Services) -> list[Adapter]:
 async def promoted_adapter(services: Services) -> Adapter | None:
     """What is served now; None = the base model."""
     return await training_queries.promoted_adapter(services.db)
-

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tgtwin")
 
+
 class Face(Protocol):
     """What the product is served through (the panel and API). Its steps run in this order, so that
     what can refuse to start does so first and nothing holds the loop once Telegram must be
@@ -42,7 +43,9 @@ class Face(Protocol):
     async def serve(self, stop: asyncio.Event | None) -> None: ...
 
 
-async def run_product(settings: Settings, face: Face, *, with_telegram: bool, stop: asyncio.Event | None = None) -> None:
+async def run_product(
+    settings: Settings, face: Face, *, with_telegram: bool, stop: asyncio.Event | None = None
+) -> None:
     """Run everything until a signal arrives or `stop` is set; then stop it all gracefully, in
     reverse order. With nothing configured this is the offline demo.
 
