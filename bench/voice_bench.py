@@ -26,7 +26,7 @@ async def _ensure_sample(settings: Any) -> None:
 
     async with Database.open(settings.db_path) as db:
         if (await message_queries.counts(db)).messages == 0:
-            from app_runtime import SAMPLE_EXPORT
+            from samples import SAMPLE_EXPORT
             from telegram_export import import_export
 
             await import_export(db, SAMPLE_EXPORT)

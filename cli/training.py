@@ -11,7 +11,6 @@ import typer
 
 from cli.common import console, fail, run_async, state
 from cli.output import check_output_path, write_lines
-from settings import Settings
 
 RUNNING_SERVER = " (a running `tgtwin run`/`serve` switches within seconds)"
 
@@ -82,9 +81,9 @@ def train_command(
     A run continues the last adapter (same base model and prompt format) on the owner turns it has not
     learned yet, newest first, with a replay share of learned ones. Refused while another run trains
     (the panel's, or one whose server was restarted)."""
-    from training.config import PresetError
+    from application.errors import ActionError
+    from application.training_actions import train_now
     from training.run import TrainingError
-    from training.run_lock import RunAlreadyRunning
 
     if max_steps is not None and max_steps < 1:
         fail(f"--max-steps must be at least 1 (got {max_steps})")
@@ -94,22 +93,12 @@ def train_command(
     if fresh:
         overrides["fresh"] = True
     try:
-        result = run_async(_train(settings, preset, overrides))
-    except (PresetError, TrainingError, RunAlreadyRunning) as exc:
+        result = run_async(train_now(settings, preset, overrides))
+    except (ActionError, TrainingError) as exc:
         fail(str(exc))
     console.print(f"run {result.run_id}: adapter {result.adapter_id} at {result.adapter_dir}",
                   markup=False, highlight=False)
     _print_report(result.report.to_json())
-
-
-async def _train(settings: Settings, preset: str | None, overrides: dict[str, Any]) -> Any:
-    from storage import Database
-    from training.reconcile import reconcile_runs
-    from training.run import run_training
-
-    async with Database.open(settings.db_path) as db:
-        await reconcile_runs(db, settings)
-    return await run_training(settings, preset=preset, trigger="cli", overrides=overrides)
 
 
 def eval_command(
@@ -149,38 +138,40 @@ def eval_command(
 
 def promote_command(ctx: typer.Context, adapter: Annotated[str, typer.Argument(help="Adapter id to serve.")]) -> None:
     """Serve this adapter (a running `tgtwin run`/`serve` switches to it within seconds)."""
-    from model.service import AdapterError
+    from application.errors import ActionError
+    from application.training_actions import promote
     from storage import Database, NotFound
-    from training.promotion import ServedElsewhere, promote_adapter
+    from training.promotion import ServedElsewhere
 
     settings = state(ctx).settings
 
     async def go() -> None:
         async with Database.open(settings.db_path) as db:
-            await promote_adapter(db, ServedElsewhere(settings.base_model), adapter, "promoted from the CLI")
+            await promote(db, ServedElsewhere(settings.base_model), adapter, "promoted from the CLI")
 
     try:
         run_async(go())
-    except (NotFound, AdapterError) as exc:
+    except (NotFound, ActionError) as exc:
         fail(str(exc))
     console.print(f"promoted {adapter}{RUNNING_SERVER}", markup=False, highlight=False)
 
 
 def rollback_command(ctx: typer.Context) -> None:
     """Serve what was promoted before the current adapter (or the base model)."""
-    from model.service import AdapterError
-    from storage import Database, InvalidValue
-    from training.promotion import ServedElsewhere, rollback_adapter
+    from application.errors import ActionError
+    from application.training_actions import rollback
+    from storage import Database
+    from training.promotion import ServedElsewhere
 
     settings = state(ctx).settings
 
     async def go() -> Any:
         async with Database.open(settings.db_path) as db:
-            return await rollback_adapter(db, ServedElsewhere(settings.base_model))
+            return await rollback(db, ServedElsewhere(settings.base_model))
 
     try:
         previous = run_async(go())
-    except (InvalidValue, AdapterError) as exc:
+    except ActionError as exc:
         fail(str(exc))
     console.print(f"now serving {previous.id if previous else 'the base model'}{RUNNING_SERVER}", markup=False,
                   highlight=False)

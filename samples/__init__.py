@@ -4,4 +4,4 @@ It is generated: `python -m testdata.sample` rewrites it (deterministic)."""
 
 from pathlib import Path
 
-SAMPLE_EXPORT = Path(__file__).with_name("sample_export.json")
+SAMPLE_EXPORT = Path(__file__).resolve().with_name("sample_export.json")

@@ -166,6 +166,14 @@ async def chat_message_counts(db: Database) -> dict[int, tuple[int, int]]:
     return {r["chat_id"]: (r["n"], r["own"] or 0) for r in rows}
 
 
+async def chat_message_count(db: Database, chat_id: int) -> tuple[int, int]:
+    """One chat's (messages, owner messages), read from that chat's rows only."""
+    row = await db.fetchone(
+        "SELECT COUNT(*) AS n, SUM(outgoing) AS own FROM messages WHERE chat_id = ? AND deleted = 0", (chat_id,)
+    )
+    return (row["n"], row["own"] or 0) if row is not None else (0, 0)
+
+
 @dataclass(slots=True)
 class SyncState:
     chat_id: int

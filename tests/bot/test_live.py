@@ -238,7 +238,7 @@ async def test_partner_typing_extends_the_debounce(bot, server: FakeTelegram, db
 
 
 async def test_gateway_harvests_private_chats_for_the_panel(bot, server: FakeTelegram, db: Database) -> None:
-    from admin_ui.ingest import HarvestingGateway
+    from application.ingest import HarvestingGateway
 
     server.set_history(PARTNER, [make_message(i, PARTNER, text=f"m{i}", date=1_700_000_000 + i) for i in range(1, 4)])
     assert isinstance(bot.gateway, HarvestingGateway)

@@ -99,7 +99,7 @@ def test_harvest_refuses_a_chat_id_beyond_64_bits(cli_env: Path) -> None:
 
 
 def test_harvest_and_login_while_run_holds_the_session(cli_env: Path, settings: Settings) -> None:
-    """`tgtwin run` holds the session lock while its client runs (app_runtime._telegram_session)."""
+    """`tgtwin run` holds the session lock while its client runs (application.runtime._telegram_session)."""
     from bot.session_lock import hold_session
 
     with hold_session(settings):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bench.distributed_bench import seed_chat
 from model.dialogue import Dialogue, Turn
+from testdata.seed_chat import seed_chat
 from training.eval_cache import CachedReplies, example_key, open_model_cache
 from training.run import run_training
 
