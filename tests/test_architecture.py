@@ -20,6 +20,8 @@ CONTRACTS = {"services"}
 """The protocols the domain codes against and the container the composition root fills: below the
 domain, so `bot` and `training` can import it without importing the application."""
 FOUNDATION = {"settings", "storage", "logging_setup", "samples"}
+TEST_SUPPORT = {"testdata"}
+"""The tests' and benchmarks' data builders and fakes: may use the product, never used by it."""
 
 # What each top-level package/module may import of ours (besides itself), lowest layer first.
 MAY_IMPORT: dict[str, set[str]] = {
@@ -90,7 +92,7 @@ def _importers(units: set[str], of: set[str]) -> list[str]:
 
 
 def test_every_package_has_a_place_in_the_order() -> None:
-    placed = FACES | APPLICATION | DOMAIN | CONTRACTS | FOUNDATION
+    placed = FACES | APPLICATION | DOMAIN | CONTRACTS | FOUNDATION | TEST_SUPPORT
     assert set(MAY_IMPORT) == placed, "a unit is in MAY_IMPORT or in a layer but not both"
     assert set(_product_files()) <= placed, "add the new package to a layer, MAY_IMPORT and docs/architecture.md"
 
