@@ -13,16 +13,18 @@ serves here (`TGTWIN_SERVING_ENGINE`: CTranslate2 int8 on CPU), filters them lik
 - `ranked`: the best in-context score (mean log-probability per token) across message counts;
 - `within_rhythm`: the best in-context score among replies with the first kept sample's message
   count (what served before issue 19);
-- `pmi_<l>` / `pmi_<l>_within_rhythm`: the best `in-context - l * context-free` score (how much
-  more likely the context makes the reply: what the reply owes to the question rather than to
-  being short and plain), across counts / within the sampled rhythm;
+- `gain_<w>` / `gain_<w>_within_rhythm`: the best `in-context - w * context-free` score (what the
+  reply owes to this conversation rather than to being short and plain), across counts / within
+  the sampled rhythm;
 - `drop_worst`: the first kept sample, unless it scores lowest in context (then the next);
-- `served`: what `model.candidates.select_reply` (the live rule) picks.
+- `served`: what the live rule (`model.candidates.choose_replies`, `by_context_gain`) picks.
 
 Prints per rule what the gate judges — style distance to the owner's real replies and the blind
-judge (mean over repeats; 0.5 = indistinguishable) — and the style features ranking can flatten:
-")" endings, multi-message turns, mean characters, invented-word share; the owner's own beside
-them. Prints only what it measured, with the load average (the machine may be shared).
+judge (mean over repeats and their standard deviation; 0.5 = indistinguishable) — how close the
+chosen reply is to what the owner really answered (character 3-gram F1, `overlap`), and the style
+features ranking can flatten: ")" endings, multi-message turns, mean characters, invented-word
+share; the owner's own beside them. Prints only what it measured, with the load average (the
+machine may be shared).
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ import asyncio
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import fmean
+from statistics import fmean, pstdev
 from typing import Any
 
 
@@ -49,6 +52,20 @@ class Scored:
 
 
 Rule = Callable[[Sequence[Scored]], tuple[str, ...]]
+
+
+def char_f1(generated: Sequence[str], real: Sequence[str], n: int = 3) -> float:
+    """Character n-gram F1 of two replies (messages joined by newlines, case folded); 0 when either is empty."""
+    def grams(messages: Sequence[str]) -> Counter[str]:
+        text = "\n".join(messages).casefold()
+        return Counter(text[i:i + n] for i in range(len(text) - n + 1))
+
+    mine, theirs = grams(generated), grams(real)
+    common = sum((mine & theirs).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(mine.values()), common / sum(theirs.values())
+    return 2 * precision * recall / (precision + recall)
 
 
 def _best(candidates: Sequence[Scored], key: Callable[[Scored], float]) -> tuple[str, ...]:
@@ -67,10 +84,13 @@ def _drop_worst(candidates: Sequence[Scored]) -> tuple[str, ...]:
 
 
 def _served(candidates: Sequence[Scored]) -> tuple[str, ...]:
-    from model.candidates import Candidate, select_reply
+    """`model.candidates.choose_replies`'s choice, on these scores."""
+    from model.candidates import Candidate, by_context_gain
 
-    kept = [Candidate(c.messages) for c in candidates]
-    return select_reply(kept, [c.in_context for c in candidates], [c.context_free for c in candidates]) or ()
+    if len(candidates) < 2:
+        return candidates[0].messages if candidates else ()
+    ranked = sorted(candidates, key=lambda c: c.in_context, reverse=True)  # `rank`'s order
+    return by_context_gain([Candidate(c.messages, None, c.in_context) for c in ranked], [c.context_free for c in ranked])[0].messages
 
 
 def rules() -> dict[str, Rule]:
@@ -80,10 +100,10 @@ def rules() -> dict[str, Rule]:
         "within_rhythm": lambda cs: _best(_within_rhythm(cs), lambda c: c.in_context),
     }
     for weight in (0.5, 1.0):
-        def pmi(c: Scored, w: float = weight) -> float:
+        def gain(c: Scored, w: float = weight) -> float:
             return c.in_context - w * c.context_free
-        out[f"pmi_{weight}"] = lambda cs, f=pmi: _best(cs, f)
-        out[f"pmi_{weight}_within_rhythm"] = lambda cs, f=pmi: _best(_within_rhythm(cs), f)
+        out[f"gain_{weight}"] = lambda cs, f=gain: _best(cs, f)
+        out[f"gain_{weight}_within_rhythm"] = lambda cs, f=gain: _best(_within_rhythm(cs), f)
     out["drop_worst"] = _drop_worst
     out["served"] = _served
     return out
@@ -124,15 +144,9 @@ def _engine(settings: Any, adapter: str | None) -> Any:
     return engine
 
 
-def _context_free(dialogue: Any) -> Any:
-    from model.candidates import context_free
-
-    return context_free(dialogue)
-
-
 def sample_scored(engine: Any, fmt: Any, dialogue: Any, gen: Any, candidates: int) -> list[Scored]:
     """One round of the live path up to the choice: sample, filter, score in and out of context."""
-    from model.candidates import filter_candidates, last_partner_messages, markers_for
+    from model.candidates import context_free, filter_candidates, last_partner_messages, markers_for
 
     sampled = engine.sample(fmt, dialogue, gen, candidates)
     kept = [c.messages for c in filter_candidates(sampled, last_partner_messages(dialogue),
@@ -140,7 +154,7 @@ def sample_scored(engine: Any, fmt: Any, dialogue: Any, gen: Any, candidates: in
     if not kept:
         return []
     inside = engine.score(fmt, dialogue, kept)
-    outside = engine.score(fmt, _context_free(dialogue), kept)
+    outside = engine.score(fmt, context_free(dialogue), kept)
     return [Scored(m, float("-inf") if a is None else a, 0.0 if b is None else b)
             for m, a, b in zip(kept, inside, outside, strict=True)]
 
@@ -175,9 +189,13 @@ def measure(data_dir: Path, adapter: str | None, contexts: int, candidates: int,
         def mean(metric: str, which: str = "generated", of: list[Any] = styles) -> float:
             return round(fmean(getattr(s, which)[metric] for s in of), 4)
 
+        measured = [j for j in judges if j is not None]
         out[name] = {
             "style_distance": round(fmean(s.style_distance for s in styles), 4),
-            "blind_judge": round(fmean(j for j in judges if j is not None), 4) if any(j is not None for j in judges) else None,
+            "blind_judge": round(fmean(measured), 4) if measured else None,
+            "blind_judge_sd": round(pstdev(measured), 4) if measured else None,
+            "overlap": round(fmean(char_f1(r, e.reply.messages) for replies in per_repeat
+                                   for r, e in zip(replies, heldout, strict=True)), 4),
             "end_paren_share": mean("end_paren_share"), "multi_message_share": mean("multi_message_share"),
             "mean_chars": mean("mean_chars"), "invented_share": mean("invented_share"),
         }
@@ -204,14 +222,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     print(f"{result['contexts']} held-out contexts x {result['repeats']} samplings of {result['candidates']} candidates, "
           f"engine {result['engine']}, {result['seconds']}s, load average {result['load_average']}")
-    print(f"{'rule':26s} {'style dist':>10} {'judge':>6} {'end )':>6} {'multi':>6} {'chars':>6} {'invented':>8}")
+    print(f"{'rule':26s} {'style dist':>10} {'judge (sd)':>14} {'overlap':>7} {'end )':>6} {'multi':>6} {'chars':>6} {'invented':>8}")
     owner = result["owner"]
-    print(f"{'(owner)':26s} {'':>10} {'':>6} {owner['end_paren_share']:6.1%} {owner['multi_message_share']:6.1%} "
+    print(f"{'(owner)':26s} {'':>10} {'':>14} {'':>7} {owner['end_paren_share']:6.1%} {owner['multi_message_share']:6.1%} "
           f"{owner['mean_chars']:6.1f} {owner['invented_share']:8.1%}")
     for name, r in result["rules"].items():
-        judge = f"{r['blind_judge']:6.3f}" if r["blind_judge"] is not None else f"{'-':>6}"
-        print(f"{name:26s} {r['style_distance']:10.3f} {judge} {r['end_paren_share']:6.1%} {r['multi_message_share']:6.1%} "
-              f"{r['mean_chars']:6.1f} {r['invented_share']:8.1%}")
+        judge = f"{r['blind_judge']:.3f} ({r['blind_judge_sd']:.3f})" if r["blind_judge"] is not None else "-"
+        print(f"{name:26s} {r['style_distance']:10.3f} {judge:>14} {r['overlap']:7.3f} {r['end_paren_share']:6.1%} "
+              f"{r['multi_message_share']:6.1%} {r['mean_chars']:6.1f} {r['invented_share']:8.1%}")
 
 
 if __name__ == "__main__":

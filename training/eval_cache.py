@@ -9,7 +9,7 @@ by its content (context, partner, real reply), the cache keeps:
   per `max_length`;
 - `hit`: whether the real reply ranked first among its distractors (hits@1), per distractor set;
 - `replies`: the reply the live selection chose and the first kept sample (the style before
-  selection), per generation settings, candidate count and serving engine.
+  selection), per generation settings, candidate count, serving engine and selection weight.
 
 So the base model's evaluation is computed once per held-out example (the held-out set stays put
 between runs and new examples are measured as they join it), and an adapter's figures from its own
@@ -77,8 +77,11 @@ def example_key(dialogue: Dialogue, reply: Sequence[str]) -> str:
 
 
 def replies_key(generation: Any, candidates: int, engine: str) -> str:
-    """How replies were generated: sampling settings (a dataclass), candidates, the engine."""
-    return _digest(asdict(generation), candidates, engine)[:16]
+    """How replies were generated and chosen: sampling settings (a dataclass), candidates, the
+    engine, the selection's weight (`model.candidates.CONTEXT_FREE_WEIGHT`)."""
+    from model.candidates import CONTEXT_FREE_WEIGHT
+
+    return _digest(asdict(generation), candidates, engine, CONTEXT_FREE_WEIGHT)[:16]
 
 
 def distractors_key(distractors: Sequence[Sequence[str]]) -> str:

@@ -178,6 +178,9 @@ def evaluate_adapter(
         return GeneratedStyle(name, blind_judge_accuracy(real, generated), compare_style(generated, real, contexts, inputs.lexicon))
 
     new_replies = new.replies or []
+    chosen = judged("new adapter", [r.chosen for r in new_replies] if new.replies is not None else None)
+    first = judged("new adapter, first kept sample", [r.first_sample for r in new_replies] if new.replies is not None else None)
+    served_style = judged(served_label, [r.chosen for r in served.replies] if served.replies is not None else None)
     samples = tuple(
         Sample(tuple(SampleTurn(t.role, t.speaker, t.messages) for t in e.dialogue.turns[-3:]), tuple(r), g.chosen)
         for e, r, g in list(zip(plan.generated, real, new_replies, strict=False))[-config.eval_samples:] if config.eval_samples
@@ -197,10 +200,7 @@ def evaluate_adapter(
         scored_tokens=sum(sum(label != -100 for label in r["labels"]) for r in scored_rows),
         perplexity=PerModel(base.perplexity, promoted.perplexity if promoted else None, new.perplexity),
         hits_at_1=PerModel(base.hits, promoted.hits if promoted else None, new.hits),
-        generated=len(plan.generated), generation_seconds=timing.generation,
-        new=judged("new adapter", [r.chosen for r in new_replies] if new.replies is not None else None),
-        reference=judged(served_label, [r.chosen for r in served.replies] if served.replies is not None else None),
+        generated=len(plan.generated), generation_seconds=timing.generation, new=chosen, reference=served_style,
         samples=samples, promoted_adapter=reference.adapter_id if reference else None, promoted_error=error,
-        first_sample=judged("new adapter, first kept sample", [r.first_sample for r in new_replies] if new.replies is not None else None),
-        replies_path=engines.path, timing=timing,
+        first_sample=first, replies_path=engines.path, timing=timing,
     )

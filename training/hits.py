@@ -56,8 +56,3 @@ def context_hit(model: Any, tokenizer: Any, fmt: Any, dialogue: Dialogue, real: 
 def hit_rate(hits: Sequence[bool]) -> float | None:
     """The share of hits (None without any context)."""
     return round(sum(hits) / len(hits), 4) if hits else None
-
-
-def hits_at_1(model: Any, tokenizer: Any, fmt: Any, contexts: Sequence[tuple[Dialogue, Reply, list[Reply]]]) -> float | None:
-    """Share of `(dialogue, real reply, distractors)` where the real reply ranks first (None if no context)."""
-    return hit_rate([context_hit(model, tokenizer, fmt, dialogue, real, others) for dialogue, real, others in contexts])

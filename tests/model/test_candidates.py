@@ -6,15 +6,18 @@ import pytest
 
 from model.candidates import (
     Candidate,
+    by_context_gain,
+    choose_replies,
+    context_gain,
     drop_reason,
     filter_candidates,
     has_markers,
     is_echo,
-    keep_sampled_rhythm,
     markers_for,
     repeats_itself,
 )
 from model.dialogue import Dialogue, Turn, join_messages
+from model.generation import GenerationSettings
 from model.torch_engine import TorchReplies, score_replies
 
 DIALOGUE = Dialogue((Turn("owner", ("yo",)), Turn("partner", ("Are you coming?", "tonight"), "Anna")), "Anna", "friend")
@@ -90,14 +93,53 @@ def test_scores_equal_a_full_forward_and_rank(tiny_model):
     assert len(ranked) == 3
 
 
+class ScriptedEngine:
+    """A `ReplyEngine` with fixed samples and scores: in context, and without it (the chat header
+    and an empty partner turn). The tokenizer is tiny's (the window cut counts tokens)."""
 
-def test_the_first_kept_sample_decides_the_rhythm_and_the_ranking_the_content():
-    sampled = [Candidate(("hey",), dropped="echo"), Candidate(("ok", "see you")), Candidate(("sure",)),
-               Candidate(("yes", "at 8"))]
-    ranked = [Candidate(("sure",), score=-0.5), Candidate(("yes", "at 8"), score=-1.0),
-              Candidate(("ok", "see you"), score=-2.0)]
-    # The first kept sample has two messages: the best two-message reply wins over a better-scored single one.
-    assert [c.messages for c in keep_sampled_rhythm(sampled, ranked)] == [("yes", "at 8"), ("ok", "see you"), ("sure",)]
-    single_first = [Candidate(("sure",)), Candidate(("ok", "see you"))]
-    assert keep_sampled_rhythm(single_first, ranked)[0].messages == ("sure",)
-    assert keep_sampled_rhythm([Candidate(("x",), dropped="empty")], []) == []
+    context_window = 2048
+
+    def __init__(self, tokenizer, samples, in_context, without_context):
+        self.tokenizer = tokenizer
+        self.samples, self.in_context, self.without_context = samples, in_context, without_context
+        self.scored_against: list[Dialogue] = []
+
+    def sample(self, fmt, dialogue, gen, n, should_stop=None):
+        return [list(s) for s in self.samples[:n]]
+
+    def score(self, fmt, dialogue, replies):
+        self.scored_against.append(dialogue)
+        table = self.in_context if dialogue == DIALOGUE else self.without_context
+        return [table[tuple(r)] for r in replies]
+
+
+GEN = GenerationSettings()
+
+
+def test_the_reply_that_owes_most_to_the_context_wins(tiny_model):
+    """The plain "ok" is likeliest in context but about as likely anywhere; the two-message answer
+    to the question gains most from the conversation."""
+    samples = [("ok",), ("yes", "at 8 then"), ("sure",), ("Me: hi",)]
+    in_context = {("ok",): -0.5, ("yes", "at 8 then"): -1.0, ("sure",): -0.8}
+    without_context = {("ok",): -0.6, ("yes", "at 8 then"): -3.0, ("sure",): -1.0}
+    _, tokenizer, fmt = tiny_model
+    engine = ScriptedEngine(tokenizer, samples, in_context, without_context)
+    # gains: ok -0.5+0.3=-0.2, "yes / at 8 then" -1.0+1.5=0.5, sure -0.8+0.5=-0.3; "Me: hi" is dropped
+    assert choose_replies(engine, fmt, DIALOGUE, GEN, 4, n=3) == [["yes", "at 8 then"], ["ok"], ["sure"]]
+    header = engine.scored_against[-1]
+    assert (header.partner_name, header.relationship, header.turns) == ("Anna", "friend", (Turn("partner", ("",)),))
+
+
+def test_one_kept_candidate_needs_no_scores_and_none_kept_gives_an_empty_reply(tiny_model):
+    _, tokenizer, fmt = tiny_model
+    lone = ScriptedEngine(tokenizer, [("sure",), ("Me: x",)], {}, {})
+    assert choose_replies(lone, fmt, DIALOGUE, GEN, 2) == [["sure"]] and lone.scored_against == []
+    assert choose_replies(ScriptedEngine(tokenizer, [("",)], {}, {}), fmt, DIALOGUE, GEN, 1) == [[]]
+
+
+def test_gain_is_the_score_in_context_less_half_the_score_without():
+    ranked = [Candidate(("a",), score=-1.0), Candidate(("b",), score=-1.2), Candidate(("c",), score=None)]
+    chosen = by_context_gain(ranked, [-1.0, -2.0, -0.1])
+    assert [c.messages for c in chosen] == [("b",), ("a",), ("c",)]
+    assert [c.score for c in chosen] == [pytest.approx(-0.2), pytest.approx(-0.5), float("-inf")]
+    assert context_gain(-1.0, None) == -1.0 and context_gain(None, -1.0) == float("-inf")
