@@ -213,7 +213,8 @@ def test_an_adapter_saved_in_format_1_keeps_its_layout(tmp_path: Path, smollm_to
     from model.adapter_format import serving_format
 
     old = {k: v for k, v in asdict(PromptFormat.for_tokenizer(smollm_tokenizer)).items() if k != "owner_opener"}
-    (tmp_path / "prompt_format.json").write_text(json.dumps({**old, "version": 1, "stop_markers": list(old["stop_markers"])}))
+    legacy = {**old, "version": 1, "stop_markers": list(old["stop_markers"])}
+    (tmp_path / "prompt_format.json").write_text(json.dumps(legacy))
     fmt = serving_format(tmp_path, lambda: PromptFormat.for_training(smollm_tokenizer))
     assert fmt.style == "chat_template" and fmt.version == 1
     theirs = smollm_tokenizer.apply_chat_template(fmt._messages(DIALOGUE), tokenize=False, add_generation_prompt=True)

@@ -33,7 +33,8 @@ async def test_a_second_run_measures_only_the_new_adapter(db, tiny_settings) -> 
     assert one.timing is not None and two.timing is not None
     assert one.timing.measured_lookups == 2 * per_model and one.timing.cached_lookups == 0
     assert two.timing.measured_lookups == per_model
-    assert two.timing.cached_lookups == per_model + one.heldout_examples + one.generated  # reference; base without replies
+    # the reference's lookups, and the base's without replies
+    assert two.timing.cached_lookups == per_model + one.heldout_examples + one.generated
 
     from cli.app import app
 
