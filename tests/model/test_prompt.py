@@ -12,6 +12,7 @@ import pytest
 
 from model.dialogue import MESSAGE_SEPARATOR, Dialogue, Turn, join_messages, split_reply
 from model.prompt import IGNORE_INDEX, PromptFormat, PromptFormatError
+from tests.model.test_conversation import SESSION as CONVERSATION
 
 DIALOGUE = Dialogue(
     turns=(
@@ -161,19 +162,8 @@ def test_system_text_names_partner_and_relationship() -> None:
         fmt.render_prompt(Dialogue(()))
 
 
-SESSION = Dialogue(
-    turns=(
-        Turn("owner", ("morning!",)),
-        Turn("partner", ("hi! how are you?",), "Anna"),
-        Turn("owner", ("fine", "and you?")),
-        Turn("partner", ("good", "see you tomorrow at 10?"), "Anna"),
-        Turn("owner", ("да, конечно 👍",)),
-        Turn("partner", ("[photo] look",), "Anna"),
-        Turn("owner", ("lol)",)),
-    ),
-    partner_name="Anna",
-    relationship="sister",
-)
+# test_conversation's session, its last owner turn ending in ")" (the owner's smile).
+SESSION = replace(CONVERSATION, turns=(*CONVERSATION.turns[:-1], Turn("owner", ("lol)",))))
 OWNER_TURNS = [i for i, t in enumerate(SESSION.turns) if t.role == "owner"]
 
 
