@@ -51,7 +51,8 @@ def configure_logging(logs_dir: Path, level: str = "INFO", console: bool = True)
     root.addHandler(file_handler)
     if console:
         # stderr: stdout carries command output (`status --json` must stay parseable)
-        console_handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False, markup=False)
+        console_handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False,
+                                      markup=False)
         console_handler.addFilter(_not_file_only)
         root.addHandler(console_handler)
     root.setLevel(level)

@@ -1,5 +1,6 @@
-"""tgtwin's entry: `python main.py --help`. The commands live in `cli/`, the composition root in
-`app_runtime.py`; installed, the same CLI is the `tgtwin` command."""
+"""tgtwin's entry: `python main.py --help`. The commands live in `cli/`, the actions they call and
+the composition root (`application/runtime.py`) in `application/`; installed, the same CLI is the
+`tgtwin` command."""
 
 from cli.app import app
 

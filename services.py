@@ -1,8 +1,10 @@
-"""The contracts between packages, and the container the composition root (`app_runtime.py`) fills and
-hands to the bot and the panel.
+"""The contracts between packages, and the container the composition root
+(`application/runtime.py`) fills and hands to the bot and the panel.
 
 Each package codes against these protocols, not against each other's classes, so tests can pass
-fakes and the composition root can swap implementations (e.g. the `openai` model backend).
+fakes and the composition root can swap implementations (e.g. the `openai` model backend). This
+module sits below the domain, not in `application/`: `bot` and `training` code against it, and the
+domain never imports the application (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ class RetrainScheduleView(Protocol):
 
 @dataclass
 class Services:
-    """Everything long-lived, built by `app_runtime.run_product`; `telegram` is None when running offline."""
+    """Everything long-lived, built by `application.runtime.run_product`; `telegram` is None when running offline."""
 
     settings: Settings
     db: Database

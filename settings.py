@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     )
     max_upload_mb: int = Field(
         2048, ge=1,
-        description="Largest export the panel or `POST /api/import` accepts, in MB (bigger: `import-export` on the server).",
+        description="Largest export the panel or `POST /api/import` accepts, in MB (bigger: `import-export` on "
+                    "the server).",
     )
 
     # --- model
@@ -89,7 +90,9 @@ class Settings(BaseSettings):
     banned_phrases: CommaList = Field(
         default_factory=list, description="Comma-separated words/phrases the model may not emit."
     )
-    reply_candidates: int = Field(4, ge=1, le=16, description="Replies sampled per answer; filtered and ranked by likelihood.")
+    reply_candidates: int = Field(
+        4, ge=1, le=16, description="Replies sampled per answer; filtered and ranked by likelihood."
+    )
     generation_timeout_s: float = Field(60.0, gt=0, description="Give up on one generation after this.")
 
     # --- dialogue shape (shared by training and live replies)
@@ -114,35 +117,59 @@ class Settings(BaseSettings):
 
     # --- catch-up, privacy, pace, relationships (bot engineer, issues 11 and 12)
     backlog_answer_minutes: int = Field(
-        10, ge=0, description="After downtime, answer missed messages younger than this; older ones follow backlog_mode."
+        10, ge=0,
+        description="After downtime, answer missed messages younger than this; older ones follow backlog_mode.",
     )
     backlog_mode: Literal["draft", "skip"] = Field(
         "draft", description="Missed messages older than backlog_answer_minutes: draft a reply, or skip them."
     )
     allowed_service_chats: Annotated[list[int], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated ids of service chats/bots to store anyway (777000 and bots are never stored otherwise).",
+        description="Comma-separated ids of service chats/bots to store anyway (777000 and bots are never stored "
+                    "otherwise).",
     )
     pace_min_seconds: float = Field(1.0, ge=0.2, description="Shortest pause before each sent message (never instant).")
-    pace_max_seconds: float = Field(20.0, ge=1.0, description="Longest pause before each sent message, however slow the owner is.")
+    pace_max_seconds: float = Field(
+        20.0, ge=1.0, description="Longest pause before each sent message, however slow the owner is."
+    )
     relationship_auto_use: bool = Field(
         False, description="Use unconfirmed relationship suggestions for training and replies."
     )
 
     # --- training
     training_preset: str = Field("smollm2-cpu", description="Preset name from training/presets.")
-    train_processes: int = Field(1, ge=1, le=64, description="Training processes per run (torchrun; one per GPU, or CPU processes with gloo).")
+    train_processes: int = Field(
+        1, ge=1, le=64, description="Training processes per run (torchrun; one per GPU, or CPU processes with gloo)."
+    )
     retrain_cron: str = Field("", description="Crontab for scheduled retraining, e.g. `0 4 * * *`.")
     retrain_interval_hours: float = Field(0.0, ge=0, description="Retrain every N hours (0 = off).")
-    retrain_min_new_messages: int = Field(50, ge=0, description="Skip a scheduled run below this many new owner messages (and as many owner turns not yet learned).")
-    train_fresh: bool = Field(False, description="Every run starts from the base model instead of continuing the last adapter (`train --fresh` for one run).")
-    promotion_margin: float = Field(0.0, ge=0, description="New adapter must beat the promoted perplexity by this fraction.")
-    judge_margin: float = Field(0.05, ge=0, le=1, description="Gate: blind-judge accuracy may be worse than the served model's by this much.")
-    style_margin: float = Field(0.05, ge=0, le=1, description="Gate: style distance may be worse than the served model's by this much.")
+    retrain_min_new_messages: int = Field(
+        50, ge=0,
+        description="Skip a scheduled run below this many new owner messages (and as many owner turns not yet "
+                    "learned).",
+    )
+    train_fresh: bool = Field(
+        False,
+        description="Every run starts from the base model instead of continuing the last adapter (`train --fresh` "
+                    "for one run).",
+    )
+    promotion_margin: float = Field(
+        0.0, ge=0, description="New adapter must beat the promoted perplexity by this fraction."
+    )
+    judge_margin: float = Field(
+        0.05, ge=0, le=1, description="Gate: blind-judge accuracy may be worse than the served model's by this much."
+    )
+    style_margin: float = Field(
+        0.05, ge=0, le=1, description="Gate: style distance may be worse than the served model's by this much."
+    )
     train_groups: bool = Field(False, description="Use group chats for training (private chats always).")
     redact_pii: bool = Field(True, description="Replace phones, e-mails, cards and links with placeholders.")
     blocked_words: CommaList = Field(default_factory=list, description="Examples containing these are dropped.")
-    train_keep_media: bool = Field(True, description="Keep media as placeholders like `[photo]` in training examples (false: skip media-only messages).")
+    train_keep_media: bool = Field(
+        True,
+        description="Keep media as placeholders like `[photo]` in training examples (false: skip media-only "
+                    "messages).",
+    )
     preference_min_pairs: int | None = Field(
         None, ge=2,
         description="Run the preference (DPO) stage after fine-tuning only with at least this many preference pairs "

@@ -1,7 +1,8 @@
 """The one FastAPI app: REST under `/api`, `/health`, the login page, and the Gradio panel at `/ui`.
 
-Built by `app_runtime.run_product` (`run` and `serve`) from the same `Services` the bot and the CLI
-use, before the Telegram client starts; Gradio's import (`import_panel`) runs in a thread first.
+Built for the composition root (`application.runtime.run_product`, through `admin_ui.server.PanelServer`:
+`run` and `serve`) from the same `Services` the bot uses, before the Telegram client starts; Gradio's
+import (`import_panel`) runs in a thread first. Every action it offers is `application`'s.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from admin_ui.deps import DocsAuthorized
 from admin_ui.errors import install_error_handlers
-from admin_ui.jobs import JobRegistry
 from admin_ui.login import PANEL_PATH, PanelLoginRedirect, panel_auth
 from admin_ui.login import router as login_router
 from admin_ui.origin import SameOriginWrites
 from admin_ui.routes import api_router, health
 from admin_ui.sessions import SessionStore
 from admin_ui.throttle import FAILURE_LIMIT, TOTAL_FAILURE_LIMIT, WINDOW_S, FailureWindow, TokenAttemptLimit
-from admin_ui.uploads import UploadSizeLimit, max_upload_bytes, prepare_uploads_dir
+from admin_ui.uploads import UploadSizeLimit
+from application.jobs import JobRegistry
+from application.uploads import max_upload_bytes, prepare_uploads_dir
 from services import Services
 
 API_DESCRIPTION = (

@@ -12,7 +12,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from admin_ui.auth import SESSION_COOKIE, token_matches
-from admin_ui.jobs import JobRegistry
+from application.jobs import JobRegistry
 from services import Services
 from settings import Settings
 from storage import Database

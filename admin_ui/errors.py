@@ -1,7 +1,7 @@
-"""Named errors of the admin layer, and the one place they (and storage's) become HTTP answers.
+"""The one place named errors (the actions' `application.errors`, storage's) become HTTP answers.
 
-Routes and the panel raise these; `install_error_handlers` maps them to JSON `{"detail": ...}` with
-the right status, so no route needs its own try/except and nothing surfaces as a 500.
+`install_error_handlers` maps them to JSON `{"detail": ...}` with the right status, so no route
+needs its own try/except and nothing surfaces as a 500.
 """
 
 from __future__ import annotations
@@ -14,102 +14,36 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from application.errors import (
+    ActionError,
+    InvalidDialogue,
+    InvalidPreset,
+    InvalidUpload,
+    JobNotFound,
+    ModelFailed,
+    TelegramFailed,
+    UploadTooLarge,
+)
 from storage import InvalidValue, NotFound, WriteWaitTimeout
 
 log = logging.getLogger(__name__)
 
 
-class AdminError(Exception):
-    """Base for errors the panel and the API report to the owner as they are."""
-
-    status_code = 409
-
-
-class TelegramUnavailable(AdminError):
-    """The action needs the live Telegram client, which this process does not have."""
-
-    def __init__(self, action: str) -> None:
-        super().__init__(
-            f"Telegram is not connected, so cannot {action}: run `python main.py run` after "
-            "`python main.py login` (the `serve` command runs without Telegram)"
-        )
+STATUS_CODES: dict[type[ActionError], int] = {
+    TelegramFailed: 502,
+    InvalidPreset: 422,
+    JobNotFound: 404,
+    InvalidDialogue: 422,
+    InvalidUpload: 422,
+    UploadTooLarge: 413,
+    ModelFailed: 503,
+}
+"""The HTTP status of each named action error (`application.errors`); a subclass answers as its
+nearest listed base, and anything else as 409: the current state forbids the action."""
 
 
-class TelegramFailed(AdminError):
-    """Telegram refused or failed a request (flood wait, peer invalid…)."""
-
-    status_code = 502
-
-
-class HarvestUnsupported(AdminError):
-    """The connected Telegram gateway offers no harvest (the CLI's `harvest` does)."""
-
-
-class TrainingUnavailable(AdminError):
-    """This process has no training controller."""
-
-
-class TrainingBusy(AdminError):
-    """A training run is already going; runs never overlap."""
-
-
-class InvalidPreset(AdminError):
-    """No training preset by that name."""
-
-    status_code = 422
-
-
-class JobBusy(AdminError):
-    """A background job of the same kind is still running."""
-
-
-class JobNotFound(AdminError):
-    """No background job with that id (jobs live in memory until restart)."""
-
-    status_code = 404
-
-
-class DraftClosed(AdminError):
-    """The draft was already sent or discarded."""
-
-
-class NothingToRollBack(AdminError):
-    """No promotion happened yet, so there is nothing to go back to."""
-
-
-class InvalidDialogue(AdminError):
-    """A composed dialogue the model cannot answer (empty, or not ending with the partner)."""
-
-    status_code = 422
-
-
-class InvalidUpload(AdminError):
-    """The uploaded file is empty or not a Telegram export."""
-
-    status_code = 422
-
-
-class UploadNotFromPanel(InvalidUpload):
-    """The panel was asked to import a file it did not receive (a path elsewhere on the server, or
-    an upload already deleted)."""
-
-
-class UploadTooLarge(AdminError):
-    """The upload is over `TGTWIN_MAX_UPLOAD_MB`."""
-
-    status_code = 413
-
-    def __init__(self, cap_mb: int) -> None:
-        super().__init__(
-            f"the upload is over the {cap_mb} MB cap (TGTWIN_MAX_UPLOAD_MB); raise it, or import the file "
-            "on the server with `python main.py import-export <path>`"
-        )
-
-
-class ModelFailed(AdminError):
-    """The model did not produce a reply (timeout, not loaded, backend down)."""
-
-    status_code = 503
+def status_code(exc: ActionError) -> int:
+    return next((STATUS_CODES[kind] for kind in type(exc).__mro__ if kind in STATUS_CODES), 409)
 
 
 class ErrorOut(BaseModel):
@@ -165,9 +99,9 @@ def validation_message(exc: RequestValidationError) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(AdminError)
-    async def _admin_error(_: Request, exc: AdminError) -> JSONResponse:
-        return _json(exc.status_code, str(exc))
+    @app.exception_handler(ActionError)
+    async def _action_error(_: Request, exc: ActionError) -> JSONResponse:
+        return _json(status_code(exc), str(exc))
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:

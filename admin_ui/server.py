@@ -2,7 +2,8 @@
 
 The panel's port is taken first (`bind_panel`, before the database, the model or Telegram start),
 so a busy port is one clear line at once, not a failure after the live client has been syncing for
-a while; `serve` later listens on those same sockets.
+a while; `serve` later listens on those same sockets. `PanelServer` does these steps for the
+composition root (`application.runtime.run_product`), which runs the product through it.
 """
 
 from __future__ import annotations
@@ -12,10 +13,16 @@ import errno
 import socket
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from urllib.parse import quote
 
 from fastapi import FastAPI
+
+from application.errors import StartupError
+from settings import Settings
+
+if TYPE_CHECKING:
+    from services import Services
 
 LISTEN_BACKLOG = 2048  # uvicorn's default: connections that arrive during start-up wait in it
 
@@ -110,3 +117,45 @@ def announce_panel(host: str, port: int, token: str, generated: bool, out: TextI
         print(f"\n  tgtwin panel: {panel_url(host, port, token)}\n", file=out, flush=True)
     else:
         print(f"\n  tgtwin panel: {panel_url(host, port)}  (log in with TGTWIN_ADMIN_TOKEN)\n", file=out, flush=True)
+
+
+class PanelServer:
+    """The panel and REST API as the composition root runs them (`application.runtime.Face`): bind
+    the port (refusing a public bind without a configured token), import Gradio off the loop,
+    build the app over the wired services, announce the URL and serve until stopped."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._sockets: list[socket.socket] = []
+        self._app: FastAPI | None = None
+        self._token: tuple[str, bool] | None = None
+
+    def bind(self) -> None:
+        from admin_ui.auth import BindRefused, check_bind_allowed
+
+        try:
+            check_bind_allowed(self.settings.host, self.settings.admin_token is not None)
+            self._sockets = bind_panel(self.settings.host, self.settings.port)
+        except (BindRefused, PanelPortUnavailable) as exc:
+            raise StartupError(str(exc)) from None
+
+    def close(self) -> None:
+        close_sockets(self._sockets)
+
+    async def prepare(self) -> None:
+        from admin_ui.app import import_panel
+
+        await asyncio.to_thread(import_panel)
+
+    def build(self, services: Services) -> None:
+        from admin_ui.app import create_app
+        from admin_ui.auth import resolve_admin_token
+
+        self._token = resolve_admin_token(self.settings)
+        self._app = create_app(services, self._token[0])
+
+    async def serve(self, stop: asyncio.Event | None) -> None:
+        assert self._app is not None and self._token is not None, "build() first"
+        host, port = self.settings.host, self.settings.port
+        announce_panel(host, port, *self._token)
+        await serve(self._app, host, port, stop, sockets=self._sockets)

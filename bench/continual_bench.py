@@ -4,7 +4,7 @@ of a real one, each continuing the last adapter, one line per run.
     python -m bench.continual_bench                      # 4 runs, smollm2-cpu, 10,000 owner messages
     python -m bench.continual_bench --runs 2 --preset tiny --owner-messages 300 --max-steps 2   # a quick check
 
-The history comes from `samples.make_sample.build_history` (`--owner-messages`, `--contacts`,
+The history comes from `testdata.exports` (`--owner-messages`, `--contacts`,
 `--months`), imported into a fresh data dir (`--data-dir`, default a temporary one; `--models-dir`
 reuses built base models). Each line: coverage after the run (owner turns learned at least once,
 and what the run learned new / replayed), held-out perplexity (the held-out set stays put, so runs
@@ -25,6 +25,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from testdata.exports import ExportSpec, write_export
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,21 +100,19 @@ def checks(lines: list[RunLine]) -> list[str]:
     ]
 
 
-async def _import_history(settings: Any, args: argparse.Namespace) -> str:
-    from samples.make_sample import build_history
+async def _import_history(settings: Any, spec: ExportSpec) -> str:
     from storage import Database
     from storage import messages as message_queries
     from telegram_export import import_export
 
     path = settings.data_dir / "history.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(build_history(args.owner_messages, args.contacts, args.months), ensure_ascii=False),
-                    encoding="utf-8")
+    write_export(path, spec)
     async with Database.open(settings.db_path) as db:
         if (await message_queries.counts(db)).messages:
             raise SystemExit(f"{settings.data_dir} already holds messages: the bench needs a fresh data dir")
         result = await import_export(db, path)
-    return f"history: {result.messages_added:,} messages in {result.chats} chats ({args.owner_messages:,}+ by the owner)"
+    return (f"history: {result.messages_added:,} messages in {result.chats} chats "
+            f"({spec.owner_messages:,}+ by the owner)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -127,6 +127,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models-dir", type=Path, default=None, help="Base models built before (reused, not copied).")
     parser.add_argument("--json", action="store_true", help="One JSON object per run instead of the lines.")
     args = parser.parse_args(argv)
+    try:
+        spec = ExportSpec(owner_messages=args.owner_messages, contacts=args.contacts, months=args.months)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     from settings import load_settings
     from storage import Database
@@ -139,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.models_dir is not None and not settings.models_dir.exists():
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             settings.models_dir.symlink_to(args.models_dir.resolve(), target_is_directory=True)
-        print(asyncio.run(_import_history(settings, args)), flush=True)
+        print(asyncio.run(_import_history(settings, spec)), flush=True)
         lines = []
         for number in range(1, args.runs + 1):
             started = time.perf_counter()

@@ -1,9 +1,9 @@
 """Dataset build cost against reading the same rows.
 
-    python -m bench.dataset_bench [--messages 100000] [--chats 8] [--json]
+    python -m bench.dataset_bench [--messages 100000] [--chats 6] [--groups 2] [--json]
 
-Imports a synthetic export (the one `bench.import_bench` writes) into a temporary database, then
-times, best of `--repeat`, over the chats training uses (default settings: private chats): a raw
+Imports the synthetic export (`testdata.exports`, as `bench.import_bench` does) into a temporary
+database, then times, best of `--repeat`, over the chats training uses (default settings: private chats): a raw
 `sqlite3` read of their live message rows (the floor: tuples only), the typed read through
 `storage.dataset_queries` that training does, and `training.dataset.build_dataset` over those rows
 (sessions, examples, PII redaction, time split).
@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from testdata.exports import ExportSpec, write_export
 
-async def measure(n_messages: int, n_chats: int, repeat: int) -> dict[str, Any]:
-    from bench.import_bench import write_synthetic_export
+
+async def measure(spec: ExportSpec, repeat: int) -> dict[str, Any]:
     from settings import load_settings
     from storage import Database, dataset_queries
     from telegram_export import import_export
@@ -32,7 +33,7 @@ async def measure(n_messages: int, n_chats: int, repeat: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tgtwin-bench-") as tmp:
         settings = load_settings(data_dir=Path(tmp) / "data", demo=False)
         export = Path(tmp) / "result.json"
-        write_synthetic_export(export, n_messages, n_chats)
+        write_export(export, spec)
         options = DatasetOptions.from_settings(settings)
         async with Database.open(settings.db_path) as db:
             await import_export(db, export)
@@ -60,7 +61,7 @@ async def measure(n_messages: int, n_chats: int, repeat: int) -> dict[str, Any]:
     rows = sum(len(h.messages) for h in histories)
     assert rows == len(raw_rows), "raw and typed reads must cover the same rows"
     return {
-        "messages": n_messages,
+        "messages": spec.messages,
         "live_rows": int(total or 0),
         "rows": rows,
         "chats": len(chats),
@@ -76,11 +77,13 @@ async def measure(n_messages: int, n_chats: int, repeat: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.dataset_bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--chats", type=int, default=8)
+    parser.add_argument("--chats", type=int, default=6, help="private chats (default 6)")
+    parser.add_argument("--groups", type=int, default=2, help="group chats (default 2)")
     parser.add_argument("--repeat", type=int, default=3, help="Best of this many timings of each step.")
     parser.add_argument("--json", action="store_true", help="Print one JSON object instead of text.")
     args = parser.parse_args(argv)
-    result = asyncio.run(measure(args.messages, args.chats, args.repeat))
+    spec = ExportSpec(messages=args.messages, contacts=args.chats, groups=args.groups)
+    result = asyncio.run(measure(spec, args.repeat))
     if args.json:
         print(json.dumps(result))
         return

@@ -165,7 +165,8 @@ def print_int8_fidelity(engine: Any, model: Any, tokenizer: Any, fmt: Any, root:
           f"{statistics.mean(abs(d) for d in diffs):.3f}; same best-ranked reply in {agree}/{len(heldout)}", flush=True)
 
 
-def _llama_option(tokenizer: Any, fmt: Any, dialogue: Dialogue, end_ids: list[int], llama_site: str | None) -> Option | None:
+def _llama_option(tokenizer: Any, fmt: Any, dialogue: Dialogue, end_ids: list[int],
+                  llama_site: str | None) -> Option | None:
     """llama.cpp on the bundled GGUF itself (Q4_1), the same prompt text, sampling and 30 tokens:
     the reference the issue measures against, here in the same run."""
     if llama_site:

@@ -8,7 +8,8 @@ promotion decision, recorded `world_size`; every process trained (each logs its 
 "process r/N training" line and trl's step logs come from all of them); and the loss curves of
 the two runs side by side (per-device batch × N = the single run's batch); then a run whose last
 process fails as it starts training (torchrun stops the main process, which marks the run failed
-once and writes no adapter). Exit code 1 if a check fails. The suite runs the same check (tests/training/test_distributed.py, marked slow-ish: ~40 s).
+once and writes no adapter). Exit code 1 if a check fails. The suite runs the same check
+(tests/training/test_distributed.py, marked slow-ish: ~40 s).
 """
 
 from __future__ import annotations
@@ -24,13 +25,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from storage import Database
+from testdata.seed_chat import seed_data_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PAIRS = [("hi", "hey"), ("how are you?", "fine, you?"), ("see you", "bye"), ("lol", "haha"), ("ok?", "ok")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,32 +42,6 @@ class RunOutcome:
     loss_curve: list[list[float]]
     seconds: float
     output: str
-
-
-async def seed(data_dir: Path, exchanges: int = 40) -> None:
-    """A data dir holding `seed_chat`'s chat."""
-    from storage import Database
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    async with Database.open(data_dir / "tgtwin.sqlite3") as db:
-        await seed_chat(db, exchanges)
-
-
-async def seed_chat(db: Database, exchanges: int = 40) -> None:
-    """A small private chat (the training tests use it too): `exchanges` question/answer pairs, a
-    few exchanges per session."""
-    from storage import ChatRow, MessageRow
-    from storage import chats as chat_queries
-    from storage import messages as message_queries
-
-    await chat_queries.upsert_chats(db, [ChatRow(1, "private", "Anna", relationship="friend")])
-    rows, t = [], 1_700_000_000
-    for i in range(exchanges):
-        question, answer = PAIRS[i % len(PAIRS)]
-        rows.append(MessageRow(1, 2 * i, 7, "Anna", False, t, question))
-        rows.append(MessageRow(1, 2 * i + 1, None, None, True, t + 30, answer))
-        t += 4 * 3600 if i % 3 == 2 else 60
-    await message_queries.insert_messages(db, rows, "export")
 
 
 async def outcome(data_dir: Path, seconds: float, output: str) -> RunOutcome:
@@ -106,7 +78,8 @@ def run_torchrun(data_dir: Path, processes: int, max_steps: int, models_dir: Pat
                "--master_port", str(29400 + os.getpid() % 500),
                str(REPO_ROOT / "main.py"), "train", "--preset", "tiny", "--max-steps", str(max_steps)]
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=data_dir.parent, env=env, capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(command, cwd=data_dir.parent, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"torchrun exited with {done.returncode}:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}")
@@ -147,8 +120,8 @@ def run_single(data_dir: Path, batch_size: int, max_steps: int, models_dir: Path
             f"asyncio.run(run_training(load_settings(), preset='tiny', trigger='cli', "
             f"overrides={{'batch_size': {batch_size}, 'max_steps': {max_steps}}}))")
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], cwd=data_dir.parent, env=env, capture_output=True, text=True, check=False,
-                          timeout=600)
+    done = subprocess.run([sys.executable, "-c", code], cwd=data_dir.parent, env=env, capture_output=True, text=True,
+                          check=False, timeout=600)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"single-process run exited with {done.returncode}:\n{done.stderr[-3000:]}")
@@ -161,7 +134,7 @@ def compare(processes: int, max_steps: int, models_dir: Path | None, root: Path)
     per_device = load_preset("tiny").batch_size
     multi_dir, single_dir = root / "multi" / "data", root / "single" / "data"
     for path in (multi_dir, single_dir):
-        asyncio.run(seed(path))
+        asyncio.run(seed_data_dir(path))
     seconds, output = run_torchrun(multi_dir, processes, max_steps, models_dir)
     multi = asyncio.run(outcome(multi_dir, seconds, output))
     seconds, output = run_single(single_dir, per_device * processes, max_steps, models_dir)
@@ -188,15 +161,16 @@ def main() -> int:
         print(f"{int(step):4d}  {a:14.5f}  {b:12.5f}")
     with tempfile.TemporaryDirectory(prefix="tgtwin-distbench-") as tmp:
         data_dir = Path(tmp) / "data"
-        asyncio.run(seed(data_dir))
+        asyncio.run(seed_data_dir(data_dir))
         seconds, code = run_with_failing_rank(data_dir, args.processes, args.processes - 1, args.models_dir)
         failed = asyncio.run(outcome(data_dir, seconds, ""))
     failed_once = code != 0 and failed.runs == 1 and failed.status == "failed" and failed.adapters == 0
     print(f"rank {args.processes - 1} failing: torchrun exit {code} after {seconds:.1f}s, run rows {failed.runs}, "
           f"status {failed.status}, adapters {failed.adapters}")
     print(f"load average after {os.getloadavg()[0]:.2f}")
-    ok = failed_once and (multi.status == "succeeded" and multi.runs == multi.adapters == multi.adapter_dirs == multi.promotions == 1
-          and multi.world_size == args.processes and all(trained))
+    ok = failed_once and (multi.status == "succeeded"
+                          and multi.runs == multi.adapters == multi.adapter_dirs == multi.promotions == 1
+                          and multi.world_size == args.processes and all(trained))
     print(json.dumps({"checks_passed": ok}))
     return 0 if ok else 1
 

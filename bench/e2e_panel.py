@@ -2,12 +2,12 @@
 
     python -m bench.e2e_panel [--out docs/screenshots] [--model auto|real|echo] [--no-train] [--base-model tiny]
 
-Builds a throwaway data dir with a synthetic Telegram export (imported through the real importer),
-runs a few incoming messages through the real reply pipeline (so the reply log and a draft are
-genuine), trains the `tiny` preset through the real training controller (so the loss curve and
-the evaluation report are real), then starts `admin_ui.server.serve` on loopback, opens `/ui` in
-headless Chromium (Debian's `chromium`, driven with playwright), logs in with the token, and saves
-a screenshot of the login page and of each tab. Prints only what it measured.
+Builds a throwaway data dir with the bundled sample export (the demo's history, imported through
+the real importer), runs a few incoming messages through the real reply pipeline (so the reply log
+and a draft are genuine), trains the `tiny` preset through the real training controller (so the
+loss curve and the evaluation report are real), then starts `admin_ui.server.serve` on loopback,
+opens `/ui` in headless Chromium (Debian's `chromium`, driven with playwright), logs in with the
+token, and saves a screenshot of the login page and of each tab. Prints only what it measured.
 
 Needs: `apt-get install -y chromium` and `pip install playwright` (the browser is the system one).
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import shutil
 import socket
 import tempfile
@@ -27,39 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from model.status import ModelStatus
+from samples import SAMPLE_EXPORT
+from testdata.conversations import OWNER_ID, OWNER_NAME
+from testdata.sample import DAN, MIA, MOM
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--no-first-run",
 ]
-OWNER_ID = 1
-SCRIPT = [  # (partner line, owner reply): recurring small talk, enough for the tiny preset to fit
-    ("hey! how are you?", "good, you?"), ("what are you up to tonight", "nothing much, home"),
-    ("wanna grab pizza?", "sure, when?"), ("at 8 at Marco's?", "ok see you there"),
-    ("did you see the match", "yes!! crazy ending"), ("call me later", "will do"),
-    ("can you send me the photos", "sending now"), ("thanks!!", "np"),
-]
-CHATS = [(1001, "Anna", "friend"), (1002, "Mom", "family"), (1003, "Dmitry", "work")]
-
-
-def synthetic_export(rounds: int = 12) -> dict[str, Any]:
-    """A full-account Telegram Desktop export with three private chats of recurring small talk."""
-    chats, start = [], 1_760_000_000
-    for index, (chat_id, name, _) in enumerate(CHATS):
-        messages, t, mid = [], start + index * 86_400 * 30, 1
-        for round_no in range(rounds):
-            for partner, owner in SCRIPT[round_no % len(SCRIPT):] + SCRIPT[: round_no % len(SCRIPT)]:
-                for sender, sender_id, text in ((name, chat_id, partner), ("Me", OWNER_ID, owner)):
-                    messages.append({"id": mid, "type": "message", "date_unixtime": str(t),
-                                     "date": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)),
-                                     "from": sender, "from_id": f"user{sender_id}", "text": text})
-                    mid, t = mid + 1, t + 40
-            t += 86_400  # a new session every round
-        chats.append({"name": name, "type": "personal_chat", "id": chat_id, "messages": messages})
-    return {"personal_information": {"user_id": OWNER_ID, "first_name": "Me"}, "chats": {"list": chats}}
-
-
 class BenchOutbox:
     """Stands in for Telegram: 'sends' by storing the owner's message, like the real outbox does."""
 
@@ -74,7 +49,7 @@ class BenchOutbox:
         from storage import messages as message_queries
 
         self.next_id += 1
-        row = MessageRow(chat_id, self.next_id, OWNER_ID, "Me", True, int(time.time()), text)
+        row = MessageRow(chat_id, self.next_id, OWNER_ID, OWNER_NAME, True, int(time.time()), text)
         async with self.db.atomic():
             await message_queries.upsert_messages(self.db, [row], source="telegram")
         return self.next_id
@@ -123,13 +98,14 @@ async def play_incoming(db: Any, settings: Any, model: Any) -> None:
     from storage import chats as chat_queries
     from storage import messages as message_queries
 
-    await chat_queries.update_chat_settings(db, 1001, reply_mode="auto", relationship="friend")
-    await chat_queries.update_chat_settings(db, 1002, reply_mode="draft", relationship="family")
-    await chat_queries.update_chat_settings(db, 1003, relationship="work")
+    await chat_queries.update_chat_settings(db, MIA[1], reply_mode="auto", relationship="friend")
+    await chat_queries.update_chat_settings(db, MOM[1], reply_mode="draft", relationship="family")
+    await chat_queries.update_chat_settings(db, DAN[1], relationship="work")
     pipeline = ReplyPipeline(db, settings, model, BenchOutbox(db))
     await pipeline.start()
     try:
-        for n, (chat_id, text) in enumerate([(1001, "wanna grab pizza?"), (1002, "call me later"), (1003, "status update?")]):
+        incoming = [(MIA[1], "wanna grab pizza?"), (MOM[1], "перезвони мне"), (DAN[1], "status update?")]
+        for n, (chat_id, text) in enumerate(incoming):
             mid = 90_000 + n
             row = MessageRow(chat_id, mid, chat_id, None, False, int(time.time()), text)
             async with db.atomic():
@@ -192,7 +168,7 @@ async def browse(base: str, token: str, out: Path, profile: Path) -> dict[str, f
 
         async def chats() -> None:
             await page.get_by_role("tab", name="Chats").click()
-            await page.locator("[role=gridcell]:visible").filter(has_text="Anna").first.click()
+            await page.locator("[role=gridcell]:visible").filter(has_text=MIA[0]).first.click()
             await page.wait_for_selector("text=Bot decisions", timeout=20_000)
 
         await step("03-chats", chats)
@@ -212,8 +188,8 @@ async def browse(base: str, token: str, out: Path, profile: Path) -> dict[str, f
         async def drafts() -> None:
             await page.get_by_role("tab", name="Drafts").click()
             await page.locator("input[aria-label='Chat']:visible").click()
-            await page.get_by_role("option").filter(has_text="Mom").first.click()
-            await page.locator("textarea:visible").first.fill("are you coming on sunday?")
+            await page.get_by_role("option").filter(has_text=MOM[0]).first.click()
+            await page.locator("textarea:visible").first.fill("приедешь в выходные?")
             started = time.perf_counter()
             await page.get_by_role("button", name="Suggest").click()
             await page.wait_for_selector("text=stored", timeout=180_000)
@@ -223,7 +199,8 @@ async def browse(base: str, token: str, out: Path, profile: Path) -> dict[str, f
 
         async def training() -> None:
             await page.get_by_role("tab", name="Training").click()
-            await page.locator("[role=gridcell]:visible").filter(has_text="succeeded").first.click()  # the finished run's row
+            # the finished run's row
+            await page.locator("[role=gridcell]:visible").filter(has_text="succeeded").first.click()
             await page.wait_for_selector("text=Gate:", timeout=20_000)
             await page.wait_for_timeout(2000)
 
@@ -253,10 +230,8 @@ async def main(out: Path, model_choice: str, train: bool, train_timeout: float, 
     try:
         settings = load_settings(data_dir=work / "data", base_model=base_model, training_preset="tiny", demo=False,
                                  debounce_seconds=0.5, takeover_minutes=0, generation_timeout_s=180)
-        export = work / "result.json"
-        export.write_text(json.dumps(synthetic_export()), encoding="utf-8")
         async with Database.open(settings.db_path) as db:
-            result = await import_export(db, export)
+            result = await import_export(db, SAMPLE_EXPORT)
             print(f"imported: {result.messages_added} messages in {result.chats} chats")
             if train:
                 try:

@@ -71,7 +71,8 @@ def theoretical_peak(cores: int) -> Peak | None:
     if mhz is None:
         return None
     return Peak(cores * mhz * 1e6 * FMA_FLOPS_PER_CYCLE,
-                f"{cores} cores x {mhz / 1000:.2f} GHz (/proc/cpuinfo) x {FMA_FLOPS_PER_CYCLE} FLOP/cycle (AVX2+FMA fp32)")
+                f"{cores} cores x {mhz / 1000:.2f} GHz (/proc/cpuinfo) x {FMA_FLOPS_PER_CYCLE} FLOP/cycle "
+                "(AVX2+FMA fp32)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,14 +128,14 @@ def measure_decode(option: Option, long: int = 97, repeats: int = 3) -> float:
 
 def start_training(root: Path, models_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
     """A real run through the training worker (its priority and threads as in production)."""
-    from bench.distributed_bench import seed
     from settings import load_settings
     from storage import Database
     from storage import training as training_queries
+    from testdata.seed_chat import seed_data_dir
     from training.controller import worker_settings_json
 
     data_dir = root / "train-data"
-    asyncio.run(seed(data_dir, exchanges=200))
+    asyncio.run(seed_data_dir(data_dir, exchanges=200))
     (data_dir / "models").symlink_to(models_dir.resolve())
     settings = load_settings(data_dir=data_dir)
 
@@ -163,15 +163,18 @@ def start_training(root: Path, models_dir: Path) -> tuple[subprocess.Popen[bytes
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.generate_bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--options", default=None, help=f"compare decode options, comma-separated: {', '.join(OPTIONS)}")
+    parser.add_argument("--options", default=None,
+                        help=f"compare decode options, comma-separated: {', '.join(OPTIONS)}")
     parser.add_argument("--dtypes", default="bf16,fp32", help="(without --options) comma-separated: bf16, fp32")
     parser.add_argument("--decode-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = what the model service uses)")
     parser.add_argument("--replies", type=int, default=8, help="30-token replies timed per option/dtype and phase")
     parser.add_argument("--no-training", action="store_true", help="idle phase only")
     parser.add_argument("--models-dir", type=Path, default=None, help="where the converted model is cached")
-    parser.add_argument("--adapter", default=None, help="an adapter directory the product options serve (default: the base)")
-    parser.add_argument("--llama-site", default=None, help="a site-packages dir holding llama_cpp (appended to sys.path)")
+    parser.add_argument("--adapter", default=None,
+                        help="an adapter directory the product options serve (default: the base)")
+    parser.add_argument("--llama-site", default=None,
+                        help="a site-packages dir holding llama_cpp (appended to sys.path)")
     args = parser.parse_args()
     if args.options is None:
         compare_dtypes(args)
@@ -192,8 +195,9 @@ def compare_dtypes(args: argparse.Namespace) -> None:
         models_dir = args.models_dir or Path(tmp)
         for name in args.dtypes.split(","):
             r = measure(name.strip(), models_dir, args.replies, args.decode_tokens)
-            print(f"{r['dtype']}: load {r['load_s']:.1f}s, prompt {r['prompt_tokens']} tokens, prefill {r['prefill_s']:.2f}s, "
-                  f"decode {r['decode_tok_s']:.1f} tok/s ({r['decode_tok_s'] / LLAMA_CPP_Q4_1_TOK_S:.2f}x llama.cpp Q4_1), "
+            print(f"{r['dtype']}: load {r['load_s']:.1f}s, prompt {r['prompt_tokens']} tokens, "
+                  f"prefill {r['prefill_s']:.2f}s, decode {r['decode_tok_s']:.1f} tok/s "
+                  f"({r['decode_tok_s'] / LLAMA_CPP_Q4_1_TOK_S:.2f}x llama.cpp Q4_1), "
                   f"30-token reply p50 {r['reply_p50_s']:.2f}s p90 {r['reply_p90_s']:.2f}s", flush=True)
     print(f"load average after {os.getloadavg()[0]:.2f}")
 
@@ -202,7 +206,8 @@ def compare_options(args: argparse.Namespace) -> None:
     print(f"cpus {os.cpu_count()}, load average before {os.getloadavg()[0]:.2f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="tgtwin-genbench-") as tmp:
         models_dir = args.models_dir or Path(tmp) / "models"
-        options = build_options([n.strip() for n in args.options.split(",") if n.strip()], models_dir, args.llama_site, Path(tmp), args.adapter)
+        names = [n.strip() for n in args.options.split(",") if n.strip()]
+        options = build_options(names, models_dir, args.llama_site, Path(tmp), args.adapter)
         time_round_robin(options, args.replies, "idle")
         print(f"idle phase done, load average {os.getloadavg()[0]:.2f}", flush=True)
         if not args.no_training:

@@ -2,7 +2,8 @@
 
     python -m bench.import_bench --messages 1000000
 
-Writes a synthetic full-account export of N messages in a temp dir, imports it with
+Writes the synthetic full-account export (`testdata.exports`: `--chats` private chats and
+`--groups` groups, at least N messages) in a temp dir, imports it with
 `telegram_export.import_export` in a fresh child process (so its peak RSS is the import's own),
 then inserts the very same rows with one raw `sqlite3` `executemany` in one transaction, into the
 same schema with the same PRAGMAs, in another child. Prints what it measured; nothing else.
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
 import resource
 import sqlite3
 import subprocess
@@ -22,57 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-OWNER_ID = 100
-_WORDS = "ok yes no maybe later today tomorrow call me when you can sure thanks привет да нет давай потом".split()
-_CHAT_SHAPES = (("personal_chat", 1), ("private_group", 2), ("private_supergroup", 3), ("bot_chat", 4))
-
-
-def write_synthetic_export(path: Path, n_messages: int, n_chats: int = 8, seed: int = 0) -> None:
-    """A full-account export with N messages spread over `n_chats` chats: mostly text, some entity
-    lists, replies, edits, media and service messages, like a real one."""
-    rnd = random.Random(seed)
-    per_chat = [n_messages // n_chats + (1 if i < n_messages % n_chats else 0) for i in range(n_chats)]
-    date = 1_600_000_000
-    with path.open("w", encoding="utf-8") as out:
-        out.write(f'{{\n "about": "synthetic",\n "personal_information": {{"user_id": {OWNER_ID}, "first_name": "Owner"}},\n'
-                  ' "chats": {\n  "about": "",\n  "list": [\n')
-        for chat_index, count in enumerate(per_chat):
-            export_type, _ = _CHAT_SHAPES[chat_index % len(_CHAT_SHAPES)]
-            export_id = 1000 + chat_index
-            partner = export_id if export_type in ("personal_chat", "bot_chat") else 5000 + chat_index
-            header = {"name": f"Chat {chat_index}", "type": export_type, "id": export_id}
-            out.write("   {\n" + "".join(f"    {json.dumps(k)}: {json.dumps(v)},\n" for k, v in header.items()))
-            out.write('    "messages": [\n')
-            for message_id in range(1, count + 1):
-                date += rnd.randint(1, 600)
-                mine = rnd.random() < 0.5
-                sender = OWNER_ID if mine else partner
-                text = " ".join(rnd.choices(_WORDS, k=rnd.randint(1, 12)))
-                message: dict[str, object] = {
-                    "id": message_id, "type": "message", "date": "2020-09-13T12:26:40",
-                    "date_unixtime": str(date), "from": "Owner" if mine else f"Partner {chat_index}",
-                    "from_id": f"user{sender}", "text": text,
-                    "text_entities": [{"type": "plain", "text": text}],
-                }
-                roll = rnd.random()
-                if roll < 0.01:
-                    message = {"id": message_id, "type": "service", "date": message["date"],
-                               "date_unixtime": str(date), "actor": "Owner", "actor_id": f"user{OWNER_ID}",
-                               "action": "pin_message", "message_id": 1, "text": "", "text_entities": []}
-                elif roll < 0.05:
-                    message.update(file="stickers/s.webp", media_type="sticker", sticker_emoji="👍", text="")
-                elif roll < 0.08:
-                    message.update(photo="photos/p.jpg", width=800, height=600)
-                elif roll < 0.15:
-                    message["text"] = [text, {"type": "link", "text": "https://example.org"}]
-                if rnd.random() < 0.1 and message_id > 1:
-                    message["reply_to_message_id"] = message_id - 1
-                if rnd.random() < 0.02:
-                    message["edited_unixtime"] = str(date + 30)
-                tail = ",\n" if message_id < count else "\n"
-                out.write("     " + json.dumps(message, ensure_ascii=False) + tail)
-            out.write("    ]\n   }" + (",\n" if chat_index < n_chats - 1 else "\n"))
-        out.write("  ]\n }\n}\n")
+from testdata.exports import ExportSpec, write_export
 
 
 def _peak_rss_mb() -> float:
@@ -137,7 +87,8 @@ def _in_child(mode: str, export: Path, db_path: Path, *extra: str) -> dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--chats", type=int, default=8)
+    parser.add_argument("--chats", type=int, default=6, help="private chats (default 6)")
+    parser.add_argument("--groups", type=int, default=2, help="group chats (default 2)")
     parser.add_argument("--reader", choices=("auto", "thread"), default="auto",
                         help="auto: a reader process for files over 32 MB (the product); thread: always a thread")
     parser.add_argument("--child-import", nargs=2, metavar=("EXPORT", "DB"), help=argparse.SUPPRESS)
@@ -152,11 +103,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="tgtwin-bench-") as tmp:
         export = Path(tmp) / "result.json"
-        write_synthetic_export(export, args.messages, args.chats)
+        written = write_export(export, ExportSpec(messages=args.messages, contacts=args.chats, groups=args.groups))
         size_mb = export.stat().st_size / 2**20
         imported = _in_child("--child-import", export, Path(tmp) / "import.sqlite3", "--reader", args.reader)
         raw = _in_child("--child-raw", export, Path(tmp) / "raw.sqlite3")
-    print(f"export: {args.messages:,} messages, {args.chats} chats, {size_mb:.0f} MB, reader: {args.reader}")
+    print(f"export: {written.messages:,} messages, {written.chats} chats, {size_mb:.0f} MB, reader: {args.reader}")
     print(f"import: {imported['rows']:,.0f} rows in {imported['seconds']:.2f} s = "
           f"{imported['rows'] / imported['seconds']:,.0f} messages/s, peak RSS {imported['rss_mb']:.0f} MB"
           + (f" (reader process {imported['reader_rss_mb']:.0f} MB)" if imported["reader_rss_mb"] else ""))

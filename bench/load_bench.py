@@ -1,5 +1,5 @@
 """Load bench for live sync + the auto-reply pipeline: a burst of incoming messages across many
-chats, through a real kurigram client on the fake transport (tests/bot/fake_telegram.py), the real
+chats, through a real kurigram client on the fake transport (testdata/telegram_fake/), the real
 TelegramBot (handlers → live sync → policy → debounce → fake model → send/draft → reply log).
 
     python -m bench.load_bench [--messages 1000] [--chats 50] [--auto 10] [--draft 5] [--waves 4]
@@ -35,10 +35,9 @@ async def run(n_messages: int, n_chats: int, n_auto: int, n_draft: int, waves: i
     from storage import chats as chat_queries
     from storage import messages as message_queries
     from storage import replies as reply_queries
-    from tests.bot.fake_telegram import (
-        FakeModel,
+    from testdata.doubles import FakeModel, ManualClock
+    from testdata.telegram_fake import (
         FakeTelegram,
-        ManualClock,
         fake_transport,
         make_group,
         make_message,

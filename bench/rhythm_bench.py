@@ -38,7 +38,7 @@ async def measure(data_dir: Path, adapter: str | None, use_base: bool, contexts:
     settings = load_settings(data_dir=data_dir)
     async with Database.open(settings.db_path) as db:
         if (await message_queries.counts(db)).messages == 0:
-            from app_runtime import SAMPLE_EXPORT
+            from samples import SAMPLE_EXPORT
             from telegram_export import import_export
 
             await import_export(db, SAMPLE_EXPORT)

@@ -71,7 +71,8 @@ def measure(data_dir: Path, adapter: str | None, top_ks: list[int], contexts: in
     print(f"{'top_k':>6} {'engine':>7} {'judge':>6} {'style dist':>10} {'invented':>9} {'multi-msg':>9} "
           f"{'(owner)':>8} {'empty':>6} {'p50':>6}")
     for top_k in top_ks:
-        generated, seconds, engine = asyncio.run(_answer(settings.model_copy(update={"top_k": top_k}), adapter, heldout))
+        generated, seconds, engine = asyncio.run(_answer(settings.model_copy(update={"top_k": top_k}), adapter,
+                                                         heldout))
         style = compare_style(generated, real, judged, lexicon)
         print(f"{top_k:6d} {engine:>7} {blind_judge_accuracy(real, generated) or 0:6.3f} {style.style_distance:10.3f} "
               f"{style.generated['invented_share']:9.1%} {style.generated['multi_message_share']:9.1%} "

@@ -90,7 +90,8 @@ def _served(candidates: Sequence[Scored]) -> tuple[str, ...]:
     if len(candidates) < 2:
         return candidates[0].messages if candidates else ()
     ranked = sorted(candidates, key=lambda c: c.in_context, reverse=True)  # `rank`'s order
-    return by_context_gain([Candidate(c.messages, None, c.in_context) for c in ranked], [c.context_free for c in ranked])[0].messages
+    in_context = [Candidate(c.messages, None, c.in_context) for c in ranked]
+    return by_context_gain(in_context, [c.context_free for c in ranked])[0].messages
 
 
 def rules() -> dict[str, Rule]:
@@ -180,7 +181,8 @@ def measure(data_dir: Path, adapter: str | None, contexts: int, candidates: int,
                 chosen[name][repeat].append(rule(scored))
     seconds = time.perf_counter() - started
     real = [list(e.reply.messages) for e in heldout]
-    judged = [ReplyContext(last_partner_messages(e.dialogue), markers_for(fmt, e.dialogue, engine.tokenizer)) for e in heldout]
+    judged = [ReplyContext(last_partner_messages(e.dialogue), markers_for(fmt, e.dialogue, engine.tokenizer))
+              for e in heldout]
     out: dict[str, Any] = {}
     for name, per_repeat in chosen.items():
         styles = [compare_style([list(r) for r in replies], real, judged, lexicon) for replies in per_repeat]
@@ -201,8 +203,10 @@ def measure(data_dir: Path, adapter: str | None, contexts: int, candidates: int,
         }
     owner = styles[0].real
     return {
-        "adapter": adapter, "engine": engine.name, "contexts": len(heldout), "candidates": candidates, "repeats": repeats,
-        "owner": {k: round(owner[k], 4) for k in ("end_paren_share", "multi_message_share", "mean_chars", "invented_share")},
+        "adapter": adapter, "engine": engine.name, "contexts": len(heldout), "candidates": candidates,
+        "repeats": repeats,
+        "owner": {k: round(owner[k], 4)
+                  for k in ("end_paren_share", "multi_message_share", "mean_chars", "invented_share")},
         "rules": out, "seconds": round(seconds, 1), "load_average": round(os.getloadavg()[0], 2),
     }
 
@@ -220,11 +224,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         print(json.dumps(result))
         return
-    print(f"{result['contexts']} held-out contexts x {result['repeats']} samplings of {result['candidates']} candidates, "
+    print(f"{result['contexts']} held-out contexts x {result['repeats']} samplings of {result['candidates']} "
+          "candidates, "
           f"engine {result['engine']}, {result['seconds']}s, load average {result['load_average']}")
-    print(f"{'rule':26s} {'style dist':>10} {'judge (sd)':>14} {'overlap':>7} {'end )':>6} {'multi':>6} {'chars':>6} {'invented':>8}")
+    print(f"{'rule':26s} {'style dist':>10} {'judge (sd)':>14} {'overlap':>7} {'end )':>6} {'multi':>6} {'chars':>6} "
+          f"{'invented':>8}")
     owner = result["owner"]
-    print(f"{'(owner)':26s} {'':>10} {'':>14} {'':>7} {owner['end_paren_share']:6.1%} {owner['multi_message_share']:6.1%} "
+    print(f"{'(owner)':26s} {'':>10} {'':>14} {'':>7} {owner['end_paren_share']:6.1%} "
+          f"{owner['multi_message_share']:6.1%} "
           f"{owner['mean_chars']:6.1f} {owner['invented_share']:8.1%}")
     for name, r in result["rules"].items():
         judge = f"{r['blind_judge']:.3f} ({r['blind_judge_sd']:.3f})" if r["blind_judge"] is not None else "-"

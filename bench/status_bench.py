@@ -63,7 +63,8 @@ async def seed(db: Database, drafts: int, chats: int, rng_seed: int = 0) -> None
         message_id = next_id[chat]
         next_id[chat] += 1
         sender = OWNER_ID if outgoing else chat
-        messages.append(MessageRow(chat, message_id, sender, None if outgoing else f"Contact {chat}", outgoing, date, text))
+        name = None if outgoing else f"Contact {chat}"
+        messages.append(MessageRow(chat, message_id, sender, name, outgoing, date, text))
         return message_id
 
     for index in range(drafts):

@@ -41,7 +41,7 @@ async def _dataset(settings: Any) -> Any:
 
     async with Database.open(settings.db_path) as db:
         if (await message_queries.counts(db)).messages == 0:
-            from app_runtime import SAMPLE_EXPORT
+            from samples import SAMPLE_EXPORT
             from telegram_export import import_export
 
             await import_export(db, SAMPLE_EXPORT)

@@ -1,6 +1,6 @@
 """The owner answers a pending draft from Telegram: the one rule that closes such a draft.
 
-The panel closes the drafts it sends itself (`admin_ui.drafting`). A message the owner sends from
+The panel closes the drafts it sends itself (`application.drafting`). A message the owner sends from
 Telegram (the phone, the desktop app) reaches us as an update instead, and in a chat with a pending
 draft it is the answer to it, the draft's text having sat in the chat's input box:
 

@@ -154,7 +154,8 @@ async def harvest_chat_history(
             if flood_waits > MAX_FLOOD_WAITS:
                 raise HarvestError(f"chat {chat_id}: gave up after {MAX_FLOOD_WAITS} flood waits") from exc
             seconds = float(exc.value or 1)  # type: ignore[arg-type]
-            log.warning("harvest: chat %s: Telegram asks to wait %.0f s (FloodWait); resuming after it", chat_id, seconds)
+            log.warning("harvest: chat %s: Telegram asks to wait %.0f s (FloodWait); resuming after it",
+                        chat_id, seconds)
             await sleep(seconds)
             continue
         log.info("harvest: chat %s complete (%s messages stored this run)", chat_id, run.stored)

@@ -105,7 +105,8 @@ class LiveSync:
                 return
 
     def _kept(self, message: "types.Message") -> bool:
-        return message.chat is not None and convert.is_kept_chat(message.chat, self.owner_id, self.allowed_service_chats)
+        return message.chat is not None and convert.is_kept_chat(message.chat, self.owner_id,
+                                                                 self.allowed_service_chats)
 
     async def on_message(self, client: "Client", message: "types.Message") -> None:
         try:
@@ -115,7 +116,8 @@ class LiveSync:
                 await self._store_outgoing(message)
             else:
                 self.draft_answers.partner_spoke(message.chat.id)
-                await store_messages(self.db, [message], self.owner_id, allowed_service_chats=self.allowed_service_chats)
+                await store_messages(self.db, [message], self.owner_id,
+                                     allowed_service_chats=self.allowed_service_chats)
             if self.pipeline is None:
                 return
             if message.outgoing:

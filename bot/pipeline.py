@@ -130,7 +130,8 @@ class ReplyPipeline:
         for chat_id, state in self._chats.items():
             if state.burst:
                 burst, state.burst = state.burst, []
-                await self._log(chat_id, [(m.message_id, _Outcome("skipped", "shut down before replying")) for m in burst])
+                await self._log(chat_id, [(m.message_id, _Outcome("skipped", "shut down before replying"))
+                                          for m in burst])
 
     @property
     def chats_in_flight(self) -> int:

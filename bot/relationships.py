@@ -141,7 +141,8 @@ async def chat_facts(db: "Database", chat_id: int, title: str, *, is_contact: bo
                         tuple(r["text"] for r in texts))
 
 
-async def refresh_suggestions(client: "Client", db: "Database", chat_ids: Sequence[int]) -> list[RelationshipSuggestion]:
+async def refresh_suggestions(client: "Client", db: "Database",
+                              chat_ids: Sequence[int]) -> list[RelationshipSuggestion]:
     """Ask Telegram about these private chats' partners (contact, mutual contact, shared groups)
     and store a suggestion for each; the confirmed relationship is never touched."""
     from pyrogram import raw

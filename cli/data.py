@@ -1,5 +1,5 @@
-"""Data commands: `import-export` (Telegram Desktop export → database) and `status` (the status
-snapshot, `product_status.collect_status`)."""
+"""Data commands: `import-export` (Telegram Desktop export → database, `application.ingest`) and
+`status` (the status snapshot, `application.status`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import typer
 from cli.common import console, fail, run_async, state
 
 if TYPE_CHECKING:
-    from product_status import StatusSnapshot
     from settings import Settings
 
 
@@ -26,8 +25,9 @@ def import_export_command(
     """Import a Telegram Desktop JSON export. Idempotent; on bad input nothing is written (exit 2)."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from application.ingest import import_history
     from storage import Database
-    from telegram_export import ExportFormatError, import_export
+    from telegram_export import ExportFormatError
 
     settings: Settings = state(ctx).settings
 
@@ -39,10 +39,8 @@ def import_export_command(
                 console=console, transient=True,
             ) as bar:
                 task = bar.add_task("import", total=None)
-                return await import_export(
-                    db, path, owner_id, progress=lambda done: bar.update(task, completed=done),
-                    allowed_service_chats=settings.allowed_service_chats,
-                )
+                return await import_history(db, settings, path, owner_id,
+                                            progress=lambda done: bar.update(task, completed=done))
 
     try:
         result = run_async(run())
@@ -57,16 +55,6 @@ def import_export_command(
     )
 
 
-async def _snapshot(settings: Settings) -> StatusSnapshot:
-    from product_status import collect_status
-    from storage import Database
-    from training.reconcile import reconcile_runs
-
-    async with Database.open(settings.db_path) as db:
-        await reconcile_runs(db, settings)
-        return await collect_status(db, settings)
-
-
 def status_command(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -75,7 +63,9 @@ def status_command(
     messages, drafts, adapters, preference pairs), the served adapter, the last training run, the
     training coverage (owner turns learned, and what a full pass still needs) and the auto-reply switch:
     the same snapshot the panel's dashboard and `GET /api/status` show."""
-    snapshot = run_async(_snapshot(state(ctx).settings))
+    from application.status import stored_status
+
+    snapshot = run_async(stored_status(state(ctx).settings))
     if as_json:
         typer.echo(json.dumps(snapshot.as_dict(), ensure_ascii=False))
         return

@@ -1,5 +1,6 @@
 """The running app and its panel: `run`, `serve` and `panel-url` (the login link again; the
-start-up banner shows it only once). The composition root itself is `app_runtime.run_product`."""
+start-up banner shows it only once). The composition root itself is `application.runtime.run_product`,
+run through the panel (`admin_ui.server.PanelServer`)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ def _run_product(ctx: typer.Context, host: str | None, port: int | None, with_te
     is one line as for every command (`run_async`)."""
     import logging
 
-    from app_runtime import StartupError, run_product
+    from admin_ui.server import PanelServer
+    from application.errors import StartupError
+    from application.runtime import run_product
     from logging_setup import FILE_ONLY
 
     if port is not None and not 1 <= port <= 65535:
@@ -40,7 +43,7 @@ def _run_product(ctx: typer.Context, host: str | None, port: int | None, with_te
         settings = settings.model_copy(update=updates)
     log = logging.getLogger("tgtwin")
     try:
-        run_async(run_product(settings, with_telegram=with_telegram))
+        run_async(run_product(settings, PanelServer(settings), with_telegram=with_telegram))
     except StartupError as exc:
         log.error("start-up failed: %s", exc, extra=FILE_ONLY)
         fail(str(exc))

@@ -11,15 +11,18 @@ import typer
 
 from cli.common import console, fail, run_async, state
 from cli.output import check_output_path, write_lines
-from settings import Settings
 
 RUNNING_SERVER = " (a running `tgtwin run`/`serve` switches within seconds)"
 
 
 def dataset_command(
     ctx: typer.Context,
-    out: Annotated[Path | None, typer.Option("--out", help="Write every example (with its split) as JSON lines.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: counts and training-sequence statistics.")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write every example (with its split) as JSON lines.",
+    )] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object: counts and training-sequence statistics.",
+    )] = False,
 ) -> None:
     """Build the training dataset from stored chats and print its counts and training coverage."""
     from storage import Database
@@ -57,8 +60,8 @@ def dataset_command(
     )
     if report.sequences is not None:
         q = report.sequences
-        console.print(f"training sequences {q['sequences']} ({q['tokens']} tokens, {q['loss_token_share']:.1%} carry loss)",
-                      markup=False, highlight=False)
+        console.print(f"training sequences {q['sequences']} ({q['tokens']} tokens, "
+                      f"{q['loss_token_share']:.1%} carry loss)", markup=False, highlight=False)
     console.print(f"coverage: {coverage.summary()}", markup=False, highlight=False)
     if out is not None:
         console.print(f"wrote {len(built.examples)} examples to {out}", markup=False, highlight=False)
@@ -66,17 +69,21 @@ def dataset_command(
 
 def train_command(
     ctx: typer.Context,
-    preset: Annotated[str | None, typer.Option(help="Preset from training/presets (default TGTWIN_TRAINING_PRESET).")] = None,
+    preset: Annotated[str | None, typer.Option(
+        help="Preset from training/presets (default TGTWIN_TRAINING_PRESET).",
+    )] = None,
     max_steps: Annotated[int | None, typer.Option(help="Override the preset's step limit.")] = None,
-    fresh: Annotated[bool, typer.Option("--fresh", help="Start from the base model instead of continuing the last adapter.")] = False,
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Start from the base model instead of continuing the last adapter.",
+    )] = False,
 ) -> None:
     """Fine-tune an adapter now (in this process; progress in the log), evaluate it and apply the promotion gate.
     A run continues the last adapter (same base model and prompt format) on the owner turns it has not
     learned yet, newest first, with a replay share of learned ones. Refused while another run trains
     (the panel's, or one whose server was restarted)."""
-    from training.config import PresetError
+    from application.errors import ActionError
+    from application.training_actions import train_now
     from training.run import TrainingError
-    from training.run_lock import RunAlreadyRunning
 
     if max_steps is not None and max_steps < 1:
         fail(f"--max-steps must be at least 1 (got {max_steps})")
@@ -86,26 +93,19 @@ def train_command(
     if fresh:
         overrides["fresh"] = True
     try:
-        result = run_async(_train(settings, preset, overrides))
-    except (PresetError, TrainingError, RunAlreadyRunning) as exc:
+        result = run_async(train_now(settings, preset, overrides))
+    except (ActionError, TrainingError) as exc:
         fail(str(exc))
-    console.print(f"run {result.run_id}: adapter {result.adapter_id} at {result.adapter_dir}", markup=False, highlight=False)
+    console.print(f"run {result.run_id}: adapter {result.adapter_id} at {result.adapter_dir}",
+                  markup=False, highlight=False)
     _print_report(result.report.to_json())
-
-
-async def _train(settings: Settings, preset: str | None, overrides: dict[str, Any]) -> Any:
-    from storage import Database
-    from training.reconcile import reconcile_runs
-    from training.run import run_training
-
-    async with Database.open(settings.db_path) as db:
-        await reconcile_runs(db, settings)
-    return await run_training(settings, preset=preset, trigger="cli", overrides=overrides)
 
 
 def eval_command(
     ctx: typer.Context,
-    adapter: Annotated[str | None, typer.Argument(help="Adapter id (default: the promoted one, else the newest).")] = None,
+    adapter: Annotated[str | None, typer.Argument(
+        help="Adapter id (default: the promoted one, else the newest).",
+    )] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as one JSON object.")] = False,
 ) -> None:
     """Print an adapter's evaluation report (held-out perplexity, style, samples, gate decision)."""
@@ -138,38 +138,40 @@ def eval_command(
 
 def promote_command(ctx: typer.Context, adapter: Annotated[str, typer.Argument(help="Adapter id to serve.")]) -> None:
     """Serve this adapter (a running `tgtwin run`/`serve` switches to it within seconds)."""
-    from model.service import AdapterError
+    from application.errors import ActionError
+    from application.training_actions import promote
     from storage import Database, NotFound
-    from training.promotion import ServedElsewhere, promote_adapter
+    from training.promotion import ServedElsewhere
 
     settings = state(ctx).settings
 
     async def go() -> None:
         async with Database.open(settings.db_path) as db:
-            await promote_adapter(db, ServedElsewhere(settings.base_model), adapter, "promoted from the CLI")
+            await promote(db, ServedElsewhere(settings.base_model), adapter, "promoted from the CLI")
 
     try:
         run_async(go())
-    except (NotFound, AdapterError) as exc:
+    except (NotFound, ActionError) as exc:
         fail(str(exc))
     console.print(f"promoted {adapter}{RUNNING_SERVER}", markup=False, highlight=False)
 
 
 def rollback_command(ctx: typer.Context) -> None:
     """Serve what was promoted before the current adapter (or the base model)."""
-    from model.service import AdapterError
-    from storage import Database, InvalidValue
-    from training.promotion import ServedElsewhere, rollback_adapter
+    from application.errors import ActionError
+    from application.training_actions import rollback
+    from storage import Database
+    from training.promotion import ServedElsewhere
 
     settings = state(ctx).settings
 
     async def go() -> Any:
         async with Database.open(settings.db_path) as db:
-            return await rollback_adapter(db, ServedElsewhere(settings.base_model))
+            return await rollback(db, ServedElsewhere(settings.base_model))
 
     try:
         previous = run_async(go())
-    except (InvalidValue, AdapterError) as exc:
+    except ActionError as exc:
         fail(str(exc))
     console.print(f"now serving {previous.id if previous else 'the base model'}{RUNNING_SERVER}", markup=False,
                   highlight=False)
@@ -184,13 +186,15 @@ def _print_report(report: dict[str, Any]) -> None:
     evaluation = report.get("evaluation", {})
     ppl = evaluation.get("perplexity", {})
     console.print(
-        f"held-out perplexity: base {_fmt(ppl.get('base'))}, promoted {_fmt(ppl.get('promoted'))}, new {_fmt(ppl.get('new'))}"
+        f"held-out perplexity: base {_fmt(ppl.get('base'))}, promoted {_fmt(ppl.get('promoted'))}, "
+        f"new {_fmt(ppl.get('new'))}"
         f"  ({evaluation.get('heldout_examples', '?')} examples)", markup=False, highlight=False,
     )
     hits = evaluation.get("hits_at_1") or {}
     console.print(
         f"hits@1: base {_fmt(hits.get('base'))}, promoted {_fmt(hits.get('promoted'))}, new {_fmt(hits.get('new'))}; "
-        f"blind judge {_fmt(evaluation.get('blind_judge_accuracy'))}, style distance {_fmt(evaluation.get('style_distance'))} "
+        f"blind judge {_fmt(evaluation.get('blind_judge_accuracy'))}, "
+        f"style distance {_fmt(evaluation.get('style_distance'))} "
         f"({evaluation.get('generated', 0)} generated)", markup=False, highlight=False,
     )
     fit = report.get("fit")
@@ -224,7 +228,8 @@ def _print_report(report: dict[str, Any]) -> None:
                       f"{learning['owner_turns']}", markup=False, highlight=False)
     promotion = report.get("promotion")
     if promotion:
-        console.print(f"gate: {'PROMOTED' if promotion['promote'] else 'not promoted'} — {promotion['reason']}", markup=False, highlight=False)
+        console.print(f"gate: {'PROMOTED' if promotion['promote'] else 'not promoted'} — {promotion['reason']}",
+                      markup=False, highlight=False)
     style = evaluation.get("style") or {}
     if style:
         console.print("style (generated / real):", markup=False, highlight=False)
@@ -234,6 +239,7 @@ def _print_report(report: dict[str, Any]) -> None:
         console.print(f"sample {i}:", markup=False, highlight=False)
         for turn in sample["context"]:
             who = "owner" if turn["role"] == "owner" else (turn.get("speaker") or "partner")
-            console.print(f"  {who}: {' | '.join(turn.get('messages') or [turn.get('text', '')])}", markup=False, highlight=False)
+            console.print(f"  {who}: {' | '.join(turn.get('messages') or [turn.get('text', '')])}",
+                          markup=False, highlight=False)
         console.print(f"  real:      {' | '.join(sample['real'])}", markup=False, highlight=False)
         console.print(f"  generated: {' | '.join(sample['generated'])}", markup=False, highlight=False)

@@ -208,7 +208,8 @@ def _stop_on_text(tokenizer: Any, fmt: PromptFormat, dialogue: Dialogue, stops: 
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
             if should_stop is not None and should_stop():
                 return torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-            done = [turn_has_ended(tokenizer, fmt, dialogue, stops, row) for row in input_ids[:, prompt_length:].tolist()]
+            done = [turn_has_ended(tokenizer, fmt, dialogue, stops, row)
+                    for row in input_ids[:, prompt_length:].tolist()]
             return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
     return StopAtTurnEnd()

@@ -230,7 +230,8 @@ class OpenAIBackend:
         assert self._client is not None
         try:
             response = await self._client.get("models")
-            names = {entry.get("id") for entry in response.json().get("data", [])} if response.status_code == 200 else set()
+            listed = response.json().get("data", []) if response.status_code == 200 else []
+            names = {entry.get("id") for entry in listed}
         except (httpx.HTTPError, ValueError, AttributeError):
             names = set()
         if adapter_id in names:

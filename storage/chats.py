@@ -91,7 +91,8 @@ async def update_chat_settings(
     async with db.atomic():
         await get_chat(db, chat_id)
         if reply_mode is not None:
-            await db.execute("UPDATE chats SET reply_mode = ?, updated_at = ? WHERE id = ?", (reply_mode, now(), chat_id))
+            await db.execute("UPDATE chats SET reply_mode = ?, updated_at = ? WHERE id = ?",
+                             (reply_mode, now(), chat_id))
         if relationship is not _UNSET:
             await db.execute("UPDATE chats SET relationship = ? WHERE id = ?", (relationship, chat_id))
         if train is not _UNSET:

@@ -74,7 +74,9 @@ async def chain_head(db: Database, promotion_id: int | None) -> ChainRun | None:
            WHERE c.promotion_id IS ? ORDER BY c.run_id DESC LIMIT 1""",
         (promotion_id,),
     )
-    return None if row is None else ChainRun(row["run_id"], row["adapter_id"], row["continued_from"], row["promotion_id"])
+    if row is None:
+        return None
+    return ChainRun(row["run_id"], row["adapter_id"], row["continued_from"], row["promotion_id"])
 
 
 async def lineage_runs(db: Database, adapter_id: str) -> list[int]:

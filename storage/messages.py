@@ -55,7 +55,8 @@ async def mark_deleted(db: Database, chat_id: int | None, message_ids: Sequence[
         return 0
     marks = ", ".join("?" * len(message_ids))
     if chat_id is None:
-        cur = await db.execute(f"UPDATE messages SET deleted = 1 WHERE message_id IN ({marks}) AND chat_id > 0", tuple(message_ids))
+        cur = await db.execute(f"UPDATE messages SET deleted = 1 WHERE message_id IN ({marks}) AND chat_id > 0",
+                               tuple(message_ids))
     else:
         cur = await db.execute(
             f"UPDATE messages SET deleted = 1 WHERE chat_id = ? AND message_id IN ({marks})",
@@ -163,6 +164,14 @@ async def chat_message_counts(db: Database) -> dict[int, tuple[int, int]]:
         "SELECT chat_id, COUNT(*) AS n, SUM(outgoing) AS own FROM messages WHERE deleted = 0 GROUP BY chat_id"
     )
     return {r["chat_id"]: (r["n"], r["own"] or 0) for r in rows}
+
+
+async def chat_message_count(db: Database, chat_id: int) -> tuple[int, int]:
+    """One chat's (messages, owner messages), read from that chat's rows only."""
+    row = await db.fetchone(
+        "SELECT COUNT(*) AS n, SUM(outgoing) AS own FROM messages WHERE chat_id = ? AND deleted = 0", (chat_id,)
+    )
+    return (row["n"], row["own"] or 0) if row is not None else (0, 0)
 
 
 @dataclass(slots=True)

@@ -105,6 +105,14 @@ async def list_decisions(
     return [_entry(r) for r in await db.fetchall(sql, params)]
 
 
+async def decision_counts(db: Database, chat_id: int) -> dict[Decision, int]:
+    """How often each decision was logged in one chat."""
+    rows = await db.fetchall(
+        "SELECT decision, COUNT(*) AS n FROM reply_log WHERE chat_id = ? GROUP BY decision", (chat_id,)
+    )
+    return {r["decision"]: r["n"] for r in rows}
+
+
 def _draft(r: sqlite3.Row) -> Draft:
     return Draft(
         r["id"], r["chat_id"], r["trigger_message_id"], r["text"], r["sent_text"], r["status"],
@@ -136,8 +144,11 @@ async def list_drafts(db: Database, status: DraftStatus | None = None, limit: in
     return [_draft(r) for r in rows]
 
 
-async def count_drafts(db: Database, status: DraftStatus) -> int:
-    return int(await db.scalar("SELECT COUNT(*) FROM drafts WHERE status = ?", (status,)) or 0)
+async def count_drafts(db: Database, status: DraftStatus, chat_id: int | None = None) -> int:
+    """Drafts with this status, in every chat or in `chat_id` only."""
+    if chat_id is None:
+        return int(await db.scalar("SELECT COUNT(*) FROM drafts WHERE status = ?", (status,)) or 0)
+    return int(await db.scalar("SELECT COUNT(*) FROM drafts WHERE status = ? AND chat_id = ?", (status, chat_id)) or 0)
 
 
 async def pending_drafts(db: Database, chat_id: int) -> list[Draft]:

@@ -14,7 +14,10 @@ RunStatus = Literal["queued", "running", "succeeded", "failed", "skipped"]
 
 
 @dataclass(slots=True)
-class TrainingRun:
+class RunSummary:
+    """A run as lists show it, without its loss curve and report. (The REST API answers with these
+    dataclasses; `metadata={"description": ...}` is what its schema says about a field.)"""
+
     id: int
     status: RunStatus
     trigger: str
@@ -25,8 +28,13 @@ class TrainingRun:
     finished_at: int | None
     error: str | None
     progress: float
-    loss_curve: list[list[float]] = field(default_factory=list)
-    report: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class TrainingRun(RunSummary):
+    loss_curve: list[list[float]] = field(default_factory=list, metadata={"description": "[[step, loss], ...]"})
+    report: dict[str, Any] | None = field(
+        default=None, metadata={"description": "The evaluation report (perplexities, style metrics, samples)."})
 
 
 @dataclass(slots=True)

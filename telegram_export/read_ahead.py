@@ -112,7 +112,8 @@ class ReadAhead:
             context = multiprocessing.get_context("spawn")
             self._conn, child_end = context.Pipe(duplex=False)
             self._process = context.Process(
-                target=_send_items, args=(child_end, path, owner_hint, stored_owner, allowed_service_chats), name="export-reader",
+                target=_send_items, args=(child_end, path, owner_hint, stored_owner, allowed_service_chats),
+                name="export-reader",
                 daemon=True,
             )
             self._process.start()

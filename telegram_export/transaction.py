@@ -119,7 +119,8 @@ async def import_export(
     result = ImportResult(
         owner_id=summary.owner_id, chats=len(summary.chats), messages_added=added, messages_skipped=rows - added,
         service_skipped=summary.service_skipped, media_placeholders=summary.media_placeholders,
-        chats_skipped=len(summary.skipped_chat_types) + summary.service_chats_skipped, texts_unreadable=summary.texts_unreadable,
+        chats_skipped=len(summary.skipped_chat_types) + summary.service_chats_skipped,
+        texts_unreadable=summary.texts_unreadable,
     )
     log.info(
         "export imported: %d chats, %d messages added, %d already present, %d service skipped, %d media, "

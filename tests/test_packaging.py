@@ -13,8 +13,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["cli", "bot", "model", "training", "storage", "admin_ui", "admin_ui/routes", "samples"]
-MODULES = ["main.py", "app_runtime.py", "product_status.py", "services.py", "settings.py", "logging_setup.py"]
+PACKAGES = ["cli", "application", "bot", "model", "training", "storage", "admin_ui", "admin_ui/routes", "samples"]
+MODULES = ["main.py", "services.py", "settings.py", "logging_setup.py"]
 
 
 def test_the_wheel_holds_the_code_the_data_and_the_console_script(tmp_path: Path) -> None:

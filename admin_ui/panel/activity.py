@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from admin_ui import records
 from admin_ui.panel.common import PanelContext, chat_titles, format_time
+from application import records
 
 DECISIONS = ["all", "answered", "drafted", "skipped", "error"]
 ACTIVITY_COLUMNS = ["when", "chat", "decision", "reason", "sent ids"]

@@ -1,9 +1,10 @@
 """Assembles the panel from its tabs, and keeps them fresh: everything loads on page open, and a
 timer refreshes status, jobs and runs (and the picked run while one trains).
 
-Handlers call the same functions as the REST routes (admin_ui.overview, records, drafting, ingest,
-training_actions) on the same `Services`, never HTTP to itself. Owner-facing errors (AdminError,
-storage errors) become Gradio error toasts; anything else is a bug and surfaces as one too.
+Handlers call the same functions as the REST routes and the CLI (`application`: overview, chats,
+records, drafting, ingest, training_actions) on the same `Services`, never HTTP to itself.
+Owner-facing errors (`application.errors.ActionError`, storage errors) become Gradio error toasts;
+anything else is a bug and surfaces as one too.
 To add a tab: a module with handlers and a `build(ctx)`, called below in the order it should appear.
 """
 
@@ -11,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from admin_ui.jobs import JobRegistry
 from admin_ui.panel import activity, chats, dashboard, drafts, playground, training
 from admin_ui.panel.common import PanelContext, is_empty
+from application.jobs import JobRegistry
 from services import Services
 
 REFRESH_SECONDS = 4.0
@@ -63,7 +64,8 @@ def build_panel(services: Services, jobs: JobRegistry) -> Any:
                     await activity.activity(ctx, decision)]
 
         load_outputs = [dash.status, dash.autoreply, dash.jobs, chat_tab.table, chat_tab.pick, draft_tab.chat,
-                        draft_tab.pending, draft_tab.closed, draft_tab.pick, draft_tab.telegram_note, draft_tab.learning,
+                        draft_tab.pending, draft_tab.closed, draft_tab.pick, draft_tab.telegram_note,
+                        draft_tab.learning,
                         train_tab.runs, train_tab.run_pick, train_tab.adapters, train_tab.adapter_pick, train_tab.trend,
                         train_tab.setup, activity_tab.table]
         panel.load(load_all, [chat_tab.search, activity_tab.decision], load_outputs, api_visibility="private")

@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from admin_ui import overview, records
 from admin_ui.panel.common import (
     RELATIONSHIPS,
     Choices,
@@ -21,6 +20,8 @@ from admin_ui.panel.common import (
     owner_errors,
     row_picker,
 )
+from application import chats
+from application.chats import ChatDetail, ChatView
 from bot.timing import Distribution, Timing, load_timing
 from storage import ReplyMode
 
@@ -50,31 +51,31 @@ class ChatForm:
     pace: pd.DataFrame
 
 
-def chat_choices(chats: list[dict[str, Any]]) -> Choices:
-    return [(f"{c['title'] or c['id']} · {c['mode']} · {c['id']}", c["id"]) for c in chats]
+def chat_choices(views: list[ChatView]) -> Choices:
+    return [(f"{c.title or c.id} · {c.mode} · {c.id}", c.id) for c in views]
 
 
 def train_choice(train: bool | None) -> TrainChoice:
     return "default" if train is None else ("yes" if train else "no")
 
 
-def chat_stats(detail: dict[str, Any], tz: str) -> str:
-    decisions = ", ".join(f"{k} {v}" for k, v in sorted(detail["decisions"].items())) or "none yet"
-    last = format_time(detail["last_message_at"], tz) or "never"
+def chat_stats(detail: ChatDetail, tz: str) -> str:
+    decisions = ", ".join(f"{k} {v}" for k, v in sorted(detail.decisions.items())) or "none yet"
+    last = format_time(detail.last_message_at, tz) or "never"
     return (
-        f"**{detail['title'] or detail['id']}** ({detail['type']}, id `{detail['id']}`)  \n"
-        f"Messages: {detail['messages']} ({detail['owner_messages']} yours) · last {last}  \n"
-        f"Bot decisions: {decisions} · pending drafts: {detail['pending_drafts']}"
+        f"**{detail.title or detail.id}** ({detail.type}, id `{detail.id}`)  \n"
+        f"Messages: {detail.messages} ({detail.owner_messages} yours) · last {last}  \n"
+        f"Bot decisions: {decisions} · pending drafts: {detail.pending_drafts}"
     )
 
 
-def suggestion_markdown(detail: dict[str, Any]) -> str:
+def suggestion_markdown(detail: ChatView) -> str:
     """The relationship suggestion and its reason, or '' when there is none."""
-    suggested = detail.get("relationship_suggestion")
+    suggested = detail.relationship_suggestion
     if not suggested:
         return ""
-    reason = detail.get("relationship_reason") or "no reason recorded"
-    if suggested == detail.get("relationship"):
+    reason = detail.relationship_reason or "no reason recorded"
+    if detail.pending_suggestion is None:
         return f"Suggested relationship **{suggested}** ({reason}) — confirmed."
     return (f"Suggested relationship: **{suggested}** — {reason}.  \n"
             "Not used for training or replies until you confirm it.")
@@ -111,30 +112,27 @@ async def chat_pace(ctx: PanelContext, chat_id: int) -> pd.DataFrame:
 
 
 async def chats_table(ctx: PanelContext, search: str = "") -> ChatsTable:
-    chats = await overview.chat_list(ctx.services, (search or "").strip())
+    views = await chats.chat_list(ctx.services, (search or "").strip())
     frame = pd.DataFrame(
-        [[c["id"], c["title"], c["type"], c["mode"], c["relationship"] or "",
-          "" if c["relationship_suggestion"] in (None, c["relationship"]) else c["relationship_suggestion"],
-          c["messages"], c["owner_messages"]]
-         for c in chats],
+        [[c.id, c.title, c.type, c.mode, c.relationship or "", c.pending_suggestion or "", c.messages, c.owner_messages]
+         for c in views],
         columns=CHAT_COLUMNS,
     )
-    return ChatsTable(frame, chat_choices(chats))
+    return ChatsTable(frame, chat_choices(views))
 
 
 async def chat_form(ctx: PanelContext, chat_id: Any) -> ChatForm:
     cid = as_id(chat_id, "chat")
-    detail = await overview.chat_detail(ctx.services, cid)
-    suggested = detail["relationship_suggestion"]
-    return ChatForm(detail["mode"], detail["relationship"] or "", train_choice(detail["train"]),
+    detail = await chats.chat_detail(ctx.services, cid)
+    return ChatForm(detail.mode, detail.relationship or "", train_choice(detail.train),
                     chat_stats(detail, ctx.tz), suggestion_markdown(detail),
-                    bool(suggested) and suggested != detail["relationship"], await chat_pace(ctx, cid))
+                    detail.pending_suggestion is not None, await chat_pace(ctx, cid))
 
 
 async def confirm_relationship(ctx: PanelContext, chat_id: Any) -> ChatForm:
     """Accept the suggestion; returns the refreshed form (its relationship is now the suggestion)."""
     cid = as_id(chat_id, "chat")
-    await records.confirm_relationship(ctx.services, cid)
+    await chats.confirm_relationship(ctx.services, cid)
     return await chat_form(ctx, cid)
 
 
@@ -143,10 +141,10 @@ async def save_chat(ctx: PanelContext, chat_id: Any, mode: ReplyMode, relationsh
     cid = as_id(chat_id, "chat")
     if train not in TRAIN_VALUES:
         raise NothingChosen("choose default, yes or no for training")
-    await records.update_chat(
+    await chats.update_chat(
         ctx.services, cid, mode=mode, relationship=(relationship or "").strip() or None, train=TRAIN_VALUES[train],
     )
-    return chat_stats(await overview.chat_detail(ctx.services, cid), ctx.tz)
+    return chat_stats(await chats.chat_detail(ctx.services, cid), ctx.tz)
 
 
 @dataclass(frozen=True)

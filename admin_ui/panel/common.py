@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from admin_ui import overview
-from admin_ui.errors import AdminError
-from admin_ui.jobs import JobRegistry
+from application import chats
+from application.errors import ActionError
+from application.jobs import JobRegistry
 from services import Services
 from storage import StorageError
 
@@ -28,10 +28,8 @@ Choices = list[tuple[str, int]]
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
-class NothingChosen(AdminError):
+class NothingChosen(ActionError):
     """An action needs a chat, draft, run or adapter picked first."""
-
-    status_code = 422
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,7 @@ def format_time(ts: int | float | None, tz: str = "UTC") -> str:
 
 async def chat_titles(ctx: PanelContext) -> dict[int, str]:
     """Chat id → title, for tables that list chats by name."""
-    return {c["id"]: c["title"] for c in await overview.chat_list(ctx.services, limit=5000)}
+    return {c.id: c.title for c in await chats.chat_list(ctx.services, limit=5000)}
 
 
 def as_id(value: Any, what: str) -> int:
@@ -83,7 +81,7 @@ def owner_errors(fn: F) -> F:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return await fn(*args, **kwargs)
-        except (AdminError, StorageError) as exc:
+        except (ActionError, StorageError) as exc:
             raise gr.Error(str(exc)) from exc
 
     return wrapper  # type: ignore[return-value]

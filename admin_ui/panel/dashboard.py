@@ -8,11 +8,11 @@ from typing import Any
 
 import pandas as pd
 
-from admin_ui import ingest, overview
-from admin_ui.jobs import Job
 from admin_ui.panel.common import NothingChosen, PanelContext, format_time, owner_errors
+from application import ingest, overview
+from application.jobs import Job
+from application.status import StatusSnapshot, TrainingState
 from model.status import ModelStatus
-from product_status import StatusSnapshot, TrainingState
 
 JOB_COLUMNS = ["job", "kind", "status", "progress", "message", "error", "started"]
 
@@ -54,7 +54,7 @@ def _training_line(training: TrainingState) -> str:
 
 
 def status_markdown(snapshot: StatusSnapshot) -> str:
-    """The dashboard summary (`product_status.StatusSnapshot`, the one `status --json` prints)."""
+    """The dashboard summary (`application.status.StatusSnapshot`, the one `status --json` prints)."""
     counts, telegram, scheduler = snapshot.counts, snapshot.telegram, snapshot.scheduler
     adapter = snapshot.adapter or "none (base model)"
     if telegram.connected:

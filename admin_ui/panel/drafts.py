@@ -8,7 +8,6 @@ from typing import Any
 
 import pandas as pd
 
-from admin_ui import drafting, overview, records
 from admin_ui.panel.common import (
     Choices,
     PanelContext,
@@ -20,6 +19,7 @@ from admin_ui.panel.common import (
     row_picker,
 )
 from admin_ui.panel.training import learning_text
+from application import drafting, overview, records
 
 PENDING_COLUMNS = ["draft", "chat", "suggestion", "created"]
 CLOSED_COLUMNS = ["draft", "chat", "status", "suggestion", "sent", "when"]

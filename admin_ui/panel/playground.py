@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from admin_ui import drafting
 from admin_ui.panel.common import RELATIONSHIPS, PanelContext, owner_errors
+from application import drafting
 
 MAX_SHOWN_CANDIDATES = 4
 OWNER_PREFIXES = ("me:", "я:", ">")

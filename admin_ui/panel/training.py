@@ -9,7 +9,6 @@ from typing import Any
 
 import pandas as pd
 
-from admin_ui import overview, records, training_actions
 from admin_ui.panel.common import (
     Choices,
     NothingChosen,
@@ -33,6 +32,7 @@ from admin_ui.panel.training_report import (
     voice_frame,
     world_size,
 )
+from application import overview, records, training_actions
 from training.coverage import Coverage, cached_coverage
 
 RUN_COLUMNS = ["run", "status", "progress", "preset", "trigger", "processes", "adapter", "started"]
@@ -139,12 +139,12 @@ async def start_run(ctx: PanelContext, preset: str) -> int:
 async def promote(ctx: PanelContext, adapter_id: str) -> str:
     if not adapter_id:
         raise NothingChosen("choose an adapter first")
-    adapter = await training_actions.promote(ctx.services, adapter_id, "promoted from the panel")
+    adapter = await training_actions.promote(ctx.services.db, ctx.services.model, adapter_id, "promoted from the panel")
     return f"Now serving `{adapter.id}`."
 
 
 async def rollback(ctx: PanelContext) -> str:
-    current = await training_actions.rollback(ctx.services)
+    current = await training_actions.rollback(ctx.services.db, ctx.services.model)
     return f"Now serving `{current.id if current else 'the base model'}`."
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, StrictBool
 
 from admin_ui.deps import ServicesDep
-from admin_ui.overview import set_autoreply
+from application.overview import set_autoreply
 
 router = APIRouter(tags=["autoreply"])
 

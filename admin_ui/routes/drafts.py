@@ -7,11 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from admin_ui import records
 from admin_ui.deps import ServicesDep
-from admin_ui.drafting import discard_draft, draft_messages, editable_text, edited_messages, send_draft, suggest_draft
 from admin_ui.errors import error_responses
 from admin_ui.routes.params import DraftIdPath, Int64
+from application import records
+from application.drafting import (
+    discard_draft,
+    draft_messages,
+    editable_text,
+    edited_messages,
+    send_draft,
+    suggest_draft,
+)
 from storage.replies import Draft, DraftStatus
 
 router = APIRouter(prefix="/drafts", tags=["drafts"])

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from admin_ui.deps import ServicesDep
-from admin_ui.drafting import MAX_CANDIDATES, compose_dialogue, generate_candidates
 from admin_ui.errors import error_responses
+from application.drafting import MAX_CANDIDATES, compose_dialogue, generate_candidates
 
 router = APIRouter(tags=["generate"])
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from admin_ui.deps import ServicesDep
-from admin_ui.overview import telegram_connected
+from application.overview import telegram_connected
 from model.status import ModelStatus
 
 router = APIRouter(tags=["health"])

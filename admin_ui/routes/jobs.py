@@ -10,9 +10,9 @@ from pydantic import BaseModel
 
 from admin_ui.deps import JobsDep, ServicesDep
 from admin_ui.errors import error_responses
-from admin_ui.ingest import UPLOAD_CHUNK, save_upload, start_harvest, start_import
-from admin_ui.jobs import Job, JobKind, JobStatus
 from admin_ui.routes.params import JobIdPath
+from application.ingest import UPLOAD_CHUNK, save_upload, start_harvest, start_import
+from application.jobs import Job, JobKind, JobStatus
 
 router = APIRouter(tags=["jobs"])
 

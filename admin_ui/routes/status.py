@@ -8,9 +8,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from admin_ui.deps import ServicesDep
-from admin_ui.overview import snapshot
+from application.overview import snapshot
+from application.status import SchedulerState, StatusCounts, TelegramState, TrainingState
 from model.status import ModelStatus
-from product_status import SchedulerState, StatusCounts, TelegramState, TrainingState
 from training.coverage import Coverage
 from training.preference_pairs import PreferencePairCounts
 
@@ -18,7 +18,7 @@ router = APIRouter(tags=["status"])
 
 
 class StatusOut(BaseModel):
-    """`product_status.StatusSnapshot` as the API shows it (the same nested dataclasses, without the
+    """`application.status.StatusSnapshot` as the API shows it (the same nested dataclasses, without the
     owner id and the database path)."""
 
     counts: StatusCounts

@@ -2,51 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import asdict, dataclass, field
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from admin_ui import records
 from admin_ui.deps import ServicesDep
 from admin_ui.errors import error_responses
 from admin_ui.routes.params import RunIdPath
-from admin_ui.training_actions import promote, rollback, start_training
-from storage.training import Adapter, RunStatus, TrainingRun
-from training.reconcile import reconcile_runs
+from application import records
+from application.training_actions import promote, rollback, start_training
+from storage.training import Adapter, RunSummary, TrainingRun
 
 router = APIRouter(tags=["training"])
-
-
-class RunOut(BaseModel):
-    id: int
-    status: RunStatus
-    trigger: str
-    preset: str
-    adapter_id: str | None
-    owner_messages: int | None
-    started_at: int
-    finished_at: int | None
-    error: str | None
-    progress: float
-    loss_curve: list[list[float]] = Field(description="[[step, loss], ...]")
-    report: dict[str, Any] | None = Field(description="The evaluation report (perplexities, style metrics, samples).")
-
-    @classmethod
-    def of(cls, run: TrainingRun) -> "RunOut":
-        return cls(**{name: getattr(run, name) for name in cls.model_fields})
-
-
-class RunSummaryOut(BaseModel):
-    id: int
-    status: RunStatus
-    trigger: str
-    preset: str
-    adapter_id: str | None
-    started_at: int
-    finished_at: int | None
-    progress: float
-    error: str | None
 
 
 class StartRunIn(BaseModel):
@@ -57,21 +26,15 @@ class StartRunOut(BaseModel):
     run_id: int
 
 
-class AdapterOut(BaseModel):
-    id: str
-    path: str
-    run_id: int | None
-    base_model: str
-    metrics: dict[str, Any]
-    created_at: int
-    promoted: bool
+@dataclass(slots=True)
+class AdapterOut(Adapter):
+    """An adapter as the API shows it: its stored row (`storage.training.Adapter`) and whether it is served."""
+
+    promoted: bool = field(metadata={"description": "Served now."})
 
     @classmethod
-    def of(cls, adapter: Adapter, promoted_id: str | None) -> "AdapterOut":
-        return cls(
-            id=adapter.id, path=adapter.path, run_id=adapter.run_id, base_model=adapter.base_model,
-            metrics=adapter.metrics, created_at=adapter.created_at, promoted=adapter.id == promoted_id,
-        )
+    def of(cls, adapter: Adapter, promoted_id: str | None) -> AdapterOut:
+        return cls(**asdict(adapter), promoted=adapter.id == promoted_id)
 
 
 class PromoteIn(BaseModel):
@@ -88,17 +51,15 @@ async def post_run(services: ServicesDep, body: StartRunIn | None = None) -> Sta
     return StartRunOut(run_id=await start_training(services, "api", body.preset if body else None))
 
 
-@router.get("/training/runs", response_model=list[RunSummaryOut], summary="Training runs, newest first")
-async def list_runs(services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[RunSummaryOut]:
-    await reconcile_runs(services.db, services.settings)  # a run killed elsewhere shows as failed
-    runs = await records.runs(services, limit)
-    return [RunSummaryOut(**{n: getattr(r, n) for n in RunSummaryOut.model_fields}) for r in runs]
+@router.get("/training/runs", response_model=list[RunSummary], summary="Training runs, newest first")
+async def list_runs(services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[TrainingRun]:
+    return await records.runs(services, limit)  # answered as summaries: no loss curves, no reports
 
 
-@router.get("/training/runs/{run_id}", response_model=RunOut, summary="A run: status, loss curve, evaluation report",
-            responses=error_responses(404))
-async def get_run(run_id: RunIdPath, services: ServicesDep) -> RunOut:
-    return RunOut.of(await records.run(services, run_id))
+@router.get("/training/runs/{run_id}", response_model=TrainingRun,
+            summary="A run: status, loss curve, evaluation report", responses=error_responses(404))
+async def get_run(run_id: RunIdPath, services: ServicesDep) -> TrainingRun:
+    return await records.run(services, run_id)
 
 
 @router.get("/adapters", response_model=list[AdapterOut], summary="Trained adapters, newest first")
@@ -111,12 +72,12 @@ async def list_adapters(services: ServicesDep) -> list[AdapterOut]:
 @router.post("/adapters/rollback", response_model=ServingOut, summary="Serve the previously promoted adapter",
              responses=error_responses(409, 503))
 async def post_rollback(services: ServicesDep) -> ServingOut:
-    current = await rollback(services)
+    current = await rollback(services.db, services.model)
     return ServingOut(adapter=AdapterOut.of(current, current.id) if current else None)
 
 
 @router.post("/adapters/{adapter_id}/promote", response_model=ServingOut, summary="Serve this adapter from now on",
              responses=error_responses(404, 503))
 async def post_promote(adapter_id: str, services: ServicesDep, body: PromoteIn | None = None) -> ServingOut:
-    adapter = await promote(services, adapter_id, body.reason if body else PromoteIn().reason)
+    adapter = await promote(services.db, services.model, adapter_id, body.reason if body else PromoteIn().reason)
     return ServingOut(adapter=AdapterOut.of(adapter, adapter.id))

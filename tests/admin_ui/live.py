@@ -17,7 +17,7 @@ import httpx
 
 from admin_ui.app import create_app
 from admin_ui.auth import SESSION_COOKIE
-from admin_ui.jobs import JobRegistry
+from application.jobs import JobRegistry
 from services import Services
 from settings import Settings
 from storage import Database

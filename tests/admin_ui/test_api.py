@@ -65,6 +65,25 @@ def test_chat_detail_and_404(env: PanelEnv) -> None:
     assert env.client.get("/api/chats/abc").status_code == 422
 
 
+def test_chat_detail_counts_that_chat_only(env: PanelEnv) -> None:
+    """Each figure comes from the chat's own rows, however many other chats hold: a thousand newer
+    pending drafts elsewhere do not hide this chat's one, and more than a thousand decisions count."""
+
+    async def seed(db) -> None:  # type: ignore[no-untyped-def]
+        async with db.atomic():
+            await reply_queries.create_draft(db, ALICE, "see you at 8")
+            for i in range(1001):
+                await reply_queries.create_draft(db, TEAM, f"ok {i}")
+                await reply_queries.log_decision(db, ALICE, None, "answered", "test")
+
+    env.call(seed, env.services.db)
+    alice = env.client.get(f"/api/chats/{ALICE}").json()
+    assert (alice["messages"], alice["owner_messages"], alice["pending_drafts"]) == (3, 1, 1)
+    assert alice["decisions"] == {"skipped": 1, "answered": 1001}
+    team = env.client.get(f"/api/chats/{TEAM}").json()
+    assert (team["messages"], team["pending_drafts"], team["decisions"]) == (1, 1001, {"skipped": 1})
+
+
 def test_update_chat_settings(env: PanelEnv) -> None:
     updated = env.client.put(f"/api/chats/{ALICE}", json={"mode": "auto", "relationship": " friend "}).json()
     assert (updated["mode"], updated["relationship"]) == ("auto", "friend")
@@ -259,6 +278,7 @@ def test_harvest_needs_telegram(env: PanelEnv) -> None:
 def test_training_runs(env: PanelEnv) -> None:
     runs = env.client.get("/api/training/runs").json()
     assert [r["status"] for r in runs] == ["succeeded"]
+    assert {"loss_curve", "report"}.isdisjoint(runs[0])  # the list carries summaries
     run = env.client.get(f"/api/training/runs/{runs[0]['id']}").json()
     assert run["loss_curve"] == [[1, 3.2], [2, 2.9], [3, 2.5]]
     assert run["report"]["evaluation"]["perplexity"]["new"] == 12.5
@@ -303,8 +323,16 @@ def test_reply_log(env: PanelEnv) -> None:
 
 def test_openapi_documents_the_models(env: PanelEnv) -> None:
     schema = env.client.get("/openapi.json").json()
-    models = {"StatusOut", "ChatDetailOut", "DraftOut", "GenerateIn", "JobOut", "RunOut", "AdapterOut"}
+    models = {"StatusOut", "ChatView", "ChatDetail", "DraftOut", "GenerateIn", "JobOut", "RunSummary", "TrainingRun",
+              "AdapterOut", "ReplyLogEntry"}
     assert models <= set(schema["components"]["schemas"])
+    # Answers are the views' and rows' own dataclasses; their field descriptions reach the schema,
+    # inherited ones too (a ChatDetail is a ChatView, a TrainingRun a RunSummary, an AdapterOut an Adapter).
+    properties = {name: schema["components"]["schemas"][name]["properties"] for name in models}
+    assert "not used until confirmed" in properties["ChatDetail"]["relationship_suggestion"]["description"]
+    assert properties["TrainingRun"]["loss_curve"]["description"] == "[[step, loss], ...]"
+    assert {"loss_curve", "report"}.isdisjoint(properties["RunSummary"])
+    assert {"base_model", "promoted"} <= set(properties["AdapterOut"])
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
 

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from admin_ui.errors import ErrorOut, ValidationErrorOut
-from admin_ui.jobs import ProgressReporter
+from application.jobs import ProgressReporter
 from storage import chats as chat_queries
 from tests.admin_ui.conftest import ALICE, PanelEnv
 

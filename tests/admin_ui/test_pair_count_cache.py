@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from admin_ui import overview
+from application import overview
 from settings import Settings
 from storage import Database, MessageRow
 from storage import chats as chat_queries

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from admin_ui.errors import DraftClosed, InvalidDialogue, UploadNotFromPanel
 from admin_ui.panel import activity, chats, dashboard, drafts, playground, training
 from admin_ui.panel.common import NothingChosen, PanelContext
-from admin_ui.uploads import panel_uploads_dir
+from application.errors import DraftClosed, InvalidDialogue, UploadNotFromPanel
+from application.uploads import panel_uploads_dir
 from bot.timing import DEFAULT_ANSWER_DELAY_SECONDS, DEFAULT_CHARS_PER_SECOND, DEFAULT_TURN_GAP_SECONDS
 from storage import InvalidValue, MessageRow, NotFound, kv
 from storage import chats as chat_queries

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 from types import SimpleNamespace
 
-from admin_ui.drafting import compose_dialogue, draft_messages, editable_text, edited_messages, stored_text
 from admin_ui.panel.dashboard import model_line, status_markdown
 from admin_ui.panel.playground import parse_playground
 from admin_ui.panel.training_report import (
@@ -22,9 +21,10 @@ from admin_ui.panel.training_report import (
     style_frames,
     voice_frame,
 )
+from application.drafting import compose_dialogue, draft_messages, editable_text, edited_messages, stored_text
+from application.status import LastRun, SchedulerState, StatusCounts, StatusSnapshot, TelegramState, TrainingState
 from model.dialogue import MESSAGE_SEPARATOR
 from model.status import ModelStatus
-from product_status import LastRun, SchedulerState, StatusCounts, StatusSnapshot, TelegramState, TrainingState
 from tests.admin_ui.conftest import REPORT
 from training.preference_pairs import PreferencePairCounts
 
@@ -161,7 +161,8 @@ def test_status_markdown() -> None:
     assert "| **Pending drafts** | 2 |" in text
     assert "| **Preference pairs** | 5 (2 not yet trained on) |" in text
     assert "processes" not in text
-    running = LastRun(id=7, status="running", progress=0.25, adapter_id=None, started_at=1, finished_at=None, error=None)
+    running = LastRun(id=7, status="running", progress=0.25, adapter_id=None, started_at=1, finished_at=None,
+                      error=None)
     text = status_markdown(_snapshot(
         training=TrainingState(available=True, running=True, last_run=running, processes=2), model=None))
     assert "run 7 running, 25% · 2 processes per run" in text and "not running in this process" in text

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from admin_ui.uploads import MIB, MULTIPART_ALLOWANCE, panel_uploads_dir, uploads_dir
+from admin_ui.uploads import MULTIPART_ALLOWANCE
+from application.uploads import MIB, panel_uploads_dir, uploads_dir
 from settings import Settings
 from storage import NotFound
 from storage import chats as chat_queries

@@ -10,15 +10,8 @@ import pytest
 
 from settings import Settings
 from storage import Database
-from tests.bot.fake_telegram import (
-    FakeModel,
-    FakeTelegram,
-    ManualClock,
-    SleepRecorder,
-    fake_transport,
-    make_user,
-    session_string,
-)
+from testdata.doubles import FakeModel, ManualClock
+from testdata.telegram_fake import FakeTelegram, SleepRecorder, fake_transport, make_user, session_string
 from tests.bot.live_bot import PARTNER
 
 

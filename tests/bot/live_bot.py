@@ -16,7 +16,8 @@ from settings import Settings
 from storage import ChatRow, Database
 from storage import chats as chat_queries
 from storage import replies as reply_queries
-from tests.bot.fake_telegram import API_ID, OWNER_ID, FakeModel, ManualClock
+from testdata.doubles import FakeModel, ManualClock
+from testdata.telegram_fake import API_ID, OWNER_ID
 
 PARTNER = 5
 

@@ -15,16 +15,8 @@ from storage import ChatRow, Database
 from storage import chats as chat_queries
 from storage import messages as message_queries
 from storage import replies as reply_queries
-from tests.bot.fake_telegram import (
-    API_HASH,
-    API_ID,
-    FakeModel,
-    FakeTelegram,
-    ManualClock,
-    make_message,
-    make_user,
-    wait_until,
-)
+from testdata.doubles import FakeModel, ManualClock, wait_until
+from testdata.telegram_fake import API_HASH, API_ID, FakeTelegram, make_message, make_user
 from tests.bot.live_bot import run_bot, write_session_file
 
 OLD, FRESH = 5, 6

@@ -9,7 +9,8 @@ from settings import Settings
 from storage import Database
 from storage import messages as message_queries
 from storage import replies as reply_queries
-from tests.bot.fake_telegram import FakeTelegram, ManualClock, make_message, wait_dispatched, wait_until
+from testdata.doubles import ManualClock, wait_until
+from testdata.telegram_fake import FakeTelegram, make_message, wait_dispatched
 from tests.bot.live_bot import PARTNER, feed, logged, set_mode
 from training.preference_pairs import preference_pair_counts
 

@@ -9,7 +9,7 @@ from bot.harvest import harvest, harvest_chat_history
 from storage import Database
 from storage import chats as chat_queries
 from storage import messages as message_queries
-from tests.bot.fake_telegram import (
+from testdata.telegram_fake import (
     OWNER_ID,
     FakeTelegram,
     InjectedError,
@@ -91,7 +91,8 @@ async def test_short_flood_wait_is_slept_by_kurigram(client, server: FakeTelegra
     assert flood_sleeps.slept == [5]
 
 
-async def test_long_flood_wait_is_slept_and_harvest_continues(client, server: FakeTelegram, db: Database, caplog) -> None:
+async def test_long_flood_wait_is_slept_and_harvest_continues(client, server: FakeTelegram, db: Database,
+                                                               caplog) -> None:
     _fill(server, PARTNER, 250)
     server.fail_after_history_pages = None
     slept: list[float] = []
@@ -141,7 +142,7 @@ async def test_media_captions_stickers_and_service_messages(client, server: Fake
 
 
 async def test_harvest_all_private_skips_bots_and_groups(client, server: FakeTelegram, db: Database) -> None:
-    from tests.bot.fake_telegram import make_group
+    from testdata.telegram_fake import make_group
 
     _fill(server, PARTNER, 3)
     _fill(server, 6, 2)
@@ -156,7 +157,7 @@ async def test_harvest_all_private_skips_bots_and_groups(client, server: FakeTel
 
 
 async def test_chat_ids_and_types_follow_kurigram(client, server: FakeTelegram, db: Database) -> None:
-    from tests.bot.fake_telegram import make_channel
+    from testdata.telegram_fake import make_channel
 
     server.add_user(make_user(PARTNER, "Alice"))
     supergroup, channel = utils.get_channel_id(1234), utils.get_channel_id(5678)  # -100… ids

@@ -17,21 +17,20 @@ from storage import Database, kv
 from storage import chats as chat_queries
 from storage import messages as message_queries
 from storage import replies as reply_queries
-from tests.bot.fake_telegram import (
+from testdata.doubles import FakeModel, ManualClock, wait_until
+from testdata.telegram_fake import (
     OWNER_ID,
-    FakeModel,
     FakeTelegram,
-    ManualClock,
     make_group,
     make_message,
     make_user,
     session_string,
     wait_dispatched,
-    wait_until,
 )
 from tests.bot.live_bot import PARTNER, decisions, feed, logged, set_mode
 
-SendMessage, SetTyping, SaveDraft = raw.functions.messages.SendMessage, raw.functions.messages.SetTyping, raw.functions.messages.SaveDraft
+SendMessage, SetTyping, SaveDraft = (raw.functions.messages.SendMessage, raw.functions.messages.SetTyping,
+                                     raw.functions.messages.SaveDraft)
 
 
 async def test_live_sync_stores_new_edited_deleted_and_outgoing(bot, server: FakeTelegram, db: Database) -> None:
@@ -163,7 +162,8 @@ async def test_loop_guard_falls_back_to_draft(bot, server: FakeTelegram, db: Dat
     assert (await decisions(db))[3][1] == "answered"
 
 
-async def test_whitelist_and_kill_switch_change_live(bot, server: FakeTelegram, db: Database, clock: ManualClock) -> None:
+async def test_whitelist_and_kill_switch_change_live(bot, server: FakeTelegram, db: Database,
+                                                     clock: ManualClock) -> None:
     await feed(bot, server.new_message_update(make_message(1, PARTNER, text="one")))
     await wait_until(logged(db, 1), clock=clock)
     await chat_queries.update_chat_settings(db, PARTNER, reply_mode="auto")  # as the panel does
@@ -238,7 +238,7 @@ async def test_partner_typing_extends_the_debounce(bot, server: FakeTelegram, db
 
 
 async def test_gateway_harvests_private_chats_for_the_panel(bot, server: FakeTelegram, db: Database) -> None:
-    from admin_ui.ingest import HarvestingGateway
+    from application.ingest import HarvestingGateway
 
     server.set_history(PARTNER, [make_message(i, PARTNER, text=f"m{i}", date=1_700_000_000 + i) for i in range(1, 4)])
     assert isinstance(bot.gateway, HarvestingGateway)

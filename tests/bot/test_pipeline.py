@@ -14,7 +14,7 @@ from storage import ChatRow, Database, MessageRow
 from storage import chats as chat_queries
 from storage import messages as message_queries
 from storage import replies as reply_queries
-from tests.bot.fake_telegram import FakeModel, ManualClock, wait_until
+from testdata.doubles import FakeModel, ManualClock, wait_until
 
 CHAT = 5
 
@@ -51,7 +51,8 @@ async def chat(db: Database) -> AsyncIterator[None]:
     yield
 
 
-def pipeline_for(db: Database, settings: Settings, clock: ManualClock, model: FakeModel) -> tuple[ReplyPipeline, FakeOutbox]:
+def pipeline_for(db: Database, settings: Settings, clock: ManualClock,
+                 model: FakeModel) -> tuple[ReplyPipeline, FakeOutbox]:
     outbox = FakeOutbox()
     tuned = settings.model_copy(update={"loop_guard_replies": 2, "rate_global_per_hour": 100, "quiet_hours": ""})
     return ReplyPipeline(db, tuned, model, outbox, clock=clock), outbox

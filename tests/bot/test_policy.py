@@ -125,7 +125,8 @@ def test_escalation_keywords_draft(text: str) -> None:
 
 
 def test_config_from_settings(settings: Settings) -> None:
-    config = PolicyConfig.from_settings(settings.model_copy(update={"quiet_hours": "22:30-07:00", "takeover_minutes": 5}))
+    config = PolicyConfig.from_settings(settings.model_copy(update={"quiet_hours": "22:30-07:00",
+                                                                    "takeover_minutes": 5}))
     assert config.takeover_seconds == 300
     assert config.quiet_hours == (time(22, 30), time(7, 0))
     assert "пароль" in config.escalation_keywords

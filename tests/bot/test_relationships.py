@@ -9,7 +9,7 @@ from bot.harvest import harvest
 from bot.relationships import ContactFacts, script_of, suggest_relationship
 from storage import ChatRow, Database, InvalidValue
 from storage import chats as chat_queries
-from tests.bot.fake_telegram import FakeTelegram, make_message, make_user
+from testdata.telegram_fake import FakeTelegram, make_message, make_user
 
 DAY = 86400
 
@@ -34,9 +34,11 @@ def test_contact_data_gives_only_what_it_supports() -> None:
     close = suggest_relationship(talkative)
     assert close is not None and close.relationship == "close contact"
     assert "mutual contact" in close.reason and "2 shared group(s)" in close.reason and "Cyrillic" in close.reason
-    rare = ContactFacts(5, "Anna", is_contact=True, is_mutual_contact=True, messages=10, first_date=0, last_date=300 * DAY)
+    rare = ContactFacts(5, "Anna", is_contact=True, is_mutual_contact=True, messages=10, first_date=0,
+                        last_date=300 * DAY)
     assert suggest_relationship(rare).relationship == "contact"
-    stranger = ContactFacts(5, "Anna", is_contact=False, is_mutual_contact=False, messages=3, first_date=0, last_date=DAY)
+    stranger = ContactFacts(5, "Anna", is_contact=False, is_mutual_contact=False, messages=3, first_date=0,
+                            last_date=DAY)
     assert suggest_relationship(stranger).relationship == "acquaintance"
     assert script_of(["hi"]) is None and script_of(["hello there, how are you doing"]) == "Latin"
 
@@ -61,7 +63,8 @@ async def test_harvest_stores_suggestions_from_telegrams_data(client, server: Fa
     server.add_user(make_user(7, "Stranger"))
     server.common_chats[6] = 3
     for chat_id in (5, 6, 7):
-        server.set_history(chat_id, [make_message(1, chat_id, text="hello"), make_message(2, chat_id, text="hi", out=True)])
+        server.set_history(chat_id, [make_message(1, chat_id, text="hello"),
+                                     make_message(2, chat_id, text="hi", out=True)])
     await harvest(client, db, [5, 6, 7])
     chats = {c.id: c for c in await chat_queries.list_chats(db)}
     assert chats[5].relationship_suggestion == "parent" and "mutual contact" in chats[5].relationship_reason

@@ -25,7 +25,7 @@ from settings import Settings
 from storage import ChatRow, Database, MessageRow
 from storage import chats as chat_queries
 from storage import messages as message_queries
-from tests.bot.fake_telegram import FakeModel, ManualClock, wait_until
+from testdata.doubles import FakeModel, ManualClock, wait_until
 
 GAP = 3 * 3600.0
 
@@ -132,7 +132,8 @@ async def test_pipeline_waits_at_the_learned_pace(db: Database, settings: Settin
     learned = (await timing_report(db, GAP, 5)).timing
     # The first message waits (about) the owner's usual answer delay from the partner's message,
     # the second about its typing time at the owner's speed (24 chars at ~2 chars/s).
-    assert learned.answer_delay_seconds.samples[0] - 1 <= sends[0] - arrived <= learned.answer_delay_seconds.samples[-1] + 1
+    delays = learned.answer_delay_seconds.samples
+    assert delays[0] - 1 <= sends[0] - arrived <= delays[-1] + 1
     assert 24 / learned.chars_per_second.samples[-1] - 1 <= sends[1] - sends[0] <= 45.5
     # "typing…" is refreshed at least every 5 s while waiting.
     typing = [t for kind, t in outbox.events if kind == "typing"]

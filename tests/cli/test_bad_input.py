@@ -67,6 +67,20 @@ def test_train_refuses_a_step_limit_below_one(settings: Settings, steps: str) ->
     assert asyncio.run(runs()) == []  # refused before anything was recorded
 
 
+@pytest.mark.parametrize("preset", ["huge-gpu-thing", "../../training/presets/tiny"])
+def test_train_refuses_an_unknown_preset_as_the_panel_does(settings: Settings, preset: str) -> None:
+    """`train` and the panel's start share one preset check (`application.training_actions`): only a
+    shipped preset's name is read, and the refusal names the known ones."""
+    line = one_error_line(invoke("--data-dir", str(settings.data_dir), "train", "--preset", preset))
+    assert f"unknown preset {preset!r}; choose one of" in line and "tiny" in line
+
+    async def runs() -> list:
+        async with Database.open(settings.db_path) as db:
+            return await training_queries.list_runs(db)
+
+    assert asyncio.run(runs()) == []
+
+
 def test_the_data_dir_its_database_and_logs_are_private(settings: Settings) -> None:
     data = settings.data_dir
     data.mkdir(mode=0o755)

@@ -9,7 +9,8 @@ from admin_ui.auth import token_file
 from settings import Settings
 
 
-def test_panel_url_prints_the_login_link_with_the_stored_token(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_panel_url_prints_the_login_link_with_the_stored_token(settings: Settings,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from cli.app import app
 
     monkeypatch.setenv("TGTWIN_DATA_DIR", str(settings.data_dir))
@@ -21,7 +22,8 @@ def test_panel_url_prints_the_login_link_with_the_stored_token(settings: Setting
     assert again.output.strip().splitlines()[-1] == first.output.strip().splitlines()[-1]
 
 
-def test_panel_url_with_a_configured_token_does_not_print_it(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_panel_url_with_a_configured_token_does_not_print_it(settings: Settings,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from cli.app import app
 
     monkeypatch.setenv("TGTWIN_DATA_DIR", str(settings.data_dir))

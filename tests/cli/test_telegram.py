@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from bot.client import NotLoggedIn, TelegramNotConfigured, build_client
 from settings import Settings, load_settings
-from tests.bot.fake_telegram import API_HASH, API_ID, FakeTelegram, make_message, make_user, session_string
+from testdata.telegram_fake import API_HASH, API_ID, FakeTelegram, make_message, make_user, session_string
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_harvest_refuses_a_chat_id_beyond_64_bits(cli_env: Path) -> None:
 
 
 def test_harvest_and_login_while_run_holds_the_session(cli_env: Path, settings: Settings) -> None:
-    """`tgtwin run` holds the session lock while its client runs (app_runtime._telegram_session)."""
+    """`tgtwin run` holds the session lock while its client runs (application.runtime._telegram_session)."""
     from bot.session_lock import hold_session
 
     with hold_session(settings):

@@ -69,8 +69,8 @@ def test_eval_json_prints_one_object_with_the_world_size(settings):
     async def stored() -> None:
         async with Database.open(settings.db_path) as db:
             run = await training_queries.create_run(db, "test", "tiny", 0)
-            report = RunReport(run.id, "tiny", {"name": "tiny"}, {}, {}, EvaluationReport(4, 20, PerModel(9.0, None, 3.0), generated=4),
-                               world_size=2)
+            report = RunReport(run.id, "tiny", {"name": "tiny"}, {}, {},
+                               EvaluationReport(4, 20, PerModel(9.0, None, 3.0), generated=4), world_size=2)
             await training_queries.update_run(db, run.id, report=report.to_json())
             await training_queries.add_adapter(db, "a1", "/adapters/a1", "tiny", run.id, report.adapter_metrics())
             await training_queries.add_adapter(db, "a0", "/adapters/a0", "tiny", None, {"perplexity": {"new": 5.0}})

@@ -87,7 +87,8 @@ def test_scores_equal_a_full_forward_and_rank(tiny_model):
         keep = labels != -100
         expected = float(logprobs[keep].gather(-1, labels[keep].unsqueeze(-1)).mean())
         assert score == pytest.approx(expected, abs=1e-4)
-    ranked = rank(TorchReplies(model, tokenizer), fmt, DIALOGUE, [Candidate(tuple(r)) for r in replies] + [Candidate(("x",), "empty")])
+    ranked = rank(TorchReplies(model, tokenizer), fmt, DIALOGUE,
+                  [Candidate(tuple(r)) for r in replies] + [Candidate(("x",), "empty")])
     assert [c.score for c in ranked] == sorted(scores, reverse=True)  # best first, dropped left out
     assert len(ranked) == 3
 

@@ -70,12 +70,14 @@ def test_only_the_chosen_turns_carry_loss(tokenizer: Any) -> None:
     fmt = PromptFormat.for_tokenizer(tokenizer)
     row, covered = fmt.encode_conversation(tokenizer, SESSION, [4])
     assert covered == (4,)
-    assert _label_runs(row["labels"]) == [tokenizer.encode(fmt.reply_text(SESSION.turns[4].text), add_special_tokens=False)]
+    assert _label_runs(row["labels"]) == [tokenizer.encode(fmt.reply_text(SESSION.turns[4].text),
+                                                           add_special_tokens=False)]
 
 
 def test_a_reply_longer_than_max_length_is_cut_and_still_labelled(tokenizer: Any) -> None:
     fmt = PromptFormat.for_tokenizer(tokenizer)
-    long = Dialogue((Turn("partner", ("hi",)), Turn("owner", ("word " * 200,)), Turn("partner", ("ok",)), Turn("owner", ("sure",))))
+    long = Dialogue((Turn("partner", ("hi",)), Turn("owner", ("word " * 200,)), Turn("partner", ("ok",)),
+                     Turn("owner", ("sure",))))
     row, covered = fmt.encode_conversation(tokenizer, long, [1, 3], max_length=64)
     assert len(row["input_ids"]) == 64
     assert covered == (1,)  # turn 3 did not fit: the caller puts it in another window

@@ -142,7 +142,8 @@ def test_banned_phrases_are_never_generated(engine: Ct2Engine) -> None:
 def _greedy_ids(engine: Ct2Engine, fmt: PromptFormat, dialogue: Dialogue, gen: GenerationSettings) -> list[int]:
     generator: Any = engine._generator
     prompt = engine.tokenizer.convert_ids_to_tokens(fmt.encode_prompt(engine.tokenizer, dialogue))
-    return generator.generate_batch([prompt], max_length=gen.max_new_tokens, include_prompt_in_result=False)[0].sequences_ids[0]
+    results = generator.generate_batch([prompt], max_length=gen.max_new_tokens, include_prompt_in_result=False)
+    return results[0].sequences_ids[0]
 
 
 def test_an_export_is_built_once_and_atomically(session_models_dir: Path, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from model.dialogue import MESSAGE_SEPARATOR, Dialogue, Turn, join_messages, split_reply
 from model.prompt import IGNORE_INDEX, PromptFormat, PromptFormatError
+from tests.model.test_conversation import SESSION as CONVERSATION
 
 DIALOGUE = Dialogue(
     turns=(
@@ -161,19 +162,8 @@ def test_system_text_names_partner_and_relationship() -> None:
         fmt.render_prompt(Dialogue(()))
 
 
-SESSION = Dialogue(
-    turns=(
-        Turn("owner", ("morning!",)),
-        Turn("partner", ("hi! how are you?",), "Anna"),
-        Turn("owner", ("fine", "and you?")),
-        Turn("partner", ("good", "see you tomorrow at 10?"), "Anna"),
-        Turn("owner", ("да, конечно 👍",)),
-        Turn("partner", ("[photo] look",), "Anna"),
-        Turn("owner", ("lol)",)),
-    ),
-    partner_name="Anna",
-    relationship="sister",
-)
+# test_conversation's session, its last owner turn ending in ")" (the owner's smile).
+SESSION = replace(CONVERSATION, turns=(*CONVERSATION.turns[:-1], Turn("owner", ("lol)",))))
 OWNER_TURNS = [i for i, t in enumerate(SESSION.turns) if t.role == "owner"]
 
 
@@ -213,7 +203,8 @@ def test_an_adapter_saved_in_format_1_keeps_its_layout(tmp_path: Path, smollm_to
     from model.adapter_format import serving_format
 
     old = {k: v for k, v in asdict(PromptFormat.for_tokenizer(smollm_tokenizer)).items() if k != "owner_opener"}
-    (tmp_path / "prompt_format.json").write_text(json.dumps({**old, "version": 1, "stop_markers": list(old["stop_markers"])}))
+    legacy = {**old, "version": 1, "stop_markers": list(old["stop_markers"])}
+    (tmp_path / "prompt_format.json").write_text(json.dumps(legacy))
     fmt = serving_format(tmp_path, lambda: PromptFormat.for_training(smollm_tokenizer))
     assert fmt.style == "chat_template" and fmt.version == 1
     theirs = smollm_tokenizer.apply_chat_template(fmt._messages(DIALOGUE), tokenize=False, add_generation_prompt=True)

@@ -36,7 +36,8 @@ def make_adapter(models_dir: Path, out: Path, base_model: str = "tiny", seed: in
 
     model, tokenizer = load_base("tiny", models_dir, for_training=True)
     torch.manual_seed(seed)
-    peft = get_peft_model(model, LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    peft = get_peft_model(model, LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"],
+                                            init_lora_weights=False))
     peft.save_pretrained(str(out))
     PromptFormat.for_tokenizer(tokenizer).save(out)
     (out / "meta.json").write_text(json.dumps({"base_model": base_model, "preset": "test"}))
@@ -61,7 +62,8 @@ async def test_loads_in_the_background_then_replies(fast: Settings) -> None:
     assert service.status().state == "stopped"
 
 
-async def test_concurrent_requests_run_one_at_a_time_off_the_loop(fast: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_concurrent_requests_run_one_at_a_time_off_the_loop(fast: Settings,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     threads: list[str] = []
     active = {"now": 0, "max": 0}
     real = service_module.choose_replies
@@ -115,7 +117,8 @@ async def test_a_failed_load_is_reported(fast: Settings) -> None:
     assert status.state == "error" and "nope" in status.error
 
 
-async def test_swap_while_serving_and_refuse_other_bases(fast: Settings, session_models_dir: Path, tmp_path: Path) -> None:
+async def test_swap_while_serving_and_refuse_other_bases(fast: Settings, session_models_dir: Path,
+                                                         tmp_path: Path) -> None:
     first = make_adapter(session_models_dir, tmp_path / "a1", seed=1)
     second = make_adapter(session_models_dir, tmp_path / "a2", seed=2)
     foreign = make_adapter(session_models_dir, tmp_path / "a3", base_model="bundled:smollm2-135m")
@@ -139,7 +142,8 @@ async def test_swap_while_serving_and_refuse_other_bases(fast: Settings, session
         assert service.status().adapter_id == "a1"
 
 
-async def test_an_unusable_startup_adapter_falls_back_to_the_base(fast: Settings, session_models_dir: Path, tmp_path: Path) -> None:
+async def test_an_unusable_startup_adapter_falls_back_to_the_base(fast: Settings, session_models_dir: Path,
+                                                                   tmp_path: Path) -> None:
     foreign = make_adapter(session_models_dir, tmp_path / "foreign", base_model="other")
     async with ModelService(fast, adapter_dir=str(foreign)) as service:
         assert isinstance(await service.reply(DIALOGUE), list)

@@ -59,7 +59,8 @@ def test_a_build_that_leaves_a_required_file_out_is_refused_and_nothing_kept(tmp
         (out / "config.json").write_text("{}")
 
     with pytest.raises(IncompleteBuildError, match="left no model.safetensors"):
-        build_once(tmp_path / "cache", "marker.json", {"v": 1}, config_only, "a test cache", ("config.json", "model.safetensors"))
+        build_once(tmp_path / "cache", "marker.json", {"v": 1}, config_only, "a test cache",
+                   ("config.json", "model.safetensors"))
     assert [p.name for p in tmp_path.iterdir()] == [".cache.lock"]
 
 
@@ -80,7 +81,8 @@ def test_concurrent_builders_wait_for_one_build(tmp_path: Path, caplog: pytest.L
         (out / "weights").write_text(str(len(builds)))
 
     def builder() -> None:
-        results.append(build_once(tmp_path / "cache", "marker.json", {"v": 1}, slow_build, "a test cache", ("weights",)))
+        results.append(build_once(tmp_path / "cache", "marker.json", {"v": 1}, slow_build, "a test cache",
+                                  ("weights",)))
 
     results: list[Path] = []
     caplog.set_level(logging.INFO, logger="model.sources")

@@ -32,7 +32,8 @@ async def seed(db) -> dict[str, int]:
     ignored = await reply_queries.create_draft(db, 2, "Yes, I am here.", trigger_message_id=1)
     await reply_queries.close_draft(db, ignored.id, "discarded")
     # drafts are stamped with the wall clock; put them where they happened in the chat's timeline
-    for draft_id, created in ((edited.id, t + 60), (unchanged.id, t + 70), (replaced.id, t + 660), (ignored.id, t + 60)):
+    for draft_id, created in ((edited.id, t + 60), (unchanged.id, t + 70), (replaced.id, t + 660),
+                              (ignored.id, t + 60)):
         await db.execute("UPDATE drafts SET created_at = ? WHERE id = ?", (created, draft_id))
     return {"edited": edited.id, "replaced": replaced.id}
 

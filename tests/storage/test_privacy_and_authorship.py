@@ -24,7 +24,8 @@ async def test_migration_forgets_already_stored_service_chats_and_bots(tmp_path)
     conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
     conn.execute("INSERT INTO migrations VALUES ('0001_initial', 0)")
     for chat_id, kind in ((777000, "private"), (7, "bot"), (5, "private")):
-        conn.execute("INSERT INTO chats (id, type, title, created_at, updated_at) VALUES (?, ?, 't', 0, 0)", (chat_id, kind))
+        conn.execute("INSERT INTO chats (id, type, title, created_at, updated_at) VALUES (?, ?, 't', 0, 0)",
+                     (chat_id, kind))
         conn.execute("INSERT INTO messages (chat_id, message_id, outgoing, date, text, source) "
                      "VALUES (?, 1, 0, 0, 'Login code: 12345', 'telegram')", (chat_id,))
         conn.execute("INSERT INTO sync_state (chat_id, complete, updated_at) VALUES (?, 1, 0)", (chat_id,))

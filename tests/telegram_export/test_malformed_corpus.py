@@ -270,12 +270,14 @@ def test_malformed_export_exits_2_with_one_line(case: str, settings: Settings, t
     ("edited_unixtime false", "message 1 has an unreadable date"),
     ("sticker_emoji a list", "message 1 has a sticker_emoji that is not a string"),
     ("sticker_emoji a number", "message 1 has a sticker_emoji that is not a string"),
-    ("two personal_information blocks, two owners", "two personal_information blocks name different owners (42 and 43)"),
+    ("two personal_information blocks, two owners",
+     "two personal_information blocks name different owners (42 and 43)"),
     ("a bad date in the second chat, its message id also in the first",
      "in chat 900 'Team': message 1 has an unreadable date"),
     ("message id a string", "in chat 7 'Bob': a message has no integer id"),
 ])
-def test_the_error_line_says_what_is_wrong_and_where(case: str, needle: str, settings: Settings, tmp_path: Path) -> None:
+def test_the_error_line_says_what_is_wrong_and_where(case: str, needle: str, settings: Settings,
+                                                     tmp_path: Path) -> None:
     before = _seed(settings)
     path, extra = _write_case(tmp_path, case)
     code, stderr = _invoke(settings, str(path), *extra)
@@ -352,7 +354,8 @@ def test_malformed_export_through_main_py(case: str, settings: Settings, tmp_pat
     path, extra = _write_case(tmp_path, case)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TGTWIN_")}
     done = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "--data-dir", str(settings.data_dir), "import-export", str(path), *extra],
+        [sys.executable, str(ROOT / "main.py"), "--data-dir", str(settings.data_dir), "import-export", str(path),
+         *extra],
         check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
     )
     _assert_one_clean_line(done.returncode, done.stderr)

@@ -89,7 +89,8 @@ def test_zero_json_has_required_keys(stage: int) -> None:
     config = json.loads((CONFIG_DIR / f"zero{stage}.json").read_text())
     assert config["zero_optimization"]["stage"] == stage
     # Left to the trainer so the preset decides; a fixed number here would silently disagree with it.
-    for key in ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "train_batch_size", "gradient_clipping"):
+    for key in ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "train_batch_size",
+                "gradient_clipping"):
         assert config[key] == "auto"
     assert config["bf16"]["enabled"] == "auto"
     if stage == 3:

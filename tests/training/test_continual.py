@@ -31,7 +31,8 @@ async def test_three_runs_learn_a_history_three_times_one_run_in_order(db, tiny_
 
     results, reports = [], []
     for steps in budgets:
-        result = await run_training(settings, preset="tiny", trigger="test", overrides={"max_steps": steps, "batch_size": BATCH})
+        result = await run_training(settings, preset="tiny", trigger="test",
+                                    overrides={"max_steps": steps, "batch_size": BATCH})
         results.append(result)
         reports.append((await training_queries.get_run(db, result.run_id)).report)
 
@@ -75,7 +76,8 @@ async def test_fresh_start_and_a_promotion_restart_the_chain(db, tiny_settings):
     await training_queries.promote(db, first.adapter_id, "owner's choice")
     again = await run_training(settings, preset="tiny", trigger="test", overrides={"max_steps": 1, "batch_size": BATCH})
     report = (await training_queries.get_run(db, again.run_id)).report["coverage"]
-    assert report["continued_from"] == first.adapter_id and report["start"] == f"continues the served adapter {first.adapter_id}"
+    assert report["continued_from"] == first.adapter_id
+    assert report["start"] == f"continues the served adapter {first.adapter_id}"
 
 
 async def test_an_adapter_on_another_base_or_prompt_format_is_not_continued(db, tiny_settings):

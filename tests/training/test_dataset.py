@@ -74,7 +74,8 @@ def test_sessions_context_and_conditioning():
     assert [t.messages for t in first.dialogue.turns] == [("привет", "как дела?")]
     assert second.reply.messages == ("лан",) and len(second.dialogue.turns) == 3  # short replies kept
     assert third.owner_initiated and third.dialogue.turns == ()
-    assert (first.dialogue.partner_name, first.dialogue.relationship, first.dialogue.is_group) == ("Anna", "friend", False)
+    dialogue = first.dialogue
+    assert (dialogue.partner_name, dialogue.relationship, dialogue.is_group) == ("Anna", "friend", False)
     assert DialogueExample.from_json(first.to_json()) == first
 
 

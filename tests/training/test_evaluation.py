@@ -11,8 +11,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bench.distributed_bench import seed_chat
 from model.dialogue import Dialogue, Turn
+from testdata.seed_chat import seed_chat
 from training.eval_cache import CachedReplies, example_key, open_model_cache
 from training.run import run_training
 
@@ -34,7 +34,8 @@ async def test_a_second_run_measures_only_the_new_adapter(db, tiny_settings) -> 
     assert one.timing is not None and two.timing is not None
     assert one.timing.measured_lookups == 2 * per_model and one.timing.cached_lookups == 0
     assert two.timing.measured_lookups == per_model
-    assert two.timing.cached_lookups == per_model + one.heldout_examples + one.generated  # reference; base without replies
+    # the reference's lookups, and the base's without replies
+    assert two.timing.cached_lookups == per_model + one.heldout_examples + one.generated
 
     from cli.app import app
 

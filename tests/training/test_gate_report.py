@@ -19,8 +19,8 @@ MARGINS = Margins(perplexity=0.0, judge=0.05, style=0.05, min_contexts=3)
 
 
 def gate(**new):
-    return decide(Scores(**{"perplexity": 8.0, "blind_judge_accuracy": 0.70, "style_distance": 0.30, "hits_at_1": 0.40, **new}),
-                  SERVED, MARGINS, "adapter a")
+    scores = {"perplexity": 8.0, "blind_judge_accuracy": 0.70, "style_distance": 0.30, "hits_at_1": 0.40, **new}
+    return decide(Scores(**scores), SERVED, MARGINS, "adapter a")
 
 
 def test_all_criteria_pass():
@@ -54,7 +54,8 @@ def test_other_base_and_missing_perplexity():
 
 
 def test_run_report_round_trips_and_keeps_the_panel_keys():
-    style = StyleReport({"lowercase_share": 0.5, "mean_chars": 10.0}, {"lowercase_share": 1.0, "mean_chars": 12.0}, 0.33)
+    style = StyleReport({"lowercase_share": 0.5, "mean_chars": 10.0}, {"lowercase_share": 1.0, "mean_chars": 12.0},
+                        0.33)
     evaluation = EvaluationReport(
         heldout_examples=5, scored_tokens=40, perplexity=PerModel(50.0, None, 4.0), hits_at_1=PerModel(0.1, None, 0.3),
         generated=5, generation_seconds=1.5, new=GeneratedStyle("new adapter", 0.6, style),
@@ -76,7 +77,8 @@ def test_run_report_round_trips_and_keeps_the_panel_keys():
 
 def test_an_old_record_still_loads():
     old = {"run_id": 3, "adapter_base_model": "tiny", "preset": {"name": "tiny"}, "data": {}, "fit": {},
-           "evaluation": {"heldout_examples": 2, "scored_tokens": 9, "perplexity": {"base": 9.0, "promoted": None, "new": 3.0},
+           "evaluation": {"heldout_examples": 2, "scored_tokens": 9,
+                          "perplexity": {"base": 9.0, "promoted": None, "new": 3.0},
                           "style": {"mean_chars": {"generated": 4.0, "real": 2.0, "gap": 2.0}}, "samples": []},
            "promotion": {"promote": True, "reason": "ppl", "reference": "base model"}}
     report = RunReport.from_json(old)
@@ -94,12 +96,14 @@ def test_run_gate_compares_with_the_served_models_measured_voice():
     style = StyleReport({"a": 1.0}, {"a": 1.0}, 0.10)
     worse = StyleReport({"a": 1.0}, {"a": 1.0}, 0.40)
     evaluation = EvaluationReport(3, 10, PerModel(20.0, 9.0, 8.0), PerModel(0.1, 0.3, 0.3), generated=5,
-                                  new=GeneratedStyle("new adapter", 0.6, worse), reference=GeneratedStyle("adapter a1", 0.6, style))
+                                  new=GeneratedStyle("new adapter", 0.6, worse),
+                                  reference=GeneratedStyle("adapter a1", 0.6, style))
     decision = gate(evaluation, Reference("a1", Path("/nowhere")), MARGINS, servable=True)
     assert not decision.promote and decision.criterion == "style_distance" and decision.reference == "adapter a1"
     # no adapter served: the base model is the reference, and its perplexity is what must be beaten
     base_eval = EvaluationReport(3, 10, PerModel(20.0, None, 8.0), PerModel(0.1, None, 0.3), generated=5,
-                                 new=GeneratedStyle("new adapter", 0.6, style), reference=GeneratedStyle("base model", 0.9, worse))
+                                 new=GeneratedStyle("new adapter", 0.6, style),
+                                 reference=GeneratedStyle("base model", 0.9, worse))
     decision = gate(base_eval, None, MARGINS, servable=True)
     assert decision.promote and decision.criterion == "all" and "blind judge 0.600 vs 0.900" in decision.reason
 

@@ -1,4 +1,5 @@
-"""The preference-pair builder over plain rows: edits, own replies after a discarded draft, and what is not a preference."""
+"""The preference-pair builder over plain rows: edits, own replies after a discarded draft, and what
+is not a preference."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ HISTORY = [
 ]
 
 
-def build(item_draft: Draft, messages: list[MessageRow] = HISTORY, chat: ChatRow = CHAT, options: PairOptions = OPTIONS):
+def build(item_draft: Draft, messages: list[MessageRow] = HISTORY, chat: ChatRow = CHAT,
+          options: PairOptions = OPTIONS):
     return build_preference_pairs([DraftWithMessages(item_draft, chat, messages)], options)
 
 

@@ -87,6 +87,38 @@ def test_the_cli_refuses_to_promote_what_no_server_could_load(settings, monkeypa
     assert asyncio.run(promoted()) is None
 
 
+def test_the_cli_promotes_and_rolls_back_through_the_shared_path(settings, monkeypatch):
+    """`promote`/`rollback` call the panel's actions (`application.training_actions`) with a model
+    served elsewhere: what they record, and how they refuse, is the panel's."""
+    from cli.app import app
+
+    monkeypatch.setenv("TGTWIN_BASE_MODEL", "tiny")
+
+    def cli(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), *args])
+
+    nothing = cli("rollback")
+    assert nothing.exit_code == 2 and nothing.stderr.strip() == "error: nothing has been promoted; nothing to roll back"
+
+    async def seed() -> None:
+        async with Database.open(settings.db_path) as db:
+            for name in ("a1", "a2"):
+                await training_queries.add_adapter(db, name, adapter_dir(settings, name), "tiny", None)
+
+    async def promoted() -> str | None:
+        async with Database.open(settings.db_path) as db:
+            return await _promoted(db)
+
+    asyncio.run(seed())
+    assert cli("promote", "a1").exit_code == 0 and cli("promote", "a2").exit_code == 0
+    assert asyncio.run(promoted()) == "a2"
+    back = cli("rollback")
+    assert back.exit_code == 0 and back.stdout.startswith("now serving a1"), back.output
+    assert asyncio.run(promoted()) == "a1"
+    unknown = cli("promote", "a9")
+    assert unknown.exit_code == 2 and unknown.stderr.strip() == "error: adapter a9 not found"
+
+
 async def test_a_promotion_the_server_cannot_load_is_put_back(db, settings):
     for name in ("good", "bad"):
         await training_queries.add_adapter(db, name, adapter_dir(settings, name), "tiny", None)

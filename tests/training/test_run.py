@@ -8,8 +8,8 @@ import stat
 
 import pytest
 
-from bench.distributed_bench import seed_chat
 from storage import training as training_queries
+from testdata.seed_chat import seed_chat
 from training import continual
 from training.config import load_preset
 from training.controller import TrainingController

@@ -8,11 +8,10 @@ import json
 
 from storage import replies as reply_queries
 from storage import training as training_queries
+from testdata.seed_chat import seed_chat
 from training.preference_pairs import preference_pair_counts
 from training.report import eval_json
 from training.run import run_training
-
-from .test_run import seed_chat
 
 # The owner's edits have one unambiguous style: lowercase with ")"; the suggestions are formal.
 SUGGESTED = ["Хорошо. Договорились.", "Да. Скоро буду.", "Спасибо. Хорошо.", "Ok. Sure.", "Yes. On my way."]

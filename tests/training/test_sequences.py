@@ -53,7 +53,8 @@ turn_spec = st.tuples(st.booleans(), st.lists(st.integers(0, len(WORDS) - 1), mi
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=st.lists(turn_spec, min_size=1, max_size=30), max_length=st.sampled_from([48, 96, 256]),
        context=st.integers(0, 6))
-def test_no_owner_reply_is_lost(tiny_tok: Any, spec: list[tuple[bool, list[int]]], max_length: int, context: int) -> None:
+def test_no_owner_reply_is_lost(tiny_tok: Any, spec: list[tuple[bool, list[int]]], max_length: int,
+                                context: int) -> None:
     fmt = PromptFormat.for_tokenizer(tiny_tok)
     conversation = _session(spec)
     rows, stats = encode_conversations(tiny_tok, fmt, [conversation], max_length, context)
@@ -92,7 +93,8 @@ def test_whole_conversations_raise_the_loss_share(tiny_tok: Any) -> None:
     fmt = PromptFormat.for_tokenizer(tiny_tok)
     rows, stats = encode_conversations(tiny_tok, fmt, [conversation], 512, 10)
     turns = conversation.dialogue.turns
-    examples = [DialogueExample(1, Dialogue(turns[max(0, i - 10):i], "Anna", "sister"), t) for i, t in enumerate(turns) if t.role == "owner"]
+    examples = [DialogueExample(1, Dialogue(turns[max(0, i - 10):i], "Anna", "sister"), t)
+                for i, t in enumerate(turns) if t.role == "owner"]
     old = encode_examples(tiny_tok, fmt, examples, 512)
     old_share = sum(sum(x != IGNORE_INDEX for x in r["labels"]) for r in old) / sum(len(r["input_ids"]) for r in old)
     assert len(rows) == 1 and stats.loss_token_share > 2 * old_share

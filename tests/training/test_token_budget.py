@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app_runtime import SAMPLE_EXPORT
+from samples import SAMPLE_EXPORT
 
 
 @pytest.fixture(scope="module")

@@ -62,7 +62,8 @@ def test_the_worker_reads_no_env_file(settings, tmp_path):
     from training.controller import worker_settings_json
     from training.worker import load_worker_settings
 
-    (tmp_path / ".env").write_text("TGTWIN_ADMIN_TOKEN=k3JpQ9xV2mT7wL4s\nTGTWIN_API_ID=12345\nTGTWIN_API_HASH=9f8e7d6c5b4a3928\n")
+    (tmp_path / ".env").write_text("TGTWIN_ADMIN_TOKEN=k3JpQ9xV2mT7wL4s\nTGTWIN_API_ID=12345\n"
+                                   "TGTWIN_API_HASH=9f8e7d6c5b4a3928\n")
     assert Settings().admin_token is not None  # the working directory's .env, as the server reads it
     path = tmp_path / "worker.json"
     path.write_text(worker_settings_json(settings))

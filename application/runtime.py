@@ -1,7 +1,10 @@
-"""The composition root: build storage, the model service, training, the schedule, the bot and the
-panel; wire them; run them; stop them in reverse order. `tgtwin run`/`serve` call `run_product`.
+"""The composition root: build storage, the model service, training, the schedule and the bot;
+wire them; serve them through the face handed in (the panel, `admin_ui.server.PanelServer`); stop
+them in reverse order. `tgtwin run`/`serve` call `run_product`.
 
-Nothing starts at import time, and every heavy import is inside the functions.
+The face is handed in rather than imported so the order holds (faces → application → domain →
+storage): the application never imports a face. Nothing starts at import time, and every heavy
+import is inside the functions.
 """
 
 from __future__ import annotations
@@ -10,37 +13,50 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
+
+from application.errors import StartupError
 
 if TYPE_CHECKING:
-    from services import ReplyModel
+    from services import ReplyModel, Services
     from settings import Settings
     from storage.training import Adapter
     from training.controller import TrainingController
 
 log = logging.getLogger("tgtwin")
 
-SAMPLE_EXPORT = Path(__file__).resolve().parent / "samples" / "sample_export.json"
+
+class Face(Protocol):
+    """What the product is served through (the panel and API). Its steps run in this order, so that
+    what can refuse to start does so first and nothing holds the loop once Telegram must be
+    answered: `bind` (StartupError when it cannot listen), `prepare` (slow imports, off the loop),
+    `build` over the wired services, `serve` until stopped; `close` always, last."""
+
+    def bind(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    async def prepare(self) -> None: ...
+
+    def build(self, services: Services) -> None: ...
+
+    async def serve(self, stop: asyncio.Event | None) -> None: ...
 
 
-class StartupError(Exception):
-    """The product cannot start with this configuration (message says why)."""
-
-
-async def run_product(settings: Settings, with_telegram: bool, stop: asyncio.Event | None = None) -> None:
+async def run_product(
+    settings: Settings, face: Face, *, with_telegram: bool, stop: asyncio.Event | None = None
+) -> None:
     """Run everything until a signal arrives or `stop` is set; then stop it all gracefully, in
     reverse order. With nothing configured this is the offline demo.
 
-    Start order: what can refuse to start goes first and costs nothing (bind policy, the panel's
+    Start order: what can refuse to start goes first and costs nothing (the face's bind policy and
     port, the Telegram session lock), so such an error ends the process at once; then storage, the
-    model, training and the schedule; then the panel app (Gradio imported in a thread, built on the
-    loop), all before the Telegram client connects: nothing holds the loop once it must answer
-    Telegram's pings; last the server starts answering on the sockets bound at the start.
+    model, training and the schedule; then the face is prepared and built, all before the Telegram
+    client connects: nothing holds the loop once it must answer Telegram's pings; last the face
+    starts answering on the sockets it bound at the start.
     """
-    from admin_ui.app import create_app, import_panel
-    from admin_ui.auth import BindRefused, check_bind_allowed, resolve_admin_token
-    from admin_ui.server import PanelPortUnavailable, announce_panel, bind_panel, close_sockets, serve
+    from application.ingest import import_history
+    from samples import SAMPLE_EXPORT
     from services import Services
     from storage import Database
     from storage import messages as message_queries
@@ -50,20 +66,14 @@ async def run_product(settings: Settings, with_telegram: bool, stop: asyncio.Eve
     from training.reconcile import reconcile_runs
     from training.schedule import RetrainSchedule
 
-    try:
-        check_bind_allowed(settings.host, settings.admin_token is not None)
-        sockets = bind_panel(settings.host, settings.port)
-    except (BindRefused, PanelPortUnavailable) as exc:
-        raise StartupError(str(exc)) from None
+    face.bind()
     async with contextlib.AsyncExitStack() as stack:
-        stack.callback(close_sockets, sockets)
+        stack.callback(face.close)
         live = stack.enter_context(_telegram_session(settings)) if with_telegram else False
         db = await stack.enter_async_context(Database.open(settings.db_path))
         await reconcile_runs(db, settings)
         if settings.demo and (await message_queries.counts(db)).messages == 0:
-            from telegram_export import import_export
-
-            result = await import_export(db, SAMPLE_EXPORT, allowed_service_chats=settings.allowed_service_chats)
+            result = await import_history(db, settings, SAMPLE_EXPORT)
             log.info("demo: imported the bundled sample (%s)", result)
         from training.language import history_language_warning
 
@@ -80,15 +90,13 @@ async def run_product(settings: Settings, with_telegram: bool, stop: asyncio.Eve
         if settings.demo and not await training_queries.list_adapters(db) and not controller.is_running():
             demo = asyncio.create_task(_start_demo_training(model, controller), name="demo-training")
             stack.callback(demo.cancel)
-        token, generated = resolve_admin_token(settings)
-        await asyncio.to_thread(import_panel)
-        app = create_app(services, token)
+        await face.prepare()
+        face.build(services)
         if live:
             from bot.runtime import TelegramBot
 
             services.telegram = (await stack.enter_async_context(TelegramBot(services))).gateway
-        announce_panel(settings.host, settings.port, token, generated)
-        await serve(app, settings.host, settings.port, stop, sockets=sockets)
+        await face.serve(stop)
 
 
 async def _start_demo_training(model: ReplyModel, controller: TrainingController) -> None:

@@ -191,3 +191,13 @@ async def collect_status(
         preference_pairs=stored.preference_pairs,
         coverage=await cached_coverage(db, settings),
     )
+
+
+async def stored_status(settings: Settings) -> StatusSnapshot:
+    """The status from the database alone, for a process that runs nothing (the CLI's `status`):
+    dead runs are reconciled first, so a run whose worker died shows as failed."""
+    from training.reconcile import reconcile_runs
+
+    async with Database.open(settings.db_path) as db:
+        await reconcile_runs(db, settings)
+        return await collect_status(db, settings)

@@ -1,7 +1,9 @@
-"""Getting history in from the panel: a Telegram export upload, or a harvest through the live client.
+"""Getting history in: a Telegram export (the CLI's `import-export`, an upload to the panel or the
+API, the demo's bundled sample), or a harvest through the live client.
 
-Both run as background jobs (admin_ui.jobs); the request returns the job at once. Where uploads
-live, their cap and their clean-up are admin_ui.uploads.
+`import_history` is the one import path. The panel's imports and harvests run as background jobs
+(`application.jobs`); the request returns the job at once. Where uploads live, their cap and their
+clean-up are `application.uploads`.
 """
 
 from __future__ import annotations
@@ -11,13 +13,18 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from admin_ui.errors import HarvestUnsupported, InvalidUpload, TelegramUnavailable, UploadTooLarge
-from admin_ui.jobs import Job, JobRegistry, ProgressReporter
-from admin_ui.overview import telegram_connected
-from admin_ui.uploads import discard_upload, max_upload_bytes, panel_upload, uploads_dir
+from application.errors import HarvestUnsupported, InvalidUpload, TelegramUnavailable, UploadTooLarge
+from application.jobs import Job, JobRegistry, ProgressReporter
+from application.overview import telegram_connected
+from application.uploads import discard_upload, max_upload_bytes, panel_upload, uploads_dir
 from services import Services
+from settings import Settings
+from storage import Database
+
+if TYPE_CHECKING:
+    from telegram_export import ImportResult
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,19 @@ def _as_dict(result: Any) -> dict[str, Any]:
     """A job's outcome as JSON: an ImportResult, a list of per-chat HarvestResults, or a dict."""
     plain = _plain(result)
     return plain if isinstance(plain, dict) else {"results": plain}
+
+
+async def import_history(
+    db: Database, settings: Settings, path: Path, owner_id: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Import a Telegram Desktop export in one transaction (`telegram_export.import_export`) with the
+    configured service chats kept; `progress` gets the messages read so far. ExportFormatError on
+    anything that is not a readable export, and then nothing is written."""
+    from telegram_export import import_export
+
+    return await import_export(db, path, owner_id, progress=progress,
+                               allowed_service_chats=settings.allowed_service_chats)
 
 
 def _export_suffix(filename: str) -> str:
@@ -79,7 +99,7 @@ async def save_upload(services: Services, filename: str, chunks: AsyncIterator[b
 def import_panel_upload(services: Services, jobs: JobRegistry, path: str) -> Job:
     """A file the panel's upload route received → the import job, which deletes it when it ends.
 
-    A path outside the panel's upload dir is refused and left alone (admin_ui.uploads.panel_upload);
+    A path outside the panel's upload dir is refused and left alone (`application.uploads.panel_upload`);
     a panel upload that is refused here (not JSON, empty, over the cap, another import running) is
     deleted at once."""
     settings = services.settings
@@ -102,14 +122,9 @@ def start_import(services: Services, jobs: JobRegistry, path: Path) -> Job:
     once when the job is refused (another import running)."""
 
     async def work(reporter: ProgressReporter) -> dict[str, Any]:
-        from telegram_export import import_export
-
         reporter.report(0.0, "importing")
         try:
-            result = await import_export(
-                services.db, path, progress=_import_progress(reporter),
-                allowed_service_chats=services.settings.allowed_service_chats,
-            )
+            result = await import_history(services.db, services.settings, path, progress=_import_progress(reporter))
         finally:
             discard_upload(services.settings, path)
         return _as_dict(result)
@@ -122,7 +137,7 @@ def start_import(services: Services, jobs: JobRegistry, path: Path) -> Job:
 
 
 def _import_progress(reporter: ProgressReporter) -> Callable[[int], None]:
-    """import_export reports messages read so far (the total is unknown while streaming)."""
+    """import_history reports messages read so far (the total is unknown while streaming)."""
 
     def progress(done: int) -> None:
         reporter.report(None, f"{done} messages read")

@@ -8,7 +8,7 @@ import json
 
 from typer.testing import CliRunner
 
-from admin_ui import overview
+from application import overview
 from services import Services
 from settings import Settings
 from storage import ChatRow, Database, MessageRow, kv

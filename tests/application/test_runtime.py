@@ -14,10 +14,12 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from app_runtime import StartupError, _telegram_session
+from application.errors import StartupError
+from application.runtime import _telegram_session
 from bot.session_lock import hold_session
 from settings import Settings, load_settings
-from tests.bot.fake_telegram import API_HASH, API_ID, FakeModel, FakeTelegram, fake_transport
+from testdata.doubles import FakeModel
+from testdata.telegram_fake import API_HASH, API_ID, FakeTelegram, fake_transport
 from tests.bot.live_bot import write_session_file
 
 
@@ -83,7 +85,8 @@ def test_run_with_the_panel_port_busy_stops_before_telegram(live_settings: Setti
 async def test_the_panel_is_built_before_telegram_connects(live_settings: Settings, server: FakeTelegram,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import admin_ui.app
-    import app_runtime
+    import application.runtime
+    from admin_ui.server import PanelServer
 
     events: list[str] = []
     real_create_app = admin_ui.app.create_app
@@ -94,12 +97,13 @@ async def test_the_panel_is_built_before_telegram_connects(live_settings: Settin
         return app
 
     monkeypatch.setattr(admin_ui.app, "create_app", create_app)
-    monkeypatch.setattr(app_runtime, "build_model", lambda *_: contextlib.nullcontext(FakeModel()))
+    monkeypatch.setattr(application.runtime, "build_model", lambda *_: contextlib.nullcontext(FakeModel()))
     server.on_request = lambda query: events.append(f"telegram {type(query).__name__}")
     settings = live_settings.model_copy(update={"port": _free_port()})
 
     stop = asyncio.Event()
-    running = asyncio.create_task(app_runtime.run_product(settings, with_telegram=True, stop=stop))
+    running = asyncio.create_task(
+        application.runtime.run_product(settings, PanelServer(settings), with_telegram=True, stop=stop))
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.port}") as client:
             for _ in range(600):

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from admin_ui.errors import DraftClosed, InvalidDialogue, ModelFailed, TelegramFailed, TelegramUnavailable
-from admin_ui.overview import telegram_connected
+from application.errors import DraftClosed, InvalidDialogue, ModelFailed, TelegramFailed, TelegramUnavailable
+from application.overview import telegram_connected
 from model.dialogue import Dialogue, Turn, clean_text, join_messages, split_reply
 from services import Services
 from storage import InvalidValue

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from admin_ui.errors import JobBusy, JobNotFound
+from application.errors import JobBusy, JobNotFound
 
 log = logging.getLogger(__name__)
 
