@@ -56,7 +56,8 @@ def _evaluate(settings: Any, config: Any, built: Any, adapter: Path, cache_dir: 
     inputs = EvalInputs(built.heldout, lexicon_for(built.train), [e.reply.messages for e in built.examples],
                         settings.reply_candidates)
     setup = replace(EvalSetup.from_settings(settings, settings.base_model), cache_dir=cache_dir)
-    return evaluate_adapter(peft_model, tokenizer, PromptFormat.load(copy), inputs, config, generation, None, setup, copy)
+    fmt = PromptFormat.load(copy)
+    return evaluate_adapter(peft_model, tokenizer, fmt, inputs, config, generation, None, setup, copy)
 
 
 def _base_cache_files(settings: Any, cache_dir: Path) -> list[Path]:
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         warm = _evaluate(settings, config, built, Path(adapter), warm_cache, work)
         for name, report in (("nothing cached", cold), ("base cached", warm)):
             timing = report.timing.to_json()
-            share = f", {timing['total'] / budget:.0%} of the {budget / 60:.0f}-minute training budget" if budget else ""
+            share = f", {timing['total'] / budget:.0%} of the {budget / 60:.0f}-minute budget" if budget else ""
             print(f"{name}: {json.dumps(timing)}{share}; replies: {report.replies_path}; "
                   f"load average {os.getloadavg()[0]:.1f}", flush=True)
 
