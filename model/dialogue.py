@@ -53,13 +53,27 @@ class Turn:
 
 
 @dataclass(frozen=True, slots=True)
+class Recollection:
+    """An earlier exchange of the same chat, retrieved from outside the context window (memory).
+
+    `turns` are oldest first; `message_ids` are the stored ids of every message they hold (what the
+    reply log records: ids, never texts); `date` is the exchange's first message's date."""
+
+    turns: tuple[Turn, ...]
+    message_ids: tuple[int, ...]
+    date: int
+
+
+@dataclass(frozen=True, slots=True)
 class Dialogue:
-    """A context to answer: earlier turns (oldest first), ending with the turn to reply to."""
+    """A context to answer: earlier turns (oldest first), ending with the turn to reply to, and
+    what memory recalled for it from earlier in the same chat (oldest first; empty without memory)."""
 
     turns: tuple[Turn, ...]
     partner_name: str | None = None
     relationship: str | None = None
     is_group: bool = False
+    memory: tuple[Recollection, ...] = ()
 
 
 def clean_text(text: str) -> str:
