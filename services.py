@@ -59,7 +59,7 @@ class TrainingController(Protocol):
 
 
 class RetrainScheduleView(Protocol):
-    """What the status snapshot reads from the running retrain schedule (training.schedule.RetrainSchedule)."""
+    """What the status snapshot reads from the running retrain schedule (training.runs.schedule.RetrainSchedule)."""
 
     @property
     def next_run_time(self) -> datetime | None: ...

@@ -229,7 +229,7 @@ class Settings(BaseSettings):
     def _crontab(cls, value: str) -> str:
         value = value.strip()
         if value:
-            # The scheduler's own parser (training.schedule.build_trigger uses it too), so a value
+            # The scheduler's own parser (training.runs.schedule.build_trigger uses it too), so a value
             # accepted here is one the scheduler will take; only the fields matter here, not the zone.
             from apscheduler.triggers.cron import CronTrigger
 

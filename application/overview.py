@@ -8,7 +8,7 @@ import weakref
 from application.status import StatusFigures, StatusSnapshot, collect_status
 from services import Services
 from storage import Database, kv
-from training.preference_pairs import PreferencePairCounts
+from training.data.preference_pairs import PreferencePairCounts
 
 
 def telegram_connected(services: Services) -> bool:

@@ -31,8 +31,8 @@ async def decisions(
 
 async def runs(services: Services, limit: int = 100) -> list[TrainingRun]:
     """Training runs, newest first; a run whose worker died elsewhere shows as failed
-    (`training.reconcile`)."""
-    from training.reconcile import reconcile_runs
+    (`training.runs.reconcile`)."""
+    from training.runs.reconcile import reconcile_runs
 
     await reconcile_runs(services.db, services.settings)
     return await training_queries.list_runs(services.db, limit)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from services import ReplyModel, Services
     from settings import Settings
     from storage.training import Adapter
-    from training.controller import TrainingController
+    from training.runs.controller import TrainingController
 
 log = logging.getLogger("tgtwin")
 
@@ -61,10 +61,10 @@ async def run_product(
     from storage import Database
     from storage import messages as message_queries
     from storage import training as training_queries
-    from training.controller import TrainingController
-    from training.promotion import PromotionWatcher
-    from training.reconcile import reconcile_runs
-    from training.schedule import RetrainSchedule
+    from training.runs.controller import TrainingController
+    from training.runs.promotion import PromotionWatcher
+    from training.runs.reconcile import reconcile_runs
+    from training.runs.schedule import RetrainSchedule
 
     face.bind()
     async with contextlib.AsyncExitStack() as stack:
@@ -75,7 +75,7 @@ async def run_product(
         if settings.demo and (await message_queries.counts(db)).messages == 0:
             result = await import_history(db, settings, SAMPLE_EXPORT)
             log.info("demo: imported the bundled sample (%s)", result)
-        from training.language import history_language_warning
+        from training.data.language import history_language_warning
 
         if (language := await history_language_warning(db, settings)) is not None:
             log.warning("%s", language.message)

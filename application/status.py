@@ -18,9 +18,9 @@ from storage.derived import Derived
 if TYPE_CHECKING:
     from model.status import ModelStatus
     from services import RetrainScheduleView, TrainingController
-    from training.coverage import Coverage
-    from training.pair_counts import PairCounter
-    from training.preference_pairs import PreferencePairCounts
+    from training.data.coverage import Coverage
+    from training.data.pair_counts import PairCounter
+    from training.data.preference_pairs import PreferencePairCounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +86,10 @@ class StatusSnapshot:
     """The model backend's own status; None where no model runs (the CLI)."""
     database: str
     preference_pairs: PreferencePairCounts
-    """Preference pairs the owner's drafts give (`training.preference_pairs`): total, and those no run used."""
+    """Preference pairs the owner's drafts give (`training.data.preference_pairs`): total, and those no run used."""
     coverage: Coverage | None = None
     """How much of the training history the adapter the next run continues has learned
-    (`training.coverage`), and what a full pass still needs; `collect_status` always fills it."""
+    (`training.data.coverage`), and what a full pass still needs; `collect_status` always fills it."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, nested like the dataclasses (the API's `StatusOut`, `status --json`)."""
@@ -109,7 +109,7 @@ class _Stored:
 
 
 async def _read_stored(db: Database, settings: Settings, pair_counter: PairCounter | None) -> _Stored:
-    from training.preference_pairs import preference_pair_counts
+    from training.data.preference_pairs import preference_pair_counts
 
     counts = await message_queries.counts(db)
     modes = await chat_queries.list_reply_chats(db)
@@ -140,10 +140,10 @@ class StatusFigures:
     """What the status reads from the database, kept per database by the running app, where every
     open panel polls `/api/status`: read again only after a write, once for all the callers that
     ask meanwhile (`storage.derived`), the preference pairs recounted incrementally
-    (`training.pair_counts`, also for the panel's training tab)."""
+    (`training.data.pair_counts`, also for the panel's training tab)."""
 
     def __init__(self, settings: Settings) -> None:
-        from training.pair_counts import PairCounter
+        from training.data.pair_counts import PairCounter
 
         self.pairs = PairCounter(settings)
         self.stored: Derived[_Stored] = Derived(lambda db: _read_stored(db, settings, self.pairs))
@@ -162,7 +162,7 @@ async def collect_status(
     """Everything `StatusSnapshot` holds, read from the database plus what the caller runs.
     `figures`: the running app's kept figures (`StatusFigures`); without them (the CLI's one-off
     `status`) everything is read and counted here, in full."""
-    from training.coverage import cached_coverage
+    from training.data.coverage import cached_coverage
 
     stored = await figures.stored.get(db) if figures is not None else await _read_stored(db, settings, None)
     next_run = schedule.next_run_time if schedule is not None else None
@@ -196,7 +196,7 @@ async def collect_status(
 async def stored_status(settings: Settings) -> StatusSnapshot:
     """The status from the database alone, for a process that runs nothing (the CLI's `status`):
     dead runs are reconciled first, so a run whose worker died shows as failed."""
-    from training.reconcile import reconcile_runs
+    from training.runs.reconcile import reconcile_runs
 
     async with Database.open(settings.db_path) as db:
         await reconcile_runs(db, settings)

@@ -4,7 +4,7 @@ roll back. One path each for every face.
 A run goes through the one training entry point: in the background through the running app's
 controller (`start_training`: the panel, the API), or in this process (`train_now`: the CLI's
 `train`, also under torchrun); both check the preset and reconcile dead runs the same way first.
-Promotion goes through `training.promotion`, with the live model (the running app) or
+Promotion goes through `training.runs.promotion`, with the live model (the running app) or
 `ServedElsewhere` (the CLI: a running server's watcher swaps within seconds). A refusal is the
 caller's to show (the CLI's error line, the panel's toast, the API's answer), so its log record
 goes to the log file only.
@@ -24,8 +24,8 @@ from storage import training as training_queries
 from storage.training import Adapter
 
 if TYPE_CHECKING:
-    from training.promotion import ServesAdapters
-    from training.run import RunResult
+    from training.runs.promotion import ServesAdapters
+    from training.runs.run import RunResult
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ async def start_training(services: Services, trigger: str, preset: str | None = 
     """Start a run in the background and return its id; the request never waits for training.
     TrainingBusy while a run trains, in this process or another (a worker that outlived a restart)."""
     from training.config import PresetError
-    from training.reconcile import reconcile_runs
-    from training.run_lock import RunAlreadyRunning
+    from training.runs.lock import RunAlreadyRunning
+    from training.runs.reconcile import reconcile_runs
 
     controller = services.training
     if controller is None:
@@ -68,12 +68,12 @@ async def start_training(services: Services, trigger: str, preset: str | None = 
 
 async def train_now(settings: Settings, preset: str | None = None, overrides: dict[str, Any] | None = None,
                     trigger: str = "cli") -> RunResult:
-    """Train, evaluate and gate a run in this process and wait for it (`training.run.run_training`).
-    TrainingBusy while another run trains; `training.run.TrainingError` when the run fails."""
+    """Train, evaluate and gate a run in this process and wait for it (`training.runs.run.run_training`).
+    TrainingBusy while another run trains; `training.runs.run.TrainingError` when the run fails."""
     from training.config import PresetError
-    from training.reconcile import reconcile_runs
-    from training.run import run_training
-    from training.run_lock import RunAlreadyRunning
+    from training.runs.lock import RunAlreadyRunning
+    from training.runs.reconcile import reconcile_runs
+    from training.runs.run import run_training
 
     _check_preset(preset)
     async with Database.open(settings.db_path) as db:
@@ -89,7 +89,7 @@ async def train_now(settings: Settings, preset: str | None = None, overrides: di
 async def promote(db: Database, model: ServesAdapters, adapter_id: str, reason: str) -> Adapter:
     """Serve `adapter_id` from now on (storage.NotFound if unknown); ModelFailed when the model
     cannot load it, and then nothing is recorded."""
-    from training.promotion import promote_adapter
+    from training.runs.promotion import promote_adapter
 
     await training_queries.get_adapter(db, adapter_id)  # unknown id → NotFound → 404
     try:
@@ -104,7 +104,7 @@ async def promote(db: Database, model: ServesAdapters, adapter_id: str, reason: 
 async def rollback(db: Database, model: ServesAdapters) -> Adapter | None:
     """Serve what was promoted before; returns it (None = the base model). NothingToRollBack when
     nothing was ever promoted; ModelFailed when the model cannot load it."""
-    from training.promotion import rollback_adapter
+    from training.runs.promotion import rollback_adapter
 
     try:
         await rollback_adapter(db, model)

@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     from settings import load_settings
     from storage import Database
     from storage import training as training_queries
-    from training.run import run_training
+    from training.runs.run import run_training
 
     overrides: dict[str, Any] = {} if args.max_steps is None else {"max_steps": args.max_steps}
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,7 +5,7 @@
 Imports the synthetic export (`testdata.exports`, as `bench.import_bench` does) into a temporary
 database, then times, best of `--repeat`, over the chats training uses (default settings: private chats): a raw
 `sqlite3` read of their live message rows (the floor: tuples only), the typed read through
-`storage.dataset_queries` that training does, and `training.dataset.build_dataset` over those rows
+`storage.dataset_queries` that training does, and `training.data.dataset.build_dataset` over those rows
 (sessions, examples, PII redaction, time split).
 Prints only what it measured.
 """
@@ -28,7 +28,7 @@ async def measure(spec: ExportSpec, repeat: int) -> dict[str, Any]:
     from settings import load_settings
     from storage import Database, dataset_queries
     from telegram_export import import_export
-    from training.dataset import ChatHistory, DatasetOptions, build_dataset, chat_allowed
+    from training.data.dataset import ChatHistory, DatasetOptions, build_dataset, chat_allowed
 
     with tempfile.TemporaryDirectory(prefix="tgtwin-bench-") as tmp:
         settings = load_settings(data_dir=Path(tmp) / "data", demo=False)

@@ -89,11 +89,11 @@ def run_torchrun(data_dir: Path, processes: int, max_steps: int, models_dir: Pat
 FAILING_RANK_LAUNCHER = """
 import os, runpy, sys
 sys.path.insert(0, {repo!r})
-import training.run
+import training.runs.run
 if os.environ.get("RANK") == {rank!r}:
     def failing_train_adapter(*args, **kwargs):
         raise RuntimeError("injected failure on rank {rank}")
-    training.run.train_adapter = failing_train_adapter
+    training.runs.run.train_adapter = failing_train_adapter
 sys.argv = ["main.py", "train", "--preset", "tiny"]
 runpy.run_path({main!r}, run_name="__main__")
 """
@@ -116,7 +116,7 @@ def run_with_failing_rank(data_dir: Path, processes: int, rank: int, models_dir:
 def run_single(data_dir: Path, batch_size: int, max_steps: int, models_dir: Path | None) -> tuple[float, str]:
     """The same entry point in one process (a subprocess too, so both runs start alike)."""
     env = environment(data_dir, models_dir)
-    code = ("import asyncio; from settings import load_settings; from training.run import run_training; "
+    code = ("import asyncio; from settings import load_settings; from training.runs.run import run_training; "
             f"asyncio.run(run_training(load_settings(), preset='tiny', trigger='cli', "
             f"overrides={{'batch_size': {batch_size}, 'max_steps': {max_steps}}}))")
     started = time.perf_counter()

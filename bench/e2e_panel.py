@@ -117,7 +117,7 @@ async def play_incoming(db: Any, settings: Any, model: Any) -> None:
 
 
 async def train_tiny(settings: Any, timeout: float) -> tuple[int | None, float]:
-    from training.controller import TrainingController
+    from training.runs.controller import TrainingController
 
     controller = TrainingController(settings)
     began = time.perf_counter()
@@ -243,7 +243,7 @@ async def main(out: Path, model_choice: str, train: bool, train_timeout: float, 
             promoted = await training_queries.promoted_adapter(db)
             async with open_model(settings, model_choice, promoted.path if promoted else None) as model:
                 await play_incoming(db, settings, model)
-                from training.controller import TrainingController
+                from training.runs.controller import TrainingController
 
                 services = Services(settings=settings, db=db, model=model, training=TrainingController(settings))
                 token, _ = resolve_admin_token(settings)

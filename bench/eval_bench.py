@@ -27,7 +27,7 @@ from typing import Any
 async def _dataset(settings: Any, adapter: str | None) -> tuple[Any, str | None]:
     from storage import Database
     from storage import training as training_queries
-    from training.dataset import load_dataset
+    from training.data.dataset import load_dataset
 
     async with Database.open(settings.db_path) as db:
         if adapter is None:
@@ -43,7 +43,7 @@ def _evaluate(settings: Any, config: Any, built: Any, adapter: Path, cache_dir: 
     from model.generation import GenerationSettings
     from model.prompt import PromptFormat
     from model.sources import load_base
-    from training.evaluate import EvalInputs, EvalSetup, evaluate_adapter, lexicon_for
+    from training.evaluation.evaluate import EvalInputs, EvalSetup, evaluate_adapter, lexicon_for
 
     copy = work / "adapter"
     shutil.rmtree(copy, ignore_errors=True)
@@ -64,7 +64,7 @@ def _base_cache_files(settings: Any, cache_dir: Path) -> list[Path]:
     """The base model's cache file(s) in `cache_dir` (whichever dtype it was measured in)."""
     from model.prompt import PromptFormat
     from model.sources import load_tokenizer, resolve_base_dir
-    from training.eval_cache import base_fingerprint, model_key
+    from training.evaluation.cache import base_fingerprint, model_key
 
     base_dir = resolve_base_dir(settings.base_model, settings.models_dir)
     weights, fmt = base_fingerprint(settings.base_model, base_dir), PromptFormat.for_tokenizer(load_tokenizer(base_dir))

@@ -28,7 +28,7 @@ Every option runs with the threads serving would use (`model.service.serving_thr
 while nothing trains and the load leaves one free, else `inference_threads()`). Phase 1 times every
 option idle, round-robin (each round runs one reply per option, so drift in the machine's load hits
 every option alike); phase 2 starts a real training run through the worker (`python -m
-training.worker`: lowered priority, the cores serving doesn't use) on the bundled model and times
+training.runs.worker`: lowered priority, the cores serving doesn't use) on the bundled model and times
 them again. Prints load averages: on a shared machine other work slows every number down.
 """
 
@@ -132,7 +132,7 @@ def start_training(root: Path, models_dir: Path) -> tuple[subprocess.Popen[bytes
     from storage import Database
     from storage import training as training_queries
     from testdata.seed_chat import seed_data_dir
-    from training.controller import worker_settings_json
+    from training.runs.controller import worker_settings_json
 
     data_dir = root / "train-data"
     asyncio.run(seed_data_dir(data_dir, exchanges=200))
@@ -151,8 +151,9 @@ def start_training(root: Path, models_dir: Path) -> tuple[subprocess.Popen[bytes
     env.update(PYTHONPATH=str(REPO_ROOT), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "training.worker", "--run-id", str(run_id), "--preset", settings.training_preset,
-             "--settings-file", str(settings_file)], cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "training.runs.worker", "--run-id", str(run_id),
+             "--preset", settings.training_preset, "--settings-file", str(settings_file)],
+            cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
     while " step " not in log_path.read_text(errors="replace"):  # the model is loaded and training steps run
         if process.poll() is not None or time.monotonic() > deadline:

@@ -33,7 +33,7 @@ async def measure(data_dir: Path, adapter: str | None, use_base: bool, contexts:
     from storage import Database
     from storage import messages as message_queries
     from storage import training as training_queries
-    from training.dataset import load_dataset
+    from training.data.dataset import load_dataset
 
     settings = load_settings(data_dir=data_dir)
     async with Database.open(settings.db_path) as db:

@@ -28,8 +28,8 @@ async def _contexts(data_dir: Path, contexts: int) -> tuple[Any, list[Any], Any,
     from settings import load_settings
     from storage import Database
     from storage import training as training_queries
-    from training.dataset import load_dataset
-    from training.evaluate import lexicon_for
+    from training.data.dataset import load_dataset
+    from training.evaluation.evaluate import lexicon_for
 
     settings = load_settings(data_dir=data_dir)
     await _ensure_sample(settings)
@@ -57,8 +57,8 @@ async def _answer(settings: Any, adapter: str | None, heldout: list[Any]) -> tup
 def measure(data_dir: Path, adapter: str | None, top_ks: list[int], contexts: int) -> None:
     from model.candidates import last_partner_messages, markers_for
     from model.prompt import PromptFormat
-    from training.judge import blind_judge_accuracy
-    from training.style import ReplyContext, compare_style
+    from training.evaluation.judge import blind_judge_accuracy
+    from training.evaluation.style import ReplyContext, compare_style
 
     settings, heldout, lexicon, promoted = asyncio.run(_contexts(data_dir, contexts))
     adapter = adapter or promoted

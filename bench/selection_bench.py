@@ -115,8 +115,8 @@ async def _heldout(data_dir: Path, adapter: str | None, contexts: int) -> tuple[
     from settings import load_settings
     from storage import Database
     from storage import training as training_queries
-    from training.dataset import load_dataset
-    from training.evaluate import lexicon_for
+    from training.data.dataset import load_dataset
+    from training.evaluation.evaluate import lexicon_for
 
     settings = load_settings(data_dir=data_dir)
     await _ensure_sample(settings)
@@ -165,8 +165,8 @@ def measure(data_dir: Path, adapter: str | None, contexts: int, candidates: int,
     from model.candidates import last_partner_messages, markers_for
     from model.generation import GenerationSettings
     from model.prompt import PromptFormat
-    from training.judge import blind_judge_accuracy
-    from training.style import ReplyContext, compare_style
+    from training.evaluation.judge import blind_judge_accuracy
+    from training.evaluation.style import ReplyContext, compare_style
 
     settings, heldout, lexicon, adapter = asyncio.run(_heldout(data_dir, adapter, contexts))
     engine = _engine(settings, adapter)

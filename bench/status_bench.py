@@ -121,7 +121,7 @@ def _settings(data_dir: Path) -> Settings:
 async def _prepare(data_dir: Path, drafts: int, chats: int) -> None:
     from storage import Database
     from storage import messages as message_queries
-    from training.preference_pairs import preference_pair_counts
+    from training.data.preference_pairs import preference_pair_counts
 
     settings = _settings(data_dir)
     started = time.perf_counter()

@@ -37,7 +37,7 @@ from bench.flops import Peak, cores, lora_step_flops_per_token, measured_peak, t
 async def _dataset(settings: Any) -> Any:
     from storage import Database
     from storage import messages as message_queries
-    from training.dataset import load_dataset
+    from training.data.dataset import load_dataset
 
     async with Database.open(settings.db_path) as db:
         if (await message_queries.counts(db)).messages == 0:
@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     from model.sources import load_base
     from settings import load_settings
     from training.config import load_preset
-    from training.fit import fit
-    from training.sequences import encode_conversations
+    from training.data.sequences import encode_conversations
+    from training.fitting.fit import fit
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(data_dir=args.data_dir or Path(tmp) / "data")

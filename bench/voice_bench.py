@@ -33,7 +33,7 @@ async def _ensure_sample(settings: Any) -> None:
 
 
 def _figures(report: Any, seconds: float) -> dict[str, Any]:
-    from training.report import eval_json
+    from training.runs.report import eval_json
 
     summary = eval_json(f"run {report.run_id}", report.to_json(), {})
     evaluation = report.evaluation
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from settings import load_settings
-    from training.run import run_training
+    from training.runs.run import run_training
 
     overrides: dict[str, Any] = {"eval_generate": args.eval_generate}
     if args.max_steps is not None:

@@ -7,7 +7,7 @@ draft it is the answer to it, the draft's text having sat in the chat's input bo
 - the same words (`bot.authorship.is_unchanged_draft`): the draft is `sent` and the messages are the
   bot's (`draft_unchanged`: never a training target);
 - other words: the draft is `sent` with `sent_text` = what the owner wrote, so it is an *edited*
-  preference pair (`training.preference_pairs`), and the messages stay the owner's.
+  preference pair (`training.data.preference_pairs`), and the messages stay the owner's.
 
 Only the newest pending draft is in the input box (each suggestion replaces the last); older pending
 ones of the chat are discarded. An answer may take several messages: later ones of the same owner

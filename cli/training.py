@@ -26,8 +26,8 @@ def dataset_command(
 ) -> None:
     """Build the training dataset from stored chats and print its counts and training coverage."""
     from storage import Database
-    from training.coverage import current_coverage
-    from training.dataset import load_dataset
+    from training.data.coverage import current_coverage
+    from training.data.dataset import load_dataset
 
     if out is not None:
         check_output_path(out)  # before the build: a mistyped --out should not cost a dataset build
@@ -38,7 +38,7 @@ def dataset_command(
             built = await load_dataset(db, settings)
             return built, await current_coverage(db, settings, built.conversations)
 
-    from training.statistics import dataset_report
+    from training.data.statistics import dataset_report
 
     built, coverage = run_async(build())
     report = dataset_report(built, settings, coverage=coverage)
@@ -83,7 +83,7 @@ def train_command(
     (the panel's, or one whose server was restarted)."""
     from application.errors import ActionError
     from application.training_actions import train_now
-    from training.run import TrainingError
+    from training.runs.run import TrainingError
 
     if max_steps is not None and max_steps < 1:
         fail(f"--max-steps must be at least 1 (got {max_steps})")
@@ -110,8 +110,8 @@ def eval_command(
 ) -> None:
     """Print an adapter's evaluation report (held-out perplexity, style, samples, gate decision)."""
     from storage import Database, NotFound
-    from training.adapter_reports import adapter_report
-    from training.reconcile import reconcile_runs
+    from training.runs.adapter_reports import adapter_report
+    from training.runs.reconcile import reconcile_runs
 
     settings = state(ctx).settings
 
@@ -128,7 +128,7 @@ def eval_command(
         fail("no adapters yet; run `tgtwin train` first")
     chosen = found.adapter
     if as_json:
-        from training.report import eval_json
+        from training.runs.report import eval_json
 
         typer.echo(json.dumps(eval_json(chosen.id, found.report, chosen.metrics), ensure_ascii=False))
         return
@@ -141,7 +141,7 @@ def promote_command(ctx: typer.Context, adapter: Annotated[str, typer.Argument(h
     from application.errors import ActionError
     from application.training_actions import promote
     from storage import Database, NotFound
-    from training.promotion import ServedElsewhere
+    from training.runs.promotion import ServedElsewhere
 
     settings = state(ctx).settings
 
@@ -161,7 +161,7 @@ def rollback_command(ctx: typer.Context) -> None:
     from application.errors import ActionError
     from application.training_actions import rollback
     from storage import Database
-    from training.promotion import ServedElsewhere
+    from training.runs.promotion import ServedElsewhere
 
     settings = state(ctx).settings
 

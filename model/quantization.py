@@ -24,7 +24,7 @@ def choose_quantization(requested: str, cuda: bool, *, sharded: bool = False) ->
     tokens, 2 shared cores): 10.4 s per step in fp32 vs 47.0 s in 4-bit; 4-bit only saves memory
     (513 → 159 MiB), which is not the limit for the models a CPU can train.
 
-    `sharded` (FSDP / DeepSpeed ZeRO-3, see training.distributed.shards_parameters): the packed
+    `sharded` (FSDP / DeepSpeed ZeRO-3, see training.fitting.distributed.shards_parameters): the packed
     4-bit weights are stored in the compute dtype (`bnb_4bit_quant_storage`), which is what lets
     those shard them like any other parameter."""
     if requested not in QUANTIZATION_CHOICES:

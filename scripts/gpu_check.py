@@ -34,7 +34,7 @@ async def check(data_dir: Path, steps: int, dry_run: bool, models_dir: Path | No
     from settings import load_settings
     from storage import Database
     from telegram_export import import_export
-    from training.run import run_training
+    from training.runs.run import run_training
 
     cuda = torch.cuda.is_available()
     if not cuda and not dry_run:

@@ -1,5 +1,5 @@
 """What continual training learned: per run, the adapter it continued from and the owner turns it
-learned (`training.coverage` turns these into coverage; `training.continual` into the next run's data).
+learned (`training.data.coverage` turns these into coverage; `training.runs.continual` into the next run's data).
 
 A turn is keyed by its chat and its first message id, with a hash of its text as it was trained:
 an edited turn no longer matches its record (it counts as not learned), a deleted one is simply no

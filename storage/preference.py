@@ -1,7 +1,7 @@
 """Reads and writes for preference pairs: the drafts that may form one, the messages around a draft,
 and which pairs (one per draft) a training run has learned from.
 
-Pairs are not stored: they are rebuilt from drafts and messages by `training.preference_pairs`
+Pairs are not stored: they are rebuilt from drafts and messages by `training.data.preference_pairs`
 (one rule, shared by training and the status count). Only their use by runs is recorded here.
 """
 

@@ -48,8 +48,8 @@ MAY_IMPORT: dict[str, set[str]] = {
 SHARED_ACTIONS = {
     "telegram_export": {"import_export"},
     "telegram_export.transaction": {"import_export"},
-    "training.run": {"run_training"},
-    "training.promotion": {"promote_adapter", "rollback_adapter"},
+    "training.runs.run": {"run_training"},
+    "training.runs.promotion": {"promote_adapter", "rollback_adapter"},
 }
 
 

@@ -13,7 +13,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["cli", "application", "bot", "model", "training", "storage", "admin_ui", "admin_ui/routes", "samples"]
+PACKAGES = ["cli", "application", "bot", "model", "training", "training/data", "training/fitting",
+            "training/evaluation", "training/runs", "storage", "admin_ui", "admin_ui/routes", "samples"]
 MODULES = ["main.py", "services.py", "settings.py", "logging_setup.py"]
 
 
@@ -38,6 +39,7 @@ def test_the_wheel_holds_the_code_the_data_and_the_console_script(tmp_path: Path
     presets = {p.name for p in (source / "training" / "presets").iterdir()}
     assert presets and {f"training/presets/{n}" for n in presets} <= names
     assert "samples/sample_export.json" in names
-    assert {f"training/accelerate/{p.name}" for p in (source / "training" / "accelerate").iterdir()} <= names
+    accelerate = source / "training" / "fitting" / "accelerate"
+    assert {f"training/fitting/accelerate/{p.name}" for p in accelerate.iterdir()} <= names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "tgtwin = cli.app:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -1,10 +1,9 @@
 """Training: dialogue dataset from storage → LoRA/QLoRA fine-tuning → held-out evaluation → promotion gate.
 
-- `dataset` / `redaction` — pure example building (sessions, K-turn context, groups, PII, split);
-- `config` + `presets/` — typed hyperparameters, one file per preset;
-- `run` — the one entry point (`run_training`) for the CLI, the REST API and the schedule;
-- `evaluate` / `style` — held-out perplexity (base, promoted, new), style metrics, samples;
-- `promotion` — the gate, promote/rollback (swap, then record) and the server's `PromotionWatcher`;
-- `controller` / `worker` — runs in a subprocess; `run_lock` — never two at once, across processes;
-  `run_files` — a run's private files; `reconcile` — rows of dead runs; `schedule` — apscheduler job.
+- `config` + `presets/` — typed hyperparameters, one file per preset; `errors` — what a run raises;
+- `data/` — what a run learns from: examples, sequences, preference pairs, coverage and curriculum;
+- `fitting/` — turning sequences into an adapter: SFT, the DPO stage, the time budget, multi-process;
+- `evaluation/` — the held-out figures the gate decides by: perplexity, hits@1, replies, style, judge;
+- `runs/` — one run end to end (`runs.run.run_training`, the one entry point), the subprocess and
+  its lock, the gate and promotion, the schedule, and the run report.
 """

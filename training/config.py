@@ -69,7 +69,7 @@ class TrainConfig:
     packing: bool = True
     """Benches calling `fit` directly (`bench/train_bench.py`): pack examples into `max_length` bins,
     padding-free (trl BFD), vs. padded batches of similar length, which measured ~4x faster on CPU.
-    Runs never pack: they train their sequences in coverage order (`training.curriculum`), and a
+    Runs never pack: they train their sequences in coverage order (`training.data.curriculum`), and a
     packed bin mixes sequences from all over the run, so a run cut by its budget could not tell
     which turns it has learned."""
     gradient_checkpointing: bool = False

@@ -1,4 +1,4 @@
-"""The errors a training run raises (`training.run` re-exports them for its callers)."""
+"""The errors a training run raises (`training.runs.run` re-exports them for its callers)."""
 
 from __future__ import annotations
 

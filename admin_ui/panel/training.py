@@ -33,7 +33,7 @@ from admin_ui.panel.training_report import (
     world_size,
 )
 from application import overview, records, training_actions
-from training.coverage import Coverage, cached_coverage
+from training.data.coverage import Coverage, cached_coverage
 
 RUN_COLUMNS = ["run", "status", "progress", "preset", "trigger", "processes", "adapter", "started"]
 ADAPTER_COLUMNS = ["adapter", "served", "base model", "held-out ppl", "created"]
@@ -91,7 +91,7 @@ def processes_line(processes: int) -> str:
 
 
 def coverage_line(coverage: Coverage) -> str:
-    """The coverage as one Markdown line (`training.coverage.Coverage.summary`)."""
+    """The coverage as one Markdown line (`training.data.coverage.Coverage.summary`)."""
     return f"**Coverage:** {coverage.summary()}."
 
 

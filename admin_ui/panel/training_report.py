@@ -1,7 +1,7 @@
 """A training run's report as the Training tab shows it: loss curve, held-out perplexity, hits@1,
 the voice metrics (blind judge, style distance, multi-message share) and style metrics as plot
 frames, the figures across runs, the preference stage, the gate's verdict and side-by-side samples
-as Markdown. Pure functions over the stored run and report (`training.report.RunReport.to_json`'s
+as Markdown. Pure functions over the stored run and report (`training.runs.report.RunReport.to_json`'s
 keys); every figure is optional, since older runs stored fewer. No Gradio."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pandas as pd
 
 from admin_ui.panel.common import format_time
 from storage.training import TrainingRun
-from training.preference_pairs import PreferencePairCounts
+from training.data.preference_pairs import PreferencePairCounts
 
 
 def _number(value: Any) -> float | None:

@@ -11,8 +11,8 @@ from admin_ui.deps import ServicesDep
 from application.overview import snapshot
 from application.status import SchedulerState, StatusCounts, TelegramState, TrainingState
 from model.status import ModelStatus
-from training.coverage import Coverage
-from training.preference_pairs import PreferencePairCounts
+from training.data.coverage import Coverage
+from training.data.preference_pairs import PreferencePairCounts
 
 router = APIRouter(tags=["status"])
 

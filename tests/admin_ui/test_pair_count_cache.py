@@ -17,9 +17,9 @@ from storage import replies as reply_queries
 from storage import training as training_queries
 from tests.admin_ui.conftest import ALICE, PanelEnv
 from tests.storage.test_preference import seed
-from training import pair_counts
-from training.pair_counts import PairCounter
-from training.preference_pairs import preference_pair_counts
+from training.data import pair_counts
+from training.data.pair_counts import PairCounter
+from training.data.preference_pairs import preference_pair_counts
 
 
 @pytest.fixture

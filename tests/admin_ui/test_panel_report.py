@@ -26,7 +26,7 @@ from application.status import LastRun, SchedulerState, StatusCounts, StatusSnap
 from model.dialogue import MESSAGE_SEPARATOR
 from model.status import ModelStatus
 from tests.admin_ui.conftest import REPORT
-from training.preference_pairs import PreferencePairCounts
+from training.data.preference_pairs import PreferencePairCounts
 
 
 def test_parse_playground_prefixes() -> None:
@@ -63,7 +63,7 @@ def test_report_frames() -> None:
     assert loss_frame([[1, 2.0], [2, float("nan")], [3]]).to_dict("records") == [{"step": 1.0, "loss": 2.0}]
 
 
-# A run report as `training.report.RunReport.to_json` stores it (issue 10's voice evaluation), with
+# A run report as `training.runs.report.RunReport.to_json` stores it (issue 10's voice evaluation), with
 # the preference stage and the processes the run trained with.
 VOICE_REPORT = {
     "world_size": 2,

@@ -12,7 +12,7 @@ from storage import replies as reply_queries
 from testdata.doubles import ManualClock, wait_until
 from testdata.telegram_fake import FakeTelegram, make_message, wait_dispatched
 from tests.bot.live_bot import PARTNER, feed, logged, set_mode
-from training.preference_pairs import preference_pair_counts
+from training.data.preference_pairs import preference_pair_counts
 
 
 async def test_a_draft_edited_in_telegram_is_closed_as_edited(bot, server: FakeTelegram, db: Database,

@@ -64,7 +64,7 @@ def test_dataset_reports_and_leaves_out_the_bots_own_messages(settings, tmp_path
 
 def test_eval_json_prints_one_object_with_the_world_size(settings):
     from storage import training as training_queries
-    from training.report import EvaluationReport, PerModel, RunReport
+    from training.runs.report import EvaluationReport, PerModel, RunReport
 
     async def stored() -> None:
         async with Database.open(settings.db_path) as db:

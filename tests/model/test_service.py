@@ -213,7 +213,7 @@ async def test_a_promotion_made_by_the_cli_reaches_a_running_service(
     from cli.app import app
     from storage import Database
     from storage import training as training_queries
-    from training.promotion import PromotionWatcher
+    from training.runs.promotion import PromotionWatcher
 
     monkeypatch.setenv("TGTWIN_BASE_MODEL", "tiny")  # the CLI's own settings
     settings = model_settings.model_copy(update={"max_new_tokens": 4, "serving_engine": "torch"})

@@ -9,7 +9,7 @@ from storage import chats as chat_queries
 from storage import messages as message_queries
 from storage import preference as preference_queries
 from storage import replies as reply_queries
-from training.preference_pairs import load_preference_pairs, preference_pair_counts
+from training.data.preference_pairs import load_preference_pairs, preference_pair_counts
 
 
 async def seed(db) -> dict[str, int]:

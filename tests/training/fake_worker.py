@@ -1,4 +1,4 @@
-"""A stand-in for `training.worker` in controller tests: same arguments, same settings loading and
+"""A stand-in for `training.runs.worker` in controller tests: same arguments, same settings loading and
 pid record, no model. It holds the run lock the way the real worker does: by inheriting it.
 
 FAKE_WORKER_MODE selects what it does (not a `TGTWIN_*` variable: the controller passes none):
@@ -40,8 +40,8 @@ def main() -> int:
     parser.add_argument("--settings-file", type=Path)
     parser.add_argument("--server-pid", type=int)
     args = parser.parse_args()
-    from training.reconcile import record_run_process
-    from training.worker import load_worker_settings
+    from training.runs.reconcile import record_run_process
+    from training.runs.worker import load_worker_settings
 
     settings = load_worker_settings(args.settings_file)
     record_run_process(settings, args.run_id)

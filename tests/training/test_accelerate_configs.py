@@ -101,4 +101,4 @@ def test_readme_shows_every_config() -> None:
     readme = (CONFIG_DIR / "README.md").read_text()
     for config in CONFIGS:
         assert config.name in readme
-    assert "accelerate launch --config_file training/accelerate/" in readme
+    assert "accelerate launch --config_file training/fitting/accelerate/" in readme

@@ -7,7 +7,7 @@ import pytest
 from storage import InvalidValue
 from storage import training as training_queries
 from training.config import PresetError, TrainConfig, list_presets, load_preset
-from training.promotion import decide_promotion, promote_adapter, rollback_adapter
+from training.runs.promotion import decide_promotion, promote_adapter, rollback_adapter
 
 
 def test_every_shipped_preset_loads():
@@ -81,7 +81,7 @@ async def test_a_failed_swap_changes_no_record(db):
 
 
 def test_lora_can_be_limited_to_the_last_layers():
-    from training.fit import lora_config
+    from training.fitting.fit import lora_config
 
     config = load_preset("tiny")
     assert lora_config(config, 30).layers_to_transform is None

@@ -11,8 +11,8 @@ from storage import coverage as coverage_queries
 from storage import training as training_queries
 from tests.training.histories import EXCHANGES, seed_uniform_history
 from training.config import load_preset
-from training.dataset import load_dataset
-from training.run import run_training
+from training.data.dataset import load_dataset
+from training.runs.run import run_training
 
 SESSIONS = 29  # 24 train sessions and 5 held out (the stable session hash decides)
 BATCH = 2
@@ -82,7 +82,7 @@ async def test_fresh_start_and_a_promotion_restart_the_chain(db, tiny_settings):
 
 async def test_an_adapter_on_another_base_or_prompt_format_is_not_continued(db, tiny_settings):
     from model.prompt import PromptFormat
-    from training.continual import plan_start
+    from training.runs.continual import plan_start
 
     settings = tiny_settings
     await seed_uniform_history(db, sessions=8)

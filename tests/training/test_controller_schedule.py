@@ -12,8 +12,8 @@ from storage import ChatRow, MessageRow
 from storage import chats as chat_queries
 from storage import messages as message_queries
 from storage import training as training_queries
-from training.controller import RunAlreadyRunning, TrainingController
-from training.schedule import RetrainSchedule, build_trigger, retrain_tick
+from training.runs.controller import RunAlreadyRunning, TrainingController
+from training.runs.schedule import RetrainSchedule, build_trigger, retrain_tick
 
 FAKE = "tests.training.fake_worker"
 

@@ -12,14 +12,14 @@ from storage import messages as message_queries
 from storage import training as training_queries
 from storage.coverage import LearnedTurn
 from tests.training.histories import seed_uniform_history, uniform_session
-from training.coverage import Learned, cached_coverage, current_coverage, owner_turn_keys
-from training.curriculum import PlannedSequence, consumed, interleave, training_order
-from training.dataset import load_dataset
-from training.sequences import Conversation, TrainingSequence
+from training.data.coverage import Learned, cached_coverage, current_coverage, owner_turn_keys
+from training.data.curriculum import PlannedSequence, consumed, interleave, training_order
+from training.data.dataset import load_dataset
+from training.data.sequences import Conversation, TrainingSequence
 
 
 async def _adapter_that_learned(db, settings, keys, run_report=None, owner_messages=None) -> int:
-    """A finished run whose adapter learned `keys` (what `training.run` records, without training)."""
+    """A finished run whose adapter learned `keys` (what `training.runs.run` records, without training)."""
     run = await training_queries.create_run(db, "test", "tiny", owner_messages)
     await training_queries.update_run(db, run.id, status="succeeded", report=run_report)
     await training_queries.add_adapter(db, f"a{run.id}", str(settings.adapters_dir / f"a{run.id}"), "tiny", run.id)
@@ -92,7 +92,7 @@ def test_new_sequences_come_first_newest_first_with_replays_mixed_in():
 
 
 def test_batches_of_similar_length_keep_the_order_of_their_earliest_sequence():
-    from training.curriculum import batch_by_length
+    from training.data.curriculum import batch_by_length
 
     lengths = [3, 9, 4, 8, 2, 9]
     order = [_planned(i, i, False, length) for i, length in enumerate(lengths)]
@@ -103,7 +103,7 @@ def test_batches_of_similar_length_keep_the_order_of_their_earliest_sequence():
 
 
 async def test_the_schedule_runs_until_coverage_is_full(db, settings):
-    from training.schedule import retrain_tick
+    from training.runs.schedule import retrain_tick
 
     class Controller:
         def is_running(self) -> bool:

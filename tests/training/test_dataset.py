@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from model.dialogue import clean_text
 from storage.rows import ChatRow, MessageRow
-from training.dataset import (
+from training.data.dataset import (
     ChatHistory,
     DatasetOptions,
     DialogueExample,

@@ -14,7 +14,7 @@ import pytest
 
 from bench.distributed_bench import compare, environment, outcome, run_torchrun
 from model.sources import CHECKPOINT_FILES, load_base
-from training.distributed import (
+from training.fitting.distributed import (
     Failure,
     Rank,
     RankError,

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from model.dialogue import Dialogue, Turn
 from testdata.seed_chat import seed_chat
-from training.eval_cache import CachedReplies, example_key, open_model_cache
-from training.run import run_training
+from training.evaluation.cache import CachedReplies, example_key, open_model_cache
+from training.runs.run import run_training
 
 
 async def test_a_second_run_measures_only_the_new_adapter(db, tiny_settings) -> None:

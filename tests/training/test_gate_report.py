@@ -1,9 +1,10 @@
-"""The gate's criteria (training.promotion.decide) and the typed run report round trip."""
+"""The gate's criteria (training.runs.promotion.decide) and the typed run report round trip."""
 
 from __future__ import annotations
 
-from training.promotion import Margins, PromotionDecision, Scores, decide
-from training.report import (
+from training.evaluation.style import StyleReport
+from training.runs.promotion import Margins, PromotionDecision, Scores, decide
+from training.runs.report import (
     EvaluationReport,
     GeneratedStyle,
     PerModel,
@@ -12,7 +13,6 @@ from training.report import (
     SampleTurn,
     eval_json,
 )
-from training.style import StyleReport
 
 SERVED = Scores(perplexity=10.0, blind_judge_accuracy=0.70, style_distance=0.30, hits_at_1=0.40)
 MARGINS = Margins(perplexity=0.0, judge=0.05, style=0.05, min_contexts=3)
@@ -90,8 +90,8 @@ def test_an_old_record_still_loads():
 def test_run_gate_compares_with_the_served_models_measured_voice():
     from pathlib import Path
 
-    from training.evaluate import Reference
-    from training.run import gate
+    from training.evaluation.evaluate import Reference
+    from training.runs.run import gate
 
     style = StyleReport({"a": 1.0}, {"a": 1.0}, 0.10)
     worse = StyleReport({"a": 1.0}, {"a": 1.0}, 0.40)

@@ -1,9 +1,9 @@
-"""The blind judge (training.judge) and hits@1's pure parts (training.hits)."""
+"""The blind judge (training.evaluation.judge) and hits@1's pure parts (training.evaluation.hits)."""
 
 from __future__ import annotations
 
-from training.hits import DISTRACTORS, is_hit, sample_distractors
-from training.judge import MIN_PER_CLASS, blind_judge_accuracy
+from training.evaluation.hits import DISTRACTORS, is_hit, sample_distractors
+from training.evaluation.judge import MIN_PER_CLASS, blind_judge_accuracy
 
 
 def test_judge_needs_enough_replies():

@@ -8,7 +8,7 @@ import pytest
 from model.dialogue import join_messages
 from storage.replies import Draft
 from storage.rows import ChatRow, MessageRow
-from training.preference_pairs import (
+from training.data.preference_pairs import (
     OWN_REPLY_WINDOW_SECONDS,
     DraftWithMessages,
     PairOptions,

@@ -9,7 +9,8 @@ import pytest
 
 from model.dialogue import Dialogue, Turn
 from training.config import load_preset
-from training.preference import (
+from training.data.preference_pairs import PreferencePair
+from training.fitting.preference import (
     MAX_PREFERENCE_EPOCHS,
     encode_pair,
     preference_accuracy,
@@ -17,7 +18,6 @@ from training.preference import (
     split_pairs,
     stage_steps,
 )
-from training.preference_pairs import PreferencePair
 
 QUESTIONS = ["hi! how are you?", "where are you?", "did you see the photo?", "what time?", "call me when you can",
              "привет! как дела?", "ты где?", "сколько стоит?", "давай завтра", "позвони мне вечером"]
@@ -62,7 +62,7 @@ def tiny(tiny_model_dir):
 
     from model.prompt import PromptFormat
     from model.sources import load_base
-    from training.fit import lora_config
+    from training.fitting.fit import lora_config
 
     model, tokenizer = load_base("tiny", tiny_model_dir.parent, quantization="none", for_training=True)
     config = load_preset("tiny").with_overrides(

@@ -15,7 +15,7 @@ from model.service import AdapterError
 from model.status import ModelStatus
 from storage import Database
 from storage import training as training_queries
-from training.promotion import PromotionWatcher, promote_adapter, rollback_adapter
+from training.runs.promotion import PromotionWatcher, promote_adapter, rollback_adapter
 
 
 class LiveModel:

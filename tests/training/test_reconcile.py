@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from settings import Settings
 from storage import Database
 from storage import training as training_queries
-from training.reconcile import reconcile_runs, record_run_process
-from training.run_lock import hold_run_lock
+from training.runs.lock import hold_run_lock
+from training.runs.reconcile import reconcile_runs, record_run_process
 
 
 def dead_pid() -> int:

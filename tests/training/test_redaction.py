@@ -1,4 +1,4 @@
-from training.redaction import contains_blocked, redact
+from model.redaction import contains_blocked, redact
 
 
 def test_typed_placeholders_keep_the_message():

@@ -9,9 +9,9 @@ from pathlib import Path
 from model.dialogue import Dialogue, Turn
 from model.prompt import PromptFormat
 from training.config import load_preset
-from training.fit import fit
-from training.perplexity import reply_nll
-from training.sequences import Conversation, encode_conversations
+from training.data.sequences import Conversation, encode_conversations
+from training.evaluation.perplexity import reply_nll
+from training.fitting.fit import fit
 
 QUESTIONS = ["hi! how are you?", "where are you?", "what time?", "did you see the photo?", "call me when you can"]
 FIRSTS = ["ok", "sure", "lol", "on my way", "no problem"]

@@ -10,12 +10,12 @@ import pytest
 
 from storage import training as training_queries
 from testdata.seed_chat import seed_chat
-from training import continual
 from training.config import load_preset
-from training.controller import TrainingController
-from training.fit import fit
-from training.perplexity import encode_examples
-from training.run import run_training
+from training.evaluation.perplexity import encode_examples
+from training.fitting.fit import fit
+from training.runs import continual
+from training.runs.controller import TrainingController
+from training.runs.run import run_training
 
 
 async def test_tiny_run_trains_versions_gates_and_serves(db, tiny_settings, open_umask):
@@ -122,7 +122,7 @@ async def test_fit_leaves_base_weights_and_resumes_from_checkpoint(db, tiny_sett
     settings = tiny_settings
     from model.prompt import PromptFormat
     from model.sources import load_base
-    from training.dataset import load_dataset
+    from training.data.dataset import load_dataset
 
     await seed_chat(db, exchanges=20)
     examples = (await load_dataset(db, settings)).train

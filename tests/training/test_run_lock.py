@@ -22,9 +22,9 @@ from settings import Settings
 from storage import Database
 from storage import training as training_queries
 from tests.admin_ui.fakes import FakeModel
-from training.controller import TrainingController
-from training.reconcile import reconcile_runs
-from training.run_lock import run_lock_holder
+from training.runs.controller import TrainingController
+from training.runs.lock import run_lock_holder
+from training.runs.reconcile import reconcile_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE = "tests.training.fake_worker"
@@ -34,7 +34,7 @@ TOKEN = "t" * 32
 SERVER = """
 import asyncio, sys
 from settings import load_settings
-from training.controller import TrainingController
+from training.runs.controller import TrainingController
 
 async def serve():
     settings = load_settings(data_dir=sys.argv[1], base_model="tiny")

@@ -9,9 +9,9 @@ import json
 from storage import replies as reply_queries
 from storage import training as training_queries
 from testdata.seed_chat import seed_chat
-from training.preference_pairs import preference_pair_counts
-from training.report import eval_json
-from training.run import run_training
+from training.data.preference_pairs import preference_pair_counts
+from training.runs.report import eval_json
+from training.runs.run import run_training
 
 # The owner's edits have one unambiguous style: lowercase with ")"; the suggestions are formal.
 SUGGESTED = ["Хорошо. Договорились.", "Да. Скоро буду.", "Спасибо. Хорошо.", "Ok. Sure.", "Yes. On my way."]
@@ -61,9 +61,9 @@ async def test_run_with_enough_pairs_runs_the_preference_stage_and_marks_them_us
 
 def test_a_multi_process_run_skips_the_stage_and_says_why() -> None:
     from training.config import load_preset
-    from training.dataset import BuiltDataset, DatasetStats
-    from training.distributed import Rank
-    from training.run import RunPlan, prefer
+    from training.data.dataset import BuiltDataset, DatasetStats
+    from training.fitting.distributed import Rank
+    from training.runs.run import RunPlan, prefer
 
     plan = RunPlan(1, "a1", "tiny", BuiltDataset([], DatasetStats()), None, pairs=())
     # The stage never starts, so it needs no trained adapter (the torchrun test runs this end to end).

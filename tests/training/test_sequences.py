@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from model.dialogue import Dialogue, Turn
 from model.prompt import IGNORE_INDEX, PromptFormat
-from training.sequences import Conversation, encode_conversations, plan_window
+from training.data.sequences import Conversation, encode_conversations, plan_window
 
 WORDS = ["ok", "lol", "see you", "да", "привет как дела", "what time?", "👍", "[photo]", "call me when you can"]
 
@@ -86,8 +86,8 @@ def test_plan_window_keeps_context_and_labels_each_turn_once() -> None:
 
 def test_whole_conversations_raise_the_loss_share(tiny_tok: Any) -> None:
     """The same owner turns cost far fewer tokens as one sequence than as one row per reply."""
-    from training.dataset import DialogueExample
-    from training.perplexity import encode_examples
+    from training.data.dataset import DialogueExample
+    from training.evaluation.perplexity import encode_examples
 
     conversation = _session([(i % 2 == 1, [i % len(WORDS)]) for i in range(20)])
     fmt = PromptFormat.for_tokenizer(tiny_tok)

@@ -1,10 +1,10 @@
-"""Style metrics on hand-computed cases (training.style)."""
+"""Style metrics on hand-computed cases (training.evaluation.style)."""
 
 from __future__ import annotations
 
 import pytest
 
-from training.style import (
+from training.evaluation.style import (
     Lexicon,
     ReplyContext,
     compare_style,

@@ -4,10 +4,10 @@ them), the language warning and the time-budget arithmetic."""
 from __future__ import annotations
 
 from model.dialogue import Dialogue, Turn
-from training.budget import planned_steps, schedule_factor
 from training.config import load_preset
-from training.dataset import session_conversations
-from training.language import language_warning
+from training.data.dataset import session_conversations
+from training.data.language import language_warning
+from training.fitting.budget import planned_steps, schedule_factor
 
 HEADER = Dialogue((), "Anna", None, False)
 

@@ -12,16 +12,16 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from settings import Settings
-from training.controller import TrainingController, worker_command
-from training.worker import training_threads
+from training.runs.controller import TrainingController, worker_command
+from training.runs.worker import training_threads
 
 
 def test_one_process_runs_the_worker_module_and_more_go_through_torchrun():
-    assert worker_command("training.worker", 1) == [sys.executable, "-m", "training.worker"]
-    command = worker_command("training.worker", 4)
+    assert worker_command("training.runs.worker", 1) == [sys.executable, "-m", "training.runs.worker"]
+    command = worker_command("training.runs.worker", 4)
     assert command[:3] == [sys.executable, "-m", "torch.distributed.run"]
     assert command[command.index("--nproc_per_node") + 1] == "4" and "--standalone" in command
-    assert command[-2:] == ["-m", "training.worker"]
+    assert command[-2:] == ["-m", "training.runs.worker"]
 
 
 def test_training_leaves_serving_its_cores_but_always_gets_one():
@@ -59,8 +59,8 @@ async def test_the_worker_gets_no_secrets_and_its_files_are_private(settings, mo
 
 
 def test_the_worker_reads_no_env_file(settings, tmp_path):
-    from training.controller import worker_settings_json
-    from training.worker import load_worker_settings
+    from training.runs.controller import worker_settings_json
+    from training.runs.worker import load_worker_settings
 
     (tmp_path / ".env").write_text("TGTWIN_ADMIN_TOKEN=k3JpQ9xV2mT7wL4s\nTGTWIN_API_ID=12345\n"
                                    "TGTWIN_API_HASH=9f8e7d6c5b4a3928\n")

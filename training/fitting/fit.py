@@ -2,7 +2,7 @@
 owner's replies), packed padding-free batches, an optional time budget, resumable checkpoints.
 
 `fit(model, tokenizer, rows, config, output_dir)` returns the peft model and a `FitResult`;
-`training.continual.train_adapter` calls it (every process of a run) with `ordered=True` and the
+`training.runs.continual.train_adapter` calls it (every process of a run) with `ordered=True` and the
 adapter the run continues, and the benches call it directly. Checkpoints live under
 `data/checkpoints/<preset>-<digest of preset, base, adapter continued and rows>`, so a rerun of the
 same data resumes and a changed one starts afresh.
@@ -172,7 +172,7 @@ def fit(
     the newest checkpoint in `output_dir` if an earlier run of the same data was interrupted.
 
     `ordered`: train the rows in the given order, unpacked and unshuffled (what continual runs
-    account coverage by: `training.curriculum`). `adapter`: continue training this saved LoRA
+    account coverage by: `training.data.curriculum`). `adapter`: continue training this saved LoRA
     adapter (its own shape) instead of a new one from the preset."""
     import torch
     from datasets import Dataset
@@ -180,7 +180,7 @@ def fit(
     from transformers.trainer_callback import PrinterCallback
     from trl import SFTTrainer
 
-    from training.budget import budget_callback
+    from training.fitting.budget import budget_callback
 
     counts = {"real": 0, "total": 0}
 

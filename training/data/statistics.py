@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from training.coverage import Coverage
-from training.dataset import BuiltDataset
-from training.language import LanguageWarning, language_warning
+from training.data.coverage import Coverage
+from training.data.dataset import BuiltDataset
+from training.data.language import LanguageWarning, language_warning
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,7 @@ def dataset_report(
     except (OSError, ValueError, RuntimeError) as exc:  # e.g. a hub model not downloaded here (ModelSourceError)
         return DatasetReport(examples, None, base, config.max_length, warning, f"{type(exc).__name__}: {exc}", coverage)
     from model.prompt import PromptFormat
-    from training.sequences import encode_conversations
+    from training.data.sequences import encode_conversations
 
     fmt = PromptFormat.for_training(tokenizer)
     _, stats = encode_conversations(tokenizer, fmt, built.conversations, config.max_length, settings.context_turns)

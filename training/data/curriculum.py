@@ -1,7 +1,7 @@
 """The order a run trains its sequences in, and what a run that stopped after N steps has learned.
 
 Pure functions. A sequence is *new* when one of the owner turns it labels has not been learned by
-the adapter the run continues from (`training.coverage.Learned`), else it is a *replay*. The order:
+the adapter the run continues from (`training.data.coverage.Learned`), else it is a *replay*. The order:
 
 1. new sequences, newest conversations first (the owner's current style comes first), with replays
    mixed in evenly at `replay_share` of the mix (least often, then least recently learned first);
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storage.coverage import LearnedTurn, TurnKey
-from training.coverage import Learned, turn_key
-from training.sequences import Conversation, TrainingSequence
+from training.data.coverage import Learned, turn_key
+from training.data.sequences import Conversation, TrainingSequence
 
 GROUP_BATCHES = 16
 """Batches' worth of sequences batched by length together (less padding vs. keeping the order)."""

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from training.promotion import PromotionDecision
-from training.style import StyleReport, style_distance
+from training.evaluation.style import StyleReport, style_distance
+from training.runs.promotion import PromotionDecision
 
 Json = dict[str, Any]
 
@@ -217,14 +217,14 @@ class RunReport:
     world_size: int = 1
     """Processes that trained (torchrun/accelerate); only the main one evaluates and records."""
     sequences: Json = field(default_factory=dict)
-    """Training-sequence statistics (`training.sequences.SequenceStats`: loss_token_share...)."""
+    """Training-sequence statistics (`training.data.sequences.SequenceStats`: loss_token_share...)."""
     preference: Json | None = None
-    """The preference stage (`training.preference.PreferenceStageResult.as_dict()`: ran, reason,
+    """The preference stage (`training.fitting.preference.PreferenceStageResult.as_dict()`: ran, reason,
     pairs_train, pairs_heldout, accuracy_before, accuracy_after, steps, seconds, final_loss);
     None in records from before the stage existed."""
     coverage: Json | None = None
     """What the run continued from and learned, and its adapter's coverage
-    (`training.continual.RunLearning.as_dict()`); None in records from before continual training."""
+    (`training.runs.continual.RunLearning.as_dict()`); None in records from before continual training."""
 
     def with_promotion(self, decision: PromotionDecision) -> RunReport:
         return replace(self, promotion=decision)

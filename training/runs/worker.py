@@ -1,9 +1,9 @@
-"""The training subprocess: `python -m training.worker --run-id N --preset NAME --settings-file FILE
+"""The training subprocess: `python -m training.runs.worker --run-id N --preset NAME --settings-file FILE
 --server-pid PID`.
 
-Started by `training.controller` (under torchrun when `TGTWIN_TRAIN_PROCESSES` > 1: then every
+Started by `training.runs.controller` (under torchrun when `TGTWIN_TRAIN_PROCESSES` > 1: then every
 process runs this, and `run_training` decides who does what); runs the one entry point
-(`training.run.run_training`) for a run row the controller already created, holding the run lock the
+(`training.runs.run.run_training`) for a run row the controller already created, holding the run lock the
 controller handed down. Exit code 0 = the run succeeded, 1 = it failed (recorded once, by the main
 process). The server `--server-pid` promotes the adapter once the worker has exited (swap, then
 record); if it is gone by then, the run records the promotion itself, for the next server.
@@ -48,7 +48,7 @@ def yield_to_serving(processes: int) -> None:
     try:
         os.nice(TRAINING_NICENESS)
     except OSError as exc:  # e.g. a container that forbids it: train anyway
-        logging.getLogger("training.worker").warning("could not lower the training priority: %s", exc)
+        logging.getLogger("training.runs.worker").warning("could not lower the training priority: %s", exc)
     if not torch.cuda.is_available():
         torch.set_num_threads(training_threads(os.cpu_count() or 1, inference_threads(), processes))
 
@@ -62,32 +62,32 @@ def load_worker_settings(path: Path) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.worker")
+    parser = argparse.ArgumentParser(prog="python -m training.runs.worker")
     parser.add_argument("--run-id", type=int, required=True)
     parser.add_argument("--preset", required=True)
     parser.add_argument("--settings-file", type=Path, required=True)
     parser.add_argument("--server-pid", type=int, default=None, help="The server that promotes the adapter.")
     args = parser.parse_args(argv)
 
-    from training.run import run_training
+    from training.runs.run import run_training
 
     settings = load_worker_settings(args.settings_file)
     logging.basicConfig(
         level=getattr(logging, settings.log_level), stream=sys.stdout,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from training.distributed import current_rank
-    from training.run import PeerFailed
+    from training.fitting.distributed import current_rank
+    from training.runs.run import PeerFailed
 
     rank = current_rank()
     yield_to_serving(rank.world_size)
     try:
         asyncio.run(run_training(settings, preset=args.preset, run_id=args.run_id, server_pid=args.server_pid))
     except PeerFailed as exc:  # the main process logged and recorded the failure
-        logging.getLogger("training.worker").error("training run %s: %s", args.run_id, exc)
+        logging.getLogger("training.runs.worker").error("training run %s: %s", args.run_id, exc)
         return 1
     except Exception:
-        logging.getLogger("training.worker").exception("training run %s failed", args.run_id)
+        logging.getLogger("training.runs.worker").exception("training run %s failed", args.run_id)
         return 1
     finally:
         if rank.is_main:

@@ -1,12 +1,12 @@
 """Starts training runs in a subprocess and watches them (implements `services.TrainingController`).
 
-Training is CPU/GPU-heavy for minutes to hours; in a child process (`python -m training.worker`) it
+Training is CPU/GPU-heavy for minutes to hours; in a child process (`python -m training.runs.worker`) it
 never blocks live replies and a crash in it cannot take the bot down. One run at a time, across
-processes: the controller takes the run lock (`training.run_lock`) before it records a run, and the
+processes: the controller takes the run lock (`training.runs.lock`) before it records a run, and the
 worker inherits it, so a server restarted while its old worker still trains refuses a second run.
 
 When the worker has finished and the gate promoted its adapter, the controller promotes it through
-`training.promotion.promote_adapter`: the model swaps first, then the promotion is recorded, so a
+`training.runs.promotion.promote_adapter`: the model swaps first, then the promotion is recorded, so a
 model that cannot load the adapter leaves what is recorded as served unchanged. A child that dies
 without finishing its run row gets the run marked failed; it changed nothing that is served.
 
@@ -28,12 +28,12 @@ from settings import Settings
 from storage import Database, dataset_queries
 from storage import training as training_queries
 from training.config import load_preset
-from training.promotion import PromotionDecision, ServedElsewhere, ServesAdapters, promote_run_adapter
-from training.run_files import log_file, open_private_log, runs_dir, settings_file, write_private
-from training.run_lock import RunAlreadyRunning, acquire_run_lock, run_lock_holder
+from training.runs.files import log_file, open_private_log, runs_dir, settings_file, write_private
+from training.runs.lock import RunAlreadyRunning, acquire_run_lock, run_lock_holder
+from training.runs.promotion import PromotionDecision, ServedElsewhere, ServesAdapters, promote_run_adapter
 
 log = logging.getLogger(__name__)
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 # Never written to the worker's settings file: it needs no Telegram or panel secrets.
 SECRET_FIELDS = {"api_id", "api_hash", "admin_token", "openai_api_key"}
 
@@ -72,7 +72,7 @@ class TrainingController:
     promotion is only recorded, after the adapter was checked (`ServedElsewhere`)."""
 
     def __init__(
-        self, settings: Settings, model: ServesAdapters | None = None, *, worker_module: str = "training.worker",
+        self, settings: Settings, model: ServesAdapters | None = None, *, worker_module: str = "training.runs.worker",
         on_training: OnTraining | None = None,
     ) -> None:
         self.settings = settings

@@ -1,7 +1,7 @@
 """The preference pair count the running app shows (`/api/status`, the dashboard), kept current
 without rebuilding every pair for every request.
 
-Rebuilding a pair is Python work over its draft's window of messages (`training.preference_pairs`
+Rebuilding a pair is Python work over its draft's window of messages (`training.data.preference_pairs`
 holds the one rule), so 10,000 drafts take seconds; when every status request rebuilt every pair,
 ten panels asking at once took 23.7 s each at 1,400 drafts (issue 18 item 13). So a `PairCounter`:
 
@@ -27,8 +27,8 @@ from storage import preference as preference_queries
 from storage.derived import Derived
 from storage.preference import DAY_SECONDS
 from storage.replies import Draft
-from training.dataset import chat_allowed
-from training.preference_pairs import (
+from training.data.dataset import chat_allowed
+from training.data.preference_pairs import (
     CONTEXT_ROWS_PER_TURN,
     DraftWithMessages,
     PairKind,

@@ -6,7 +6,7 @@
   set, it starts from the base model. Runs the gate kept back still count: the chain accumulates
   until one beats what is served, and a promotion or rollback by the owner restarts it there.
 - `train_adapter` (every process): load the base, encode, order the sequences
-  (`training.curriculum`: new turns first, newest conversations first, replays mixed in) and fit,
+  (`training.data.curriculum`: new turns first, newest conversations first, replays mixed in) and fit,
   continuing the chosen adapter.
 - `run_learning` / `record_learning` (main process, after training): which turns the run trained
   on (only what it consumed before its budget ran out) and the coverage that leaves; stored with
@@ -30,14 +30,14 @@ from storage import training as training_queries
 from storage.coverage import LearnedTurn
 from storage.db import make_private_dir
 from storage.training import Adapter
-from training import distributed
 from training.config import PresetError, TrainConfig, load_preset
-from training.coverage import Coverage, Learned, Throughput, adapter_learned, coverage_of, owner_turn_keys
-from training.curriculum import PlannedSequence, consumed, learned_turns, plan_sequences, training_order
-from training.dataset import BuiltDataset
+from training.data.coverage import Coverage, Learned, Throughput, adapter_learned, coverage_of, owner_turn_keys
+from training.data.curriculum import PlannedSequence, consumed, learned_turns, plan_sequences, training_order
+from training.data.dataset import BuiltDataset
+from training.data.sequences import SequenceStats, encode_sequences
 from training.errors import NoTrainingData
-from training.fit import FitResult, checkpoint_dir, fit
-from training.sequences import SequenceStats, encode_sequences
+from training.fitting import distributed
+from training.fitting.fit import FitResult, checkpoint_dir, fit
 
 log = logging.getLogger(__name__)
 LORA_SHAPE = ("lora_r", "lora_alpha", "target_modules", "lora_last_layers")
@@ -90,7 +90,7 @@ async def plan_start(db: Database, settings: Settings, config: TrainConfig, base
 
 def _prompt_format(base_spec: str, settings: Settings) -> Any:
     from model.prompt import PromptFormat
-    from training.statistics import load_tokenizer
+    from training.data.statistics import load_tokenizer
 
     return PromptFormat.for_training(load_tokenizer(base_spec, settings.models_dir))
 

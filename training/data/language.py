@@ -69,7 +69,7 @@ def language_warning(owner_texts: Iterable[str], base_model: str) -> LanguageWar
 async def history_language_warning(db: Any, settings: Any, max_chats: int = 50) -> LanguageWarning | None:
     """The check over the stored owner messages of the chats training would use (demo start)."""
     from storage import dataset_queries
-    from training.dataset import DatasetOptions, chat_allowed
+    from training.data.dataset import DatasetOptions, chat_allowed
 
     options = DatasetOptions.from_settings(settings)
     texts: list[str] = []

@@ -22,7 +22,7 @@ from typing import Any
 
 from model.candidates import choose_replies, filter_candidates, last_partner_messages, markers_for
 from model.dialogue import Dialogue
-from training.eval_cache import CachedReplies
+from training.evaluation.cache import CachedReplies
 
 log = logging.getLogger(__name__)
 

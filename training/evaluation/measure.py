@@ -1,6 +1,6 @@
-"""One model's evaluation measurements (`training.evaluate` puts them together): perplexity, hits@1
+"""One model's evaluation measurements (`training.evaluation.evaluate` puts them together): perplexity, hits@1
 and the replies users would get, each per held-out example and through the evaluation cache
-(`training.eval_cache`), so only what the cache lacks is measured; plus the precision and the
+(`training.evaluation.cache`), so only what the cache lacks is measured; plus the precision and the
 threads the forward passes run with."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.dataset import DialogueExample
-from training.eval_cache import CachedReplies, ModelCache, distractors_key, example_key, replies_key
-from training.eval_replies import ReplyEngines, live_reply
-from training.hits import context_hit, hit_rate
-from training.perplexity import Row, encode_example, row_nlls
+from training.data.dataset import DialogueExample
+from training.evaluation.cache import CachedReplies, ModelCache, distractors_key, example_key, replies_key
+from training.evaluation.hits import context_hit, hit_rate
+from training.evaluation.perplexity import Row, encode_example, row_nlls
+from training.evaluation.replies import ReplyEngines, live_reply
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ Every owner turn becomes an example — also the last one of a session and one t
 session (marked `owner_initiated`, with no context) — so no owner reply is lost, unlike the
 original project, which dropped each session's final exchange. Examples (one owner turn and its
 context) are what evaluation scores and generates for; training itself reads whole sessions
-(`BuiltDataset.conversations`, encoded by `training.sequences`), a turn with a blocked word cut out
+(`BuiltDataset.conversations`, encoded by `training.data.sequences`), a turn with a blocked word cut out
 (the session splits around it).
 
 The held-out split is by session and stays put (`heldout_session`): a stable hash of the chat and
@@ -35,8 +35,8 @@ from model.dialogue import (
     split_sessions,
 )
 from storage.rows import ChatRow
-from training.redaction import contains_blocked, redact
-from training.sequences import Conversation
+from model.redaction import contains_blocked, redact
+from training.data.sequences import Conversation
 
 Split = Literal["train", "heldout"]
 GROUP_TYPES = ("group", "supergroup")  # chats whose training is opted into by `train_groups`

@@ -33,8 +33,8 @@ from model.dialogue import (
 )
 from storage.replies import Draft
 from storage.rows import ChatRow
-from training.dataset import DatasetOptions, chat_allowed
-from training.redaction import contains_blocked, redact
+from training.data.dataset import DatasetOptions, chat_allowed
+from model.redaction import contains_blocked, redact
 
 PairKind = Literal["edited", "own_reply"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from training.dataset import DialogueExample
+from training.data.dataset import DialogueExample
 
 EVAL_BATCH = 4
 Row = dict[str, list[int]]

@@ -3,8 +3,8 @@ the schedule: `run_training(settings, preset=..., trigger=...)`.
 
 Three layers, litgpt-style:
 - `run_training` (setup): config, run row, failure recording;
-- `main`: dataset, preference pairs and where to start (training/continual.py: the adapter to
-  continue) → base model → `fit` (training/fit.py) → preference stage (training/preference.py) →
+- `main`: dataset, preference pairs and where to start (training/runs/continual.py: the adapter to
+  continue) → base model → `fit` (training/fitting/fit.py) → preference stage (training/fitting/preference.py) →
   evaluation → adapter directory → gate → promotion, with what the run learned (coverage);
 - `_finish`: save, evaluate, gate, version and promote (main process only).
 
@@ -14,7 +14,7 @@ temporary directory at most, never a half adapter in the list or a changed serve
 server (the controller's worker) the run only records the gate's decision and the server promotes
 (swap, then record); the CLI's run records the promotion itself and a running server swaps to it.
 
-A run holds the run lock (`training.run_lock`) while it trains: taken here when this call creates
+A run holds the run lock (`training.runs.lock`) while it trains: taken here when this call creates
 the run row, by the controller (and handed to its worker) otherwise. Its adapter directory and
 checkpoints are private (0700).
 """
@@ -36,9 +36,16 @@ from storage import Database, dataset_queries
 from storage import preference as preference_queries
 from storage import training as training_queries
 from storage.db import make_private_dir
-from training import distributed
 from training.config import TrainConfig, load_preset
-from training.continual import (
+from training.data.dataset import BuiltDataset, load_dataset
+from training.data.preference_pairs import PreferencePair, load_preference_pairs
+from training.errors import NoTrainingData, PeerFailed, TrainingError
+from training.evaluation.evaluate import EvalInputs, EvalSetup, Reference, evaluate_adapter, lexicon_for
+from training.fitting import distributed
+from training.fitting.distributed import Rank
+from training.fitting.fit import clear_checkpoints
+from training.fitting.preference import PreferenceStageResult, run_preference_stage
+from training.runs.continual import (
     ContinualStart,
     TrainedAdapter,
     plan_start,
@@ -46,18 +53,11 @@ from training.continual import (
     run_learning,
     train_adapter,
 )
-from training.dataset import BuiltDataset, load_dataset
-from training.distributed import Rank
-from training.errors import NoTrainingData, PeerFailed, TrainingError
-from training.evaluate import EvalInputs, EvalSetup, Reference, evaluate_adapter, lexicon_for
-from training.fit import clear_checkpoints
-from training.preference import PreferenceStageResult, run_preference_stage
-from training.preference_pairs import PreferencePair, load_preference_pairs
-from training.promotion import Margins, PromotionDecision, Scores, ServedElsewhere, decide, promote_run_adapter
-from training.reconcile import forget_run_process, pid_alive, record_run_process
-from training.report import EvaluationReport, RunReport
-from training.run_lock import hold_run_lock
-from training.serving_exports import export_for_serving, prune_exports
+from training.runs.lock import hold_run_lock
+from training.runs.promotion import Margins, PromotionDecision, Scores, ServedElsewhere, decide, promote_run_adapter
+from training.runs.reconcile import forget_run_process, pid_alive, record_run_process
+from training.runs.report import EvaluationReport, RunReport
+from training.runs.serving_exports import export_for_serving, prune_exports
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +88,12 @@ async def run_training(
     server_pid: int | None = None,
 ) -> RunResult:
     """Train, evaluate, version and gate one adapter. Creates the run row, holding the run lock
-    (`training.run_lock.RunAlreadyRunning` while another run holds it), unless `run_id` is given
+    (`training.runs.lock.RunAlreadyRunning` while another run holds it), unless `run_id` is given
     (the controller created it and holds the lock for this process); any failure marks the run
     failed and is re-raised. `server_pid`: the server that promotes the adapter after this run
     (see `_finish`); None = this call records the promotion.
 
-    Rank-aware (see training/distributed.py): started N times by torchrun / accelerate, the main
+    Rank-aware (see training/fitting/distributed.py): started N times by torchrun / accelerate, the main
     process does all of the above and the others only train (the preference stage runs in
     single-process runs only, see `prefer`); every process returns the same result or raises
     (`PeerFailed` on the others when the main process failed)."""
@@ -167,7 +167,7 @@ class RunPlan:
     """The owner's preference pairs (every one: the stage runs on the new adapter's SFT weights);
     the preference stage decides whether they are enough to run."""
     start: ContinualStart = field(default_factory=lambda: ContinualStart.base("fresh start"))
-    """The adapter the run continues and what it has learned (`training.continual.plan_start`)."""
+    """The adapter the run continues and what it has learned (`training.runs.continual.plan_start`)."""
 
 
 async def main(settings: Settings, db: Database, run_id: int, config: TrainConfig, rank: Rank = SINGLE_PROCESS,
@@ -291,7 +291,7 @@ async def _served_reference(db: Database, base_spec: str) -> Reference | None:
 
 def gate(evaluation: EvaluationReport, reference: Reference | None, margins: Margins, servable: bool) -> PromotionDecision:
     """Compare with what is served now, on the same held-out contexts: the promoted adapter if it
-    could be scored, else the base model (see `training.promotion.decide` for the criteria)."""
+    could be scored, else the base model (see `training.runs.promotion.decide` for the criteria)."""
     ppl, hits, voice = evaluation.perplexity, evaluation.hits_at_1, evaluation.reference
     if reference is not None and ppl.promoted is not None:
         served = Scores(ppl.promoted, None, None, hits.promoted)

@@ -27,8 +27,8 @@ from typing import Any
 
 from model.prompt import PromptFormat
 from training.config import TrainConfig
-from training.dataset import heldout_count
-from training.preference_pairs import PreferencePair
+from training.data.dataset import heldout_count
+from training.data.preference_pairs import PreferencePair
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def dpo_config(config: TrainConfig, output_dir: Path, cuda: bool, max_steps: int
     checkpointing on, are set from the preset instead)."""
     from trl import DPOConfig
 
-    from training.fit import trainer_arguments
+    from training.fitting.fit import trainer_arguments
 
     return DPOConfig(
         **trainer_arguments(config, output_dir, cuda),

@@ -1,9 +1,9 @@
 """Runs left behind by a killed process: find them, mark them failed, clean their staging dirs.
 
 A run is alive while the process training it is. Two records tell: the run lock
-(`training.run_lock`), which whoever creates a run row takes first and which the process training
+(`training.runs.lock`), which whoever creates a run row takes first and which the process training
 it holds until it dies, and `<data>/runs/run-<id>.pid`, where that process records its pid as soon
-as the run has an id (`record_run_process`, called by `training.run.run_training`, which the CLI's
+as the run has an id (`record_run_process`, called by `training.runs.run.run_training`, which the CLI's
 `train` and the controller's worker both go through). With the lock free no run is alive, so every
 unfinished row is a dead one's; with it held, the rows whose process lives are kept (a server
 restarted while its worker trains keeps that run `running`). Every entry point that starts or lists
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from settings import Settings
 from storage import Database
 from storage import training as training_queries
-from training.run_files import pid_file, runs_dir, write_private
-from training.run_lock import run_lock_holder
+from training.runs.files import pid_file, runs_dir, write_private
+from training.runs.lock import run_lock_holder
 
 log = logging.getLogger(__name__)
 

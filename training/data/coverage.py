@@ -27,7 +27,7 @@ from storage import Database
 from storage import coverage as coverage_queries
 from storage import training as training_queries
 from storage.coverage import LearnedTurn, TurnKey
-from training.sequences import Conversation
+from training.data.sequences import Conversation
 
 # `status` is read every few seconds by the dashboard and building the dataset costs ~1 s per
 # 10,000 owner messages, so coverage is recomputed only when its inputs changed or it is this old.
@@ -226,7 +226,7 @@ async def current_coverage(db: Database, settings: Any, conversations: Sequence[
     """The training head's coverage of the data as it is now (`conversations`: the training split's,
     when the caller has built the dataset already)."""
     from storage import NotFound
-    from training.dataset import load_dataset
+    from training.data.dataset import load_dataset
 
     if conversations is None:
         conversations = (await load_dataset(db, settings)).conversations

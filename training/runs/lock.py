@@ -1,7 +1,7 @@
 """One training run at a time, across processes: an advisory `flock` on `<data>/runs/training.lock`.
 
 Whoever creates a row for a run that will train takes the lock first, and the process training the
-run holds it until it exits: `training.run.run_training` when it creates the row itself (the CLI's
+run holds it until it exits: `training.runs.run.run_training` when it creates the row itself (the CLI's
 `train`), and the controller for its worker, which inherits the locked descriptor, so the lock lives
 exactly as long as the worker, also when the server that started it was killed (`kill -9` leaves
 the worker running). The OS drops the lock when its holder dies, so no stale lock outlives a crash.
@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from settings import Settings
-from training.run_files import lock_file, runs_dir
+from training.runs.files import lock_file, runs_dir
 
 ACQUIRE_PATIENCE_S = 1.0
 """`run_lock_holder` takes the lock (shared) for a moment to see whether it is free; an acquirer

@@ -1,7 +1,7 @@
 """Scheduled retraining (apscheduler 3, `AsyncIOScheduler`): cron or interval from settings.
 
 A tick starts a run through the controller when enough new owner messages arrived since the last
-successful run, or while as many owner turns are not learned yet (coverage, `training.coverage`: a
+successful run, or while as many owner turns are not learned yet (coverage, `training.data.coverage`: a
 long history takes several runs, each continuing the last); otherwise it records a `skipped` run
 with the reason. So the job keeps running until coverage is full, then trains on new messages (plus
 the replay share). Runs never overlap: the job has `max_instances=1`, and a tick while a run is
@@ -18,7 +18,7 @@ from services import TrainingController
 from settings import Settings
 from storage import Database, dataset_queries
 from storage import training as training_queries
-from training.coverage import current_coverage
+from training.data.coverage import current_coverage
 
 log = logging.getLogger(__name__)
 JOB_ID = "retrain"
@@ -69,7 +69,7 @@ async def _record_skip(db: Database, settings: Settings, owner_messages: int, re
 
 async def retrain_tick(settings: Settings, controller: TrainingController) -> TickOutcome:
     """One scheduled check: start a run, or record why not."""
-    from training.controller import RunAlreadyRunning
+    from training.runs.controller import RunAlreadyRunning
 
     async with Database.open(settings.db_path) as db:
         total, new = await new_owner_messages(db)
