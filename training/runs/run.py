@@ -227,7 +227,7 @@ async def _finish(
     try:
         stage = await asyncio.to_thread(prefer, config, plan, trained, rank)
         report = await asyncio.to_thread(
-            train_and_evaluate, settings, config, base_spec, plan.dataset, plan.reference, staging, recorder, run_id,
+            save_and_evaluate, settings, config, base_spec, plan.dataset, plan.reference, staging, recorder, run_id,
             trained,
         )
     finally:
@@ -321,7 +321,7 @@ def prefer(config: TrainConfig, plan: RunPlan, trained: TrainedAdapter, rank: Ra
     return run_preference_stage(trained.model, trained.tokenizer, trained.fmt, plan.pairs, config, on_step)
 
 
-def train_and_evaluate(
+def save_and_evaluate(
     settings: Settings,
     config: TrainConfig,
     base_spec: str,
