@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG_DIR = ROOT / "training" / "accelerate"
+CONFIG_DIR = ROOT / "training" / "fitting" / "accelerate"
 CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))
 EXPECTED = {
     "ddp-2gpu.yaml": ("MULTI_GPU", 2, None),

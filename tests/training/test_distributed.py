@@ -47,7 +47,7 @@ def test_only_sharding_setups_store_4bit_weights_in_the_compute_dtype(tmp_path):
     assert not shards_parameters({})
     assert shards_parameters({"ACCELERATE_USE_FSDP": "true"})
     assert not shards_parameters({"ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "2"})
-    repo = Path(__file__).resolve().parents[2] / "training" / "accelerate"
+    repo = Path(__file__).resolve().parents[2] / "training" / "fitting" / "accelerate"
     for name, expected in (("zero2.json", False), ("zero3.json", True)):
         env = {"ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_CONFIG_FILE": str(repo / name)}
         assert shards_parameters(env) is expected
