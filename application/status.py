@@ -175,7 +175,8 @@ async def collect_status(
         telegram=TelegramState(configured=settings.telegram_configured, connected=telegram_connected),
         training=TrainingState(
             available=training is not None,
-            running=bool(training is not None and training.is_running()) or (last_run is not None and last_run.status == "running"),
+            running=bool(training is not None and training.is_running())
+            or (last_run is not None and last_run.status == "running"),
             last_run=last_run,
             processes=settings.train_processes,
         ),

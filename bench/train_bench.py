@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--preset", default="smollm2-cpu")
     parser.add_argument("--examples", type=int, default=24, help="Training sequences per variant (one epoch).")
     parser.add_argument("--preset-only", action="store_true", help="Only the preset's batching, no comparison.")
-    parser.add_argument("--beside-serving", action="store_true", help="Measure while a serving process answers replies.")
+    parser.add_argument("--beside-serving", action="store_true",
+                        help="Measure while a serving process answers replies.")
     parser.add_argument("--default-run", action="store_true",
                         help="Instead: the preset as configured on all sequences (epochs covered, minutes).")
     parser.add_argument("--data-dir", type=Path, default=None)
@@ -164,7 +165,8 @@ def main(argv: list[str] | None = None) -> None:
                   f"{beside}, load average {os.getloadavg()[0]:.1f}")
             print(f"  {_rate(result, peft_model, rows, peaks)}")
             return
-        config = preset.with_overrides(epochs=1.0, max_steps=-1, save_steps=10**6, logging_steps=10**6, time_budget_minutes=None)
+        config = preset.with_overrides(epochs=1.0, max_steps=-1, save_steps=10**6, logging_steps=10**6,
+                                       time_budget_minutes=None)
         print(f"preset {config.name}, base {base}, {args.examples} sequences, max_length {config.max_length}, "
               f"batch {config.batch_size}, {threads} torch threads, load average {os.getloadavg()[0]:.1f}"
               f"{', beside serving' if args.beside_serving else ''}")
@@ -175,7 +177,8 @@ def main(argv: list[str] | None = None) -> None:
         with _serving_beside(settings.data_dir, args.beside_serving) as served:
             for label, packing, grouped in variants:
                 name = f"{label} ({'packed' if packing else 'length-grouped'})" if label == "preset" else label
-                model, tokenizer = load_base(base, settings.models_dir, quantization=config.quantization, for_training=True)
+                model, tokenizer = load_base(base, settings.models_dir, quantization=config.quantization,
+                                             for_training=True)
                 rows = sequences(tokenizer)[: args.examples]
                 before = max(0, served.value) if served is not None else 0
                 peft_model, result = fit(model, tokenizer, rows, config, Path(tmp) / label.split()[0],

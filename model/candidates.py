@@ -54,7 +54,8 @@ def is_echo(reply: Reply, partner_messages: Sequence[str]) -> bool:
     if not said:
         return False
     mine = [n for m in reply if (n := _norm(m))]
-    return any(n in said for n in mine) or (bool(mine) and " ".join(mine) == " ".join(_norm(m) for m in partner_messages))
+    whole_echo = bool(mine) and " ".join(mine) == " ".join(_norm(m) for m in partner_messages)
+    return any(n in said for n in mine) or whole_echo
 
 
 def has_markers(reply: Reply, markers: Sequence[str]) -> bool:
@@ -103,7 +104,9 @@ def drop_reason(reply: Reply, partner_messages: Sequence[str], markers: Sequence
     return None
 
 
-def filter_candidates(replies: Sequence[Reply], partner_messages: Sequence[str], markers: Sequence[str]) -> list[Candidate]:
+def filter_candidates(
+    replies: Sequence[Reply], partner_messages: Sequence[str], markers: Sequence[str]
+) -> list[Candidate]:
     """Every candidate with its drop reason; identical kept candidates are kept once."""
     out, seen = [], set()
     for reply in replies:
@@ -193,7 +196,8 @@ def context_gain(in_context: float | None, without_context: float | None) -> flo
 def by_context_gain(scored: Sequence[Candidate], without_context: Sequence[float | None]) -> list[Candidate]:
     """Candidates scored in context (`rank`), best first by `context_gain`, which becomes their
     score; pure. Ties keep their order."""
-    gained = [Candidate(c.messages, None, context_gain(c.score, free)) for c, free in zip(scored, without_context, strict=True)]
+    gained = [Candidate(c.messages, None, context_gain(c.score, free))
+              for c, free in zip(scored, without_context, strict=True)]
     return sorted(gained, key=lambda c: c.score if c.score is not None else float("-inf"), reverse=True)
 
 
@@ -209,7 +213,8 @@ def choose_replies(
                  gen.max_prompt_tokens)
     dialogue = fit_dialogue(fmt, engine.tokenizer, dialogue, budget).dialogue
     sampled = engine.sample(fmt, dialogue, gen, max(n, n_candidates), should_stop)
-    candidates = filter_candidates(sampled, last_partner_messages(dialogue), markers_for(fmt, dialogue, engine.tokenizer))
+    markers = markers_for(fmt, dialogue, engine.tokenizer)
+    candidates = filter_candidates(sampled, last_partner_messages(dialogue), markers)
     ranked = rank(engine, fmt, dialogue, candidates)
     if len(ranked) >= 2:
         ranked = by_context_gain(ranked, engine.score(fmt, context_free(dialogue), [c.messages for c in ranked]))

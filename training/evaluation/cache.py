@@ -2,8 +2,8 @@
 
 A *model* is a base model or an adapter, in one prompt format. Its key fingerprints its weights
 (the base: its spec and its checkpoint's config and weight files; an adapter: its saved weights),
-its format and the dtype it computes in, plus `RECIPE` (bumped when what is measured changes). Per held-out example, keyed
-by its content (context, partner, real reply), the cache keeps:
+its format and the dtype it computes in, plus `RECIPE` (bumped when what is measured changes). Per
+held-out example, keyed by its content (context, partner, real reply), the cache keeps:
 
 - `nll`: the summed negative log-likelihood of the reply's tokens and their count (perplexity),
   per `max_length`;
@@ -140,7 +140,8 @@ class ModelCache:
         return CachedReplies(tuple(found["chosen"]), tuple(found["first_sample"])) if found is not None else None
 
     def put_replies(self, example: str, how: str, value: CachedReplies) -> None:
-        self._put("replies", f"{how}:{example}", {"chosen": list(value.chosen), "first_sample": list(value.first_sample)})
+        stored = {"chosen": list(value.chosen), "first_sample": list(value.first_sample)}
+        self._put("replies", f"{how}:{example}", stored)
 
     def save(self) -> None:
         """Write the file atomically (temporary file, then rename); a failure only loses the cache."""

@@ -46,7 +46,9 @@ def is_hit(scores: Sequence[float | None]) -> bool:
     return real is not None and all(other is None or real > other for other in scores[1:])
 
 
-def context_hit(model: Any, tokenizer: Any, fmt: Any, dialogue: Dialogue, real: Reply, distractors: Sequence[Reply]) -> bool:
+def context_hit(
+    model: Any, tokenizer: Any, fmt: Any, dialogue: Dialogue, real: Reply, distractors: Sequence[Reply]
+) -> bool:
     """Whether the real reply ranks first among the distractors, given `dialogue` (one batched pass)."""
     from model.torch_engine import score_replies
 

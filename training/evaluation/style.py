@@ -121,7 +121,8 @@ def style_metrics(replies: Sequence[Reply], contexts: Sequence[ReplyContext], le
     reply_words = [[w for m in r for w in words(m)] for r in replies]
     all_words = [w for ws in reply_words for w in ws]
     ends = Counter(ending(m) for m in messages)
-    scripts = [(script(" ".join(r)), script(" ".join(c.partner_messages))) for r, c in zip(replies, contexts, strict=True)]
+    scripts = [(script(" ".join(r)), script(" ".join(c.partner_messages)))
+               for r, c in zip(replies, contexts, strict=True)]
     judged = [(a, b) for a, b in scripts if a is not None and b is not None]
     metrics = {
         "mean_chars": fmean([sum(len(m) for m in r) for r in replies]) if replies else 0.0,

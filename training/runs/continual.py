@@ -65,7 +65,8 @@ async def plan_start(db: Database, settings: Settings, config: TrainConfig, base
     """Choose what the run continues (see the module docstring)."""
     promotion_id = await coverage_queries.latest_promotion_id(db)
     if config.fresh:
-        return ContinualStart.base("fresh start asked for (train --fresh, TGTWIN_TRAIN_FRESH or the preset)", promotion_id)
+        return ContinualStart.base("fresh start asked for (train --fresh, TGTWIN_TRAIN_FRESH or the preset)",
+                                   promotion_id)
     candidates: list[str] = []
     head = await coverage_queries.chain_head(db, promotion_id)
     if head is not None:
@@ -81,7 +82,8 @@ async def plan_start(db: Database, settings: Settings, config: TrainConfig, base
         adapter = await training_queries.get_adapter(db, adapter_id)
         mismatch = continuation_mismatch(adapter, base_spec, fmt, config)
         if mismatch is None:
-            why = "the newest adapter since the last promotion" if head and head.adapter_id == adapter_id else "the served adapter"
+            newest = head is not None and head.adapter_id == adapter_id
+            why = "the newest adapter since the last promotion" if newest else "the served adapter"
             return ContinualStart(adapter_id, Path(adapter.path), f"continues {why} {adapter_id}", promotion_id,
                                   await adapter_learned(db, adapter_id))
         refused.append(f"{adapter_id}: {mismatch}")
@@ -149,7 +151,8 @@ def train_adapter(
                                  local_rank=distributed.current_rank().local_rank,
                                  sharded=distributed.shards_parameters())
     fmt = PromptFormat.for_training(tokenizer)
-    sequences, stats = encode_sequences(tokenizer, fmt, dataset.conversations, config.max_length, settings.context_turns)
+    sequences, stats = encode_sequences(tokenizer, fmt, dataset.conversations, config.max_length,
+                                        settings.context_turns)
     if not sequences:
         raise NoTrainingData("every training example was empty after tokenisation")
     planned = plan_sequences(sequences, dataset.conversations, start.learned)

@@ -105,8 +105,9 @@ def decide(new: Scores, served: Scores, margins: Margins, reference: str, servab
         assert mine is not None and theirs is not None
         worse = mine > theirs + margin if lower_is_better else mine < theirs - margin
         if worse:
-            return PromotionDecision(False, f"{name} {mine:.3f} is worse than {reference}'s {theirs:.3f} (margin {margin:.2f})",
-                                     reference, criterion)
+            return PromotionDecision(
+                False, f"{name} {mine:.3f} is worse than {reference}'s {theirs:.3f} (margin {margin:.2f})",
+                reference, criterion)
         notes.append(f"{name} {mine:.3f} vs {theirs:.3f}")
     return PromotionDecision(True, "; ".join(notes), reference, "all")
 
@@ -130,13 +131,11 @@ def decide_promotion(
     if served_perplexity is None or not math.isfinite(served_perplexity):
         return PromotionDecision(True, f"nothing comparable is served (ppl {new_perplexity:.3f})", reference)
     threshold = served_perplexity * (1 - margin)
+    served = f"({reference} {served_perplexity:.3f}, margin {margin:.0%})"
     if new_perplexity < threshold:
-        return PromotionDecision(
-            True, f"held-out ppl {new_perplexity:.3f} < {threshold:.3f} ({reference} {served_perplexity:.3f}, margin {margin:.0%})", reference
-        )
-    return PromotionDecision(
-        False, f"held-out ppl {new_perplexity:.3f} does not beat {threshold:.3f} ({reference} {served_perplexity:.3f}, margin {margin:.0%})", reference
-    )
+        return PromotionDecision(True, f"held-out ppl {new_perplexity:.3f} < {threshold:.3f} {served}", reference)
+    return PromotionDecision(False, f"held-out ppl {new_perplexity:.3f} does not beat {threshold:.3f} {served}",
+                             reference)
 
 
 class ServesAdapters(Protocol):
@@ -160,7 +159,9 @@ class ServedElsewhere:
             check_adapter(adapter_dir, self.base_model)
 
 
-async def promote_adapter(db: Database, model: ServesAdapters, adapter_id: str, reason: str) -> training_queries.Adapter:
+async def promote_adapter(
+    db: Database, model: ServesAdapters, adapter_id: str, reason: str
+) -> training_queries.Adapter:
     """Serve `adapter_id` from now on (storage.NotFound if unknown): the one promote path. The model
     swaps first and the record follows, so a swap that fails (a missing directory, another base)
     leaves the record as it was: storage never names an adapter the model could not load."""

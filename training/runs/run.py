@@ -97,7 +97,9 @@ async def run_training(
     process does all of the above and the others only train (the preference stage runs in
     single-process runs only, see `prefer`); every process returns the same result or raises
     (`PeerFailed` on the others when the main process failed)."""
-    from_settings: dict[str, Any] = {"preference_min_pairs": settings.preference_min_pairs} if settings.preference_min_pairs else {}
+    from_settings: dict[str, Any] = {}
+    if settings.preference_min_pairs:
+        from_settings["preference_min_pairs"] = settings.preference_min_pairs
     if settings.train_fresh:
         from_settings["fresh"] = True
     config = load_preset(preset or settings.training_preset).with_overrides(**from_settings, **(overrides or {}))
@@ -188,7 +190,8 @@ async def main(settings: Settings, db: Database, run_id: int, config: TrainConfi
              run_id, dataset.stats.train, dataset.stats.heldout, dataset.stats.chats, plan.base_spec, config.name,
              rank.world_size)
     try:
-        trained = await asyncio.to_thread(train_adapter, settings, config, plan.base_spec, dataset, plan.start, recorder)
+        trained = await asyncio.to_thread(train_adapter, settings, config, plan.base_spec, dataset, plan.start,
+                                          recorder)
     except BaseException:
         await recorder.flush()
         raise
@@ -262,8 +265,8 @@ async def _finish(
     if decision.promote:
         await prune_exports(db, keep={plan.adapter_id, previous.id if previous else None})
     promoted = "promoted" if record_promotion else "promoted by the gate, for its server to serve"
-    log.info("run %s: adapter %s %s (%s)", run_id, plan.adapter_id, promoted if decision.promote else "kept, not promoted",
-             decision.reason)
+    log.info("run %s: adapter %s %s (%s)", run_id, plan.adapter_id,
+             promoted if decision.promote else "kept, not promoted", decision.reason)
     return RunResult(run_id, plan.adapter_id, final, decision.promote, report)
 
 
@@ -289,7 +292,9 @@ async def _served_reference(db: Database, base_spec: str) -> Reference | None:
     return Reference(promoted.id, Path(promoted.path))
 
 
-def gate(evaluation: EvaluationReport, reference: Reference | None, margins: Margins, servable: bool) -> PromotionDecision:
+def gate(
+    evaluation: EvaluationReport, reference: Reference | None, margins: Margins, servable: bool
+) -> PromotionDecision:
     """Compare with what is served now, on the same held-out contexts: the promoted adapter if it
     could be scored, else the base model (see `training.runs.promotion.decide` for the criteria)."""
     ppl, hits, voice = evaluation.perplexity, evaluation.hits_at_1, evaluation.reference
@@ -316,7 +321,8 @@ def prefer(config: TrainConfig, plan: RunPlan, trained: TrainedAdapter, rank: Ra
             f"multi-process run ({rank.world_size} processes): the preference stage runs in single-process runs only")
 
     def on_step(step: int, total: int, loss: float | None) -> None:
-        log.info("run %s: preference step %s/%s%s", plan.run_id, step, total, f" loss {loss:.4f}" if loss is not None else "")
+        shown = f" loss {loss:.4f}" if loss is not None else ""
+        log.info("run %s: preference step %s/%s%s", plan.run_id, step, total, shown)
 
     return run_preference_stage(trained.model, trained.tokenizer, trained.fmt, plan.pairs, config, on_step)
 
@@ -336,7 +342,7 @@ def save_and_evaluate(
     `staging`, evaluate."""
     from model.generation import GenerationSettings
 
-    peft_model, tokenizer, fmt, rows, fit_result = trained.model, trained.tokenizer, trained.fmt, trained.rows, trained.fit
+    peft_model, tokenizer, fmt, rows = trained.model, trained.tokenizer, trained.fmt, trained.rows
 
     if staging.exists():
         shutil.rmtree(staging)
@@ -354,13 +360,13 @@ def save_and_evaluate(
     evaluation = evaluate_adapter(peft_model, tokenizer, fmt, inputs, config, generation, reference,
                                   EvalSetup.from_settings(settings, base_spec), staging)
     # Under torchrun each process trains its own shard: the global batch is world_size times the local one.
-    epochs = fit_result.epochs_covered(len(rows)) * distributed.current_rank().world_size
+    epochs = trained.fit.epochs_covered(len(rows)) * distributed.current_rank().world_size
     return RunReport(
         run_id=run_id,
         adapter_base_model=base_spec,
         preset=config.as_dict(),
         data=dataset.stats.as_dict(),
-        fit={**fit_result.as_dict(), "train_rows": len(rows), "epochs_covered": round(epochs, 3)},
+        fit={**trained.fit.as_dict(), "train_rows": len(rows), "epochs_covered": round(epochs, 3)},
         evaluation=evaluation,
         sequences=trained.sequences.as_dict(),
     )

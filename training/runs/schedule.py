@@ -78,7 +78,8 @@ async def retrain_tick(settings: Settings, controller: TrainingController) -> Ti
         if controller.is_running():
             reason = "a training run is already in progress"
         elif unlearned is not None and unlearned < least:
-            reason = f"{new} new owner messages since the last run (< {least}) and {unlearned} owner turns not yet learned"
+            reason = (f"{new} new owner messages since the last run (< {least}) "
+                      f"and {unlearned} owner turns not yet learned")
         else:
             try:
                 run_id = await controller.start_run("schedule")
