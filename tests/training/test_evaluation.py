@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from model.dialogue import Dialogue, Turn
 from testdata.seed_chat import seed_chat
 from training.evaluation.cache import CachedReplies, example_key, open_model_cache
+from training.runs.promotion import ServedElsewhere, promote_adapter
 from training.runs.run import run_training
 
 
@@ -65,6 +66,20 @@ async def test_where_torch_serves_the_evaluation_generates_on_torch(db, tiny_set
     assert evaluation.timing is not None and evaluation.timing.export == 0.0
     assert not (result.adapter_dir / "ct2-int8").exists()  # nothing built for CTranslate2
 
+
+
+async def test_a_served_adapter_without_its_format_file_is_scored_in_the_format_serving_uses(db, tiny_settings) -> None:
+    """An adapter saved without `prompt_format.json` (older tgtwin) is served in the base model's format
+    (`model.adapter_format.serving_format`); the evaluation scores it in that format too, not as broken."""
+    settings = tiny_settings.model_copy(update={"serving_engine": "torch"})
+    await seed_chat(db, exchanges=20)
+    first = await run_training(settings, preset="tiny", trigger="test", overrides={"max_steps": 2})
+    await promote_adapter(db, ServedElsewhere(settings.base_model), first.adapter_id, "the owner serves it")
+    (first.adapter_dir / "prompt_format.json").unlink()
+    second = await run_training(settings, preset="tiny", trigger="test", overrides={"max_steps": 2, "fresh": True})
+    evaluation = second.report.evaluation
+    assert evaluation.promoted_adapter == first.adapter_id and evaluation.promoted_error is None
+    assert evaluation.perplexity.promoted is not None and evaluation.hits_at_1.promoted is not None
 
 DIALOGUE = Dialogue((Turn("partner", ("are you coming?",), "Anna"),), "Anna", "friend")
 

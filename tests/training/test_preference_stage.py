@@ -100,9 +100,13 @@ def test_dpo_stage_moves_preference_accuracy_towards_the_owner(tiny, one_thread,
     _, heldout = split_pairs(pairs)
     assert {p.chosen for p in heldout} == set(UNSEEN_CHOSEN)
 
-    result = run_preference_stage(peft_model, tokenizer, fmt, pairs, config)
+    progress: list[tuple[int, int, float | None]] = []
+    result = run_preference_stage(peft_model, tokenizer, fmt, pairs, config,
+                                  lambda step, total, loss: progress.append((step, total, loss)))
 
     assert result.ran and (result.pairs_train, result.pairs_heldout, result.steps) == (32, 8, 20)
+    assert progress and {total for _, total, _ in progress} == {20}  # every logged loss reached `on_step`
+    assert progress[-1] == (20, 20, result.final_loss)
     assert result.accuracy_after > result.accuracy_before and result.accuracy_after >= 0.875
     assert result.final_loss is not None and result.seconds > 0
     assert list(peft_model.peft_config) == ["default"]  # trl's frozen reference copy is gone

@@ -134,6 +134,7 @@ def evaluate_adapter(
 ) -> EvaluationReport:
     """The evaluation report for the adapter active in `peft_model` (named `default`), saved in
     `adapter_dir` (its weights fingerprint it in the cache; its CTranslate2 export is built there)."""
+    from model.adapter_format import serving_format
     from model.prompt import PromptFormat
     from model.sources import resolve_base_dir
 
@@ -164,7 +165,7 @@ def evaluate_adapter(
             new = measure(new_model, True)
             if reference is not None:
                 try:
-                    ref_fmt = PromptFormat.load(reference.path)
+                    ref_fmt = serving_format(reference.path, lambda: base_fmt)  # as serving formats it
                     ref_model = subject(f"adapter {reference.adapter_id}", ref_fmt, adapter_fingerprint(reference.path),
                                         reference.path, lambda: _reference_adapter(peft_model, reference))
                     promoted = measure(ref_model, True)
@@ -177,21 +178,25 @@ def evaluate_adapter(
     served, served_label = (promoted, ref_model.label) if promoted is not None and ref_model else (base, "base model")
 
     real = [list(e.reply.messages) for e in plan.generated]
-    contexts = [ReplyContext(last_partner_messages(e.dialogue), markers_for(fmt, e.dialogue, tokenizer)) for e in plan.generated]
+    contexts = [ReplyContext(last_partner_messages(e.dialogue), markers_for(fmt, e.dialogue, tokenizer))
+                for e in plan.generated]
 
     def judged(name: str, replies: Sequence[Sequence[str]] | None) -> GeneratedStyle | None:
         if not plan.generated or replies is None:
             return None
         generated = [list(r) for r in replies]
-        return GeneratedStyle(name, blind_judge_accuracy(real, generated), compare_style(generated, real, contexts, inputs.lexicon))
+        style = compare_style(generated, real, contexts, inputs.lexicon)
+        return GeneratedStyle(name, blind_judge_accuracy(real, generated), style)
 
     new_replies = new.replies or []
-    chosen = judged("new adapter", [r.chosen for r in new_replies] if new.replies is not None else None)
-    first = judged("new adapter, first kept sample", [r.first_sample for r in new_replies] if new.replies is not None else None)
+    generated_new = new.replies is not None
+    chosen = judged("new adapter", [r.chosen for r in new_replies] if generated_new else None)
+    first = judged("new adapter, first kept sample", [r.first_sample for r in new_replies] if generated_new else None)
     served_style = judged(served_label, [r.chosen for r in served.replies] if served.replies is not None else None)
     samples = tuple(
         Sample(tuple(SampleTurn(t.role, t.speaker, t.messages) for t in e.dialogue.turns[-3:]), tuple(r), g.chosen)
-        for e, r, g in list(zip(plan.generated, real, new_replies, strict=False))[-config.eval_samples:] if config.eval_samples
+        for e, r, g in list(zip(plan.generated, real, new_replies, strict=False))[-config.eval_samples:]
+        if config.eval_samples
     )
     models = [m for m in (new_model, base_model, ref_model) if m is not None]
     timing = EvalTiming(
@@ -200,8 +205,9 @@ def evaluate_adapter(
         generation=round(clock.seconds["generation"] - engines.export_seconds, 2),
         cached_lookups=sum(m.cache.hits for m in models), measured_lookups=sum(m.cache.misses for m in models),
     )
-    log.info("evaluation: %s held-out examples, %s contexts generated (%s), %.1fs in all (%s lookups cached, %s measured)",
-             len(plan.scored), len(plan.generated), engines.path, timing.total, timing.cached_lookups, timing.measured_lookups)
+    log.info("evaluation: %s held-out examples, %s contexts generated (%s), %.1fs in all "
+             "(%s lookups cached, %s measured)", len(plan.scored), len(plan.generated), engines.path, timing.total,
+             timing.cached_lookups, timing.measured_lookups)
     scored_rows = encode_examples(tokenizer, fmt, plan.scored, plan.max_length)
     return EvaluationReport(
         heldout_examples=len(plan.scored),

@@ -15,13 +15,13 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from settings import Settings
 from training.config import TrainConfig
+from training.fitting.progress import OnStep, report_progress
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,14 @@ def clear_checkpoints(settings: Settings, config: TrainConfig) -> None:
 def latest_checkpoint(output_dir: Path) -> Path | None:
     if not output_dir.is_dir():
         return None
-    found = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1)
+    found = sorted(output_dir.glob("checkpoint-*"), key=_checkpoint_step)
     return found[-1] if found else None
+
+
+def _checkpoint_step(checkpoint: Path) -> int:
+    """The step of `checkpoint-<step>` (-1 for a name without one, sorted first)."""
+    number = checkpoint.name.split("-")[-1]
+    return int(number) if number.isdigit() else -1
 
 
 def lora_config(config: TrainConfig, num_layers: int | None = None) -> Any:
@@ -161,7 +167,7 @@ def fit(
     rows: list[dict[str, list[int]]],
     config: TrainConfig,
     output_dir: Path,
-    on_step: Callable[[int, int, float | None], None] | None = None,
+    on_step: OnStep | None = None,
     *,
     packing: bool | None = None,
     group_by_length: bool | None = None,
@@ -176,8 +182,6 @@ def fit(
     adapter (its own shape) instead of a new one from the preset."""
     import torch
     from datasets import Dataset
-    from transformers import TrainerCallback
-    from transformers.trainer_callback import PrinterCallback
     from trl import SFTTrainer
 
     from training.fitting.budget import budget_callback
@@ -195,11 +199,6 @@ def fit(
             counts["real"] += int(mask.sum()) if mask is not None else ids.numel()
             return super().training_step(model, inputs, *args, **kwargs)
 
-    class Progress(TrainerCallback):
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any) -> None:
-            if on_step is not None and logs and "loss" in logs:
-                on_step(state.global_step, state.max_steps, float(logs["loss"]))
-
     dataset = Dataset.from_list(rows)
     cuda = torch.cuda.is_available()
     peft_config = None
@@ -215,9 +214,8 @@ def fit(
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[Progress()],
     )
-    trainer.remove_callback(PrinterCallback)  # progress goes through `on_step` and the log instead
+    report_progress(trainer, on_step)
     budget = None
     if config.time_budget_minutes is not None:
         budget = budget_callback(config.time_budget_minutes, config.lr_scheduler, config.warmup_ratio)

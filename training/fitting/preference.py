@@ -20,7 +20,7 @@ import logging
 import math
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from model.prompt import PromptFormat
 from training.config import TrainConfig
 from training.data.dataset import heldout_count
 from training.data.preference_pairs import PreferencePair
+from training.fitting.progress import OnStep, report_progress
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ def run_preference_stage(
     fmt: PromptFormat,
     pairs: Sequence[PreferencePair],
     config: TrainConfig,
-    on_step: Callable[[int, int, float | None], None] | None = None,
+    on_step: OnStep | None = None,
 ) -> PreferenceStageResult:
     """DPO-train `peft_model`'s active (`default`) LoRA adapter in place on `pairs`, against a frozen
     copy of itself; runs only with at least `config.preference_min_pairs` pairs and
@@ -190,11 +191,10 @@ def run_preference_stage(
     train, heldout = split_pairs(pairs)
     rows = [r for r in (encode_pair(tokenizer, fmt, p, config.max_length) for p in train) if r is not None]
     if not rows:
-        return PreferenceStageResult.skipped(f"no training pair fits max_length {config.max_length}", len(train), len(heldout))
+        return PreferenceStageResult.skipped(
+            f"no training pair fits max_length {config.max_length}", len(train), len(heldout))
     import torch  # the checks above run without loading trl (most runs have too few pairs)
     from datasets import Dataset
-    from transformers import TrainerCallback
-    from transformers.trainer_callback import PrinterCallback
     from trl import DPOTrainer
 
     class PretokenizedDPOTrainer(DPOTrainer):
@@ -203,11 +203,6 @@ def run_preference_stage(
 
         def _prepare_dataset(self, dataset: Any, *args: Any, **kwargs: Any) -> Any:
             return dataset
-
-    class Progress(TrainerCallback):
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any) -> None:
-            if on_step is not None and logs and "loss" in logs:
-                on_step(state.global_step, state.max_steps, float(logs["loss"]))
 
     before = preference_accuracy(peft_model, tokenizer, fmt, heldout, config.max_length)
     cuda = torch.cuda.is_available()
@@ -218,9 +213,8 @@ def run_preference_stage(
             args=dpo_config(config, Path(output_dir), cuda, stage_steps(config, len(rows))),
             train_dataset=Dataset.from_list(rows),
             processing_class=tokenizer,
-            callbacks=[Progress()],
         )
-        trainer.remove_callback(PrinterCallback)
+        report_progress(trainer, on_step)
         started = time.perf_counter()
         try:
             trainer.train()
