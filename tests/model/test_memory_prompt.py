@@ -22,12 +22,14 @@ from tests.model.test_conversation import SESSION as CONVERSATION
 DAY = 86_400
 MARCH_5 = 1_709_640_000  # 2024-03-05 12:00 UTC
 MEMORY = (
-    Recollection((Turn("partner", ("are we still on for friday?",), "Anna"), Turn("owner", ("yes", "7pm at Luigi's"))),
-                 (1, 2, 3), MARCH_5),
+    Recollection((Turn("partner", ("are we still on for friday?",), "Anna"),
+                  Turn("owner", ("yes", "7pm at Luigi's"))), (1, 2, 3), MARCH_5),
     Recollection((Turn("partner", ("how's Max?",), "Anna"),
-                  Turn("owner", ("much better", "the vet says he just ate something weird"))), (7, 8, 9), MARCH_5 + 12 * DAY),
-    Recollection((Turn("partner", ("I'm flying to Lisbon on the 3rd",), "Anna"), Turn("owner", ("nice!", "send photos")),
-                  Turn("partner", ("will do",), "Anna")), (10, 11, 12, 13), MARCH_5 + 20 * DAY),
+                  Turn("owner", ("much better", "the vet says he just ate something weird"))),
+                 (7, 8, 9), MARCH_5 + 12 * DAY),
+    Recollection((Turn("partner", ("I'm flying to Lisbon on the 3rd",), "Anna"),
+                  Turn("owner", ("nice!", "send photos")), Turn("partner", ("will do",), "Anna")),
+                 (10, 11, 12, 13), MARCH_5 + 20 * DAY),
 )
 # test_conversation's session from its first partner turn on: every owner turn has a prompt to answer.
 SESSION = replace(CONVERSATION, turns=CONVERSATION.turns[1:], memory=MEMORY)
@@ -48,8 +50,8 @@ def case(request: pytest.FixtureRequest) -> tuple[Any, PromptFormat]:
     """(tokenizer, format with memory): tiny's plain style, SmolLM2's template, SmolLM2's compact layout."""
     name, _, compact = request.param.partition("-")
     tokenizer = request.getfixturevalue(f"{name}_tokenizer")
-    fmt = PromptFormat.for_training(tokenizer, memory=True) if compact else PromptFormat.for_tokenizer(tokenizer, memory=True)
-    return tokenizer, fmt
+    build = PromptFormat.for_training if compact else PromptFormat.for_tokenizer
+    return tokenizer, build(tokenizer, memory=True)
 
 
 def _memory_lines(fmt: PromptFormat, dialogue: Dialogue) -> list[str]:
@@ -88,7 +90,8 @@ def test_memory_is_never_labelled(case: tuple[Any, PromptFormat]) -> None:
     tokenizer, fmt = case
     with_memory, _ = fmt.encode_conversation(tokenizer, SESSION, OWNER_TURNS)
     without, _ = fmt.encode_conversation(tokenizer, replace(SESSION, memory=()), OWNER_TURNS)
-    assert [t for t in with_memory["labels"] if t != IGNORE_INDEX] == [t for t in without["labels"] if t != IGNORE_INDEX]
+    labels = [[t for t in row["labels"] if t != IGNORE_INDEX] for row in (with_memory, without)]
+    assert labels[0] == labels[1]
     assert len(with_memory["input_ids"]) > len(without["input_ids"])
 
 
@@ -98,7 +101,8 @@ def test_a_format_without_memory_ignores_it_completely(case: tuple[Any, PromptFo
     fmt = replace(with_memory, memory=False)
     bare = replace(SESSION, memory=())
     assert fmt.render_prompt(SESSION) == fmt.render_prompt(bare)
-    assert fmt.encode_conversation(tokenizer, SESSION, OWNER_TURNS) == fmt.encode_conversation(tokenizer, bare, OWNER_TURNS)
+    rows = [fmt.encode_conversation(tokenizer, d, OWNER_TURNS) for d in (SESSION, bare)]
+    assert rows[0] == rows[1]
     assert fmt.stop_strings(SESSION) == fmt.stop_strings(bare)
     assert MEMORY_HEADER not in fmt.render_prompt(SESSION)
     assert not PromptFormat.for_tokenizer(tokenizer).memory  # the base model was never trained with it
@@ -121,7 +125,8 @@ def test_memory_text_cannot_break_the_layout(case: tuple[Any, PromptFormat], tex
     in a speaker's name) are cleaned out: the prompt holds exactly the special tokens it holds
     without memory, and the block keeps one labelled line per turn."""
     tokenizer, fmt = case
-    memory = (Recollection((Turn("partner", (text, "ok"), f"Eve{text}"), Turn("owner", (f"sure {text}",))), (1, 2, 3), MARCH_5),)
+    turns = (Turn("partner", (text, "ok"), f"Eve{text}"), Turn("owner", (f"sure {text}",)))
+    memory = (Recollection(turns, (1, 2, 3), MARCH_5),)
     dialogue = replace(SESSION, turns=SESSION.turns[:3], memory=memory)
     specials = set(tokenizer.all_special_ids)
 
