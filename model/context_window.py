@@ -7,6 +7,13 @@ and training rows are cut by the same rule (`PromptFormat.encode_example`): the 
 first. When the turn to answer alone is too long, serving keeps its newest end: its oldest messages
 go, then the start of its oldest kept message, cut at a token boundary (training drops the row
 instead: a cut turn is no example of the owner's context).
+
+Memory (an adapter trained with it, `PromptFormat.memory`) counts toward the cap, and goes before
+any turn: recollections are dropped oldest first while that lets every turn fit; when the turns
+alone are over, all memory goes and turns are cut as without it. The conversation's own turns are
+what the reply answers; memory is a supplement already held to its own budget by retrieval, so
+this is the safety net, not the usual path. `Recollection` carries no relevance score (retrieval
+returns them oldest first), so age is the order they go in.
 """
 
 from __future__ import annotations
@@ -60,8 +67,24 @@ def reply_budget(fmt: PromptFormat, tokenizer: Any, max_new_tokens: int) -> int:
 
 
 def drop_oldest_turns(fmt: PromptFormat, tokenizer: Any, dialogue: Dialogue, max_tokens: int) -> FittedPrompt | None:
-    """The dialogue with the fewest oldest turns dropped so its prompt has at most `max_tokens`
-    tokens; None when even the turn to answer alone does not fit.
+    """The dialogue with the fewest oldest recollections, then turns, dropped so its prompt has at
+    most `max_tokens` tokens (the module's rule); None when even the turn to answer alone does not
+    fit. A format without memory keeps `dialogue.memory` as it is (it renders none of it)."""
+    if not (fmt.memory and dialogue.memory):
+        return _drop_oldest_turns(fmt, tokenizer, dialogue, max_tokens)
+    bare = _drop_oldest_turns(fmt, tokenizer, replace(dialogue, memory=()), max_tokens)
+    if bare is None or len(bare.dialogue.turns) < len(dialogue.turns):
+        return bare
+    for start in range(len(dialogue.memory)):
+        shown = replace(dialogue, memory=dialogue.memory[start:])
+        ids = fmt.encode_prompt(tokenizer, shown)
+        if len(ids) <= max_tokens:
+            return FittedPrompt(shown, ids)
+    return bare
+
+
+def _drop_oldest_turns(fmt: PromptFormat, tokenizer: Any, dialogue: Dialogue, max_tokens: int) -> FittedPrompt | None:
+    """`drop_oldest_turns` for the turns alone (memory as given).
 
     A first guess comes from each turn's own tokens, newest first, tokenising no more of a long
     history or a long turn than the budget takes (200 messages of 4,096 characters are ~0.8 M);
@@ -106,10 +129,12 @@ def fit_dialogue(fmt: PromptFormat, tokenizer: Any, dialogue: Dialogue, max_toke
     `ContextWindowError` when not even a bare turn fits."""
     fitted = drop_oldest_turns(fmt, tokenizer, dialogue, max_tokens)
     if fitted is None:
-        fitted = _cut_turn(fmt, tokenizer, replace(dialogue, turns=dialogue.turns[-1:]), max_tokens)
+        alone = replace(dialogue, turns=dialogue.turns[-1:], memory=() if fmt.memory else dialogue.memory)
+        fitted = _cut_turn(fmt, tokenizer, alone, max_tokens)
     if fitted.dialogue != dialogue:
-        log.info("prompt cut to the model's window: %s of %s turns kept, %s tokens",
-                 len(fitted.dialogue.turns), len(dialogue.turns), len(fitted.prompt_ids))
+        log.info("prompt cut to the model's window: %s of %s turns and %s of %s recollections kept, %s tokens",
+                 len(fitted.dialogue.turns), len(dialogue.turns), len(fitted.dialogue.memory), len(dialogue.memory),
+                 len(fitted.prompt_ids))
     return fitted
 
 

@@ -38,6 +38,12 @@ Three styles:
   still loads and serves its `chat_template` layout, and the bare base model is served in its own
   template (`for_tokenizer`), which is what it knows.
 
+Memory (format version 3; `memory`, what `for_training` is told): an adapter trained with memory
+gets the recollections of `Dialogue.memory` as a block in the prompt's head, right after the system
+text, in every style (layout, dates and cleaning: `model.memory_block`). A format without memory
+ignores `Dialogue.memory` completely: old adapters and the base model get the prompts they always
+got. Over the prompt cap, recollections go before any turn (`model.context_window`).
+
 Token boundaries are exact: the training row is `encode(prompt) + encode(reply + end_of_turn)`, and
 serving feeds exactly `encode(prompt)`; the prompt never ends in a space (the original's bug), so
 tokenising prompt+reply in one go gives the same prompt tokens too (tested on both tokenizers).
@@ -62,12 +68,13 @@ from model.chat_template import (
     probe_turn_headers,
     render_template,
 )
-from model.context_window import drop_oldest_turns
 from model.dialogue import Dialogue, Turn
+from model.memory_block import clean_memory_text, render_memory
 
 FORMAT_FILE = "prompt_format.json"
-FORMAT_VERSION = 2
-"""1: styles `chat_template` and `plain`; 2 adds `compact`. A newer file than this is refused."""
+FORMAT_VERSION = 3
+"""1: styles `chat_template` and `plain`; 2 adds `compact`; 3 adds `memory` and `special_tokens`.
+A newer file than this is refused."""
 IGNORE_INDEX = -100
 
 Style = Literal["chat_template", "plain", "compact"]
@@ -109,6 +116,10 @@ class PromptFormat:
     owner_opener: str | None = None
     """Style `compact`: what opens each owner turn and ends every prompt (the template's one-token
     turn opener, e.g. `<|im_start|>`)."""
+    memory: bool = False
+    """The adapter was trained with a memory block: prompts carry `Dialogue.memory` (version 3)."""
+    special_tokens: tuple[str, ...] = ()
+    """The tokenizer's special tokens as text; memory text never carries them (`model.memory_block`)."""
 
     def __post_init__(self) -> None:
         if self.style not in ("chat_template", "plain", "compact"):
@@ -119,6 +130,8 @@ class PromptFormat:
             raise PromptFormatError("style compact needs the owner's turn opener")
         if not self.end_of_turn:
             raise PromptFormatError("end_of_turn must not be empty")
+        if self.memory and self.version < 3:
+            raise PromptFormatError(f"a memory block needs prompt format version 3, not {self.version}")
 
     # ------------------------------------------------------------------ construction
 
@@ -129,6 +142,7 @@ class PromptFormat:
         if isinstance(template, dict):  # several named templates: the default one
             template = template.get("default")
         bos = getattr(tokenizer, "bos_token", None)
+        overrides.setdefault("special_tokens", tuple(getattr(tokenizer, "all_special_tokens", ())))
         if template:
             try:
                 end = probe_end_of_turn(template, bos, tokenizer.eos_token)
@@ -143,11 +157,12 @@ class PromptFormat:
                    add_bos=_adds_bos(tokenizer), **overrides)
 
     @classmethod
-    def for_training(cls, tokenizer: Any, **overrides: Any) -> PromptFormat:
+    def for_training(cls, tokenizer: Any, *, memory: bool = False, **overrides: Any) -> PromptFormat:
         """The format a new adapter trains with (and is served with, from its `prompt_format.json`):
         `compact` where the tokenizer's chat template allows it (`probe_compact_opener`), else
-        `for_tokenizer`'s. The bare base model keeps `for_tokenizer`'s, the template it knows."""
-        fmt = cls.for_tokenizer(tokenizer, **overrides)
+        `for_tokenizer`'s; with a memory block when `memory` (the run's `memory_enabled`). The bare
+        base model keeps `for_tokenizer`'s, the template it knows, without memory."""
+        fmt = cls.for_tokenizer(tokenizer, memory=memory, **overrides)
         if fmt.style != "chat_template" or fmt.chat_template is None:
             return fmt
         opener = probe_compact_opener(fmt.chat_template, fmt.bos_token, fmt.end_of_turn, tokenizer)
@@ -156,7 +171,7 @@ class PromptFormat:
     def save(self, directory: str | Path) -> Path:
         path = Path(directory) / FORMAT_FILE
         data = asdict(self)
-        data["stop_markers"] = list(self.stop_markers)
+        data["stop_markers"], data["special_tokens"] = list(self.stop_markers), list(self.special_tokens)
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
         return path
 
@@ -173,6 +188,9 @@ class PromptFormat:
             raise PromptFormatError(f"{path} was written by a newer tgtwin (version {data['version']})")
         known = {f.name for f in fields(cls)}
         data["stop_markers"] = tuple(data.get("stop_markers", ()))
+        data["special_tokens"] = tuple(data.get("special_tokens", ()))
+        if data.get("version", FORMAT_VERSION) < 3:  # adapters from before memory were trained without it
+            data["memory"] = False
         return cls(**{k: v for k, v in data.items() if k in known})
 
     # ------------------------------------------------------------------ rendering
@@ -190,6 +208,26 @@ class PromptFormat:
             with_whom = ""
         return self.system_template.format(with_whom=with_whom)
 
+    def head_text(self, dialogue: Dialogue) -> str:
+        """What heads every prompt of the dialogue (the system message's content): the system text,
+        then the memory block when there is one."""
+        memory = self.memory_text(dialogue)
+        return f"{self.system_text(dialogue)}\n{memory}" if memory else self.system_text(dialogue)
+
+    def memory_text(self, dialogue: Dialogue) -> str:
+        """The memory block (`model.memory_block`); "" for a format without memory, or nothing recalled."""
+        if not self.memory or not dialogue.memory:
+            return ""
+        return render_memory(dialogue.memory, lambda turn: self._memory_label(dialogue, turn), self._reserved())
+
+    def _memory_label(self, dialogue: Dialogue, turn: Turn) -> str:
+        return _one_line(clean_memory_text(self.speaker_label(dialogue, turn), self._reserved()))
+
+    def _reserved(self) -> tuple[str, ...]:
+        """Texts that structure a prompt: memory text never carries them."""
+        texts = (self.end_of_turn, *self.stop_markers, self.owner_opener, self.bos_token, *self.special_tokens)
+        return tuple(t for t in texts if t)
+
     def speaker_label(self, dialogue: Dialogue, turn: Turn) -> str:
         """The marker a turn is shown with: the owner's label, or the partner's (speaker's) name."""
         if turn.role == "owner":
@@ -205,7 +243,7 @@ class PromptFormat:
     def _render_prompt(self, dialogue: Dialogue) -> str:
         """`render_prompt`, also for no turns at all (training: an owner turn that opens a session)."""
         if self.style == "plain":
-            lines = [self.system_text(dialogue), ""]
+            lines = [self.head_text(dialogue), ""]
             for turn in dialogue.turns:
                 lines.append(f"{self.speaker_label(dialogue, turn)}: {turn.text}{self.end_of_turn}")
             lines.append(f"{self.owner_label}:")
@@ -217,7 +255,7 @@ class PromptFormat:
     def render_conversation(self, dialogue: Dialogue) -> str:
         """All turns as one text (no generation prompt): what whole-conversation rows are cut from."""
         if self.style == "plain":
-            lines = [self.system_text(dialogue), ""]
+            lines = [self.head_text(dialogue), ""]
             lines.extend(f"{self.speaker_label(dialogue, t)}: {t.text}{self.end_of_turn}" for t in dialogue.turns)
             return "\n".join(lines)
         if self.style == "compact":
@@ -226,7 +264,7 @@ class PromptFormat:
 
     def _render_compact(self, dialogue: Dialogue) -> str:
         """The compact layout of all turns (no generation prompt); see the module docstring."""
-        system = [{"role": "system", "content": self.system_text(dialogue)}]
+        system = [{"role": "system", "content": self.head_text(dialogue)}]
         parts = [_render_template(self.chat_template or "", system, self.bos_token, False).rstrip()]
         previous = None
         for turn in dialogue.turns:
@@ -245,7 +283,7 @@ class PromptFormat:
 
     def _messages(self, dialogue: Dialogue) -> list[dict[str, str]]:
         """Chat messages; consecutive same-role turns merge (strict templates demand alternation)."""
-        messages = [{"role": "system", "content": self.system_text(dialogue)}]
+        messages = [{"role": "system", "content": self.head_text(dialogue)}]
         for turn in dialogue.turns:
             role = "assistant" if turn.role == "owner" else "user"
             content = turn.text
@@ -264,6 +302,8 @@ class PromptFormat:
         labels = {self.owner_label, self.partner_label}
         if dialogue is not None:
             labels.update(self.speaker_label(dialogue, t) for t in dialogue.turns)
+            if self.memory:
+                labels.update(self._memory_label(dialogue, t) for r in dialogue.memory for t in r.turns)
             if dialogue.partner_name:
                 labels.add(_one_line(dialogue.partner_name))
         stops.extend(f"\n{label}:" for label in sorted(labels) if label)
@@ -287,74 +327,19 @@ class PromptFormat:
     def encode_example(
         self, tokenizer: Any, dialogue: Dialogue, reply: str, max_length: int | None = None
     ) -> dict[str, list[int]]:
-        """A training row: prompt + reply tokens; labels are -100 except the reply and its end of turn.
+        """A training row for one reply (`model.prompt_rows.example_row`)."""
+        from model.prompt_rows import example_row  # the rows module builds on this one
 
-        Over `max_length`, the oldest context turns go first (the reply never does; the rule of
-        `model.context_window`). If even the last turn alone does not fit, the row is empty
-        (callers skip rows without labels).
-        """
-        reply_ids = list(tokenizer.encode(self.reply_text(reply), add_special_tokens=False))
-        if max_length is None:
-            prompt_ids = self.encode_prompt(tokenizer, dialogue)
-        else:
-            fitted = drop_oldest_turns(self, tokenizer, dialogue, max_length - len(reply_ids))
-            if fitted is None:
-                return {"input_ids": [], "labels": [], "attention_mask": []}
-            prompt_ids = fitted.prompt_ids
-        input_ids = prompt_ids + reply_ids
-        return {
-            "input_ids": input_ids,
-            "labels": [IGNORE_INDEX] * len(prompt_ids) + reply_ids,
-            "attention_mask": [1] * len(input_ids),
-        }
+        return example_row(self, tokenizer, dialogue, reply, max_length)
 
     def encode_conversation(
         self, tokenizer: Any, dialogue: Dialogue, labelled: Sequence[int], max_length: int | None = None
     ) -> tuple[dict[str, list[int]], tuple[int, ...]]:
-        """A whole-conversation training row and the labelled turns it fully covers.
+        """A whole-conversation training row and the labelled turns it fully covers
+        (`model.prompt_rows.conversation_row`)."""
+        from model.prompt_rows import conversation_row  # the rows module builds on this one
 
-        `labelled` are indices of owner turns in `dialogue.turns`; each gets labels on exactly its
-        reply tokens (`reply_text`: its text and end of turn); system text, names and partner
-        turns stay -100. The row is cut at each labelled turn's serve-time prompt, so
-        `encode_prompt(dialogue up to turn i)` is a token prefix of the row, and it ends with the
-        last labelled reply. Over `max_length` the row is cut from the right: turns cut short are
-        not reported covered, except the first labelled turn, which keeps its labels when its reply
-        starts inside (a reply too long for `max_length` is truncated and still learned).
-        Raises PromptFormatError when the template rewrites earlier turns (then the text of a
-        prompt is no prefix of the conversation)."""
-        order = sorted(set(labelled))
-        for i in order:
-            if not 0 <= i < len(dialogue.turns) or dialogue.turns[i].role != "owner":
-                raise PromptFormatError(f"turn {i} is not an owner turn of this dialogue")
-        if not order:
-            return {"input_ids": [], "labels": [], "attention_mask": []}, ()
-        full = self.render_conversation(replace(dialogue, turns=dialogue.turns[: order[-1] + 1]))
-        ids: list[int] = []
-        labels: list[int] = []
-        spans: list[tuple[int, int, int]] = []  # (turn, first label position, end position)
-        cursor = 0
-        for i in order:
-            prompt = self._render_prompt(replace(dialogue, turns=dialogue.turns[:i]))
-            reply = self.reply_text(dialogue.turns[i].text)
-            if not full.startswith(prompt, 0) or len(prompt) < cursor or not full.startswith(reply, len(prompt)):
-                raise PromptFormatError("the chat template does not keep earlier turns verbatim")
-            if cursor == 0:
-                head = self._encode_prompt_text(tokenizer, prompt)
-            else:
-                head = list(tokenizer.encode(full[cursor:len(prompt)], add_special_tokens=False))
-            ids += head
-            labels += [IGNORE_INDEX] * len(head)
-            reply_ids = list(tokenizer.encode(reply, add_special_tokens=False))
-            spans.append((i, len(ids), len(ids) + len(reply_ids)))
-            ids += reply_ids
-            labels += reply_ids
-            cursor = len(prompt) + len(reply)
-        if max_length is not None and len(ids) > max_length:
-            ids, labels = ids[:max_length], labels[:max_length]
-        covered = tuple(
-            i for n, (i, start, end) in enumerate(spans) if end <= len(ids) or (n == 0 and start < len(ids))
-        )
-        return {"input_ids": ids, "labels": labels, "attention_mask": [1] * len(ids)}, covered
+        return conversation_row(self, tokenizer, dialogue, labelled, max_length)
 
 
 # ---------------------------------------------------------------------- helpers

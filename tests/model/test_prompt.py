@@ -173,7 +173,7 @@ def _labels(row: dict[str, list[int]]) -> list[int]:
 
 def test_new_adapters_train_compact_where_the_template_allows(tiny_tokenizer: Any, smollm_tokenizer: Any) -> None:
     compact = PromptFormat.for_training(smollm_tokenizer)
-    assert compact.style == "compact" and compact.owner_opener == "<|im_start|>" and compact.version == 2
+    assert compact.style == "compact" and compact.owner_opener == "<|im_start|>" and compact.version == 3
     assert compact.end_of_turn == PromptFormat.for_tokenizer(smollm_tokenizer).end_of_turn
     assert PromptFormat.for_training(tiny_tokenizer).style == "plain"  # no chat template: nothing to compact
 
