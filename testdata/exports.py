@@ -7,7 +7,9 @@ tests and every benchmark that needs a history (import, dataset, continual train
 Alex (see `testdata.conversations`) talks with `contacts` invented people — a few write often, most
 rarely — and, with `groups`, in a few group chats, over `months` months, until the export holds the
 size asked for. Besides text there are stickers, photos, voice messages, calls, replies, links as
-entity lists and edited messages, as in real exports. The same spec always writes the same file.
+entity lists and edited messages, as in real exports, and recurring facts (`testdata.facts`): a
+name, a plan or a trip said in one session and asked about days later in another, the facts
+planted listed in the `ExportSummary`. The same spec always writes the same file.
 
 The file is written chat by chat as it is generated (a million messages never sit in memory).
 Every session draws from its own random generator and its content does not depend on its date, so
@@ -41,6 +43,8 @@ from testdata.conversations import (
     minutes,
 )
 from testdata.export_writer import ExportWriter, Sender, mark_edited
+from testdata.fact_lines import ENGLISH, RUSSIAN, FactLanguage
+from testdata.facts import COUNTING_LINE, ChatFacts, PlantedFact, write_fact_line
 
 SEED = 20240301
 FIRST_CONTACT_ID = 5551000
@@ -48,6 +52,11 @@ FIRST_GROUP_ID = 1987700000
 GROUP_MEMBERS = 3
 SESSION_GAP_MINUTES = 5
 """A chat's next session starts at least this long after the last one ended."""
+FACT_SHARE = 0.25
+"""Share of private-chat sessions that open with a fact exchange (`testdata.facts`): a new fact,
+or a question about one stated at least a day before."""
+FACT_LANGUAGES = [ENGLISH, RUSSIAN, ENGLISH, ENGLISH]
+"""The facts' language for each of `LANGUAGES` (work chats talk about plans and pets in English too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +101,8 @@ class ExportSummary:
     chats: int
     messages: int
     owner_messages: int
+    facts: tuple[PlantedFact, ...] = ()
+    """The recurring facts planted, chat by chat, each in the order it was stated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +113,8 @@ class _Chat:
     members: tuple[Sender, ...]
     """The partner of a private chat; the members other than Alex of a group."""
     language: list[tuple[list[str], list[str]]]
+    facts: FactLanguage | None = None
+    """The language of the chat's recurring facts (None: a group, which has none)."""
 
 
 def write_export(path: Path, spec: ExportSpec) -> ExportSummary:
@@ -113,6 +126,7 @@ def write_export(path: Path, spec: ExportSpec) -> ExportSummary:
         dated.setdefault(chat_number, []).append((index, minute))
     path.parent.mkdir(parents=True, exist_ok=True)
     written, total, own = 0, 0, 0
+    planted: list[PlantedFact] = []
     with path.open("w", encoding="utf-8") as out:
         about = f"Synthetic history for tgtwin: {spec.contacts} invented contacts, {spec.months} months."
         out.write('{\n "about": ' + json.dumps(about) + ",\n")
@@ -125,11 +139,14 @@ def write_export(path: Path, spec: ExportSpec) -> ExportSummary:
             out.write(",\n" if written else "\n")
             header = {"name": chat.name, "type": chat.export_type, "id": chat.export_id}
             out.write("   " + json.dumps(header, ensure_ascii=False)[:-1] + ', "messages": [')
-            messages, by_owner = _write_chat(out, spec, chat, dates)
+            facts = None if chat.facts is None else ChatFacts(
+                chat.export_id, chat.facts, random.Random(f"{spec.seed}/facts/{chat.export_id}"))
+            messages, by_owner = _write_chat(out, spec, chat, dates, facts)
             out.write("\n   ]}")
             written, total, own = written + 1, total + messages, own + by_owner
+            planted += facts.planted if facts else []
         out.write("\n  ]\n }\n}\n")
-    return ExportSummary(chats=written, messages=total, owner_messages=own)
+    return ExportSummary(chats=written, messages=total, owner_messages=own, facts=tuple(planted))
 
 
 def _chats(spec: ExportSpec) -> list[_Chat]:
@@ -137,7 +154,7 @@ def _chats(spec: ExportSpec) -> list[_Chat]:
     for i in range(spec.contacts):
         name = f"{FIRST_NAMES[i % len(FIRST_NAMES)]} {LAST_NAMES[(i // len(FIRST_NAMES) + i) % len(LAST_NAMES)]}"
         contacts.append(_Chat(name, "personal_chat", FIRST_CONTACT_ID + i, ((name, FIRST_CONTACT_ID + i),),
-                              LANGUAGES[i % len(LANGUAGES)]))
+                              LANGUAGES[i % len(LANGUAGES)], FACT_LANGUAGES[i % len(LANGUAGES)]))
     groups = []
     for g in range(spec.groups):
         members = dict.fromkeys(contacts[(g + k) % spec.contacts].members[0] for k in range(GROUP_MEMBERS))
@@ -154,7 +171,7 @@ def _session_chats(spec: ExportSpec, chats: list[_Chat]) -> list[int]:
     total = own = 0
     while not spec.reached(total, own):
         chat = rnd.choices(range(len(chats)), cum_weights=cumulative)[0]
-        messages = _session_messages(spec, chats[chat], len(picked), START, first_id=1)
+        messages = _session_messages(spec, chats[chat], len(picked), START, first_id=1, facts=None)
         picked.append(chat)
         total, own = total + len(messages), own + sum(map(_by_owner, messages))
     return picked
@@ -167,24 +184,30 @@ def _dated_sessions(spec: ExportSpec, chats: list[int]) -> list[tuple[int, int, 
     return [(index, chat, minute) for index, (chat, minute) in enumerate(zip(chats, minutes_in, strict=True))]
 
 
-def _write_chat(out: IO[str], spec: ExportSpec, chat: _Chat, dates: list[tuple[int, int]]) -> tuple[int, int]:
+def _write_chat(out: IO[str], spec: ExportSpec, chat: _Chat, dates: list[tuple[int, int]],
+                facts: ChatFacts | None) -> tuple[int, int]:
     """One chat's sessions in time order, streamed; a session starts after the previous one ended.
     Returns (messages, Alex's messages)."""
     total = own = 0
     free_from = START
     for index, minute in dates:
-        messages = _session_messages(spec, chat, index, max(START + minutes(minute), free_from), first_id=total + 1)
+        messages = _session_messages(spec, chat, index, max(START + minutes(minute), free_from), total + 1, facts)
         out.write(",\n" if total else "\n")
         out.write(",\n".join("    " + json.dumps(message, ensure_ascii=False) for message in messages))
         total, own = total + len(messages), own + sum(map(_by_owner, messages))
-        free_from = datetime.fromtimestamp(int(messages[-1]["date_unixtime"]), UTC) + minutes(SESSION_GAP_MINUTES)
+        end = datetime.fromtimestamp(int(messages[-1]["date_unixtime"]), UTC)
+        if facts:
+            facts.session_ended(end)
+        free_from = end + minutes(SESSION_GAP_MINUTES)
     return total, own
 
 
-def _session_messages(spec: ExportSpec, chat: _Chat, index: int, start: datetime,
-                      first_id: int) -> list[dict[str, Any]]:
+def _session_messages(spec: ExportSpec, chat: _Chat, index: int, start: datetime, first_id: int,
+                      facts: ChatFacts | None) -> list[dict[str, Any]]:
     """Session `index` of `chat` from `start`, its messages numbered from `first_id`, drawn from the
-    session's own generator: what it says does not depend on `start` or `first_id`."""
+    session's own generator: how many messages it holds and when they are sent do not depend on
+    `start`, `first_id` or `facts` (which only fill in a fact exchange's words; None: the first
+    pass, which counts)."""
     rnd = random.Random(f"{spec.seed}/{index}")
     writer = ExportWriter(rnd, {"messages": []}, first_id=first_id)
     if chat.export_type != "personal_chat":
@@ -193,7 +216,11 @@ def _session_messages(spec: ExportSpec, chat: _Chat, index: int, start: datetime
     partner = chat.members[0]
     if rnd.random() < 0.1:  # a link shared first: an entity list, like in real exports
         writer.text(start, partner, ["look: ", {"type": "link", "text": rnd.choice(LINKS)}])
-    end = dialogue_session(writer, start + minutes(1), partner, chat.language, extras=True)
+    talk_from = start + minutes(1)
+    if chat.facts is not None and rnd.random() < FACT_SHARE:
+        talk_from = (facts.write(writer, talk_from, partner, start) if facts
+                     else write_fact_line(writer, talk_from, partner, COUNTING_LINE))
+    end = dialogue_session(writer, talk_from, partner, chat.language, extras=True)
     mine = [m for m in writer.chat["messages"] if _by_owner(m) and m["text"]]
     if mine and rnd.random() < 0.05:  # Alex fixes a typo in his last message
         mark_edited(mine[-1], end + minutes(2))
@@ -222,7 +249,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.out.resolve() == SAMPLE_EXPORT.resolve():
         parser.error(f"{SAMPLE_EXPORT.name} is the bundled sample (python -m testdata.sample); write elsewhere")
     summary = write_export(args.out, spec)
-    print(f"{args.out}: {summary.chats} chats, {summary.messages:,} messages, {summary.owner_messages:,} by {OWNER[0]}")
+    asked = sum(fact.asked_in is not None for fact in summary.facts)
+    print(f"{args.out}: {summary.chats} chats, {summary.messages:,} messages, {summary.owner_messages:,} by "
+          f"{OWNER[0]}, {len(summary.facts):,} recurring facts ({asked:,} asked about days later)")
 
 
 if __name__ == "__main__":
