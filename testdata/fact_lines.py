@@ -6,7 +6,7 @@ fact, in Alex's lowercase when he writes it) and `{day}` to fill. Every line has
 fact exchange is always three messages, whatever it says. A question never holds the fact's word:
 only Alex's answer does, so answering right needs what was said days before. Besides the fact
 (and a plan's day), Alex's lines use only words the everyday exchanges of `testdata.conversations`
-use too, so the fact is the one rare word in his answer, as `training.memory_recall` defines rare.
+use too, so the fact is the one rare word in his answer, as `training.evaluation.memory_recall` defines rare.
 Names appear in the nominative everywhere (the Russian lines too): the same spelling is stated and
 answered.
 

@@ -2,7 +2,7 @@
 a place), a trip (a city) — said in one session of a private chat and asked about days later in
 another, where Alex's answer holds the fact ("how is your dog doing?" → "rex is fine|sleeping all
 the time"). What memory must bring back from outside the context window, and what
-`training.memory_recall` measures.
+`training.evaluation.memory_recall` measures.
 
 `ChatFacts` plants one chat's facts while `testdata.exports` writes the chat's sessions in time
 order: a session given a fact exchange asks about the oldest fact stated at least `ASK_AFTER`

@@ -16,7 +16,7 @@ from testdata.conversations import EN_EXCHANGES, RU_EXCHANGES, WORK_EXCHANGES
 from testdata.exports import ExportSpec, main, write_export
 from testdata.fact_lines import ENGLISH, RUSSIAN, FactLanguage
 from tests.testdata.export_rows import chat_rows, chat_sessions
-from training.memory_recall import content_words
+from training.evaluation.memory_recall import content_words
 
 Exchanges = list[tuple[list[str], list[str]]]
 SPEC = ExportSpec(owner_messages=3000, contacts=8, months=3)

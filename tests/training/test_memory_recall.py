@@ -1,4 +1,4 @@
-"""memory_recall (`training.memory_recall`): which held-out turns depend on a fact from earlier in the
+"""memory_recall (`training.evaluation.memory_recall`): which held-out turns depend on a fact from earlier in the
 chat, and the share of them a generated reply brings back. Hand-built histories for the rules, and
 the generated history (`testdata.exports`) for the detector against the facts it planted."""
 
@@ -12,7 +12,7 @@ from model.dialogue import Turn, context_before
 from storage import MessageRow
 from testdata.exports import ExportSpec, write_export
 from tests.testdata.export_rows import CONTEXT_TURNS, chat_rows, chat_sessions
-from training.memory_recall import (
+from training.evaluation.memory_recall import (
     FactDependentTurn,
     HeldOutTurn,
     HistoryWords,
