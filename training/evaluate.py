@@ -35,10 +35,10 @@ from training.dataset import DialogueExample
 from training.eval_cache import CACHE_DIR, adapter_fingerprint, base_fingerprint, model_key, open_model_cache
 from training.eval_measure import Clock, EvalModel, Measured, Plan, measure_model, to_inference_dtype, torch_threads
 from training.eval_replies import ReplyEngines
+from training.eval_report import EvalTiming, EvaluationReport, GeneratedStyle, PerModel, Sample, SampleTurn
 from training.hits import sample_distractors
 from training.judge import blind_judge_accuracy
 from training.perplexity import encode_examples
-from training.report import EvalTiming, EvaluationReport, GeneratedStyle, PerModel, Sample, SampleTurn
 from training.style import Lexicon, ReplyContext, compare_style
 
 log = logging.getLogger(__name__)

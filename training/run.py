@@ -49,13 +49,14 @@ from training.continual import (
 from training.dataset import BuiltDataset, load_dataset
 from training.distributed import Rank
 from training.errors import NoTrainingData, PeerFailed, TrainingError
+from training.eval_report import EvaluationReport
 from training.evaluate import EvalInputs, EvalSetup, Reference, evaluate_adapter, lexicon_for
 from training.fit import clear_checkpoints
 from training.preference import PreferenceStageResult, run_preference_stage
 from training.preference_pairs import PreferencePair, load_preference_pairs
 from training.promotion import Margins, PromotionDecision, Scores, ServedElsewhere, decide, promote_run_adapter
 from training.reconcile import forget_run_process, pid_alive, record_run_process
-from training.report import EvaluationReport, RunReport
+from training.report import ContinualSummary, FitSummary, RunReport
 from training.run_lock import hold_run_lock
 from training.serving_exports import export_for_serving, prune_exports
 
@@ -232,11 +233,12 @@ async def _finish(
         )
     finally:
         await recorder.flush()
-    report = replace(report, preference=stage.as_dict())
+    report = replace(report, preference=stage)
     decision = gate(report.evaluation, plan.reference, Margins.from_settings(settings),
                     servable=base_spec == settings.base_model)
     learning = run_learning(run_id, plan.adapter_id, plan.start, trained, plan.dataset, settings, config)
-    report = replace(report, world_size=rank.world_size, coverage=learning.as_dict()).with_promotion(decision)
+    report = replace(report, world_size=rank.world_size, coverage=ContinualSummary.of(learning))
+    report = report.with_promotion(decision)
     final = settings.adapters_dir / plan.adapter_id
     _write_meta(staging, report)
     if decision.promote:
@@ -249,7 +251,8 @@ async def _finish(
     previous = await training_queries.promoted_adapter(db) if decision.promote else None
     record_promotion = decision.promote and (server_pid is None or not pid_alive(server_pid))
     async with db.atomic():
-        await training_queries.add_adapter(db, plan.adapter_id, str(final), base_spec, run_id, report.adapter_metrics())
+        await training_queries.add_adapter(db, plan.adapter_id, str(final), base_spec, run_id,
+                                          report.adapter_metrics().to_json())
         await training_queries.update_run(db, run_id, adapter_id=plan.adapter_id, report=report.to_json(),
                                           loss_curve=recorder.loss_curve, progress=1.0)
         if record_promotion:  # no model here: checked, recorded, and swapped by a running server
@@ -353,16 +356,14 @@ def train_and_evaluate(
                         settings.reply_candidates)
     evaluation = evaluate_adapter(peft_model, tokenizer, fmt, inputs, config, generation, reference,
                                   EvalSetup.from_settings(settings, base_spec), staging)
-    # Under torchrun each process trains its own shard: the global batch is world_size times the local one.
-    epochs = fit_result.epochs_covered(len(rows)) * distributed.current_rank().world_size
     return RunReport(
         run_id=run_id,
         adapter_base_model=base_spec,
-        preset=config.as_dict(),
-        data=dataset.stats.as_dict(),
-        fit={**fit_result.as_dict(), "train_rows": len(rows), "epochs_covered": round(epochs, 3)},
+        preset=config,
+        data=dataset.stats,
+        fit=FitSummary.of(fit_result, len(rows), distributed.current_rank().world_size),
         evaluation=evaluation,
-        sequences=trained.sequences.as_dict(),
+        sequences=trained.sequences,
     )
 
 
