@@ -4,13 +4,12 @@ neither reads SQLite directly and a rule (a limit, a default) lives here once.""
 
 from __future__ import annotations
 
-from typing import Any
-
 from services import Services
 from storage import replies as reply_queries
 from storage import training as training_queries
 from storage.replies import Draft, DraftStatus, ReplyLogEntry
 from storage.training import Adapter, TrainingRun
+from training.runs.report import RunReport, stored_report
 
 
 async def drafts(services: Services, status: DraftStatus | None = None, limit: int = 200) -> list[Draft]:
@@ -42,9 +41,11 @@ async def run(services: Services, run_id: int) -> TrainingRun:
     return await training_queries.get_run(services.db, run_id)
 
 
-async def latest_report(services: Services) -> dict[str, Any] | None:
-    """The report of the most recent run that has one (a running or failed run may have none)."""
-    return next((r.report for r in await training_queries.list_runs(services.db, 20) if r.report), None)
+async def latest_report(services: Services) -> RunReport | None:
+    """The report of the most recent of the last 20 runs that has one (a running, failed or skipped
+    run has none)."""
+    reports = (stored_report(r.report) for r in await training_queries.list_runs(services.db, 20))
+    return next((report for report in reports if report is not None), None)
 
 
 async def adapters(services: Services) -> list[Adapter]:

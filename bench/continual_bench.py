@@ -24,9 +24,12 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from testdata.exports import ExportSpec, write_export
+
+if TYPE_CHECKING:
+    from training.runs.report import RunReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +66,17 @@ def _f(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
-def run_line(number: int, report: dict[str, Any], wall_seconds: float) -> RunLine:
+def run_line(number: int, report: RunReport, wall_seconds: float) -> RunLine:
     """The figures of one run's report (pure)."""
-    evaluation, learning, fit = report["evaluation"], report.get("coverage") or {}, report.get("fit") or {}
-    reference = evaluation.get("reference") or {}
-    train_seconds = float(fit.get("seconds") or 0.0)
+    evaluation, learning = report.evaluation, report.coverage
+    reference = evaluation.reference
+    train_seconds = report.fit.seconds if report.fit else 0.0
     return RunLine(
-        number, float(learning.get("share") or 0.0), int(learning.get("new_turns") or 0),
-        int(learning.get("replayed_turns") or 0), learning.get("continued_from"),
-        evaluation["perplexity"].get("new"), evaluation["perplexity"].get("base"),
-        evaluation["hits_at_1"].get("new"), evaluation["hits_at_1"].get("base"),
-        evaluation.get("blind_judge_accuracy"), reference.get("blind_judge_accuracy"),
-        reference.get("label") or "reference", bool((report.get("promotion") or {}).get("promote")),
+        number, learning.coverage.share if learning else 0.0, learning.new_turns if learning else 0,
+        learning.replayed_turns if learning else 0, learning.continued_from if learning else None,
+        evaluation.perplexity.new, evaluation.perplexity.base, evaluation.hits_at_1.new, evaluation.hits_at_1.base,
+        evaluation.blind_judge_accuracy, reference.blind_judge_accuracy if reference else None,
+        reference.label if reference else "reference", bool(report.promotion and report.promotion.promote),
         train_seconds / 60, max(0.0, wall_seconds - train_seconds) / 60,
     )
 
@@ -133,8 +135,6 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(exc))
 
     from settings import load_settings
-    from storage import Database
-    from storage import training as training_queries
     from training.runs.run import run_training
 
     overrides: dict[str, Any] = {} if args.max_steps is None else {"max_steps": args.max_steps}
@@ -150,11 +150,7 @@ def main(argv: list[str] | None = None) -> None:
             result = asyncio.run(run_training(settings, preset=args.preset, trigger="bench", overrides=overrides))
             wall = time.perf_counter() - started
 
-            async def report(run_id: int = result.run_id) -> dict[str, Any]:
-                async with Database.open(settings.db_path) as db:
-                    return (await training_queries.get_run(db, run_id)).report or {}
-
-            line = run_line(number, asyncio.run(report()), wall)
+            line = run_line(number, result.report, wall)
             lines.append(line)
             print(json.dumps(asdict(line)) if args.json else line.text(), flush=True)
     for check in checks(lines):

@@ -47,17 +47,18 @@ class RunOutcome:
 async def outcome(data_dir: Path, seconds: float, output: str) -> RunOutcome:
     from storage import Database
     from storage import training as training_queries
+    from training.runs.report import stored_report
 
     async with Database.open(data_dir / "tgtwin.sqlite3") as db:
         runs = await training_queries.list_runs(db)
         adapters = await training_queries.list_adapters(db)
-    run = runs[0] if runs else None
-    report = (run.report or {}) if run else {}
-    decisions = sum(1 for r in runs if (r.report or {}).get("promotion") is not None)
+    reports = [stored_report(r.report) for r in runs]
+    run, report = (runs[0], reports[0]) if runs else (None, None)
+    decisions = sum(1 for r in reports if r is not None and r.promotion is not None)
     return RunOutcome(
         runs=len(runs), adapters=len(adapters),
         adapter_dirs=len([p for p in (data_dir / "adapters").glob("*") if not p.name.startswith(".tmp-")]),
-        promotions=decisions, world_size=report.get("world_size"),
+        promotions=decisions, world_size=report.world_size if report else None,
         status=run.status if run else "missing", loss_curve=run.loss_curve if run else [], seconds=seconds,
         output=output,
     )

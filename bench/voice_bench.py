@@ -17,7 +17,10 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from training.runs.report import RunReport
 
 
 async def _ensure_sample(settings: Any) -> None:
@@ -32,10 +35,10 @@ async def _ensure_sample(settings: Any) -> None:
             await import_export(db, SAMPLE_EXPORT)
 
 
-def _figures(report: Any, seconds: float) -> dict[str, Any]:
+def _figures(report: RunReport, seconds: float) -> dict[str, Any]:
     from training.runs.report import eval_json
 
-    summary = eval_json(f"run {report.run_id}", report.to_json(), {})
+    summary = eval_json(f"run {report.run_id}", report, report.adapter_metrics())
     evaluation = report.evaluation
     new_style = evaluation.new.style if evaluation.new else None
     ref_style = evaluation.reference.style if evaluation.reference else None
@@ -47,9 +50,9 @@ def _figures(report: Any, seconds: float) -> dict[str, Any]:
             "reference": ref_style.generated["multi_message_share"] if ref_style else None,
         },
         "run_seconds": round(seconds, 1),
-        "fit_seconds": report.fit.get("seconds"),
-        "steps": report.fit.get("steps"),
-        "preset": report.preset.get("name"),
+        "fit_seconds": report.fit.seconds if report.fit else None,
+        "steps": report.fit.steps if report.fit else None,
+        "preset": report.preset.name if report.preset else None,
     }
 
 

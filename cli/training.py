@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.common import console, fail, run_async, state
 from cli.output import check_output_path, write_lines
+
+if TYPE_CHECKING:
+    from training.evaluation.report import EvaluationReport
+    from training.runs.report import RunReport
 
 RUNNING_SERVER = " (a running `tgtwin run`/`serve` switches within seconds)"
 
@@ -60,8 +64,8 @@ def dataset_command(
     )
     if report.sequences is not None:
         q = report.sequences
-        console.print(f"training sequences {q['sequences']} ({q['tokens']} tokens, "
-                      f"{q['loss_token_share']:.1%} carry loss)", markup=False, highlight=False)
+        console.print(f"training sequences {q.sequences} ({q.tokens} tokens, "
+                      f"{q.loss_token_share:.1%} carry loss)", markup=False, highlight=False)
     console.print(f"coverage: {coverage.summary()}", markup=False, highlight=False)
     if out is not None:
         console.print(f"wrote {len(built.examples)} examples to {out}", markup=False, highlight=False)
@@ -98,7 +102,7 @@ def train_command(
         fail(str(exc))
     console.print(f"run {result.run_id}: adapter {result.adapter_id} at {result.adapter_dir}",
                   markup=False, highlight=False)
-    _print_report(result.report.to_json())
+    _print_report(result.report.evaluation, result.report)
 
 
 def eval_command(
@@ -110,6 +114,7 @@ def eval_command(
 ) -> None:
     """Print an adapter's evaluation report (held-out perplexity, style, samples, gate decision)."""
     from storage import Database, NotFound
+    from training.evaluation.report import EvaluationReport
     from training.runs.adapter_reports import adapter_report
     from training.runs.reconcile import reconcile_runs
 
@@ -130,10 +135,13 @@ def eval_command(
     if as_json:
         from training.runs.report import eval_json
 
-        typer.echo(json.dumps(eval_json(chosen.id, found.report, chosen.metrics), ensure_ascii=False))
+        typer.echo(json.dumps(eval_json(chosen.id, found.run, found.metrics), ensure_ascii=False))
         return
     console.print(f"adapter {chosen.id} (base {chosen.base_model}, run {chosen.run_id})", markup=False, highlight=False)
-    _print_report(found.report)
+    if found.run is not None:
+        _print_report(found.run.evaluation, found.run)
+    else:  # no run report: the figures its adapter row kept
+        _print_report(EvaluationReport(0, 0, found.metrics.perplexity, found.metrics.hits_at_1), None)
 
 
 def promote_command(ctx: typer.Context, adapter: Annotated[str, typer.Argument(help="Adapter id to serve.")]) -> None:
@@ -181,65 +189,57 @@ def _fmt(value: Any) -> str:
     return "—" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
 
 
-def _print_report(report: dict[str, Any]) -> None:
-    """The evaluation report as plain lines (message texts are the owner's own; shown on request)."""
-    evaluation = report.get("evaluation", {})
-    ppl = evaluation.get("perplexity", {})
-    console.print(
-        f"held-out perplexity: base {_fmt(ppl.get('base'))}, promoted {_fmt(ppl.get('promoted'))}, "
-        f"new {_fmt(ppl.get('new'))}"
-        f"  ({evaluation.get('heldout_examples', '?')} examples)", markup=False, highlight=False,
-    )
-    hits = evaluation.get("hits_at_1") or {}
-    console.print(
-        f"hits@1: base {_fmt(hits.get('base'))}, promoted {_fmt(hits.get('promoted'))}, new {_fmt(hits.get('new'))}; "
-        f"blind judge {_fmt(evaluation.get('blind_judge_accuracy'))}, "
-        f"style distance {_fmt(evaluation.get('style_distance'))} "
-        f"({evaluation.get('generated', 0)} generated)", markup=False, highlight=False,
-    )
-    fit = report.get("fit")
+def _line(text: str) -> None:
+    console.print(text, markup=False, highlight=False)
+
+
+def _print_report(evaluation: EvaluationReport, run: RunReport | None) -> None:
+    """An evaluation, and the rest of its run's report when there is one, as plain lines (message
+    texts are the owner's own; shown on request)."""
+    ppl, hits = evaluation.perplexity, evaluation.hits_at_1
+    _line(f"held-out perplexity: base {_fmt(ppl.base)}, promoted {_fmt(ppl.promoted)}, new {_fmt(ppl.new)}"
+          f"  ({evaluation.heldout_examples if run else '?'} examples)")
+    _line(f"hits@1: base {_fmt(hits.base)}, promoted {_fmt(hits.promoted)}, new {_fmt(hits.new)}; "
+          f"blind judge {_fmt(evaluation.blind_judge_accuracy)}, style distance {_fmt(evaluation.style_distance)} "
+          f"({evaluation.generated} generated)")
+    fit = run.fit if run else None
     if fit:
-        console.print(
-            f"training: {fit['steps']} steps in {fit['seconds']}s, {fit['tokens_per_second']} tokens/s, "
-            f"real-token share {fit['real_token_share']:.1%}, final loss {_fmt(fit.get('final_loss'))}, "
-            f"epochs covered {_fmt(fit.get('epochs_covered'))}",
-            markup=False, highlight=False,
-        )
-    timing = evaluation.get("timing")
+        _line(f"training: {fit.steps} steps in {fit.seconds}s, {fit.tokens_per_second} tokens/s, real-token "
+              f"share {fit.real_token_share:.1%}, final loss {_fmt(fit.final_loss)}, epochs covered "
+              f"{_fmt(fit.epochs_covered)}")
+    timing = evaluation.timing
     if timing:
-        train = (fit or {}).get("seconds")
-        share = f" = {timing['total'] / train:.0%} of training's {train}s" if train else ""
-        console.print(
-            f"evaluation: {timing['total']}s{share} (export {timing['export']}s, perplexity {timing['perplexity']}s, "
-            f"hits@1 {timing['hits']}s, generation {timing['generation']}s; {timing['cached_lookups']} of "
-            f"{timing['cached_lookups'] + timing['measured_lookups']} measurements cached); replies: "
-            f"{evaluation.get('replies_path')}", markup=False, highlight=False,
-        )
-    stage = report.get("preference")
-    if stage:
-        detail = (f"{stage['pairs_train']} pairs trained, {stage['pairs_heldout']} held out, held-out accuracy "
-                  f"{_fmt(stage.get('accuracy_before'))} -> {_fmt(stage.get('accuracy_after'))}, {stage['steps']} steps"
-                  if stage.get("ran") else f"not run ({stage.get('reason')})")
-        console.print(f"preference stage: {detail}", markup=False, highlight=False)
-    learning = report.get("coverage")
-    if learning:
-        console.print(f"continual: {learning['start']}; learned {learning['new_turns']} new and replayed "
-                      f"{learning['replayed_turns']} owner turns; coverage {learning['share']:.1%} of "
-                      f"{learning['owner_turns']}", markup=False, highlight=False)
-    promotion = report.get("promotion")
-    if promotion:
-        console.print(f"gate: {'PROMOTED' if promotion['promote'] else 'not promoted'} — {promotion['reason']}",
-                      markup=False, highlight=False)
-    style = evaluation.get("style") or {}
+        share = f" = {timing.total / fit.seconds:.0%} of training's {fit.seconds}s" if fit and fit.seconds else ""
+        _line(f"evaluation: {timing.total}s{share} (export {timing.export}s, perplexity {timing.perplexity}s, "
+              f"hits@1 {timing.hits}s, generation {timing.generation}s; {timing.cached_lookups} of "
+              f"{timing.cached_lookups + timing.measured_lookups} measurements cached); replies: "
+              f"{evaluation.replies_path}")
+    if run is not None:
+        _print_run(run)
+    style = evaluation.style
     if style:
-        console.print("style (generated / real):", markup=False, highlight=False)
-        for name, row in style.items():
-            console.print(f"  {name:24s} {row['generated']:>8} / {row['real']:<8}", markup=False, highlight=False)
-    for i, sample in enumerate(evaluation.get("samples") or [], 1):
-        console.print(f"sample {i}:", markup=False, highlight=False)
-        for turn in sample["context"]:
-            who = "owner" if turn["role"] == "owner" else (turn.get("speaker") or "partner")
-            console.print(f"  {who}: {' | '.join(turn.get('messages') or [turn.get('text', '')])}",
-                          markup=False, highlight=False)
-        console.print(f"  real:      {' | '.join(sample['real'])}", markup=False, highlight=False)
-        console.print(f"  generated: {' | '.join(sample['generated'])}", markup=False, highlight=False)
+        _line("style (generated / real):")
+        for name, generated in style.generated.items():
+            _line(f"  {name:24s} {round(generated, 4):>8} / {round(style.real[name], 4):<8}")
+    for i, sample in enumerate(evaluation.samples, 1):
+        _line(f"sample {i}:")
+        for turn in sample.context:
+            who = "owner" if turn.role == "owner" else (turn.speaker or "partner")
+            _line(f"  {who}: {' | '.join(turn.messages)}")
+        _line(f"  real:      {' | '.join(sample.real)}")
+        _line(f"  generated: {' | '.join(sample.generated)}")
+
+
+def _print_run(run: RunReport) -> None:
+    """The preference stage, what the run continued and learned, and the gate's decision."""
+    stage, learning, promotion = run.preference, run.coverage, run.promotion
+    if stage:
+        detail = (f"{stage.pairs_train} pairs trained, {stage.pairs_heldout} held out, held-out accuracy "
+                  f"{_fmt(stage.accuracy_before)} -> {_fmt(stage.accuracy_after)}, {stage.steps} steps"
+                  if stage.ran else f"not run ({stage.reason})")
+        _line(f"preference stage: {detail}")
+    if learning:
+        _line(f"continual: {learning.start}; learned {learning.new_turns} new and replayed {learning.replayed_turns} "
+              f"owner turns; coverage {learning.coverage.share:.1%} of {learning.coverage.owner_turns}")
+    if promotion:
+        _line(f"gate: {'PROMOTED' if promotion.promote else 'not promoted'} — {promotion.reason}")

@@ -59,9 +59,8 @@ async def check(data_dir: Path, steps: int, dry_run: bool, models_dir: Path | No
     result = await run_training(settings, preset="smollm2-cpu", trigger="gpu-check", overrides=overrides)
     train_wall = time.perf_counter() - started
     peak_gib = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
-    report = result.report.to_json()
-    fit = report["fit"]
-    ppl = report["evaluation"]["perplexity"]
+    fit, ppl = result.report.fit, result.report.evaluation.perplexity
+    steps, fit_seconds = (fit.steps, fit.seconds) if fit else (0, 0.0)
 
     dialogue = Dialogue((Turn("partner", ("hey, are you free tonight?",), "Anna"),), "Anna", "friend")
     async with ModelService(settings, adapter_dir=str(result.adapter_dir)) as service:
@@ -75,10 +74,10 @@ async def check(data_dir: Path, steps: int, dry_run: bool, models_dir: Path | No
     return {
         "device": torch.cuda.get_device_name(0) if cuda else "cpu (dry run)",
         "torch": torch.__version__, "base": base, "quantization": overrides["quantization"],
-        "steps": fit["steps"], "steps_per_s": round(fit["steps"] / fit["seconds"], 3) if fit["seconds"] else None,
-        "train_tokens_per_s": fit["tokens_per_second"], "run_wall_s": round(train_wall, 1),
+        "steps": steps, "steps_per_s": round(steps / fit_seconds, 3) if fit_seconds else None,
+        "train_tokens_per_s": fit.tokens_per_second if fit else None, "run_wall_s": round(train_wall, 1),
         "peak_gpu_memory_gib": round(peak_gib, 2) if peak_gib is not None else None,
-        "perplexity_base": ppl.get("base"), "perplexity_new": ppl.get("new"),
+        "perplexity_base": ppl.base, "perplexity_new": ppl.new,
         "promoted": result.promoted, "served_on": status.device, "reply_s": round(reply_s, 2),
         "reply_messages": len(reply),
     }

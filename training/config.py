@@ -150,6 +150,13 @@ class TrainConfig:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainConfig:
+        """A preset as a run report stored it (`as_dict`): settings this version no longer has are
+        left out, ones added since take their defaults; PresetError where today's checks refuse it."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{"name": "", **{k: v for k, v in data.items() if k in known}})
+
 
 def preset_path(name: str) -> Path:
     for suffix in (".yaml", ".yml", ".json"):

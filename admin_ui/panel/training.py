@@ -21,19 +21,19 @@ from admin_ui.panel.common import (
 )
 from admin_ui.panel.training_report import (
     adapter_perplexity,
+    hits_frame,
     learning_markdown,
     loss_frame,
-    per_model_frame,
     perplexity_frame,
     run_summary,
     runs_trend_frame,
     samples_markdown,
     style_frames,
     voice_frame,
-    world_size,
 )
 from application import overview, records, training_actions
 from training.data.coverage import Coverage, cached_coverage
+from training.runs.report import AdapterMetrics, stored_report
 
 RUN_COLUMNS = ["run", "status", "progress", "preset", "trigger", "processes", "adapter", "started"]
 ADAPTER_COLUMNS = ["adapter", "served", "base model", "held-out ppl", "created"]
@@ -65,12 +65,13 @@ class RunView:
     style_lengths: pd.DataFrame
     samples: str
     report: dict[str, Any]
+    """The run's report as stored, for the JSON viewer."""
 
     @classmethod
     def empty(cls) -> RunView:
         shares, lengths = style_frames(None)
-        return cls("_Pick a run._", loss_frame([]), perplexity_frame(None), per_model_frame(None, "hits_at_1"),
-                   voice_frame(None), shares, lengths, "", {})
+        return cls("_Pick a run._", loss_frame([]), perplexity_frame(None), hits_frame(None), voice_frame(None),
+                   shares, lengths, "", {})
 
     def outputs(self) -> list[Any]:
         return [self.summary, self.loss, self.perplexity, self.hits, self.voice, self.style_shares,
@@ -105,31 +106,39 @@ async def training_tables(ctx: PanelContext) -> TrainingTables:
     runs = await records.runs(ctx.services, SHOWN_RUNS)
     adapters = await records.adapters(ctx.services)
     promoted = await records.promoted_adapter(ctx.services)
+    reports = {r.id: stored_report(r.report) for r in runs}
+
+    def processes(run_id: int) -> int | str:
+        report = reports[run_id]
+        return (report.world_size or "") if report else ""
+
     runs_frame = pd.DataFrame(
-        [[r.id, r.status, f"{r.progress:.0%}", r.preset, r.trigger, world_size(r.report) or "", r.adapter_id or "",
+        [[r.id, r.status, f"{r.progress:.0%}", r.preset, r.trigger, processes(r.id), r.adapter_id or "",
           format_time(r.started_at, ctx.tz)] for r in runs],
         columns=RUN_COLUMNS,
     )
     adapters_frame = pd.DataFrame(
-        [[a.id, "yes" if promoted and promoted.id == a.id else "", a.base_model, adapter_perplexity(a.metrics),
-          format_time(a.created_at, ctx.tz)] for a in adapters],
+        [[a.id, "yes" if promoted and promoted.id == a.id else "", a.base_model,
+          adapter_perplexity(AdapterMetrics.from_json(a.metrics)), format_time(a.created_at, ctx.tz)]
+         for a in adapters],
         columns=ADAPTER_COLUMNS,
     )
     coverage = await cached_coverage(ctx.services.db, ctx.services.settings)
     setup = (f"{processes_line(ctx.services.settings.train_processes)}  \n{coverage_line(coverage)}  \n"
              f"{await learning_text(ctx)}")
     return TrainingTables(runs_frame, [(f"run {r.id} · {r.status}", r.id) for r in runs], adapters_frame,
-                          [a.id for a in adapters], runs_trend_frame(runs), setup)
+                          [a.id for a in adapters], runs_trend_frame(reports), setup)
 
 
 async def run_view(ctx: PanelContext, run_id: Any) -> RunView:
     if is_empty(run_id):
         return RunView.empty()
     run = await records.run(ctx.services, as_id(run_id, "run"))
-    shares, lengths = style_frames(run.report)
-    return RunView(run_summary(run, ctx.tz), loss_frame(run.loss_curve), perplexity_frame(run.report),
-                   per_model_frame(run.report, "hits_at_1"), voice_frame(run.report), shares, lengths,
-                   samples_markdown(run.report), run.report or {})
+    report = stored_report(run.report)
+    shares, lengths = style_frames(report)
+    return RunView(run_summary(run, report, ctx.tz), loss_frame(run.loss_curve), perplexity_frame(report),
+                   hits_frame(report), voice_frame(report), shares, lengths, samples_markdown(report),
+                   run.report or {})
 
 
 async def start_run(ctx: PanelContext, preset: str) -> int:

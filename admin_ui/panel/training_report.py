@@ -1,162 +1,149 @@
 """A training run's report as the Training tab shows it: loss curve, held-out perplexity, hits@1,
 the voice metrics (blind judge, style distance, multi-message share) and style metrics as plot
 frames, the figures across runs, the preference stage, the gate's verdict and side-by-side samples
-as Markdown. Pure functions over the stored run and report (`training.runs.report.RunReport.to_json`'s
-keys); every figure is optional, since older runs stored fewer. No Gradio."""
+as Markdown. Pure functions over the typed report (`training.runs.report.RunReport`, read from the run
+row by `stored_report`); every figure is optional, since older runs stored fewer. No Gradio."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Literal
 
 import pandas as pd
 
 from admin_ui.panel.common import format_time
 from storage.training import TrainingRun
 from training.data.preference_pairs import PreferencePairCounts
+from training.evaluation.report import PerModel
+from training.evaluation.style import StyleReport
+from training.fitting.preference import PreferenceStageResult
+from training.runs.report import AdapterMetrics, RunReport
 
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _first(*values: Any) -> Any:
-    """The first value that is not None (a figure stored at the top of `evaluation` or in `new`)."""
-    return next((v for v in values if v is not None), None)
-
-
-def _evaluation(report: dict[str, Any] | None) -> dict[str, Any]:
-    if not report:
-        return {}
-    evaluation = report.get("evaluation")
-    return evaluation if isinstance(evaluation, dict) else report
-
-
-# The report's per-model keys as the panel names them: `promoted` is the adapter served when the run started.
-MODELS = (("base", "base"), ("promoted", "served"), ("new", "new"))
+Series = Literal["generated", "real"]
+MULTI_MESSAGE = "multi_message_share"
 VOICE_COLUMNS = ["metric", "value", "series"]
 TREND_COLUMNS = ["run", "metric", "value"]
 
 
-def per_model_frame(report: dict[str, Any] | None, key: str) -> pd.DataFrame:
-    """`evaluation.<key>.{base,promoted,new}` (perplexity, hits_at_1) → rows base/served/new for a bar plot;
-    a model without a figure (no served adapter, an older run) is left out."""
-    values = _evaluation(report).get(key)
-    if not isinstance(values, dict):
-        values = {}
-    rows = [{"model": label, key: v} for name, label in MODELS if (v := _number(values.get(name))) is not None]
-    return pd.DataFrame(rows, columns=["model", key])
+def _number(value: float | None) -> float | None:
+    """A figure worth plotting: None for a missing or non-finite one (a NaN is not a 0)."""
+    return value if value is not None and math.isfinite(value) else None
 
 
-def perplexity_frame(report: dict[str, Any] | None) -> pd.DataFrame:
+def per_model_frame(figures: PerModel | None, column: str) -> pd.DataFrame:
+    """One figure (perplexity, hits@1) of the base model, the adapter served when the run started and
+    the new one → rows base/served/new for a bar plot; a model without a figure (no served adapter,
+    an older run) is left out."""
+    values = (("base", figures.base), ("served", figures.promoted), ("new", figures.new)) if figures else ()
+    rows = [{"model": label, column: v} for label, raw in values if (v := _number(raw)) is not None]
+    return pd.DataFrame(rows, columns=["model", column])
+
+
+def perplexity_frame(report: RunReport | None) -> pd.DataFrame:
     """Held-out perplexity of the base model, the served adapter and the new one."""
-    return per_model_frame(report, "perplexity")
+    return per_model_frame(report.evaluation.perplexity if report else None, "perplexity")
 
 
-def _style_value(style: Any, metric: str, series: str) -> float | None:
-    values = style.get(metric) if isinstance(style, dict) else None
-    return _number(values.get(series)) if isinstance(values, dict) else None
+def hits_frame(report: RunReport | None) -> pd.DataFrame:
+    """Held-out hits@1 (the owner's real reply ranked first) of the base model, the served adapter and the new one."""
+    return per_model_frame(report.evaluation.hits_at_1 if report else None, "hits_at_1")
 
 
-def voice_frame(report: dict[str, Any] | None) -> pd.DataFrame:
+def _style_value(style: StyleReport | None, metric: str, series: Series) -> float | None:
+    if style is None:
+        return None
+    return _number((style.generated if series == "generated" else style.real).get(metric))
+
+
+def voice_frame(report: RunReport | None) -> pd.DataFrame:
     """How much the generated replies sound like the owner: blind judge accuracy (0.5 = the judge
     cannot tell), style distance (0 = same style) for the new adapter and the served model, and the
     multi-message share of the new adapter's, the served model's and the owner's real replies.
     One bar per metric and series (Gradio stacks bars sharing an x value)."""
-    evaluation = _evaluation(report)
-    new = evaluation.get("new") if isinstance(evaluation.get("new"), dict) else {}
-    served = evaluation.get("reference") if isinstance(evaluation.get("reference"), dict) else {}
-    style = evaluation.get("style") or new.get("style")
+    if report is None:
+        return pd.DataFrame(columns=VOICE_COLUMNS)
+    evaluation = report.evaluation
+    served, style = evaluation.reference, evaluation.style
+    served_style = served.style if served else None
     candidates = [
-        ("blind judge", "new", _first(evaluation.get("blind_judge_accuracy"), new.get("blind_judge_accuracy"))),
-        ("blind judge", "served", served.get("blind_judge_accuracy")),
-        ("style distance", "new", _first(evaluation.get("style_distance"), new.get("style_distance"))),
-        ("style distance", "served", served.get("style_distance")),
-        ("multi-message", "new", _style_value(style, "multi_message_share", "generated")),
-        ("multi-message", "served", _style_value(served.get("style"), "multi_message_share", "generated")),
-        ("multi-message", "real", _style_value(style, "multi_message_share", "real")),
+        ("blind judge", "new", evaluation.blind_judge_accuracy),
+        ("blind judge", "served", served.blind_judge_accuracy if served else None),
+        ("style distance", "new", evaluation.style_distance),
+        ("style distance", "served", served.style_distance if served else None),
+        ("multi-message", "new", _style_value(style, MULTI_MESSAGE, "generated")),
+        ("multi-message", "served", _style_value(served_style, MULTI_MESSAGE, "generated")),
+        ("multi-message", "real", _style_value(style, MULTI_MESSAGE, "real")),
     ]
     rows = [{"metric": f"{metric} ({series})", "value": v, "series": series}
             for metric, series, raw in candidates if (v := _number(raw)) is not None]
     return pd.DataFrame(rows, columns=VOICE_COLUMNS)
 
 
-def runs_trend_frame(runs: list[TrainingRun]) -> pd.DataFrame:
-    """The new adapter's figures across runs (oldest first) for a line plot: blind judge accuracy,
-    style distance, hits@1, multi-message share generated vs real. Runs without them are skipped."""
+def runs_trend_frame(reports: Mapping[int, RunReport | None]) -> pd.DataFrame:
+    """The new adapter's figures across runs (run id → its report; oldest first) for a line plot:
+    blind judge accuracy, style distance, hits@1, multi-message share generated vs real. Runs
+    without them are skipped."""
     rows = []
-    for run in sorted(runs, key=lambda r: r.id):
-        evaluation = _evaluation(run.report)
-        hits = evaluation.get("hits_at_1") if isinstance(evaluation.get("hits_at_1"), dict) else {}
-        style = evaluation.get("style")
+    for run_id, report in sorted(reports.items()):
+        if report is None:
+            continue
+        evaluation = report.evaluation
         for metric, raw in (
-            ("blind judge", evaluation.get("blind_judge_accuracy")),
-            ("style distance", evaluation.get("style_distance")),
-            ("hits@1", hits.get("new")),
-            ("multi-message (new)", _style_value(style, "multi_message_share", "generated")),
-            ("multi-message (real)", _style_value(style, "multi_message_share", "real")),
+            ("blind judge", evaluation.blind_judge_accuracy),
+            ("style distance", evaluation.style_distance),
+            ("hits@1", evaluation.hits_at_1.new),
+            ("multi-message (new)", _style_value(evaluation.style, MULTI_MESSAGE, "generated")),
+            ("multi-message (real)", _style_value(evaluation.style, MULTI_MESSAGE, "real")),
         ):
             if (v := _number(raw)) is not None:
-                rows.append({"run": run.id, "metric": metric, "value": v})
+                rows.append({"run": run_id, "metric": metric, "value": v})
     return pd.DataFrame(rows, columns=TREND_COLUMNS)
 
 
-def _fraction(value: Any) -> str:
+def _fraction(value: float | None) -> str:
     v = _number(value)
     return "—" if v is None else f"{v:.0%}"
 
 
-def preference_markdown(report: dict[str, Any] | None) -> str:
-    """The run's preference stage (`report.preference`): pairs, held-out preference accuracy before →
-    after, steps and time; "not run" (with the reason when known) otherwise."""
-    stage = (report or {}).get("preference")
-    if not isinstance(stage, dict):
+def preference_markdown(stage: PreferenceStageResult | None) -> str:
+    """A run's preference stage: pairs, held-out preference accuracy before → after, steps and time;
+    "not run" (with the reason when known) otherwise."""
+    if stage is None:
         return "Preference stage: not run."
-    if not stage.get("ran"):
-        reason = stage.get("reason")
-        return f"Preference stage: not run ({reason})." if reason else "Preference stage: not run."
-    seconds = _number(stage.get("seconds"))
-    return (f"Preference stage: {stage.get('pairs_train', 0)} pairs trained, {stage.get('pairs_heldout', 0)} held out"
-            f" · held-out preference accuracy {_fraction(stage.get('accuracy_before'))} → "
-            f"{_fraction(stage.get('accuracy_after'))} · {stage.get('steps', 0)} steps"
+    if not stage.ran:
+        return f"Preference stage: not run ({stage.reason})." if stage.reason else "Preference stage: not run."
+    seconds = _number(stage.seconds)
+    return (f"Preference stage: {stage.pairs_train} pairs trained, {stage.pairs_heldout} held out"
+            f" · held-out preference accuracy {_fraction(stage.accuracy_before)} → "
+            f"{_fraction(stage.accuracy_after)} · {stage.steps} steps"
             + (f" · {seconds:.0f} s" if seconds is not None else "") + ".")
 
 
-def learning_markdown(counts: PreferencePairCounts, last_report: dict[str, Any] | None) -> str:
+def learning_markdown(counts: PreferencePairCounts, last_report: RunReport | None) -> str:
     """What the twin learns from the owner's drafts: the preference pairs there are, and what the
     latest run's preference stage did with them."""
     pairs = f"{counts.total} preference pair{'' if counts.total == 1 else 's'}"
     return (f"**Learning from your drafts:** {pairs} ({counts.edited} edited before"
             f" sending, {counts.own_reply} answered yourself instead), {counts.unused} not yet trained on.  \n"
-            f"Latest run — {preference_markdown(last_report)}")
+            f"Latest run — {preference_markdown(last_report.preference if last_report else None)}")
 
 
-def world_size(report: dict[str, Any] | None) -> int | None:
-    """Processes the run trained with (`report.world_size`; None for runs that did not record it)."""
-    value = (report or {}).get("world_size")
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def style_frames(report: dict[str, Any] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def style_frames(report: RunReport | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Style metrics, generated vs real: (shares 0..1, lengths) — separate because scales differ.
     One bar per metric and series (`emoji (gen)`, `emoji (real)`): Gradio stacks bars that
     share an x value, and side by side is what compares."""
-    style = _evaluation(report).get("style") or {}
+    style = report.evaluation.style if report else None
     shares, lengths = [], []
-    for metric, values in style.items():
-        if not isinstance(values, dict):
-            continue
-        for series in ("generated", "real"):
-            v = _number(values.get(series))
+    for metric in style.generated if style else ():
+        for series, short in (("generated", "gen"), ("real", "real")):
+            v = _style_value(style, metric, series)
             if v is None:
                 continue
             label = metric.replace("_share", "").replace("_", " ")
-            row = {"metric": f"{label} ({'gen' if series == 'generated' else 'real'})", "value": v, "series": series}
+            row = {"metric": f"{label} ({short})", "value": v, "series": series}
             (shares if metric.endswith("_share") else lengths).append(row)
-    columns = ["metric", "value", "series"]
-    return pd.DataFrame(shares, columns=columns), pd.DataFrame(lengths, columns=columns)
+    return pd.DataFrame(shares, columns=VOICE_COLUMNS), pd.DataFrame(lengths, columns=VOICE_COLUMNS)
 
 
 def loss_frame(loss_curve: list[list[float]]) -> pd.DataFrame:
@@ -164,25 +151,24 @@ def loss_frame(loss_curve: list[list[float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "loss"])
 
 
-def run_summary(run: TrainingRun, tz: str = "UTC") -> str:
-    """A run's status line and its promotion decision, as Markdown."""
+def run_summary(run: TrainingRun, report: RunReport | None, tz: str = "UTC") -> str:
+    """A run's status line, its processes, its promotion decision and preference stage, as Markdown."""
     lines = [f"**Run {run.id}** · {run.status} · {run.progress:.0%} · preset `{run.preset}` · {run.trigger}"
              f" · started {format_time(run.started_at, tz)}"]
     if run.finished_at:
         lines[0] += f" · finished {format_time(run.finished_at, tz)}"
-    processes = world_size(run.report)
+    processes = report.world_size if report else None
     if processes is not None:
         lines[0] += f" · {processes} process{'es' if processes > 1 else ''}"
     if run.error:
         lines.append(f"Error: `{run.error}`")
     if run.adapter_id:
         lines.append(f"Adapter: `{run.adapter_id}`")
-    promotion = (run.report or {}).get("promotion")
-    if isinstance(promotion, dict):
-        verdict = "promoted" if promotion.get("promote") else "kept, not promoted"
-        lines.append(f"Gate: **{verdict}** — {promotion.get('reason', '')}")
-    if run.report:
-        lines.append(preference_markdown(run.report))
+    if report is not None and report.promotion is not None:
+        verdict = "promoted" if report.promotion.promote else "kept, not promoted"
+        lines.append(f"Gate: **{verdict}** — {report.promotion.reason}")
+    if report is not None:
+        lines.append(preference_markdown(report.preference))
     return "\n\n".join(lines)
 
 
@@ -190,30 +176,21 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", "<br>")
 
 
-def _turn_text(turn: dict[str, Any]) -> str:
-    """A sample's context turn: `messages` (the typed report) or `text` (older runs)."""
-    messages = turn.get("messages")
-    if isinstance(messages, list):
-        return " / ".join(str(m) for m in messages)
-    return str(turn.get("text", ""))
-
-
-def samples_markdown(report: dict[str, Any] | None, limit: int = 5) -> str:
+def samples_markdown(report: RunReport | None, limit: int = 5) -> str:
     """Side-by-side samples from the evaluation: context, real reply, generated reply."""
-    samples = _evaluation(report).get("samples") or []
+    samples = report.evaluation.samples if report else ()
     if not samples:
         return "_No samples in this report._"
     blocks = []
     for sample in samples[:limit]:
-        context = "<br>".join(f"*{t.get('role')}*: {_cell(_turn_text(t))}" for t in sample.get("context", []))
-        real = "<br>".join(_cell(m) for m in sample.get("real") or [])
-        generated = "<br>".join(_cell(m) for m in sample.get("generated") or [])
+        context = "<br>".join(f"*{t.role}*: {_cell(' / '.join(t.messages))}" for t in sample.context)
+        real = "<br>".join(_cell(m) for m in sample.real)
+        generated = "<br>".join(_cell(m) for m in sample.generated)
         blocks.append(f"| context | real | generated |\n|---|---|---|\n| {context} | {real} | {generated} |")
     return "\n\n".join(blocks)
 
 
-def adapter_perplexity(metrics: dict[str, Any]) -> str:
-    """An adapter's held-out perplexity for its table row (metrics store it plain or per model)."""
-    raw = metrics.get("perplexity")
-    value = raw.get("new") if isinstance(raw, dict) else raw
-    return f"{value:.3f}" if _number(value) is not None else ""
+def adapter_perplexity(metrics: AdapterMetrics) -> str:
+    """An adapter's held-out perplexity for its table row."""
+    value = _number(metrics.perplexity.new)
+    return f"{value:.3f}" if value is not None else ""

@@ -157,6 +157,30 @@ def test_drafts_suggest_review_send_discard(env: PanelEnv, ctx: PanelContext) ->
         env.call(drafts.send, ctx, "", "text")
 
 
+def test_the_latest_run_shown_is_the_latest_with_a_report(env: PanelEnv, ctx: PanelContext) -> None:
+    """A run the schedule skipped stores only why: the Training and Drafts tabs show the preference
+    stage of the latest run that reported one."""
+    from storage import training as training_queries
+    from training.fitting.preference import PreferenceStageResult
+    from training.runs.report import skip_note
+
+    stage = PreferenceStageResult(True, "12 new pairs", 10, 2, 0.5, 1.0, 6, 41.7)
+    db = env.services.db
+
+    async def runs() -> None:
+        ran = await training_queries.create_run(db, "api", "tiny", 0)
+        await training_queries.update_run(db, ran.id, status="succeeded",
+                                          report={"run_id": ran.id, "preference": stage.as_dict()})
+        skipped = await training_queries.create_run(db, "schedule", "tiny", 0, status="skipped")
+        await training_queries.update_run(db, skipped.id, status="skipped", error="no new turns",
+                                          report=skip_note("no new turns"))
+
+    env.call(runs)
+    shown = env.call(training.learning_text, ctx)
+    assert "Latest run — Preference stage: 10 pairs trained, 2 held out" in shown
+    assert env.call(drafts.drafts_view, ctx).learning == shown
+
+
 def test_training_tables_run_view_and_adapters(env: PanelEnv, ctx: PanelContext) -> None:
     tables = env.call(training.training_tables, ctx)
     run_id = tables.runs["run"].tolist()[0]
@@ -165,8 +189,9 @@ def test_training_tables_run_view_and_adapters(env: PanelEnv, ctx: PanelContext)
     view = env.call(training.run_view, ctx, run_id)
     assert f"Run {run_id}" in view.summary and view.loss["loss"].tolist() == [3.2, 2.9, 2.5]
     assert view.perplexity["model"].tolist() == ["base", "new"] and len(view.outputs()) == 9
-    assert view.hits.empty and view.voice.empty  # the seeded run predates the voice evaluation
-    assert tables.runs["processes"].tolist() == [""] and tables.trend.empty
+    # the seeded run predates the voice evaluation: no judge, no hits, the style distance of its style metrics
+    assert view.hits.empty and view.voice["metric"].tolist() == ["style distance (new)"]
+    assert tables.runs["processes"].tolist() == [""] and tables.trend["metric"].tolist() == ["style distance"]
     assert "**1 process**" in tables.setup and "0 preference pairs" in tables.setup and "not run" in tables.setup
     assert env.call(training.run_view, ctx, "").summary == "_Pick a run._"
     with pytest.raises(NothingChosen, match="adapter"):

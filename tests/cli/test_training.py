@@ -64,15 +64,18 @@ def test_dataset_reports_and_leaves_out_the_bots_own_messages(settings, tmp_path
 
 def test_eval_json_prints_one_object_with_the_world_size(settings):
     from storage import training as training_queries
-    from training.runs.report import EvaluationReport, PerModel, RunReport
+    from training.config import TrainConfig
+    from training.evaluation.report import EvaluationReport, PerModel
+    from training.runs.report import RunReport
 
     async def stored() -> None:
         async with Database.open(settings.db_path) as db:
             run = await training_queries.create_run(db, "test", "tiny", 0)
-            report = RunReport(run.id, "tiny", {"name": "tiny"}, {}, {},
+            report = RunReport(run.id, "tiny", TrainConfig(name="tiny"), None, None,
                                EvaluationReport(4, 20, PerModel(9.0, None, 3.0), generated=4), world_size=2)
             await training_queries.update_run(db, run.id, report=report.to_json())
-            await training_queries.add_adapter(db, "a1", "/adapters/a1", "tiny", run.id, report.adapter_metrics())
+            await training_queries.add_adapter(db, "a1", "/adapters/a1", "tiny", run.id,
+                                               report.adapter_metrics().to_json())
             await training_queries.add_adapter(db, "a0", "/adapters/a0", "tiny", None, {"perplexity": {"new": 5.0}})
 
     asyncio.run(stored())

@@ -12,10 +12,11 @@ from storage import messages as message_queries
 from storage import training as training_queries
 from storage.coverage import LearnedTurn
 from tests.training.histories import seed_uniform_history, uniform_session
-from training.data.coverage import Learned, cached_coverage, current_coverage, owner_turn_keys
+from training.data.coverage import Coverage, Learned, cached_coverage, current_coverage, owner_turn_keys
 from training.data.curriculum import PlannedSequence, consumed, interleave, training_order
 from training.data.dataset import load_dataset
 from training.data.sequences import Conversation, TrainingSequence
+from training.runs.report import ContinualSummary
 
 
 async def _adapter_that_learned(db, settings, keys, run_report=None, owner_messages=None) -> int:
@@ -131,7 +132,9 @@ def test_dataset_status_and_eval_json_carry_coverage(settings, monkeypatch):
     from storage import Database
 
     monkeypatch.setenv("TGTWIN_BASE_MODEL", "tiny")  # its tokenizer builds in a moment
-    run_report = {"coverage": {"tokens_per_turn": 40.0, "share": 0.7407}, "fit": {"tokens_per_second": 20.0}}
+    learning = ContinualSummary(None, "fresh start", 20, 20, 20, 0, 40.0,
+                                Coverage("a1", owner_turns=27, learned=20, learned_last_run=20, replayed_last_run=0))
+    run_report = {"coverage": learning.to_json(), "fit": {"tokens_per_second": 20.0}}
 
     async def seed() -> int:
         async with Database.open(settings.db_path) as db:
@@ -149,6 +152,6 @@ def test_dataset_status_and_eval_json_carry_coverage(settings, monkeypatch):
     for shown in (invoke("dataset")["coverage"], invoke("status")["coverage"]):
         assert (shown["owner_turns"], shown["learned"], shown["adapter_id"]) == (27, 20, f"a{run_id}")
         assert shown["share"] == round(20 / 27, 4) and shown["estimate"]["remaining_turns"] == 7
-    assert invoke("eval", f"a{run_id}")["coverage"] == run_report["coverage"]  # as the run reported it
+    assert invoke("eval", f"a{run_id}")["coverage"] == learning.to_json()  # as the run reported it
     text = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "status"]).output
     assert "74% of 27 owner turns learned at least once" in " ".join(text.split())

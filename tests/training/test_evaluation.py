@@ -52,7 +52,7 @@ async def test_a_second_run_measures_only_the_new_adapter(db, tiny_settings) -> 
     text = await asyncio.to_thread(CliRunner().invoke, app, args[:-1])
     printed = " ".join(text.stdout.split())  # the console wraps long lines
     cached, total = two.timing.cached_lookups, two.timing.cached_lookups + two.timing.measured_lookups
-    assert f"of training's {second.report.fit['seconds']}s" in printed
+    assert second.report.fit is not None and f"of training's {second.report.fit.seconds}s" in printed
     assert f"{cached} of {total} measurements cached" in printed
     assert "replies: live selection (model.candidates.choose_replies) on ct2 int8 (the serving engine)" in printed
 

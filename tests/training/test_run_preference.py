@@ -10,7 +10,7 @@ from storage import replies as reply_queries
 from storage import training as training_queries
 from testdata.seed_chat import seed_chat
 from training.data.preference_pairs import preference_pair_counts
-from training.runs.report import eval_json
+from training.runs.report import AdapterMetrics, eval_json, stored_report
 from training.runs.run import run_training
 
 # The owner's edits have one unambiguous style: lowercase with ")"; the suggestions are formal.
@@ -53,7 +53,8 @@ async def test_run_with_enough_pairs_runs_the_preference_stage_and_marks_them_us
     meta = json.loads((result.adapter_dir / "meta.json").read_text())
     assert meta["preference"] == stage
     adapter = await training_queries.get_adapter(db, result.adapter_id)
-    assert eval_json(adapter.id, run.report, adapter.metrics)["preference"] == stage
+    shown = eval_json(adapter.id, stored_report(run.report), AdapterMetrics.from_json(adapter.metrics))
+    assert shown["preference"] == stage
     assert not (result.adapter_dir / "ref").exists()  # the saved adapter is the trained one alone
     counts = await preference_pair_counts(db, tiny_settings)
     assert (counts.total, counts.unused) == (PAIRS, 0)

@@ -104,6 +104,13 @@ class FullPassEstimate:
     runs: int | None
     """Runs of the default preset's time budget it takes (None: that preset has no time budget)."""
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FullPassEstimate:
+        runs = data.get("runs")
+        return cls(int(data.get("remaining_turns") or 0), int(data.get("tokens") or 0),
+                   float(data.get("tokens_per_second") or 0.0), float(data.get("hours") or 0.0),
+                   int(runs) if runs is not None else None)
+
 
 @dataclass(frozen=True, slots=True)
 class Coverage:
@@ -137,6 +144,14 @@ class Coverage:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Coverage:
+        """As `as_dict` wrote it (the shares are derived again from the counts)."""
+        estimate = data.get("estimate")
+        counts = (int(data.get(k) or 0) for k in ("owner_turns", "learned", "learned_last_run", "replayed_last_run"))
+        return cls(data.get("adapter_id"), *counts,
+                   FullPassEstimate.from_json(estimate) if isinstance(estimate, dict) else None)
 
     def summary(self) -> str:
         """One line for people (the CLI, the panel)."""
@@ -205,21 +220,22 @@ async def training_head(db: Database) -> str | None:
 async def run_throughput(db: Database, adapter_id: str | None, settings: Any) -> Throughput | None:
     """The throughput `adapter_id`'s own run measured, with the default preset's budget and replay share."""
     from training.config import PresetError, load_preset
+    from training.runs.report import stored_report  # the report reads `Coverage`: imported here, not at the top
 
     if adapter_id is None:
         return None
     adapter = await training_queries.get_adapter(db, adapter_id)
-    report = (await training_queries.get_run(db, adapter.run_id)).report if adapter.run_id is not None else None
-    learning = (report or {}).get("coverage") or {}
-    fit = (report or {}).get("fit") or {}
-    if not learning.get("tokens_per_turn") or not fit.get("tokens_per_second"):
+    run = await training_queries.get_run(db, adapter.run_id) if adapter.run_id is not None else None
+    report = stored_report(run.report) if run else None
+    learning, fit = (report.coverage, report.fit) if report else (None, None)
+    if not learning or not fit or not learning.tokens_per_turn or not fit.tokens_per_second:
         return None
     try:
         preset = load_preset(settings.training_preset)
     except PresetError:  # a bad preset setting fails the next run loudly; the counts still hold here
         return None
-    return Throughput(float(learning["tokens_per_turn"]), float(fit["tokens_per_second"]),
-                      preset.time_budget_minutes, preset.replay_share)
+    return Throughput(learning.tokens_per_turn, fit.tokens_per_second, preset.time_budget_minutes,
+                      preset.replay_share)
 
 
 async def current_coverage(db: Database, settings: Any, conversations: Sequence[Conversation] | None = None) -> Coverage:

@@ -150,6 +150,14 @@ class DatasetStats:
             "redactions": dict(self.redactions), "first_date": self.first_date, "last_date": self.last_date,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DatasetStats:
+        """As a run report stored them (`as_dict`); a count a record does not have reads as 0."""
+        counts = {k: int(data.get(k) or 0) for k in ("chats", "examples", "train", "heldout", "owner_initiated",
+                                                     "blocked", "excluded_bot_messages", "excluded_context_messages")}
+        return cls(**counts, redactions=Counter(data.get("redactions") or {}), first_date=data.get("first_date"),
+                   last_date=data.get("last_date"))
+
 
 @dataclass(slots=True)
 class BuiltDataset:

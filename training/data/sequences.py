@@ -77,6 +77,12 @@ class SequenceStats:
             "labelled_turns": self.labelled_turns, "truncated_turns": self.truncated_turns,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SequenceStats:
+        """As `as_dict` wrote them (`loss_token_share` is derived); a count missing reads as 0."""
+        return cls(*(int(data.get(k) or 0) for k in ("sequences", "tokens", "loss_tokens", "owner_turns",
+                                                      "labelled_turns", "truncated_turns")))
+
 
 def plan_window(
     first: int, pending: Sequence[int], roles: Sequence[str], lengths: Sequence[int],

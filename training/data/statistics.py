@@ -9,6 +9,7 @@ from typing import Any
 from training.data.coverage import Coverage
 from training.data.dataset import BuiltDataset
 from training.data.language import LanguageWarning, language_warning
+from training.data.sequences import SequenceStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +18,7 @@ class DatasetReport:
     language warning and the training coverage (None when not asked for)."""
 
     examples: dict[str, Any]
-    sequences: dict[str, Any] | None
+    sequences: SequenceStats | None
     base_model: str
     max_length: int
     language: LanguageWarning | None
@@ -25,13 +26,13 @@ class DatasetReport:
     coverage: Coverage | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        seq = self.sequences or {}
+        sequences = self.sequences.as_dict() if self.sequences else None
         return {
             **self.examples,
             "base_model": self.base_model,
             "max_length": self.max_length,
-            "loss_token_share": seq.get("loss_token_share"),
-            "sequences": self.sequences,
+            "loss_token_share": sequences["loss_token_share"] if sequences else None,
+            "sequences": sequences,
             "tokenizer_error": self.tokenizer_error,
             "language_warning": self.language.message if self.language else None,
             "coverage": self.coverage.as_dict() if self.coverage else None,
@@ -61,7 +62,7 @@ def dataset_report(
 
     fmt = PromptFormat.for_training(tokenizer)
     _, stats = encode_conversations(tokenizer, fmt, built.conversations, config.max_length, settings.context_turns)
-    return DatasetReport(examples, stats.as_dict(), base, config.max_length, warning, coverage=coverage)
+    return DatasetReport(examples, stats, base, config.max_length, warning, coverage=coverage)
 
 
 def load_tokenizer(base: str, models_dir: Any) -> Any:

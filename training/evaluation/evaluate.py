@@ -46,8 +46,8 @@ from training.evaluation.measure import (
 )
 from training.evaluation.perplexity import encode_examples
 from training.evaluation.replies import ReplyEngines
+from training.evaluation.report import EvalTiming, EvaluationReport, GeneratedStyle, PerModel, Sample, SampleTurn
 from training.evaluation.style import Lexicon, ReplyContext, compare_style
-from training.runs.report import EvalTiming, EvaluationReport, GeneratedStyle, PerModel, Sample, SampleTurn
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ needs to have tagged the facts, so it works on real histories as on the generate
 A held-out turn is *fact-dependent* when its real reply holds a fact word that
 - is a content word: letters only, at least `MIN_LETTERS` long, not a stop word (`STOP_WORDS`);
 - is rare in the whole history: at most `max(RARE_FLOOR, messages // RARE_PER_MESSAGES)` messages
-  hold it (one in a thousand; at least 3). A word the owner uses often is in the model's weights already; a rare one — a dog's
-  name, a café, a city — can only come from memory;
+  hold it (one in a thousand; at least 3). A word the owner uses often is in the model's weights
+  already; a rare one — a dog's name, a café, a city — can only come from memory;
 - does not occur in the turn's context window (what the model is shown as the dialogue), but
 - does occur earlier in the same chat, before the turn's session began (another chat's history
   never counts: memory never crosses chats).

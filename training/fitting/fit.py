@@ -54,16 +54,6 @@ class FitResult:
         """Real (non-padding) tokens trained on per second."""
         return self.real_tokens / self.seconds if self.seconds > 0 else 0.0
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "steps": self.steps, "seconds": round(self.seconds, 2), "real_tokens": self.real_tokens,
-            "total_positions": self.total_positions, "real_token_share": round(self.real_token_share, 4),
-            "tokens_per_second": round(self.tokens_per_second, 1), "resumed_from": self.resumed_from,
-            "final_loss": self.loss_curve[-1][1] if self.loss_curve else None,
-            "stopped_by_budget": self.stopped_by_budget,
-        }
-
-
 
 def checkpoint_dir(
     settings: Settings, config: TrainConfig, base_spec: str, rows: list[dict[str, list[int]]], parent: str | None = None

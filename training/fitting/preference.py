@@ -68,6 +68,13 @@ class PreferenceStageResult:
         data["seconds"] = round(self.seconds, 2)
         return data
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PreferenceStageResult:
+        """As a run report stored it (`as_dict`)."""
+        return cls(bool(data.get("ran")), str(data.get("reason") or ""), int(data.get("pairs_train") or 0),
+                   int(data.get("pairs_heldout") or 0), data.get("accuracy_before"), data.get("accuracy_after"),
+                   int(data.get("steps") or 0), float(data.get("seconds") or 0.0), data.get("final_loss"))
+
 
 def split_pairs(pairs: Sequence[PreferencePair]) -> tuple[list[PreferencePair], list[PreferencePair]]:
     """(train, held-out): the most recent `PREFERENCE_HELDOUT_FRACTION` are held out, as the SFT

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from storage import Database, NotFound
 from storage import training as training_queries
 from storage.training import Adapter
+from training.runs.report import AdapterMetrics, RunReport, stored_report
 
 
 @dataclass(frozen=True, slots=True)
 class AdapterReport:
     adapter: Adapter
-    report: dict[str, Any]
-    """The training run's report; for an adapter without a run row, its stored perplexity only."""
+    run: RunReport | None
+    """The training run's report; None for an adapter without a run row (or one without a report)."""
+    metrics: AdapterMetrics
+    """What the adapter row kept of it: all there is to show when `run` is None."""
 
 
 async def adapter_report(db: Database, adapter_id: str | None = None) -> AdapterReport | None:
@@ -32,7 +34,7 @@ async def adapter_report(db: Database, adapter_id: str | None = None) -> Adapter
     report = None
     if chosen.run_id is not None:
         try:
-            report = (await training_queries.get_run(db, chosen.run_id)).report
+            report = stored_report((await training_queries.get_run(db, chosen.run_id)).report)
         except NotFound:
             report = None
-    return AdapterReport(chosen, report or {"evaluation": {"perplexity": chosen.metrics.get("perplexity", {})}})
+    return AdapterReport(chosen, report, AdapterMetrics.from_json(chosen.metrics))

@@ -168,7 +168,8 @@ def train_adapter(
 
 @dataclass(frozen=True, slots=True)
 class RunLearning:
-    """What one run learned and the coverage its adapter has (the run report's `coverage`)."""
+    """What one run learned and the coverage its adapter has (the run report keeps it as
+    `training.runs.report.ContinualSummary`)."""
 
     start: ContinualStart
     learned: list[LearnedTurn]
@@ -177,14 +178,6 @@ class RunLearning:
     sequences_trained: int
     tokens_per_turn: float
     """Training tokens per labelled owner turn in this run's encoding (for the estimate)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "continued_from": self.start.adapter_id, "start": self.start.reason,
-            "sequences_planned": self.sequences_planned, "sequences_trained": self.sequences_trained,
-            "new_turns": sum(not t.replay for t in self.learned), "replayed_turns": sum(t.replay for t in self.learned),
-            "tokens_per_turn": round(self.tokens_per_turn, 2), **self.coverage.as_dict(),
-        }
 
 
 def run_learning(

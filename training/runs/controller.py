@@ -31,6 +31,7 @@ from training.config import load_preset
 from training.runs.files import log_file, open_private_log, runs_dir, settings_file, write_private
 from training.runs.lock import RunAlreadyRunning, acquire_run_lock, run_lock_holder
 from training.runs.promotion import PromotionDecision, ServedElsewhere, ServesAdapters, promote_run_adapter
+from training.runs.report import stored_report
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -142,13 +143,15 @@ class TrainingController:
             async with Database.open(self.settings.db_path) as db:
                 run = await training_queries.get_run(db, run_id)
                 if run.status == "running":
-                    await training_queries.update_run(db, run_id, status="failed", error=f"worker exited with code {code}")
+                    await training_queries.update_run(db, run_id, status="failed",
+                                                      error=f"worker exited with code {code}")
                     log.warning("training run %s failed: worker exited with code %s", run_id, code)
                     return
-                decision = PromotionDecision.from_json((run.report or {}).get("promotion") or {})
+                report = stored_report(run.report)
+                decision = report.promotion if report else None
                 log.info("training run %s %s (adapter %s, gate: %s)", run_id, run.status, run.adapter_id,
-                         "promote" if decision.promote else "keep")
-                if run.status == "succeeded" and decision.promote and run.adapter_id:
+                         "promote" if decision and decision.promote else "keep")
+                if run.status == "succeeded" and decision and decision.promote and run.adapter_id:
                     await self._promote(db, run_id, run.adapter_id, decision)
         except Exception:
             log.exception("watching training run %s failed", run_id)

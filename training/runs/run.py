@@ -41,6 +41,7 @@ from training.data.dataset import BuiltDataset, load_dataset
 from training.data.preference_pairs import PreferencePair, load_preference_pairs
 from training.errors import NoTrainingData, PeerFailed, TrainingError
 from training.evaluation.evaluate import EvalInputs, EvalSetup, Reference, evaluate_adapter, lexicon_for
+from training.evaluation.report import EvaluationReport
 from training.fitting import distributed
 from training.fitting.distributed import Rank
 from training.fitting.fit import clear_checkpoints
@@ -56,7 +57,7 @@ from training.runs.continual import (
 from training.runs.lock import hold_run_lock
 from training.runs.promotion import Margins, PromotionDecision, Scores, ServedElsewhere, decide, promote_run_adapter
 from training.runs.reconcile import forget_run_process, pid_alive, record_run_process
-from training.runs.report import EvaluationReport, RunReport
+from training.runs.report import ContinualSummary, FitSummary, RunReport
 from training.runs.serving_exports import export_for_serving, prune_exports
 
 log = logging.getLogger(__name__)
@@ -235,11 +236,12 @@ async def _finish(
         )
     finally:
         await recorder.flush()
-    report = replace(report, preference=stage.as_dict())
+    report = replace(report, preference=stage)
     decision = gate(report.evaluation, plan.reference, Margins.from_settings(settings),
                     servable=base_spec == settings.base_model)
     learning = run_learning(run_id, plan.adapter_id, plan.start, trained, plan.dataset, settings, config)
-    report = replace(report, world_size=rank.world_size, coverage=learning.as_dict()).with_promotion(decision)
+    report = replace(report, world_size=rank.world_size, coverage=ContinualSummary.of(learning))
+    report = report.with_promotion(decision)
     final = settings.adapters_dir / plan.adapter_id
     _write_meta(staging, report)
     if decision.promote:
@@ -252,7 +254,8 @@ async def _finish(
     previous = await training_queries.promoted_adapter(db) if decision.promote else None
     record_promotion = decision.promote and (server_pid is None or not pid_alive(server_pid))
     async with db.atomic():
-        await training_queries.add_adapter(db, plan.adapter_id, str(final), base_spec, run_id, report.adapter_metrics())
+        await training_queries.add_adapter(db, plan.adapter_id, str(final), base_spec, run_id,
+                                          report.adapter_metrics().to_json())
         await training_queries.update_run(db, run_id, adapter_id=plan.adapter_id, report=report.to_json(),
                                           loss_curve=recorder.loss_curve, progress=1.0)
         if record_promotion:  # no model here: checked, recorded, and swapped by a running server
@@ -359,16 +362,14 @@ def save_and_evaluate(
                         settings.reply_candidates)
     evaluation = evaluate_adapter(peft_model, tokenizer, fmt, inputs, config, generation, reference,
                                   EvalSetup.from_settings(settings, base_spec), staging)
-    # Under torchrun each process trains its own shard: the global batch is world_size times the local one.
-    epochs = trained.fit.epochs_covered(len(rows)) * distributed.current_rank().world_size
     return RunReport(
         run_id=run_id,
         adapter_base_model=base_spec,
-        preset=config.as_dict(),
-        data=dataset.stats.as_dict(),
-        fit={**trained.fit.as_dict(), "train_rows": len(rows), "epochs_covered": round(epochs, 3)},
+        preset=config,
+        data=dataset.stats,
+        fit=FitSummary.of(trained.fit, len(rows), distributed.current_rank().world_size),
         evaluation=evaluation,
-        sequences=trained.sequences.as_dict(),
+        sequences=trained.sequences,
     )
 
 

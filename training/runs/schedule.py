@@ -19,6 +19,7 @@ from settings import Settings
 from storage import Database, dataset_queries
 from storage import training as training_queries
 from training.data.coverage import current_coverage
+from training.runs.report import skip_note
 
 log = logging.getLogger(__name__)
 JOB_ID = "retrain"
@@ -62,7 +63,7 @@ async def _unlearned_turns(db: Database, settings: Settings) -> int:
 
 async def _record_skip(db: Database, settings: Settings, owner_messages: int, reason: str) -> int:
     run = await training_queries.create_run(db, "schedule", settings.training_preset, owner_messages, status="skipped")
-    await training_queries.update_run(db, run.id, status="skipped", error=reason, report={"skipped": reason})
+    await training_queries.update_run(db, run.id, status="skipped", error=reason, report=skip_note(reason))
     log.info("scheduled retrain skipped: %s", reason)
     return run.id
 
