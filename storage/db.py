@@ -294,12 +294,13 @@ def _tighten_db_files(path: Path) -> None:
 
 
 def _split_sql(script: str) -> list[str]:
-    """Split a migration script into statements (no semicolons inside our literals)."""
+    """Split a migration script into statements at line ends where a statement is complete
+    (`sqlite3.complete_statement` knows a trigger's BEGIN … END; no semicolons inside our literals)."""
     statements, buf = [], []
     for line in script.splitlines():
         line = line.split("--", 1)[0]
         buf.append(line)
-        if line.rstrip().endswith(";"):
+        if line.rstrip().endswith(";") and sqlite3.complete_statement("\n".join(buf)):
             statements.append("\n".join(buf).strip().rstrip(";"))
             buf = []
     tail = "\n".join(buf).strip()
