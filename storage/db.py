@@ -225,11 +225,11 @@ class Database:
             return await self.conn.execute(sql, params)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
-        """`execute` for many rows; returns how many rows it changed (ignored inserts do not count)."""
+        """`execute` for many rows; returns how many rows it changed (ignored inserts do not count, nor
+        do the rows triggers write: the memory index's)."""
         async with self._write():
-            before = self.conn.total_changes
-            await self.conn.executemany(sql, rows)
-            return self.conn.total_changes - before
+            cursor = await self.conn.executemany(sql, rows)
+            return max(cursor.rowcount, 0)
 
     async def data_version(self) -> tuple[int, int, int]:
         """Moves whenever the data may have changed: rows written or rolled back through this
