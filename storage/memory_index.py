@@ -10,6 +10,8 @@ Kept in step by triggers on `messages`, not by the writers: every write path (ex
 harvest, live sync, catch-up edits, `mark_deleted`, migrations that delete rows) goes through them,
 including ones written later. A deleted message (`deleted = 1`) leaves the index at once and comes
 back if Telegram re-delivers it (an upsert sets `deleted = 0`). Searches also read `deleted = 0`.
+The writers in storage.messages insert a batch in one statement, which is what keeps indexing
+cheap (FTS5 writes its pending index at every statement's end; see `_write_staged`).
 
 Tokenizer and query form. Owners write Russian and English. The index uses `unicode61
 remove_diacritics 2` (case folding for Latin and Cyrillic, `café` = `cafe`) over the text with `ё`
@@ -110,12 +112,15 @@ async def search(db: Database, chat_id: int, text: str, before_date: int, limit:
     expression = match_expression(chat_id, text)
     if expression is None or limit < 1:
         return []
+    # Ranked on the index and `memory_rowids` alone; only the `limit` best read their message row.
     rows = await db.fetchall(
-        """SELECT m.*, bm25(memory_fts, 1.0, 0.0) AS score
-           FROM memory_fts JOIN memory_rowids r ON r.id = memory_fts.rowid
-           JOIN messages m ON m.chat_id = r.chat_id AND m.message_id = r.message_id
-           WHERE memory_fts MATCH ? AND r.chat_id = ? AND m.deleted = 0 AND m.date < ?
-           ORDER BY score, m.date DESC, m.message_id DESC LIMIT ?""",
+        """SELECT m.*, best.score FROM (
+               SELECT r.chat_id, r.message_id, r.date, bm25(memory_fts, 1.0, 0.0) AS score
+               FROM memory_fts JOIN memory_rowids r ON r.id = memory_fts.rowid
+               WHERE memory_fts MATCH ? AND r.chat_id = ? AND r.date < ?
+               ORDER BY score, r.date DESC, r.message_id DESC LIMIT ?) best
+           JOIN messages m ON m.chat_id = best.chat_id AND m.message_id = best.message_id
+           WHERE m.deleted = 0 ORDER BY best.score, best.date DESC, best.message_id DESC""",
         (expression, chat_id, before_date, limit),
     )
     return [IndexHit(_message(r), float(r["score"])) for r in rows]
@@ -125,15 +130,14 @@ async def messages_around(db: Database, message: MessageRow, before_date: int, s
     """Up to `span` live messages of the same chat before `message`, the message itself and up to
     `span` after it that are dated before `before_date`, in time order (what an exchange is cut from)."""
     key = (message.chat_id, message.date, message.message_id)
-    earlier = await db.fetchall(
-        """SELECT * FROM messages WHERE chat_id = ? AND deleted = 0 AND (date, message_id) < (?, ?)
-           ORDER BY date DESC, message_id DESC LIMIT ?""",
-        (*key, span),
+    rows = await db.fetchall(
+        """SELECT * FROM (SELECT * FROM messages WHERE chat_id = ? AND deleted = 0 AND (date, message_id) < (?, ?)
+                          ORDER BY date DESC, message_id DESC LIMIT ?)
+           UNION ALL
+           SELECT * FROM (SELECT * FROM messages
+                          WHERE chat_id = ? AND deleted = 0 AND (date, message_id) >= (?, ?) AND date < ?
+                          ORDER BY date, message_id LIMIT ?)
+           ORDER BY date, message_id""",
+        (*key, span, *key, before_date, span + 1),
     )
-    later = await db.fetchall(
-        """SELECT * FROM messages WHERE chat_id = ? AND deleted = 0 AND (date, message_id) >= (?, ?) AND date < ?
-           ORDER BY date, message_id LIMIT ?""",
-        (*key, before_date, span + 1),
-    )
-    return [_message(r) for r in (*reversed(earlier), *later)]
-
+    return [_message(r) for r in rows]

@@ -205,6 +205,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             id INTEGER PRIMARY KEY,
             chat_id INTEGER NOT NULL,
             message_id INTEGER NOT NULL,
+            date INTEGER NOT NULL,             -- the message's (never rewritten): searches filter on it
             UNIQUE (chat_id, message_id)
         );
         CREATE VIEW memory_source AS
@@ -214,10 +215,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE VIRTUAL TABLE memory_fts USING fts5 (
             text, chat, content = 'memory_source', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
         );
-        INSERT INTO memory_rowids (chat_id, message_id) SELECT chat_id, message_id FROM messages ORDER BY date;
+        INSERT INTO memory_rowids (chat_id, message_id, date)
+            SELECT chat_id, message_id, date FROM messages ORDER BY date;
         INSERT INTO memory_fts (memory_fts) VALUES ('rebuild');
         CREATE TRIGGER memory_after_insert AFTER INSERT ON messages BEGIN
-            INSERT INTO memory_rowids (chat_id, message_id) VALUES (NEW.chat_id, NEW.message_id);
+            INSERT INTO memory_rowids (chat_id, message_id, date) VALUES (NEW.chat_id, NEW.message_id, NEW.date);
             {_index('NEW')};
         END;
         CREATE TRIGGER memory_after_update AFTER UPDATE OF text, deleted ON messages
