@@ -94,6 +94,7 @@ async def recall(
         if hit_id in exclude_message_ids or any(hit_id == m.message_id for ex in chosen for m in ex):
             continue
         around = await memory_index.messages_around(db, hit.message, before_date, EXCHANGE_SPAN)
+        # The privacy rule's last check: storage read this chat only; nothing else passes here either.
         rows = exchange([m for m in around if m.chat_id == chat_id and m.message_id not in exclude_message_ids],
                         hit_id, gap_seconds)
         if not rows:
