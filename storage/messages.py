@@ -13,7 +13,8 @@ _COLUMNS = (
     "chat_id, message_id, sender_id, sender_name, outgoing, date, text, media, reply_to, "
     "forwarded, edited_at, deleted, source"
 )
-INSERT_IGNORE_SQL = f"INSERT INTO messages ({_COLUMNS}) VALUES ({', '.join('?' * 13)}) ON CONFLICT DO NOTHING"
+_INSERT_ROW = f"INSERT INTO messages ({_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+INSERT_IGNORE_SQL = f"{_INSERT_ROW} ON CONFLICT DO NOTHING"
 """One row at a time (the import bench's raw baseline); the writers below go through `_write_staged`."""
 _UPDATE_ON_CONFLICT = (
     "ON CONFLICT (chat_id, message_id) DO UPDATE SET text = excluded.text, media = excluded.media, "
@@ -31,6 +32,9 @@ async def _write_staged(db: Database, params: Sequence[tuple[object, ...]], on_c
     Returns the rows the statement changed (triggers' rows not counted)."""
     if not params:
         return 0
+    if len(params) == 1:  # one row is one statement already (live sync): no staging round trips
+        cur = await db.execute(f"{_INSERT_ROW} {on_conflict}", params[0])
+        return max(cur.rowcount, 0)
     async with db.atomic():
         await db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} AS SELECT {_COLUMNS} FROM messages WHERE 0")
         await db.executemany(f"INSERT INTO temp.{_STAGED} VALUES ({', '.join('?' * 13)})", params)
@@ -39,6 +43,7 @@ async def _write_staged(db: Database, params: Sequence[tuple[object, ...]], on_c
             f"INSERT INTO messages ({_COLUMNS}) SELECT {_COLUMNS} FROM temp.{_STAGED} WHERE true {on_conflict}")
         await db.execute(f"DELETE FROM temp.{_STAGED}")
         return max(cur.rowcount, 0)
+
 
 def _message(row: sqlite3.Row) -> MessageRow:
     return MessageRow(
