@@ -99,6 +99,17 @@ class Settings(BaseSettings):
     context_turns: int = Field(10, ge=1, le=64, description="K: earlier turns given to the model.")
     session_gap_minutes: int = Field(180, ge=1, description="A silence this long starts a new session.")
 
+    # --- memory (issue 20): earlier exchanges of the same chat, recalled into the prompt
+    memory_enabled: bool = Field(
+        True, description="Recall earlier exchanges of the same chat (never another chat's) into the prompt.",
+    )
+    memory_max_tokens: int = Field(
+        256, ge=16, le=8192, description="Most tokens of recalled exchanges in one prompt.",
+    )
+    memory_max_recollections: int = Field(
+        3, ge=1, le=16, description="Most earlier exchanges recalled into one prompt.",
+    )
+
     # --- reply policy
     debounce_seconds: float = Field(8.0, ge=0, description="Wait this long after the partner's last message.")
     takeover_minutes: int = Field(15, ge=0, description="Stay silent if the owner wrote/typed this recently.")

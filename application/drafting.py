@@ -16,6 +16,7 @@ from typing import Literal
 
 from application.errors import DraftClosed, InvalidDialogue, ModelFailed, TelegramFailed, TelegramUnavailable
 from application.overview import telegram_connected
+from memory import recalled_message_ids
 from model.dialogue import Dialogue, Turn, clean_text, join_messages, split_reply
 from services import Services
 from storage import InvalidValue
@@ -84,7 +85,8 @@ async def suggest_draft(services: Services, chat_id: int, message: str | None = 
     if not dialogue.turns:
         raise InvalidDialogue(f"chat {chat_id} has no recent messages to answer; pass `message`")
     messages = await _generate(services, dialogue)
-    draft = await reply_queries.create_draft(services.db, chat_id, stored_text(messages))
+    draft = await reply_queries.create_draft(services.db, chat_id, stored_text(messages),
+                                             memory_message_ids=recalled_message_ids(dialogue.memory))
     saved = False
     if telegram_connected(services):
         assert services.telegram is not None
@@ -131,6 +133,7 @@ async def send_draft(services: Services, draft_id: int, messages: Sequence[str] 
         await reply_queries.log_decision(
             services.db, draft.chat_id, draft.trigger_message_id, "answered",
             f"draft {draft_id} sent from the panel" + (" (edited)" if edited else ""), sent_ids,
+            draft.memory_message_ids,
         )
         log.info("draft %s sent to chat %s (%d messages, edited=%s)", draft_id, draft.chat_id, len(sent_ids), edited)
         return closed

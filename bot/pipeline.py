@@ -27,7 +27,8 @@ from typing import Protocol
 from bot.context import chat_dialogue
 from bot.policy import ChatActivity, Decision, IncomingMessage, PolicyConfig, ReplyPolicy
 from bot.timing import DEFAULT_TIMING, Pace, Timing, load_timing
-from model.dialogue import join_messages
+from memory import recalled_message_ids
+from model.dialogue import Dialogue, join_messages
 from services import ReplyModel
 from settings import Settings
 from storage import Database, NotFound, kv
@@ -93,6 +94,8 @@ class _Outcome:
     decision: reply_queries.Decision
     reason: str
     sent_ids: list[int] = field(default_factory=list)
+    memory_ids: list[int] | None = None
+    """What memory recalled for the generated reply (ids only); None where nothing was generated."""
 
 
 class ReplyPipeline:
@@ -274,6 +277,12 @@ class ReplyPipeline:
         dialogue = await chat_dialogue(self.db, self.settings, chat_id)
         if not dialogue.turns or dialogue.turns[-1].role != "partner":
             return _Outcome("skipped", "nothing to answer in the stored context")
+        memory_ids = recalled_message_ids(dialogue.memory)
+        outcome = await self._reply(chat_id, state, burst, dialogue, decision, owner_mark, memory_ids)
+        return replace(outcome, memory_ids=memory_ids)
+
+    async def _reply(self, chat_id: int, state: _ChatState, burst: list[IncomingMessage], dialogue: Dialogue,
+                     decision: Decision, owner_mark: float | None, memory_ids: list[int]) -> _Outcome:
         parts = await asyncio.wait_for(self.model.reply(dialogue), timeout=self.settings.generation_timeout_s)
         parts = [p.strip() for p in parts if p and p.strip()]
         if not parts:
@@ -281,12 +290,13 @@ class ReplyPipeline:
         if state.last_owner_activity != owner_mark:
             return _Outcome("skipped", "owner takeover while generating")
         if decision.action == "draft":
-            return await self._draft(chat_id, state, burst[-1].message_id, parts, decision.reason)
+            return await self._draft(chat_id, state, burst[-1].message_id, parts, decision.reason, memory_ids)
         return await self._send(chat_id, state, parts, owner_mark, decision.reason)
 
-    async def _draft(self, chat_id: int, state: _ChatState, trigger_id: int, parts: list[str], reason: str) -> _Outcome:
+    async def _draft(self, chat_id: int, state: _ChatState, trigger_id: int, parts: list[str], reason: str,
+                     memory_ids: list[int]) -> _Outcome:
         async with self.db.atomic():
-            await reply_queries.create_draft(self.db, chat_id, join_messages(parts), trigger_id)
+            await reply_queries.create_draft(self.db, chat_id, join_messages(parts), trigger_id, memory_ids)
         box_text = "\n".join(parts)
         state.last_saved_draft = box_text
         await self.outbox.save_draft(chat_id, box_text)
@@ -325,11 +335,13 @@ class ReplyPipeline:
     async def _log(self, chat_id: int, entries: list[tuple[int, _Outcome]]) -> None:
         async with self.db.atomic():
             logged = [await reply_queries.log_first_decision(self.db, chat_id, message_id, outcome.decision,
-                                                             outcome.reason, outcome.sent_ids)
+                                                             outcome.reason, outcome.sent_ids, outcome.memory_ids)
                       for message_id, outcome in entries]
         state = self._chats.get(chat_id)
         for (message_id, outcome), written in zip(entries, logged, strict=True):
             if state is not None:
                 state.undecided.discard(message_id)
             if written:
-                log.info("reply: chat %s message %s → %s (%s)", chat_id, message_id, outcome.decision, outcome.reason)
+                recalled = "" if outcome.memory_ids is None else f"; memory: {len(outcome.memory_ids)} messages"
+                log.info("reply: chat %s message %s → %s (%s%s)", chat_id, message_id, outcome.decision,
+                         outcome.reason, recalled)

@@ -225,11 +225,11 @@ class Database:
             return await self.conn.execute(sql, params)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
-        """`execute` for many rows; returns how many rows it changed (ignored inserts do not count)."""
+        """`execute` for many rows; returns how many rows it changed (ignored inserts do not count, nor
+        do the rows triggers write: the memory index's)."""
         async with self._write():
-            before = self.conn.total_changes
-            await self.conn.executemany(sql, rows)
-            return self.conn.total_changes - before
+            cursor = await self.conn.executemany(sql, rows)
+            return max(cursor.rowcount, 0)
 
     async def data_version(self) -> tuple[int, int, int]:
         """Moves whenever the data may have changed: rows written or rolled back through this
@@ -294,12 +294,13 @@ def _tighten_db_files(path: Path) -> None:
 
 
 def _split_sql(script: str) -> list[str]:
-    """Split a migration script into statements (no semicolons inside our literals)."""
+    """Split a migration script into statements at line ends where a statement is complete
+    (`sqlite3.complete_statement` knows a trigger's BEGIN … END; no semicolons inside our literals)."""
     statements, buf = [], []
     for line in script.splitlines():
         line = line.split("--", 1)[0]
         buf.append(line)
-        if line.rstrip().endswith(";"):
+        if line.rstrip().endswith(";") and sqlite3.complete_statement("\n".join(buf)):
             statements.append("\n".join(buf).strip().rstrip(";"))
             buf = []
     tail = "\n".join(buf).strip()

@@ -13,13 +13,36 @@ _COLUMNS = (
     "chat_id, message_id, sender_id, sender_name, outgoing, date, text, media, reply_to, "
     "forwarded, edited_at, deleted, source"
 )
-INSERT_IGNORE_SQL = f"INSERT INTO messages ({_COLUMNS}) VALUES ({', '.join('?' * 13)}) ON CONFLICT DO NOTHING"
-UPSERT_SQL = (
-    f"INSERT INTO messages ({_COLUMNS}) VALUES ({', '.join('?' * 13)}) "
+_INSERT_ROW = f"INSERT INTO messages ({_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+INSERT_IGNORE_SQL = f"{_INSERT_ROW} ON CONFLICT DO NOTHING"
+"""One row at a time (the import bench's raw baseline); the writers below go through `_write_staged`."""
+_UPDATE_ON_CONFLICT = (
     "ON CONFLICT (chat_id, message_id) DO UPDATE SET text = excluded.text, media = excluded.media, "
     "edited_at = excluded.edited_at, sender_name = COALESCE(excluded.sender_name, messages.sender_name), "
     "deleted = 0, source = excluded.source"
 )
+_STAGED = "staged_messages"
+
+
+async def _write_staged(db: Database, params: Sequence[tuple[object, ...]], on_conflict: str) -> int:
+    """Write rows into `messages` with one statement: staged in a temporary table first, then
+    `INSERT … SELECT`. The memory index's triggers (migration 0007) then fire inside one statement,
+    and FTS5 writes its pending index once per statement (it flushes at every statement's
+    savepoint): row by row, indexing cost the import 3-4 times its time, staged about 1.5 times.
+    Returns the rows the statement changed (triggers' rows not counted)."""
+    if not params:
+        return 0
+    if len(params) == 1:  # one row is one statement already (live sync): no staging round trips
+        cur = await db.execute(f"{_INSERT_ROW} {on_conflict}", params[0])
+        return max(cur.rowcount, 0)
+    async with db.atomic():
+        await db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} AS SELECT {_COLUMNS} FROM messages WHERE 0")
+        await db.executemany(f"INSERT INTO temp.{_STAGED} VALUES ({', '.join('?' * 13)})", params)
+        # `WHERE true`: an upsert's SELECT needs a WHERE, or ON CONFLICT would parse as a join clause.
+        cur = await db.execute(
+            f"INSERT INTO messages ({_COLUMNS}) SELECT {_COLUMNS} FROM temp.{_STAGED} WHERE true {on_conflict}")
+        await db.execute(f"DELETE FROM temp.{_STAGED}")
+        return max(cur.rowcount, 0)
 
 
 def _message(row: sqlite3.Row) -> MessageRow:
@@ -34,18 +57,18 @@ def _message(row: sqlite3.Row) -> MessageRow:
 
 async def insert_messages(db: Database, rows: Sequence[MessageRow], source: str) -> int:
     """Insert new messages, leaving existing ones untouched (idempotent import). Returns rows added."""
-    return await db.executemany(INSERT_IGNORE_SQL, [r.as_params(source) for r in rows])
+    return await _write_staged(db, [r.as_params(source) for r in rows], "ON CONFLICT DO NOTHING")
 
 
 async def insert_message_params(db: Database, params: Sequence[tuple[object, ...]]) -> int:
     """`insert_messages` for rows already in `MessageRow.as_params` form: the export importer's bulk
     path, whose rows are built in a reader thread or process. Returns rows added."""
-    return await db.executemany(INSERT_IGNORE_SQL, params)
+    return await _write_staged(db, params, "ON CONFLICT DO NOTHING")
 
 
 async def upsert_messages(db: Database, rows: Iterable[MessageRow], source: str = "telegram") -> None:
     """Insert or update (live sync, edits, harvest of already-imported history)."""
-    await db.executemany(UPSERT_SQL, [r.as_params(source) for r in rows])
+    await _write_staged(db, [r.as_params(source) for r in rows], _UPDATE_ON_CONFLICT)
 
 
 async def mark_deleted(db: Database, chat_id: int | None, message_ids: Sequence[int]) -> int:

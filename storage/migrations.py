@@ -6,6 +6,31 @@ _SERVICE_IDS = ", ".join(str(i) for i in sorted(SERVICE_ACCOUNT_IDS))
 # Chats the privacy rule (storage.service_chats) never stores: Telegram's service accounts and bots.
 _NOT_STORED = f"IN ({_SERVICE_IDS}) OR chat_id IN (SELECT id FROM chats WHERE type = 'bot')"
 
+# Migration 0007's parts (the memory index, storage.memory_index), frozen with it. Which expression
+# of a message row is indexed is written once, so the back-fill view and the triggers that keep the
+# index in step index the same text (an external-content FTS5 table must be told, on delete,
+# exactly what it indexed). `ё` is folded to `е` because unicode61 keeps them apart
+# (remove_diacritics does not touch Cyrillic) while Russian writers use either. The chat goes in as
+# one token (`p123`, `n100123`), so a search is restricted to one chat inside the full-text index
+# rather than by filtering every chat's hits afterwards.
+_INDEXED_TEXT = "replace(replace({row}.text, 'ё', 'е'), 'Ё', 'Е')"
+_CHAT_TOKEN = "(CASE WHEN {row}.chat_id < 0 THEN 'n' ELSE 'p' END || abs({row}.chat_id))"
+
+
+def _index(row: str) -> str:
+    """Index a live message's row (`NEW` or `OLD`) under its rowid."""
+    return (f"INSERT INTO memory_fts (rowid, text, chat) SELECT id, {_INDEXED_TEXT.format(row=row)}, "
+            f"{_CHAT_TOKEN.format(row=row)} FROM memory_rowids "
+            f"WHERE chat_id = {row}.chat_id AND message_id = {row}.message_id AND {row}.deleted = 0")
+
+
+def _unindex(row: str) -> str:
+    """Take a row out of the index, with the very values it was indexed with (if it was: live)."""
+    return (f"INSERT INTO memory_fts (memory_fts, rowid, text, chat) SELECT 'delete', id, "
+            f"{_INDEXED_TEXT.format(row=row)}, {_CHAT_TOKEN.format(row=row)} FROM memory_rowids "
+            f"WHERE chat_id = {row}.chat_id AND message_id = {row}.message_id AND {row}.deleted = 0")
+
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_initial",
@@ -167,6 +192,47 @@ MIGRATIONS: list[tuple[str, str]] = [
             replay INTEGER NOT NULL,           -- 1: the run's lineage had learned it already
             PRIMARY KEY (run_id, chat_id, message_id)
         ) WITHOUT ROWID;
+        """,
+    ),
+    (
+        # Memory (issue 20): a full-text index over message texts, per chat, kept in step with every
+        # write path by triggers; and which messages memory recalled for a reply (ids, JSON list).
+        # `messages` is WITHOUT ROWID, so `memory_rowids` gives each message the integer rowid FTS5
+        # needs; the FTS table stores no text of its own (external content: the `memory_source` view).
+        "0007_memory_index",
+        f"""
+        CREATE TABLE memory_rowids (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            date INTEGER NOT NULL,             -- the message's (never rewritten): searches filter on it
+            UNIQUE (chat_id, message_id)
+        );
+        CREATE VIEW memory_source AS
+            SELECT r.id AS id, {_INDEXED_TEXT.format(row='m')} AS text, {_CHAT_TOKEN.format(row='m')} AS chat
+            FROM memory_rowids r JOIN messages m ON m.chat_id = r.chat_id AND m.message_id = r.message_id
+            WHERE m.deleted = 0;
+        CREATE VIRTUAL TABLE memory_fts USING fts5 (
+            text, chat, content = 'memory_source', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+        );
+        INSERT INTO memory_rowids (chat_id, message_id, date)
+            SELECT chat_id, message_id, date FROM messages ORDER BY date;
+        INSERT INTO memory_fts (memory_fts) VALUES ('rebuild');
+        CREATE TRIGGER memory_after_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO memory_rowids (chat_id, message_id, date) VALUES (NEW.chat_id, NEW.message_id, NEW.date);
+            {_index('NEW')};
+        END;
+        CREATE TRIGGER memory_after_update AFTER UPDATE OF text, deleted ON messages
+            WHEN OLD.text IS NOT NEW.text OR OLD.deleted IS NOT NEW.deleted BEGIN
+            {_unindex('OLD')};
+            {_index('NEW')};
+        END;
+        CREATE TRIGGER memory_after_delete AFTER DELETE ON messages BEGIN
+            {_unindex('OLD')};
+            DELETE FROM memory_rowids WHERE chat_id = OLD.chat_id AND message_id = OLD.message_id;
+        END;
+        ALTER TABLE reply_log ADD COLUMN memory_message_ids TEXT;
+        ALTER TABLE drafts ADD COLUMN memory_message_ids TEXT;
         """,
     ),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +24,9 @@ class ReplyLogEntry:
     reason: str
     sent_message_ids: list[int]
     created_at: int
+    memory_message_ids: list[int] | None = None
+    """The chat's messages memory recalled for the reply (ids, never texts); None where no reply
+    was generated."""
 
 
 @dataclass(slots=True)
@@ -35,6 +39,16 @@ class Draft:
     status: DraftStatus
     created_at: int
     updated_at: int
+    memory_message_ids: list[int] | None = None
+    """The chat's messages memory recalled for the suggestion; None for drafts from before memory."""
+
+
+def _id_list(ids: Sequence[int] | None) -> str | None:
+    return None if ids is None else json.dumps([int(i) for i in ids])
+
+
+def _read_id_list(value: str | None) -> list[int] | None:
+    return None if value is None else json.loads(value)
 
 
 async def log_decision(
@@ -44,13 +58,16 @@ async def log_decision(
     decision: Decision,
     reason: str,
     sent_message_ids: list[int] | None = None,
+    memory_message_ids: Sequence[int] | None = None,
 ) -> int:
     """A reply-log row, unconditionally (the panel's act on a message, e.g. a draft it sent); the
     pipeline's one decision per message goes through `log_first_decision`."""
     cur = await db.execute(
-        """INSERT INTO reply_log (chat_id, message_id, decision, reason, sent_message_ids, created_at)
-           VALUES (?, ?, ?, ?, ?, ?)""",
-        (chat_id, message_id, decision, reason, json.dumps(sent_message_ids or []), now()),
+        """INSERT INTO reply_log (chat_id, message_id, decision, reason, sent_message_ids, created_at,
+                                  memory_message_ids)
+           VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        (chat_id, message_id, decision, reason, json.dumps(sent_message_ids or []), now(),
+         _id_list(memory_message_ids)),
     )
     return int(cur.lastrowid or 0)
 
@@ -62,15 +79,18 @@ async def log_first_decision(
     decision: Decision,
     reason: str,
     sent_message_ids: list[int] | None = None,
+    memory_message_ids: Sequence[int] | None = None,
 ) -> bool:
     """The pipeline's decision on an incoming message, unless the message already has one: Telegram
     re-delivers updates after a crash, and each message is decided once. One statement, so the
     check and the insert cannot be split. Returns whether the row was written."""
     cur = await db.execute(
-        """INSERT INTO reply_log (chat_id, message_id, decision, reason, sent_message_ids, created_at)
-           SELECT ?, ?, ?, ?, ?, ?
+        """INSERT INTO reply_log (chat_id, message_id, decision, reason, sent_message_ids, created_at,
+                                  memory_message_ids)
+           SELECT ?, ?, ?, ?, ?, ?, ?
            WHERE NOT EXISTS (SELECT 1 FROM reply_log WHERE chat_id = ? AND message_id = ?)""",
-        (chat_id, message_id, decision, reason, json.dumps(sent_message_ids or []), now(), chat_id, message_id),
+        (chat_id, message_id, decision, reason, json.dumps(sent_message_ids or []), now(),
+         _id_list(memory_message_ids), chat_id, message_id),
     )
     return cur.rowcount == 1
 
@@ -85,7 +105,7 @@ async def is_decided(db: Database, chat_id: int, message_id: int) -> bool:
 def _entry(r: sqlite3.Row) -> ReplyLogEntry:
     return ReplyLogEntry(
         r["id"], r["chat_id"], r["message_id"], r["decision"], r["reason"],
-        json.loads(r["sent_message_ids"] or "[]"), r["created_at"],
+        json.loads(r["sent_message_ids"] or "[]"), r["created_at"], _read_id_list(r["memory_message_ids"]),
     )
 
 
@@ -116,15 +136,18 @@ async def decision_counts(db: Database, chat_id: int) -> dict[Decision, int]:
 def _draft(r: sqlite3.Row) -> Draft:
     return Draft(
         r["id"], r["chat_id"], r["trigger_message_id"], r["text"], r["sent_text"], r["status"],
-        r["created_at"], r["updated_at"],
+        r["created_at"], r["updated_at"], _read_id_list(r["memory_message_ids"]),
     )
 
 
-async def create_draft(db: Database, chat_id: int, text: str, trigger_message_id: int | None = None) -> Draft:
+async def create_draft(db: Database, chat_id: int, text: str, trigger_message_id: int | None = None,
+                       memory_message_ids: Sequence[int] | None = None) -> Draft:
+    """A pending draft; `memory_message_ids`: what memory recalled for it (ids, never texts)."""
     ts = now()
     cur = await db.execute(
-        "INSERT INTO drafts (chat_id, trigger_message_id, text, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-        (chat_id, trigger_message_id, text, ts, ts),
+        """INSERT INTO drafts (chat_id, trigger_message_id, text, created_at, updated_at, memory_message_ids)
+           VALUES (?, ?, ?, ?, ?, ?)""",
+        (chat_id, trigger_message_id, text, ts, ts, _id_list(memory_message_ids)),
     )
     return await get_draft(db, int(cur.lastrowid or 0))
 

@@ -14,8 +14,8 @@ FACES = {"cli", "admin_ui", "main"}
 """What the owner talks to: the command line, the panel and REST API, the entry script."""
 APPLICATION = {"application"}
 """The actions both faces call, the status snapshot and the composition root."""
-DOMAIN = {"bot", "training", "model", "telegram_export"}
-"""Telegram, training, the model and the export reader."""
+DOMAIN = {"bot", "training", "model", "telegram_export", "memory"}
+"""Telegram, training, the model, the export reader and memory (recall from a chat's own history)."""
 CONTRACTS = {"services"}
 """The protocols the domain codes against and the container the composition root fills: below the
 domain, so `bot` and `training` can import it without importing the application."""
@@ -33,12 +33,14 @@ MAY_IMPORT: dict[str, set[str]] = {
     "services": {"model", "settings", "storage"},
     "telegram_export": {"settings", "storage"},
     "testdata": {"model", "samples", "storage"},  # the tests' and benchmarks' data and fakes; no product import
-    "training": {"model", "services", "settings", "storage"},
-    "bot": {"model", "services", "settings", "storage", "telegram_export"},
-    "application": {"bot", "logging_setup", "model", "samples", "services", "settings", "storage", "telegram_export",
-                    "training"},
-    "admin_ui": {"application", "bot", "model", "services", "settings", "storage", "telegram_export", "training"},
-    "cli": {"admin_ui", "application", "bot", "logging_setup", "model", "services", "settings", "storage",
+    "memory": {"model", "settings", "storage"},
+    "training": {"memory", "model", "services", "settings", "storage"},
+    "bot": {"memory", "model", "services", "settings", "storage", "telegram_export"},
+    "application": {"bot", "logging_setup", "memory", "model", "samples", "services", "settings", "storage",
+                    "telegram_export", "training"},
+    "admin_ui": {"application", "bot", "memory", "model", "services", "settings", "storage", "telegram_export",
+                 "training"},
+    "cli": {"admin_ui", "application", "bot", "logging_setup", "memory", "model", "services", "settings", "storage",
             "telegram_export", "training"},
     "main": {"cli"},
 }

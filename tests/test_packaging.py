@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["cli", "application", "bot", "model", "training", "training/data", "training/fitting",
+PACKAGES = ["cli", "application", "bot", "memory", "model", "training", "training/data", "training/fitting",
             "training/evaluation", "training/runs", "storage", "admin_ui", "admin_ui/routes", "samples"]
 MODULES = ["main.py", "services.py", "settings.py", "logging_setup.py"]
 

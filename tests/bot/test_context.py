@@ -40,3 +40,49 @@ async def test_without_a_typed_message_the_last_session_is_the_context(db: Datab
     await _chat(db)
     dialogue = await chat_dialogue(db, settings, 7, now=T0 + 10**7)
     assert [t.role for t in dialogue.turns] == ["partner", "owner", "partner"]
+
+
+DAY = 86_400
+
+
+async def _chat_with_history(db: Database, mode: str = "draft") -> None:
+    """Anna named her dog a week ago; today's session asks about him."""
+    await chat_queries.upsert_chats(db, [ChatRow(8, "private", "Anna")])
+    await chat_queries.update_chat_settings(db, 8, reply_mode=mode)  # type: ignore[arg-type]
+    rows = [
+        MessageRow(8, 1, 8, "Anna", False, T0, "we named the dog Rex"),
+        MessageRow(8, 2, 1, None, True, T0 + 60, "rex is perfect"),
+        MessageRow(8, 3, 8, "Anna", False, T0 + 7 * DAY, "Rex ate my shoe"),
+        MessageRow(8, 4, 1, None, True, T0 + 7 * DAY + 60, "bad rex"),
+        MessageRow(8, 5, 8, "Anna", False, T0 + 7 * DAY + 120, "so what do I do with Rex?"),
+    ]
+    await message_queries.insert_messages(db, rows, "export")
+
+
+async def test_memory_recalls_earlier_sessions_never_the_context_itself(db: Database, settings: Settings) -> None:
+    await _chat_with_history(db)
+    dialogue = await chat_dialogue(db, settings, 8, now=T0 + 8 * DAY)
+    assert [t.text for t in dialogue.turns] == ["Rex ate my shoe", "bad rex", "so what do I do with Rex?"]
+    assert [m.message_ids for m in dialogue.memory] == [(1, 2)]
+    assert [t.text for t in dialogue.memory[0].turns] == ["we named the dog Rex", "rex is perfect"]
+
+
+async def test_a_typed_message_that_joins_the_partners_turn_keeps_the_window(db: Database,
+                                                                             settings: Settings) -> None:
+    await _chat_with_history(db)
+    dialogue = await chat_dialogue(db, settings, 8, "Rex!!", now=T0 + 7 * DAY + 180)
+    assert dialogue.turns[-1].messages == ("so what do I do with Rex?", "Rex!!")
+    assert [m.message_ids for m in dialogue.memory] == [(1, 2)]
+
+
+async def test_a_typed_message_opening_a_session_may_recall_the_last_one(db: Database, settings: Settings) -> None:
+    await _chat_with_history(db)
+    dialogue = await chat_dialogue(db, settings, 8, "did Rex eat another shoe?", now=T0 + 30 * DAY)
+    assert [t.text for t in dialogue.turns] == ["did Rex eat another shoe?"]
+    assert [m.message_ids for m in dialogue.memory] == [(1, 2), (3, 4, 5)]  # last session's two exchanges merged
+
+
+async def test_a_chat_in_mode_off_gets_no_memory(db: Database, settings: Settings) -> None:
+    await _chat_with_history(db, mode="off")
+    dialogue = await chat_dialogue(db, settings, 8, now=T0 + 8 * DAY)
+    assert dialogue.turns and dialogue.memory == ()
