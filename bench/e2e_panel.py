@@ -1,6 +1,6 @@
 """End-to-end panel check in a real browser (run by hand, not in CI).
 
-    python -m bench.e2e_panel [--out docs/screenshots] [--model auto|real|echo] [--no-train] [--base-model tiny]
+    python -m bench.e2e_panel [--out DIR] [--model auto|real|echo] [--no-train] [--base-model tiny]
 
 Builds a throwaway data dir with the bundled sample export (the demo's history, imported through
 the real importer), runs a few incoming messages through the real reply pipeline (so the reply log
@@ -277,7 +277,8 @@ async def _wait_healthy(base: str) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    # Not docs/screenshots: those show the real demo and come from scripts/screenshots.py.
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "tgtwin-e2e-panel")
     parser.add_argument("--model", choices=["auto", "real", "echo"], default="auto")
     parser.add_argument("--no-train", action="store_true", help="Skip the tiny training run.")
     parser.add_argument("--train-timeout", type=float, default=600.0)
