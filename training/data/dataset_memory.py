@@ -68,7 +68,7 @@ async def attach_memory(db: Database, settings: Settings, built: BuiltDataset) -
         conversations.append(replace(conversation, dialogue=replace(conversation.dialogue, memory=memory)))
     stats = replace(built.stats, memory_examples=sum(bool(e.dialogue.memory) for e in examples),
                     memory_conversations=sum(bool(c.dialogue.memory) for c in conversations))
-    log.info("dataset memory: %d of %d training conversations and %d of %d examples recalled earlier exchanges "
-             "(%.1f s)", stats.memory_conversations, len(conversations), stats.memory_examples, len(examples),
-             time.perf_counter() - started)
+    log.debug("dataset memory: %d of %d training conversations and %d of %d examples recalled earlier exchanges "
+              "(%.1f s)", stats.memory_conversations, len(conversations), stats.memory_examples, len(examples),
+              time.perf_counter() - started)
     return replace(built, examples=examples, stats=stats, conversations=conversations)
