@@ -45,5 +45,5 @@ def test_the_bundled_sample_puts_over_a_third_of_its_tokens_under_loss(settings,
     sequences = report["sequences"]
     assert report["base_model"] == "bundled:smollm2-135m"
     assert sequences["labelled_turns"] == sequences["owner_turns"] > 600  # every owner turn still learned
-    assert (report["memory_conversations"] > 150) == memory
+    assert report["memory_conversations"] > 150 if memory else report["memory_conversations"] == 0
     assert report["loss_token_share"] >= (0.15 if memory else 0.35)

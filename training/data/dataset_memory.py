@@ -11,6 +11,9 @@ exactly the one without memory).
   (`training.data.sequences`): only what came before its session (`Conversation.session_start`),
   never a held-out session's messages (`BuiltDataset.heldout_message_ids`), so no row learns from
   the future or from what evaluation scores. See `opening_context` for its query.
+
+Queries read the partner's turn as the dataset holds it, PII redacted, where serving reads the
+stored text: the two differ only for a turn with a phone number, an e-mail, a card or a link.
 """
 
 from __future__ import annotations
@@ -35,9 +38,9 @@ def opening_context(turns: Sequence[Turn]) -> tuple[Turn, ...]:
 
     Why that query, one per conversation. The memory sits in the prompt head, which every labelled
     turn of a row shares (else no serve-time prompt would be a token prefix of the row), so a row
-    gets one memory whatever its turns ask. For the conversation's first reply this one is exactly
-    what serving recalls (the same query, and the same bound: its context window starts the
-    session), and that is the reply memory matters for most: a question about something said days
+    gets one memory whatever its turns ask. For the conversation's first reply this one is what
+    serving recalls (the same query and the same bound, its context window starting with the
+    session; less the held-out sessions), and that is the reply memory matters for most: a question about something said days
     ago opens a session (the generated facts do so by construction). A query per window (its first
     partner turn) would change only for the later windows of long sessions, whose serve-time memory
     training cannot reproduce anyway (serving would also recall from earlier in the session), and
