@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{label} peak: {peak.flops_per_second / 1e9:.1f} GFLOP/s ({peak.how})")
 
         def sequences(tokenizer: Any) -> list[dict[str, list[int]]]:
-            fmt = PromptFormat.for_training(tokenizer)
+            fmt = PromptFormat.for_training(tokenizer, memory=settings.memory_enabled)
             return encode_conversations(tokenizer, fmt, conversations, preset.max_length, settings.context_turns)[0]
 
         if args.default_run:

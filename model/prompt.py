@@ -157,11 +157,12 @@ class PromptFormat:
                    add_bos=_adds_bos(tokenizer), **overrides)
 
     @classmethod
-    def for_training(cls, tokenizer: Any, *, memory: bool = False, **overrides: Any) -> PromptFormat:
+    def for_training(cls, tokenizer: Any, *, memory: bool, **overrides: Any) -> PromptFormat:
         """The format a new adapter trains with (and is served with, from its `prompt_format.json`):
         `compact` where the tokenizer's chat template allows it (`probe_compact_opener`), else
-        `for_tokenizer`'s; with a memory block when `memory` (the run's `memory_enabled`). The bare
-        base model keeps `for_tokenizer`'s, the template it knows, without memory."""
+        `for_tokenizer`'s; with a memory block when `memory` (the run's `memory_enabled`; required,
+        so no caller forgets it). The bare base model keeps `for_tokenizer`'s, the template it
+        knows, without memory."""
         fmt = cls.for_tokenizer(tokenizer, memory=memory, **overrides)
         if fmt.style != "chat_template" or fmt.chat_template is None:
             return fmt

@@ -179,7 +179,7 @@ def test_a_version_2_adapter_loads_without_memory_and_renders_as_before(
 ) -> None:
     """What tgtwin wrote before memory (no `memory`, no `special_tokens`; or a hand-edited
     `memory: true`): loads with memory off and renders exactly the compact prompt of before."""
-    compact = PromptFormat.for_training(smollm_tokenizer)
+    compact = PromptFormat.for_training(smollm_tokenizer, memory=False)
     saved = {k: v for k, v in asdict(compact).items() if k not in ("memory", "special_tokens")}
     saved.update(version=2, stop_markers=list(compact.stop_markers))
     if memory_in_file is not None:

@@ -51,7 +51,7 @@ def case(request: pytest.FixtureRequest) -> tuple[Any, PromptFormat]:
     """(tokenizer, format): tiny's plain style, SmolLM2's own template, SmolLM2's compact layout."""
     name, _, compact = request.param.partition("-")
     tokenizer = request.getfixturevalue(f"{name}_tokenizer")
-    fmt = PromptFormat.for_training(tokenizer) if compact else PromptFormat.for_tokenizer(tokenizer)
+    fmt = PromptFormat.for_training(tokenizer, memory=False) if compact else PromptFormat.for_tokenizer(tokenizer)
     return tokenizer, fmt
 
 
@@ -172,17 +172,17 @@ def _labels(row: dict[str, list[int]]) -> list[int]:
 
 
 def test_new_adapters_train_compact_where_the_template_allows(tiny_tokenizer: Any, smollm_tokenizer: Any) -> None:
-    compact = PromptFormat.for_training(smollm_tokenizer)
+    compact = PromptFormat.for_training(smollm_tokenizer, memory=False)
     assert compact.style == "compact" and compact.owner_opener == "<|im_start|>" and compact.version == 3
     assert compact.end_of_turn == PromptFormat.for_tokenizer(smollm_tokenizer).end_of_turn
-    assert PromptFormat.for_training(tiny_tokenizer).style == "plain"  # no chat template: nothing to compact
+    assert PromptFormat.for_training(tiny_tokenizer, memory=False).style == "plain"  # no template: nothing to compact
 
 
 def test_compact_learns_the_same_tokens_from_far_fewer(smollm_tokenizer: Any) -> None:
     """Same labelled tokens (the owner's replies and their end of turn) as the model's own template;
     the per-turn headers go, at least 6 tokens per exchange."""
     tokenizer = smollm_tokenizer
-    chat, compact = PromptFormat.for_tokenizer(tokenizer), PromptFormat.for_training(tokenizer)
+    chat, compact = PromptFormat.for_tokenizer(tokenizer), PromptFormat.for_training(tokenizer, memory=False)
     old, _ = chat.encode_conversation(tokenizer, SESSION, OWNER_TURNS)
     new, covered = compact.encode_conversation(tokenizer, SESSION, OWNER_TURNS)
     assert covered == tuple(OWNER_TURNS) and _labels(new) == _labels(old)
@@ -190,7 +190,7 @@ def test_compact_learns_the_same_tokens_from_far_fewer(smollm_tokenizer: Any) ->
 
 
 def test_compact_serve_time_prompts_are_token_prefixes_of_the_row(smollm_tokenizer: Any) -> None:
-    tokenizer, fmt = smollm_tokenizer, PromptFormat.for_training(smollm_tokenizer)
+    tokenizer, fmt = smollm_tokenizer, PromptFormat.for_training(smollm_tokenizer, memory=False)
     row, _ = fmt.encode_conversation(tokenizer, SESSION, OWNER_TURNS)
     for turn in OWNER_TURNS[1:]:
         prompt = fmt.encode_prompt(tokenizer, replace(SESSION, turns=SESSION.turns[:turn]))
@@ -205,7 +205,7 @@ def test_an_adapter_saved_in_format_1_keeps_its_layout(tmp_path: Path, smollm_to
     old = {k: v for k, v in asdict(PromptFormat.for_tokenizer(smollm_tokenizer)).items() if k != "owner_opener"}
     legacy = {**old, "version": 1, "stop_markers": list(old["stop_markers"])}
     (tmp_path / "prompt_format.json").write_text(json.dumps(legacy))
-    fmt = serving_format(tmp_path, lambda: PromptFormat.for_training(smollm_tokenizer))
+    fmt = serving_format(tmp_path, lambda: PromptFormat.for_training(smollm_tokenizer, memory=False))
     assert fmt.style == "chat_template" and fmt.version == 1
     theirs = smollm_tokenizer.apply_chat_template(fmt._messages(DIALOGUE), tokenize=False, add_generation_prompt=True)
     assert fmt.render_prompt(DIALOGUE) == theirs

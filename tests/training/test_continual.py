@@ -4,12 +4,13 @@ share), and report coverage 1/3, 2/3, 1."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
 from storage import coverage as coverage_queries
 from storage import training as training_queries
-from tests.training.histories import EXCHANGES, seed_uniform_history
+from tests.training.histories import EXCHANGES, fact_history, seed_uniform_history, store_chat
 from training.config import load_preset
 from training.data.dataset import load_dataset
 from training.runs.run import run_training
@@ -98,3 +99,34 @@ async def test_an_adapter_on_another_base_or_prompt_format_is_not_continued(db, 
     replace(PromptFormat.load(first.adapter_dir), system_template="Chat{with_whom}.").save(first.adapter_dir)
     changed = await plan_start(db, settings, config, "tiny")
     assert changed.adapter_id is None and "prompt format differs" in changed.reason
+
+
+async def test_memory_trains_into_the_format_and_toggling_it_starts_afresh(db, tiny_settings):
+    """An adapter trained with memory saves `memory: true` and is served with a memory block; a run
+    with memory turned off does not continue it, and one with memory on again does."""
+    from bot.context import chat_dialogue
+    from model.adapter_format import serving_format
+    from model.memory_block import MEMORY_HEADER
+    from model.prompt import PromptFormat
+    from training.runs.continual import plan_start
+
+    settings = tiny_settings
+    await store_chat(db, fact_history())
+    first = await run_training(settings, preset="tiny", trigger="test", overrides={"max_steps": 2})
+    assert json.loads((first.adapter_dir / "prompt_format.json").read_text())["memory"] is True
+    assert first.report.data.memory_conversations > 0  # its rows carried memory
+    fmt = serving_format(first.adapter_dir, lambda: PromptFormat.for_tokenizer(None))
+    dialogue = await chat_dialogue(db, settings, 1, "and how is Rex these days?")
+    block = fmt.memory_text(dialogue)
+    assert block.startswith(MEMORY_HEADER) and "Rex" in block and block in fmt.render_prompt(dialogue)
+
+    off = settings.model_copy(update={"memory_enabled": False})
+    second = await run_training(off, preset="tiny", trigger="test", overrides={"max_steps": 1})
+    coverage = (await training_queries.get_run(db, second.run_id)).report["coverage"]
+    assert coverage["continued_from"] is None
+    assert "trained with memory and this run has no memory" in coverage["start"]
+    assert not PromptFormat.load(second.adapter_dir).memory
+    assert second.report.data.memory_conversations == 0
+    assert first.promoted  # the served adapter, which a run with memory on again continues
+    again = await plan_start(db, settings, load_preset("tiny"), "tiny")
+    assert again.adapter_id == first.adapter_id

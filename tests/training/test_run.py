@@ -48,7 +48,10 @@ async def test_tiny_run_trains_versions_gates_and_serves(db, tiny_settings, open
     ppl = run.report["evaluation"]["perplexity"]
     assert ppl["new"] < ppl["base"] and first.promoted
     assert (await training_queries.promoted_adapter(db)).id == first.adapter_id
-    assert run.report["fit"]["real_token_share"] > 0.9  # runs batch by length (unpacked: in coverage order)
+    # runs batch by length (unpacked: in coverage order); 0.95 without memory, whose block makes 2 of
+    # these 12 rows ~60 tokens longer than the rest
+    assert run.report["fit"]["real_token_share"] > 0.8
+    assert run.report["data"]["memory_conversations"] > 0
     assert run.report["evaluation"]["heldout_examples"] > 0
     evaluation = run.report["evaluation"]
     assert evaluation["generated"] > 0 and evaluation["hits_at_1"]["new"] is not None

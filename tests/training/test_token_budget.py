@@ -24,18 +24,26 @@ def bundled_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return models
 
 
-def test_the_bundled_sample_puts_over_a_third_of_its_tokens_under_loss(settings, bundled_models_dir: Path) -> None:
+@pytest.mark.parametrize("memory", [False, True], ids=["memory off", "memory on"])
+def test_the_bundled_sample_puts_over_a_third_of_its_tokens_under_loss(settings, bundled_models_dir: Path,
+                                                                       memory: bool) -> None:
+    """Over a third without memory. With memory (the default) every row also carries its memory
+    block: on this sample 175 of 197 conversations recall something, ~100 tokens a block, as many as
+    the conversation's own turns, so the share halves (measured 0.199): the price of learning to use
+    memory, held here so that it does not grow unnoticed."""
     from cli.app import app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.models_dir.symlink_to(bundled_models_dir, target_is_directory=True)
     data_dir = ["--data-dir", str(settings.data_dir)]
-    imported = CliRunner().invoke(app, [*data_dir, "import-export", str(SAMPLE_EXPORT)])
+    env = {"TGTWIN_MEMORY_ENABLED": str(memory).lower()}
+    imported = CliRunner().invoke(app, [*data_dir, "import-export", str(SAMPLE_EXPORT)], env=env)
     assert imported.exit_code == 0, imported.output
-    result = CliRunner().invoke(app, [*data_dir, "dataset", "--json"])
+    result = CliRunner().invoke(app, [*data_dir, "dataset", "--json"], env=env)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1])
     sequences = report["sequences"]
     assert report["base_model"] == "bundled:smollm2-135m"
     assert sequences["labelled_turns"] == sequences["owner_turns"] > 600  # every owner turn still learned
-    assert report["loss_token_share"] >= 0.35
+    assert report["memory_conversations"] > 150 if memory else report["memory_conversations"] == 0
+    assert report["loss_token_share"] >= (0.15 if memory else 0.35)

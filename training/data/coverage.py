@@ -245,7 +245,7 @@ async def current_coverage(db: Database, settings: Any, conversations: Sequence[
     from training.data.dataset import load_dataset
 
     if conversations is None:
-        conversations = (await load_dataset(db, settings)).conversations
+        conversations = (await load_dataset(db, settings, with_memory=False)).conversations  # keys only
     adapter_id = await training_head(db)
     try:
         throughput = await run_throughput(db, adapter_id, settings)

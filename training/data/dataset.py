@@ -15,27 +15,33 @@ The held-out split is by session and stays put (`heldout_session`): a stable has
 the session's first message decides, so runs months apart are evaluated on the same turns, and
 new history adds sessions to both sides without moving an existing one. A whole session goes to
 one side, so no held-out reply ever appears in a training sequence, not even as context.
+
+Memory (issue 20): the build records what recall needs (each example's context window start, each
+conversation's session start, the held-out sessions' messages); `load_dataset` then has
+`training.data.dataset_memory` attach what `memory.recall` brings back, by that module's rules.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Self
 
 from model.dialogue import (
     Dialogue,
+    Recollection,
     StoredMessage,
     Turn,
     chat_header,
     context_before,
     split_sessions,
 )
-from storage.rows import ChatRow
 from model.redaction import contains_blocked, redact
+from storage.rows import ChatRow
 from training.data.sequences import Conversation
 
 Split = Literal["train", "heldout"]
@@ -80,6 +86,9 @@ class DialogueExample:
     reply: Turn
     owner_initiated: bool = False
     split: Split = "train"
+    window_start: int = 0
+    """The date of its context window's first message (the reply's own without context): memory
+    recalls only what lies before it, as serving does (`bot.context`)."""
 
     @property
     def date(self) -> int:
@@ -95,22 +104,35 @@ class DialogueExample:
             "partner_name": d.partner_name,
             "relationship": d.relationship,
             "is_group": d.is_group,
+            "window_start": self.window_start,
+            "memory": [_recollection_json(r) for r in d.memory],
             "context": [_turn_json(t) for t in d.turns],
             "reply": list(self.reply.messages),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DialogueExample:
-        turns = tuple(
-            Turn(t["role"], tuple(t["messages"]), t.get("speaker"), t.get("date", 0)) for t in data["context"]
-        )
-        dialogue = Dialogue(turns, data.get("partner_name"), data.get("relationship"), data.get("is_group", False))
+        """As `to_json` wrote it; a line written before memory reads with none."""
+        turns = tuple(_turn(t) for t in data["context"])
+        memory = tuple(Recollection(tuple(_turn(t) for t in r["turns"]), tuple(r["message_ids"]), r["date"])
+                       for r in data.get("memory") or ())
+        dialogue = Dialogue(turns, data.get("partner_name"), data.get("relationship"), data.get("is_group", False),
+                            memory)
         reply = Turn("owner", tuple(data["reply"]), None, data["date"])
-        return cls(data["chat_id"], dialogue, reply, data.get("owner_initiated", False), data.get("split", "train"))
+        return cls(data["chat_id"], dialogue, reply, data.get("owner_initiated", False), data.get("split", "train"),
+                   data.get("window_start", 0))
 
 
 def _turn_json(turn: Turn) -> dict[str, Any]:
     return {"role": turn.role, "speaker": turn.speaker, "messages": list(turn.messages), "date": turn.date}
+
+
+def _turn(data: dict[str, Any]) -> Turn:
+    return Turn(data["role"], tuple(data["messages"]), data.get("speaker"), data.get("date", 0))
+
+
+def _recollection_json(memory: Recollection) -> dict[str, Any]:
+    return {"date": memory.date, "message_ids": list(memory.message_ids), "turns": [_turn_json(t) for t in memory.turns]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +162,10 @@ class DatasetStats:
     excluded_bot_messages: int = 0
     """The bot's own messages left out of the allowed chats' histories (see `ChatHistory`)."""
     excluded_context_messages: int = 0
+    memory_conversations: int = 0
+    """Training conversations memory recalled something for (`training.data.dataset_memory`)."""
+    memory_examples: int = 0
+    """Examples memory recalled something for."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -147,6 +173,7 @@ class DatasetStats:
             "owner_initiated": self.owner_initiated, "blocked": self.blocked,
             "excluded_bot_messages": self.excluded_bot_messages,
             "excluded_context_messages": self.excluded_context_messages,
+            "memory_conversations": self.memory_conversations, "memory_examples": self.memory_examples,
             "redactions": dict(self.redactions), "first_date": self.first_date, "last_date": self.last_date,
         }
 
@@ -154,7 +181,8 @@ class DatasetStats:
     def from_json(cls, data: dict[str, Any]) -> DatasetStats:
         """As a run report stored them (`as_dict`); a count a record does not have reads as 0."""
         counts = {k: int(data.get(k) or 0) for k in ("chats", "examples", "train", "heldout", "owner_initiated",
-                                                     "blocked", "excluded_bot_messages", "excluded_context_messages")}
+                                                     "blocked", "excluded_bot_messages", "excluded_context_messages",
+                                                     "memory_conversations", "memory_examples")}
         return cls(**counts, redactions=Counter(data.get("redactions") or {}), first_date=data.get("first_date"),
                    last_date=data.get("last_date"))
 
@@ -165,6 +193,8 @@ class BuiltDataset:
     stats: DatasetStats
     conversations: list[Conversation] = field(default_factory=list)
     """The training sessions (held-out ones never), for whole-conversation rows."""
+    heldout_message_ids: Mapping[int, frozenset[int]] = field(default_factory=dict)
+    """Per chat, the messages of its held-out sessions: training memory never recalls them."""
 
     @property
     def train(self) -> list[DialogueExample]:
@@ -244,40 +274,69 @@ def heldout_session(chat_id: int, first_message_id: int | None, fraction: float 
     return int.from_bytes(digest[:8], "big") < fraction * 2**64
 
 
-def build_chat_examples(
-    history: ChatHistory, options: DatasetOptions, stats: DatasetStats
-) -> tuple[list[DialogueExample], list[Conversation]]:
-    """One chat's examples with their split, and its training conversations; updates `stats`."""
+@dataclass(frozen=True, slots=True)
+class ChatDataset:
+    """One chat's part of the dataset (`build_chat_examples`)."""
+
+    examples: list[DialogueExample]
+    conversations: list[Conversation]
+    heldout_message_ids: frozenset[int]
+    """Every message in the span of one of its held-out sessions."""
+
+
+def build_chat_examples(history: ChatHistory, options: DatasetOptions, stats: DatasetStats) -> ChatDataset:
+    """One chat's examples with their split, its training conversations and the messages of its
+    held-out sessions; updates `stats`."""
     sessions = split_sessions(history.messages, options.gap_seconds, options.keep_media)
     if options.redact_pii:
         sessions = redact_sessions(sessions, stats.redactions)
     header = chat_header(history.chat, options.relationship_auto_use)
     chat_id = history.chat.id
+    first_dates = {m.message_id: m.date for m in history.messages}
+
+    def first_date(turn: Turn) -> int:
+        """When the turn's first message was sent (a turn's `date` is its last message's)."""
+        return first_dates.get(turn.message_id, turn.date) if turn.message_id is not None else turn.date
+
     examples: list[DialogueExample] = []
     conversations: list[Conversation] = []
+    heldout_spans: list[tuple[int, int]] = []
     for session in sessions:
         split: Split = "heldout" if heldout_session(chat_id, session[0].message_id, options.heldout_fraction) else "train"
         for example in session_examples(chat_id, header, session, options.context_turns):
             if options.blocked_words and _is_blocked(example, options.blocked_words):
                 stats.blocked += 1
                 continue
-            examples.append(replace(example, split=split))
+            window_start = first_date(example.dialogue.turns[0] if example.dialogue.turns else example.reply)
+            examples.append(replace(example, split=split, window_start=window_start))
         if split == "train":
-            conversations.extend(session_conversations(chat_id, header, session, options.blocked_words))
-    return examples, conversations
+            conversations.extend(session_conversations(chat_id, header, session, options.blocked_words,
+                                                       session_start=first_date(session[0])))
+        else:
+            heldout_spans.append((first_date(session[0]), session[-1].date))
+    return ChatDataset(examples, conversations, messages_within(history.messages, heldout_spans))
+
+
+def messages_within(messages: Sequence[StoredMessage], spans: Sequence[tuple[int, int]]) -> frozenset[int]:
+    """Ids of `messages` (in time order) dated within one of `spans` (first, last date; inclusive)."""
+    dates = [m.date for m in messages]
+    return frozenset(m.message_id for first, last in spans
+                     for m in messages[bisect_left(dates, first):bisect_right(dates, last)])
 
 
 def session_conversations(
-    chat_id: int, header: Dialogue, session: Sequence[Turn], blocked_words: Sequence[str] = ()
+    chat_id: int, header: Dialogue, session: Sequence[Turn], blocked_words: Sequence[str] = (), *,
+    session_start: int = 0,
 ) -> list[Conversation]:
     """A training session as conversations: split around turns that hold a blocked word (those are
-    cut out), each part kept if it has an owner turn."""
+    cut out), each part kept if it has an owner turn. `session_start`: the date of the session's
+    first message (every part's memory recalls only what lies before it)."""
     out: list[Conversation] = []
     current: list[Turn] = []
 
     def close() -> None:
         if any(t.role == "owner" for t in current):
-            out.append(Conversation(chat_id, replace(header, turns=tuple(current))))
+            out.append(Conversation(chat_id, replace(header, turns=tuple(current)), session_start))
         current.clear()
 
     for turn in session:
@@ -294,16 +353,19 @@ def build_dataset(histories: Iterable[ChatHistory], options: DatasetOptions) -> 
     stats = DatasetStats()
     examples: list[DialogueExample] = []
     conversations: list[Conversation] = []
+    heldout_message_ids: dict[int, frozenset[int]] = {}
     for history in histories:
         if not chat_allowed(history.chat, options.train_groups):
             continue
         stats.excluded_bot_messages += history.excluded_bot_messages
         stats.excluded_context_messages += history.excluded_context_messages
-        chat_examples, chat_conversations = build_chat_examples(history, options, stats)
-        if chat_examples:
+        chat = build_chat_examples(history, options, stats)
+        if chat.examples:
             stats.chats += 1
-        examples.extend(chat_examples)
-        conversations.extend(chat_conversations)
+        examples.extend(chat.examples)
+        conversations.extend(chat.conversations)
+        if chat.heldout_message_ids:
+            heldout_message_ids[history.chat.id] = chat.heldout_message_ids
     stats.examples = len(examples)
     stats.train = sum(e.split == "train" for e in examples)
     stats.heldout = stats.examples - stats.train
@@ -311,13 +373,15 @@ def build_dataset(histories: Iterable[ChatHistory], options: DatasetOptions) -> 
     train_dates = [e.date for e in examples if e.split == "train"]
     if train_dates:
         stats.first_date, stats.last_date = min(train_dates), max(train_dates)
-    return BuiltDataset(examples, stats, conversations)
+    return BuiltDataset(examples, stats, conversations, heldout_message_ids)
 
 
-async def load_dataset(db: Any, settings: Any) -> BuiltDataset:
+async def load_dataset(db: Any, settings: Any, *, with_memory: bool = True) -> BuiltDataset:
     """Read every allowed chat's history through `storage` (without the bot's own turns) and build
-    the dataset."""
+    the dataset, with memory attached (`training.data.dataset_memory`; none with `memory_enabled`
+    off). `with_memory=False` skips recall for callers that only count turns (coverage)."""
     from storage import dataset_queries
+    from training.data.dataset_memory import attach_memory
 
     options = DatasetOptions.from_settings(settings)
     histories = []
@@ -326,4 +390,5 @@ async def load_dataset(db: Any, settings: Any) -> BuiltDataset:
             history = await dataset_queries.training_history(db, chat.id)
             histories.append(ChatHistory(chat, history.messages, history.excluded_bot_messages,
                                          history.excluded_context_messages))
-    return build_dataset(histories, options)
+    built = build_dataset(histories, options)
+    return await attach_memory(db, settings, built) if with_memory else built

@@ -13,11 +13,17 @@ every owner turn carries loss once, with at least `context_turns` turns of conte
 session, when shorter), like the live bot's K. Lengths are planned on estimates and checked on the
 exact encoding: a turn the exact row could not hold goes to the next window; a reply too long for
 `max_length` even without context is truncated and still labelled.
+
+Memory. Every window shows its conversation's memory (`Dialogue.memory`, for a format with memory)
+in the prompt head, which is the same for all its labelled turns, so each one's serve-time prompt
+with that memory stays a token prefix of the row. Memory counts toward `max_length` and goes
+before any turn, as at serving (`model.context_window`): a window whose full context would not fit
+with it drops recollections, oldest first, and all of them when the turns alone do not fit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,10 +35,14 @@ Row = dict[str, list[int]]
 
 @dataclass(frozen=True, slots=True)
 class Conversation:
-    """A chat's session (the part before the held-out split), with its per-contact header."""
+    """A chat's training session (or the part of one between blocked turns), with its per-contact
+    header and the memory every row cut from it shows (`dialogue.memory`;
+    `training.data.dataset_memory`)."""
 
     chat_id: int
     dialogue: Dialogue
+    session_start: int = 0
+    """The date of its session's first message: its memory recalls only what lies before it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +112,39 @@ def plan_window(
     return Window(start, end, labelled)
 
 
-def _estimate(tokenizer: Any, fmt: Any, dialogue: Dialogue) -> tuple[int, list[int]]:
-    """Header tokens and per-turn tokens (text + a measured per-turn overhead); exactness is not
-    needed here, the encoding checks every row."""
+def plan_memory_window(
+    first: int, pending: Sequence[int], roles: Sequence[str], lengths: Sequence[int],
+    header: Callable[[int], int], recollections: int, max_length: int, context_turns: int,
+) -> tuple[int, Window]:
+    """`plan_window` with memory in the head: how many of the oldest `recollections` the window
+    drops, and the window. The fewest that let it hold its full context (`header(dropped)` = the
+    head's tokens with that many dropped); all of them when even the turns alone do not fit."""
+    full = max(0, first - context_turns)
+    for dropped in range(recollections + 1):
+        window = plan_window(first, pending, roles, lengths, header(dropped), max_length, context_turns)
+        if window.start == full:
+            break
+    return dropped, window
+
+
+def _estimate(tokenizer: Any, fmt: Any, dialogue: Dialogue) -> tuple[Callable[[int], int], list[int]]:
+    """Head tokens (system text and memory, by how many of the oldest recollections are dropped)
+    and per-turn tokens (text + a measured per-turn overhead); exactness is not needed here, the
+    encoding checks every row."""
     from model.dialogue import Turn
 
-    header = len(fmt.encode_prompt(tokenizer, replace(dialogue, turns=(Turn("partner", ("x",)),))))
-    two = len(fmt.encode_prompt(tokenizer, replace(dialogue, turns=(Turn("partner", ("x",)), Turn("owner", ("x",)), Turn("partner", ("x",))))))
-    overhead = max(1, (two - header) // 2)
+    one = (Turn("partner", ("x",)),)
+    heads: dict[int, int] = {}
+
+    def header(dropped: int) -> int:
+        if dropped not in heads:
+            shown = replace(dialogue, turns=one, memory=dialogue.memory[dropped:])
+            heads[dropped] = len(fmt.encode_prompt(tokenizer, shown))
+        return heads[dropped]
+
+    bare = replace(dialogue, memory=())
+    two = len(fmt.encode_prompt(tokenizer, replace(bare, turns=(*one, Turn("owner", ("x",)), *one))))
+    overhead = max(1, (two - len(fmt.encode_prompt(tokenizer, replace(bare, turns=one)))) // 2)
     lengths = [len(tokenizer.encode(t.text, add_special_tokens=False)) + overhead for t in dialogue.turns]
     return header, lengths
 
@@ -124,14 +159,17 @@ def conversation_rows(
     if not pending:
         return []
     header, lengths = _estimate(tokenizer, fmt, dialogue)
+    recollections = len(dialogue.memory) if fmt.memory else 0
     out = []
     while pending:
         first = pending[0]
-        window = plan_window(first, pending, roles, lengths, header, max_length, context_turns)
-        row, covered = _encode_window(tokenizer, fmt, dialogue, window, max_length)
-        if first not in covered:  # even the planned context did not fit: answer without context
+        dropped, window = plan_memory_window(first, pending, roles, lengths, header, recollections, max_length,
+                                             context_turns)
+        shown = replace(dialogue, memory=dialogue.memory[dropped:])
+        row, covered = _encode_window(tokenizer, fmt, shown, window, max_length)
+        if first not in covered:  # even the planned context did not fit: answer without context or memory
             window = Window(first, first + 1, (first,))
-            row, covered = _encode_window(tokenizer, fmt, dialogue, window, max_length)
+            row, covered = _encode_window(tokenizer, fmt, replace(dialogue, memory=()), window, max_length)
         if first not in covered:
             raise PromptFormatError(f"turn {first} cannot be encoded within max_length {max_length}")
         out.append((row, covered))

@@ -60,7 +60,7 @@ def dataset_report(
     from model.prompt import PromptFormat
     from training.data.sequences import encode_conversations
 
-    fmt = PromptFormat.for_training(tokenizer)
+    fmt = PromptFormat.for_training(tokenizer, memory=settings.memory_enabled)
     _, stats = encode_conversations(tokenizer, fmt, built.conversations, config.max_length, settings.context_turns)
     return DatasetReport(examples, stats, base, config.max_length, warning, coverage=coverage)
 

@@ -2,9 +2,11 @@
 
 - `plan_start` (main process, before training): a run continues the adapter of the newest run
   since the last promotion or rollback, else the served adapter, when it was trained on the same
-  base model, with the same prompt format and the same LoRA shape; otherwise, or when `fresh` is
-  set, it starts from the base model. Runs the gate kept back still count: the chain accumulates
-  until one beats what is served, and a promotion or rollback by the owner restarts it there.
+  base model, with the same prompt format (memory included: an adapter trained without a memory
+  block is not continued by a run with memory, nor the other way round) and the same LoRA shape;
+  otherwise, or when `fresh` is set, it starts from the base model. Runs the gate kept back still
+  count: the chain accumulates until one beats what is served, and a promotion or rollback by the
+  owner restarts it there.
 - `train_adapter` (every process): load the base, encode, order the sequences
   (`training.data.curriculum`: new turns first, newest conversations first, replays mixed in) and fit,
   continuing the chosen adapter.
@@ -94,7 +96,7 @@ def _prompt_format(base_spec: str, settings: Settings) -> Any:
     from model.prompt import PromptFormat
     from training.data.statistics import load_tokenizer
 
-    return PromptFormat.for_training(load_tokenizer(base_spec, settings.models_dir))
+    return PromptFormat.for_training(load_tokenizer(base_spec, settings.models_dir), memory=settings.memory_enabled)
 
 
 def continuation_mismatch(adapter: Adapter, base_spec: str, fmt: Any, config: TrainConfig) -> str | None:
@@ -108,10 +110,14 @@ def continuation_mismatch(adapter: Adapter, base_spec: str, fmt: Any, config: Tr
     if not (path / "adapter_config.json").is_file():
         return "its directory is missing"
     try:
-        if PromptFormat.load(path) != fmt:
-            return "its prompt format differs from this base model's now"
+        saved = PromptFormat.load(path)
     except (OSError, PromptFormatError) as exc:
         return f"its prompt format cannot be read ({exc})"
+    if saved.memory != fmt.memory:
+        trained_with, run_has = ("with", "has no") if saved.memory else ("without", "has")
+        return f"it was trained {trained_with} memory and this run {run_has} memory (memory_enabled changed)"
+    if saved != fmt:
+        return "its prompt format differs from this base model's now"
     try:
         trained = json.loads((path / "meta.json").read_text(encoding="utf-8")).get("config") or {}
     except (OSError, ValueError):
@@ -150,7 +156,7 @@ def train_adapter(
     model, tokenizer = load_base(base_spec, settings.models_dir, quantization=config.quantization, for_training=True,
                                  local_rank=distributed.current_rank().local_rank,
                                  sharded=distributed.shards_parameters())
-    fmt = PromptFormat.for_training(tokenizer)
+    fmt = PromptFormat.for_training(tokenizer, memory=settings.memory_enabled)
     sequences, stats = encode_sequences(tokenizer, fmt, dataset.conversations, config.max_length,
                                         settings.context_turns)
     if not sequences:

@@ -187,9 +187,10 @@ async def main(settings: Settings, db: Database, run_id: int, config: TrainConfi
     recorder = RunRecorder(db, run_id, asyncio.get_running_loop())
     staging = settings.adapters_dir / f".tmp-{plan.adapter_id}"
     dataset = plan.dataset
-    log.info("run %s: %s train / %s held-out examples from %s chats, base %s, preset %s, %s process(es)",
-             run_id, dataset.stats.train, dataset.stats.heldout, dataset.stats.chats, plan.base_spec, config.name,
-             rank.world_size)
+    log.info("run %s: %s train / %s held-out examples from %s chats (memory for %s of %s training conversations), "
+             "base %s, preset %s, %s process(es)", run_id, dataset.stats.train, dataset.stats.heldout,
+             dataset.stats.chats, dataset.stats.memory_conversations, len(dataset.conversations), plan.base_spec,
+             config.name, rank.world_size)
     try:
         trained = await asyncio.to_thread(train_adapter, settings, config, plan.base_spec, dataset, plan.start,
                                           recorder)
