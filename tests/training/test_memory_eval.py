@@ -144,6 +144,8 @@ def test_an_adapter_without_memory_reports_memory_false_and_off_figures_only(tin
 
 
 def test_the_memory_block_is_part_of_the_cache_key() -> None:
+    """Keyed by the block the model's prompt shows, not by what was recalled: a format without memory
+    keys an example the same whatever it recalled."""
     dialogue = _heldout()[0].dialogue
     assert example_key(dialogue, ("rex is fine",)) == example_key(replace(dialogue, memory=()), ("rex is fine",))
     assert example_key(dialogue, ("rex is fine",), "Earlier in this chat:\n...") != example_key(dialogue,

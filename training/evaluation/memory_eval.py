@@ -12,6 +12,13 @@ reply goes through the evaluation cache, keyed with the memory block the prompt 
 the style figures generated for already (with memory) is not generated again, and a turn that
 recalled nothing costs one generation, not two. hits@1 without memory is measured on the hits@1
 contexts again; those without memory come from the cache.
+
+Cost, measured once on the shared 2-core box at load 5-6 (a generated history of 3,000 owner
+messages: 142 held-out examples, 118 of them with memory, 5 fact-dependent; the default model with
+the smollm2-cpu preset's evaluation settings, untrained adapters, CTranslate2, the base model
+cached): 252 s for an adapter with memory against 189 s without. 45 s of it are these figures,
+mostly hits@1 without memory (its forward passes; the 5 turns' replies are a few seconds); the
+rest is the longer prompts of memory itself (perplexity 24 s against 11 s, generation 90 s against 75 s).
 """
 
 from __future__ import annotations

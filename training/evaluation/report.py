@@ -5,7 +5,9 @@ reader of stored report JSON uses: a section that may be missing, a figure that 
 
 The JSON keeps the keys the panel, the REST API and older records use
 (`perplexity.{base,promoted,new}`, `style.{metric: {generated, real, gap}}`); a record from before
-a figure existed reads it as None or its default.
+a figure existed reads it as None or its default. The memory figures (`MemoryFigures`) sit at the
+top level of the section as `memory`, `memory_recall` and `hits_at_1_memory`, as `eval --json`
+prints them.
 """
 
 from __future__ import annotations
