@@ -13,7 +13,7 @@ from cli.common import console, fail, run_async, state
 from cli.output import check_output_path, write_lines
 
 if TYPE_CHECKING:
-    from training.evaluation.report import EvaluationReport
+    from training.evaluation.report import EvaluationReport, MemoryFigures
     from training.runs.report import RunReport
 
 RUNNING_SERVER = " (a running `tgtwin run`/`serve` switches within seconds)"
@@ -202,6 +202,8 @@ def _print_report(evaluation: EvaluationReport, run: RunReport | None) -> None:
     _line(f"hits@1: base {_fmt(hits.base)}, promoted {_fmt(hits.promoted)}, new {_fmt(hits.new)}; "
           f"blind judge {_fmt(evaluation.blind_judge_accuracy)}, style distance {_fmt(evaluation.style_distance)} "
           f"({evaluation.generated} generated)")
+    if evaluation.memory is not None:
+        _line(_memory_line(evaluation.memory))
     fit = run.fit if run else None
     if fit:
         _line(f"training: {fit.steps} steps in {fit.seconds}s, {fit.tokens_per_second} tokens/s, real-token "
@@ -211,8 +213,9 @@ def _print_report(evaluation: EvaluationReport, run: RunReport | None) -> None:
     if timing:
         share = f" = {timing.total / fit.seconds:.0%} of training's {fit.seconds}s" if fit and fit.seconds else ""
         _line(f"evaluation: {timing.total}s{share} (export {timing.export}s, perplexity {timing.perplexity}s, "
-              f"hits@1 {timing.hits}s, generation {timing.generation}s; {timing.cached_lookups} of "
-              f"{timing.cached_lookups + timing.measured_lookups} measurements cached); replies: "
+              f"hits@1 {timing.hits}s, generation {timing.generation}s, memory figures {timing.memory}s; "
+              f"{timing.cached_lookups} of {timing.cached_lookups + timing.measured_lookups} measurements cached); "
+              f"replies: "
               f"{evaluation.replies_path}")
     if run is not None:
         _print_run(run)
@@ -228,6 +231,21 @@ def _print_report(evaluation: EvaluationReport, run: RunReport | None) -> None:
             _line(f"  {who}: {' | '.join(turn.messages)}")
         _line(f"  real:      {' | '.join(sample.real)}")
         _line(f"  generated: {' | '.join(sample.generated)}")
+
+
+def _memory_line(memory: MemoryFigures) -> str:
+    """memory_recall and hits@1 with memory on and off (only "off" for a format without memory)."""
+    recall, hits = memory.memory_recall, memory.hits_at_1
+    if memory.fact_dependent is None:
+        turns = "no history given"
+    else:
+        found = f", the fact in memory for {memory.fact_in_memory}" if memory.fact_in_memory is not None else ""
+        turns = f"{memory.fact_dependent} fact-dependent turns{found}"
+    if not memory.memory:
+        return (f"memory: the adapter's format has none; memory_recall {_fmt(recall.off)} ({turns}), "
+                f"hits@1 {_fmt(hits.off)}")
+    return (f"memory: memory_recall on {_fmt(recall.on)} / off {_fmt(recall.off)} ({turns}); "
+            f"hits@1 on {_fmt(hits.on)} / off {_fmt(hits.off)}")
 
 
 def _print_run(run: RunReport) -> None:

@@ -3,7 +3,8 @@
 A *model* is a base model or an adapter, in one prompt format. Its key fingerprints its weights
 (the base: its spec and its checkpoint's config and weight files; an adapter: its saved weights),
 its format and the dtype it computes in, plus `RECIPE` (bumped when what is measured changes). Per
-held-out example, keyed by its content (context, partner, real reply), the cache keeps:
+held-out example, keyed by its content (context, partner, real reply, the memory block its prompt
+shows), the cache keeps:
 
 - `nll`: the summed negative log-likelihood of the reply's tokens and their count (perplexity),
   per `max_length`;
@@ -71,10 +72,14 @@ def model_key(weights: str, fmt: Any, dtype: str) -> str:
     return _digest(RECIPE, weights, asdict(fmt), dtype)[:32]
 
 
-def example_key(dialogue: Dialogue, reply: Sequence[str]) -> str:
-    """A held-out example by its content: every context turn, the chat's header, the real reply."""
+def example_key(dialogue: Dialogue, reply: Sequence[str], memory: str = "") -> str:
+    """A held-out example by its content: every context turn, the chat's header, the real reply, and
+    the memory block the model's prompt shows (`PromptFormat.memory_text`: "" for a format without
+    memory, or with memory off), so the same example with memory and without is two entries. An
+    example without memory keeps the key it had before memory existed."""
     turns = [(t.role, list(t.messages), t.speaker) for t in dialogue.turns]
-    return _digest(turns, dialogue.partner_name, dialogue.relationship, dialogue.is_group, list(reply))[:32]
+    header = (dialogue.partner_name, dialogue.relationship, dialogue.is_group)
+    return _digest(turns, *header, list(reply), *((memory,) if memory else ()))[:32]
 
 
 def replies_key(generation: Any, candidates: int, engine: str) -> str:

@@ -9,6 +9,7 @@ For the base model, the adapter served when the run started (the reference) and 
   replies by the style metrics (`training.evaluation.style`) and the blind judge (`training.evaluation.judge`). The
   first kept sample of each context (what the selection chose among) is judged beside them for
   the new adapter, so what selection does to the style shows in the report.
+- for the new adapter, memory_recall and hits@1 with memory on and off (`training.evaluation.memory_eval`).
 The new adapter is compared with the served model — the reference when it could be loaded, else
 the base model — on the very same contexts.
 
@@ -44,6 +45,8 @@ from training.evaluation.measure import (
     to_inference_dtype,
     torch_threads,
 )
+from training.evaluation.memory_eval import find_fact_turns, memory_figures
+from training.evaluation.memory_recall import FactHistory
 from training.evaluation.perplexity import encode_examples
 from training.evaluation.replies import ReplyEngines
 from training.evaluation.report import EvalTiming, EvaluationReport, GeneratedStyle, PerModel, Sample, SampleTurn
@@ -100,6 +103,9 @@ class EvalInputs:
     """Owner replies to draw hits@1 distractors from (every example's reply)."""
     candidates: int = 4
     """Candidates per generated reply (the live setting)."""
+    history: FactHistory | None = None
+    """The whole history the held-out turns come from (`FactHistory.of` over the dataset's chats):
+    where memory_recall finds the fact-dependent turns (None: memory_recall is not measured)."""
 
 
 @contextmanager
@@ -118,7 +124,8 @@ def _plan(inputs: EvalInputs, config: Any) -> Plan:
     answerable = sorted((e for e in inputs.heldout if e.dialogue.turns), key=lambda e: e.date)  # what is served
     generated = answerable[-config.eval_generate:] if config.eval_generate else []
     distractors = [sample_distractors(e.reply.messages, inputs.reply_pool, i) for i, e in enumerate(generated)]
-    return Plan(answerable[-config.eval_max_examples:], generated, distractors, config.max_length)
+    facts = find_fact_turns(answerable, inputs.history, config.eval_generate)
+    return Plan(answerable[-config.eval_max_examples:], generated, distractors, config.max_length, facts)
 
 
 def evaluate_adapter(
@@ -154,15 +161,16 @@ def evaluate_adapter(
     engines = ReplyEngines(setup.engine, setup.base_model, setup.models_dir, tokenizer)
     clock = Clock()
 
-    def measure(s: EvalModel, generate: bool) -> Measured:
-        return measure_model(peft_model, tokenizer, s, plan, engines, generation, inputs.candidates, generate, clock)
+    def measure(s: EvalModel, generate: bool, memory: bool = False) -> Measured:
+        return measure_model(peft_model, tokenizer, s, plan, engines, generation, inputs.candidates, generate, clock,
+                             memory=memory)
 
     promoted: Measured | None = None
     ref_model: EvalModel | None = None
     error = None
     with torch_threads():
         try:
-            new = measure(new_model, True)
+            new = measure(new_model, True, memory=True)
             if reference is not None:
                 try:
                     ref_fmt = serving_format(reference.path, lambda: base_fmt)  # as serving formats it
@@ -202,11 +210,13 @@ def evaluate_adapter(
     timing = EvalTiming(
         total=round(time.perf_counter() - started, 2), export=round(engines.export_seconds, 2),
         perplexity=round(clock.seconds["perplexity"], 2), hits=round(clock.seconds["hits"], 2),
-        generation=round(clock.seconds["generation"] - engines.export_seconds, 2),
+        generation=round(clock.seconds["generation"], 2), memory=round(clock.seconds["memory"], 2),
         cached_lookups=sum(m.cache.hits for m in models), measured_lookups=sum(m.cache.misses for m in models),
     )
-    log.info("evaluation: %s held-out examples, %s contexts generated (%s), %.1fs in all "
-             "(%s lookups cached, %s measured)", len(plan.scored), len(plan.generated), engines.path, timing.total,
+    memory = memory_figures(fmt, inputs.history, plan.facts, new.hits, new.memory) if new.memory else None
+    log.info("evaluation: %s held-out examples, %s contexts generated (%s), %s fact-dependent turns, %.1fs in all "
+             "(%.1fs for the memory figures; %s lookups cached, %s measured)", len(plan.scored), len(plan.generated),
+             engines.path, len(plan.facts.turns) if plan.facts else "no history, no", timing.total, timing.memory,
              timing.cached_lookups, timing.measured_lookups)
     scored_rows = encode_examples(tokenizer, fmt, plan.scored, plan.max_length)
     return EvaluationReport(
@@ -216,5 +226,5 @@ def evaluate_adapter(
         hits_at_1=PerModel(base.hits, promoted.hits if promoted else None, new.hits),
         generated=len(plan.generated), generation_seconds=timing.generation, new=chosen, reference=served_style,
         samples=samples, promoted_adapter=reference.adapter_id if reference else None, promoted_error=error,
-        first_sample=first, replies_path=engines.path, timing=timing,
+        first_sample=first, replies_path=engines.path, timing=timing, memory=memory,
     )

@@ -1,13 +1,14 @@
 """One model's evaluation measurements (`training.evaluation.evaluate` puts them together): perplexity, hits@1
 and the replies users would get, each per held-out example and through the evaluation cache
-(`training.evaluation.cache`), so only what the cache lacks is measured; plus the precision and the
-threads the forward passes run with."""
+(`training.evaluation.cache`), so only what the cache lacks is measured; for the new adapter also
+what the memory figures need (replies to the fact-dependent turns and hits@1, with memory and
+without); plus the precision and the threads the forward passes run with."""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from training.data.dataset import DialogueExample
 from training.evaluation.cache import CachedReplies, ModelCache, distractors_key, example_key, replies_key
 from training.evaluation.hits import context_hit, hit_rate
+from training.evaluation.memory_eval import FactTurns, MemoryMeasured, without_memory
 from training.evaluation.perplexity import Row, encode_example, row_nlls
 from training.evaluation.replies import ReplyEngines, live_reply
 
@@ -34,39 +36,68 @@ class EvalModel:
 
 @dataclass(frozen=True, slots=True)
 class Measured:
-    """One model's figures: perplexity, hits@1, and its replies (None when it did not generate)."""
+    """One model's figures: perplexity, hits@1, its replies (None when it did not generate), and the
+    memory measurements (the new adapter only)."""
 
     perplexity: float | None
     hits: float | None
     replies: list[CachedReplies] | None
+    memory: MemoryMeasured | None = None
 
 
 class Clock:
-    """Seconds per part of the evaluation."""
+    """Seconds per part of the evaluation. A part timed inside another counts for itself only (an
+    export built on the first reply to generate is `export`, not `generation`)."""
 
     def __init__(self) -> None:
-        self.seconds: dict[str, float] = {"perplexity": 0.0, "hits": 0.0, "generation": 0.0}
+        self.seconds: dict[str, float] = {"perplexity": 0.0, "hits": 0.0, "generation": 0.0, "memory": 0.0,
+                                          "export": 0.0}
+        self._running: list[str] = []
 
     @contextmanager
     def part(self, name: str) -> Iterator[None]:
         started = time.perf_counter()
+        self._running.append(name)
         try:
             yield
         finally:
-            self.seconds[name] += time.perf_counter() - started
+            self._running.pop()
+            elapsed = time.perf_counter() - started
+            self.seconds[name] += elapsed
+            if self._running:
+                self.seconds[self._running[-1]] -= elapsed
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The held-out examples each measurement uses, with their cache keys."""
+    """The held-out examples each measurement uses."""
 
     scored: list[DialogueExample]
     generated: list[DialogueExample]
     distractors: list[list[tuple[str, ...]]]
     max_length: int
+    facts: FactTurns | None = None
+    """The fact-dependent held-out turns the memory figures generate for (None: no history to find them in)."""
 
-    def key(self, example: DialogueExample) -> str:
-        return example_key(example.dialogue, example.reply.messages)
+
+def cache_key(fmt: Any, example: DialogueExample) -> str:
+    """An example's cache key for a model in format `fmt`: with the memory block that format shows."""
+    return example_key(example.dialogue, example.reply.messages, fmt.memory_text(example.dialogue))
+
+
+class _Engine:
+    """The reply engine for one model, made when the first reply is not in the cache (a CTranslate2
+    export may have to be built and activated; once per model)."""
+
+    def __init__(self, engines: ReplyEngines, subject: EvalModel, model: Any, clock: Clock) -> None:
+        self.engines, self.subject, self.model, self.clock = engines, subject, model, clock
+        self._engine: Any = None
+
+    def get(self) -> Any:
+        if self._engine is None:
+            with self.clock.part("export"):
+                self._engine = self.engines.for_model(self.subject.adapter_dir, self.model)  # may fall back to torch
+        return self._engine
 
 
 def _perplexity(model: Any, tokenizer: Any, subject: EvalModel, plan: Plan) -> float | None:
@@ -74,7 +105,7 @@ def _perplexity(model: Any, tokenizer: Any, subject: EvalModel, plan: Plan) -> f
     known: list[tuple[float, int]] = []
     todo: list[tuple[str, Row]] = []
     for example in plan.scored:
-        key = plan.key(example)
+        key = cache_key(subject.fmt, example)
         cached = subject.cache.nll(key, plan.max_length)
         if cached is not None:
             known.append(cached)
@@ -87,10 +118,11 @@ def _perplexity(model: Any, tokenizer: Any, subject: EvalModel, plan: Plan) -> f
     return math.exp(total / count) if count else None
 
 
-def _hits(model: Any, tokenizer: Any, subject: EvalModel, plan: Plan) -> float | None:
+def _hits(model: Any, tokenizer: Any, subject: EvalModel, examples: Sequence[DialogueExample],
+          distractors: Sequence[Sequence[tuple[str, ...]]]) -> float | None:
     hits = []
-    for example, others in zip(plan.generated, plan.distractors, strict=True):
-        key, against = plan.key(example), distractors_key(others)
+    for example, others in zip(examples, distractors, strict=True):
+        key, against = cache_key(subject.fmt, example), distractors_key(others)
         hit = subject.cache.hit(key, against)
         if hit is None:
             hit = context_hit(model, tokenizer, subject.fmt, example.dialogue, example.reply.messages, others)
@@ -99,32 +131,51 @@ def _hits(model: Any, tokenizer: Any, subject: EvalModel, plan: Plan) -> float |
     return hit_rate(hits)
 
 
-def _replies(engines: ReplyEngines, model: Any, subject: EvalModel, plan: Plan, generation: Any,
+def _replies(engine: _Engine, subject: EvalModel, examples: Sequence[DialogueExample], generation: Any,
              candidates: int) -> list[CachedReplies]:
     out: list[CachedReplies] = []
-    engine = None
-    for example in plan.generated:
-        key = plan.key(example)
-        found = subject.cache.replies(key, replies_key(generation, candidates, engines.name))
+    how = replies_key(generation, candidates, engine.engines.name)
+    for example in examples:
+        key = cache_key(subject.fmt, example)
+        found = subject.cache.replies(key, how)
         if found is None:
-            engine = engine or engines.for_model(subject.adapter_dir, model)  # may fall back to torch
-            found = live_reply(engine, subject.fmt, example.dialogue, generation, candidates)
-            subject.cache.put_replies(key, replies_key(generation, candidates, engines.name), found)
+            found = live_reply(engine.get(), subject.fmt, example.dialogue, generation, candidates)
+            subject.cache.put_replies(key, how, found)
         out.append(found)
     return out
 
 
+def _memory(model: Any, tokenizer: Any, engine: _Engine, subject: EvalModel, plan: Plan, generation: Any,
+            candidates: int, hits: float | None) -> MemoryMeasured:
+    """The fact-dependent turns' replies with memory and without, and hits@1 without memory. Every
+    example without a memory block keys the same with memory off, so only those with one cost."""
+    facts = plan.facts.examples if plan.facts else []
+    has_memory = bool(subject.fmt.memory)
+    on = _replies(engine, subject, facts, generation, candidates) if has_memory else None
+    off = _replies(engine, subject, [without_memory(e) for e in facts], generation, candidates)
+    hits_off = _hits(model, tokenizer, subject, [without_memory(e) for e in plan.generated],
+                     plan.distractors) if has_memory else hits
+    return MemoryMeasured(on, off, hits_off)
+
+
 def measure_model(model: Any, tokenizer: Any, subject: EvalModel, plan: Plan, engines: ReplyEngines, generation: Any,
-                  candidates: int, generate: bool, clock: Clock) -> Measured:
+                  candidates: int, generate: bool, clock: Clock, *, memory: bool = False) -> Measured:
+    """The subject's figures on `plan`; with `memory`, its memory measurements too (on the same
+    engine, so a CTranslate2 export is activated once)."""
+    engine = _Engine(engines, subject, model, clock)
     with subject.state():
         with clock.part("perplexity"):
             ppl = _perplexity(model, tokenizer, subject, plan)
         with clock.part("hits"):
-            hits = _hits(model, tokenizer, subject, plan)
+            hits = _hits(model, tokenizer, subject, plan.generated, plan.distractors)
         with clock.part("generation"):
-            replies = _replies(engines, model, subject, plan, generation, candidates) if generate else None
+            replies = _replies(engine, subject, plan.generated, generation, candidates) if generate else None
+        measured = None
+        if memory:
+            with clock.part("memory"):
+                measured = _memory(model, tokenizer, engine, subject, plan, generation, candidates, hits)
     subject.cache.save()
-    return Measured(ppl, hits, replies)
+    return Measured(ppl, hits, replies, measured)
 
 
 def to_inference_dtype(model: Any) -> str:

@@ -11,7 +11,9 @@ A held-out turn is *fact-dependent* when its real reply holds a fact word that
 - does occur earlier in the same chat, before the turn's session began (another chat's history
   never counts: memory never crosses chats).
 When several words qualify, the rarest is the turn's fact word (ties: alphabetical). A fact-dependent
-turn is *recalled* when its generated reply holds that word.
+turn is *recalled* when its generated reply holds that word. `FactHistory` holds what this needs of
+a history (its words, each chat's session starts), built once from the messages the dataset build
+read, and turns a held-out example into a `HeldOutTurn`.
 
 Words are compared lowercased, `ё` as `е`, and a Cyrillic word without its inflection ending
 (`RUSSIAN_ENDINGS`, longest first, the stem kept at three letters or more), so "Ригу" meets "Рига"
@@ -30,12 +32,13 @@ words of the generated history for facts (precision about 0.5).
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from model.dialogue import Turn
+from model.dialogue import StoredMessage, Turn, split_sessions
 
 MIN_LETTERS = 3
 RARE_PER_MESSAGES = 1000
@@ -122,6 +125,35 @@ class HistoryWords:
 
     def is_rare(self, word: str) -> bool:
         return self.messages_holding.get(word, 0) <= self.rare_limit
+
+
+@dataclass(frozen=True, slots=True)
+class FactHistory:
+    """A whole history as the metric reads it, built once per dataset (`of`): its words, and when each
+    chat's sessions began, so a held-out example is placed in its session (`held_out_turn`)."""
+
+    words: HistoryWords
+    session_starts: Mapping[int, Sequence[int]]
+    """chat id → the date of each session's first message, ascending."""
+
+    @classmethod
+    def of(cls, chats: Mapping[int, Sequence[StoredMessage]], gap_seconds: int, keep_media: bool = True) -> FactHistory:
+        """`chats` (chat id → its messages in time order, as the dataset build read them), cut into
+        sessions by `model.dialogue.split_sessions` with the dataset's gap and media setting."""
+        starts: dict[int, list[int]] = {}
+        for chat_id, messages in chats.items():
+            dates = {m.message_id: m.date for m in messages}  # a turn's own date is its last message's
+            sessions = split_sessions(messages, gap_seconds, keep_media)
+            starts[chat_id] = [dates.get(s[0].message_id, s[0].date) for s in sessions]
+        return cls(index_history(chats), starts)
+
+    def held_out_turn(self, chat_id: int, context: Sequence[Turn], reply: Turn) -> HeldOutTurn:
+        """The owner's `reply` to `context` as a held-out turn, in the session it was said in (a chat
+        the history does not hold: its context's first turn starts the session)."""
+        starts = self.session_starts.get(chat_id, ())
+        before = bisect_right(starts, reply.date)
+        start = starts[before - 1] if before else (context[0].date if context else reply.date)
+        return HeldOutTurn(chat_id, start, tuple(context), reply)
 
 
 def normalise(word: str) -> str:

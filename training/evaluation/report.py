@@ -5,7 +5,9 @@ reader of stored report JSON uses: a section that may be missing, a figure that 
 
 The JSON keeps the keys the panel, the REST API and older records use
 (`perplexity.{base,promoted,new}`, `style.{metric: {generated, real, gap}}`); a record from before
-a figure existed reads it as None or its default.
+a figure existed reads it as None or its default. The memory figures (`MemoryFigures`) sit at the
+top level of the section as `memory`, `memory_recall` and `hits_at_1_memory`, as `eval --json`
+prints them.
 """
 
 from __future__ import annotations
@@ -112,6 +114,64 @@ class Sample:
 
 
 @dataclass(frozen=True, slots=True)
+class OnOff:
+    """A figure of the new adapter with memory on (prompts carry the memory each example recalled) and
+    off (the same prompts without it). `on` is None when the adapter's format has no memory block."""
+
+    on: float | None = None
+    off: float | None = None
+
+    def to_json(self) -> Json:
+        return {"on": self.on, "off": self.off}
+
+    @classmethod
+    def from_json(cls, data: Json) -> OnOff:
+        return cls(json_figure(data.get("on")), json_figure(data.get("off")))
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryFigures:
+    """What memory does for the new adapter, in its own prompt format: memory_recall over the
+    fact-dependent held-out turns (`training.evaluation.memory_recall`) and hits@1 over the hits@1
+    contexts, each with memory on and off. Not a gate criterion (yet): the report shows it."""
+
+    memory: bool
+    """The adapter's format has a memory block; without one there are "off" figures only."""
+    fact_dependent: int | None
+    """Fact-dependent held-out turns generated for (None: the evaluation was given no history to
+    find them in)."""
+    memory_recall: OnOff
+    hits_at_1: OnOff
+    fact_in_memory: int | None = None
+    """Of the fact-dependent turns, those whose recalled memory holds the fact word (what retrieval
+    found; None without a memory block)."""
+
+    def to_json(self) -> Json:
+        """The keys `eval --json` prints and the run report stores: `memory`, `memory_recall` (on, off
+        and the turn counts) and `hits_at_1_memory`."""
+        recall = {**self.memory_recall.to_json(), "fact_dependent": self.fact_dependent,
+                  "fact_in_memory": self.fact_in_memory}
+        return {"memory": self.memory, "memory_recall": recall, "hits_at_1_memory": self.hits_at_1.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Json) -> MemoryFigures | None:
+        """None for a record from before memory was measured (no `memory` key)."""
+        memory = data.get("memory")
+        if not isinstance(memory, bool):
+            return None
+        recall = json_section(data, "memory_recall")
+        counts = (recall.get(k) for k in ("fact_dependent", "fact_in_memory"))
+        fact_dependent, in_memory = (int(c) if isinstance(c, int) else None for c in counts)
+        return cls(memory, fact_dependent, OnOff.from_json(recall),
+                   OnOff.from_json(json_section(data, "hits_at_1_memory")), in_memory)
+
+    @staticmethod
+    def absent_json() -> Json:
+        """The same keys for a report without the figures: None each."""
+        return {"memory": None, "memory_recall": None, "hits_at_1_memory": None}
+
+
+@dataclass(frozen=True, slots=True)
 class EvalTiming:
     """Where the evaluation's seconds went (wall clock), and how much the cache answered."""
 
@@ -122,6 +182,9 @@ class EvalTiming:
     hits: float = 0.0
     generation: float = 0.0
     """Generating replies through the live path, every model measured (exports not included)."""
+    memory: float = 0.0
+    """The memory figures on top: replies to the fact-dependent turns with memory on and off, and
+    hits@1 with memory off (what the other parts measured already comes from the cache)."""
     cached_lookups: int = 0
     """Per-example measurements answered from the evaluation cache."""
     measured_lookups: int = 0
@@ -135,7 +198,7 @@ class EvalTiming:
         total = json_figure(data.get("total"))
         if total is None:
             return None
-        seconds = (json_figure(data.get(k)) or 0.0 for k in ("export", "perplexity", "hits", "generation"))
+        seconds = (json_figure(data.get(k)) or 0.0 for k in ("export", "perplexity", "hits", "generation", "memory"))
         return cls(total, *seconds, int(data.get("cached_lookups") or 0), int(data.get("measured_lookups") or 0))
 
 
@@ -163,6 +226,11 @@ class EvaluationReport:
     """Which path generated the evaluated replies (the live selection, on which engine)."""
     timing: EvalTiming | None = None
     """Where the evaluation's seconds went (None in records from before it was measured)."""
+    memory: MemoryFigures | None = None
+    """memory_recall and hits@1 with memory on and off (None in records from before they were measured)."""
+
+    def memory_json(self) -> Json:
+        return self.memory.to_json() if self.memory else MemoryFigures.absent_json()
 
     @property
     def blind_judge_accuracy(self) -> float | None:
@@ -192,6 +260,7 @@ class EvaluationReport:
             "promoted_adapter": self.promoted_adapter, "promoted_error": self.promoted_error,
             "first_sample": self.first_sample.to_json() if self.first_sample else None,
             "replies_path": self.replies_path, "timing": self.timing.to_json() if self.timing else None,
+            **self.memory_json(),
         }
 
     @classmethod
@@ -209,6 +278,7 @@ class EvaluationReport:
             promoted_adapter=data.get("promoted_adapter"), promoted_error=data.get("promoted_error"),
             first_sample=GeneratedStyle.from_json(first) if first else None,
             replies_path=data.get("replies_path"), timing=EvalTiming.from_json(json_section(data, "timing")),
+            memory=MemoryFigures.from_json(data),
         )
 
     def summary(self) -> Json:
@@ -227,4 +297,5 @@ class EvaluationReport:
             "replies_path": self.replies_path,
             "first_sample": self.first_sample.to_json() if self.first_sample else None,
             "timing": self.timing.to_json() if self.timing else None,
+            **self.memory_json(),
         }
