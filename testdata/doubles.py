@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from model.candidates import ChosenReplies
 from model.status import ModelStatus
 
 
@@ -40,10 +41,13 @@ class ManualClock:
 
 
 class FakeModel:
-    """services.ReplyModel stand-in: a fixed reply, records the dialogues it was asked about."""
+    """services.ReplyModel stand-in: a fixed reply, records the dialogues it was asked about. Its
+    prompt shows the dialogue's whole memory, as an adapter trained with memory whose window
+    holds it all (`format_memory=False`: as one trained without)."""
 
-    def __init__(self, reply: list[str] | None = None) -> None:
+    def __init__(self, reply: list[str] | None = None, *, format_memory: bool = True) -> None:
         self.parts = reply if reply is not None else ["ok"]
+        self.format_memory = format_memory
         self.dialogues: list[Any] = []
         self.fail_next = 0
 
@@ -54,8 +58,9 @@ class FakeModel:
             raise RuntimeError("model failure (injected)")
         return list(self.parts)
 
-    async def candidates(self, dialogue: Any, n: int) -> list[list[str]]:
-        return [await self.reply(dialogue) for _ in range(n)]
+    async def candidates(self, dialogue: Any, n: int) -> ChosenReplies:
+        replies = [await self.reply(dialogue) for _ in range(n)]
+        return ChosenReplies(replies, dialogue.memory if self.format_memory else (), self.format_memory)
 
     async def swap_adapter(self, adapter_dir: str | None) -> None:
         return None
