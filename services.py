@@ -24,9 +24,6 @@ from storage import Database
 class ReplyModel(Protocol):
     """What the bot and the panel need from a model (implemented by model.service.ModelService)."""
 
-    async def reply(self, dialogue: Dialogue) -> list[str]:
-        """One owner reply to the dialogue's last turn, as the Telegram messages to send."""
-
     async def candidates(self, dialogue: Dialogue, n: int) -> ChosenReplies:
         """Up to `n` replies, best first, and the memory their prompt showed: the dialogue's
         recollections left after the cut to the window, none when the served format has no memory."""

@@ -63,9 +63,6 @@ class EchoModel:
     """Used only when model.service is not importable: replies are labelled as echoes; its prompt
     format has no memory."""
 
-    async def reply(self, dialogue: Any) -> list[str]:
-        return [f"(echo model) {dialogue.turns[-1].messages[-1]}"]
-
     async def candidates(self, dialogue: Any, n: int) -> ChosenReplies:
         return ChosenReplies([[f"(echo model {i + 1}) {dialogue.turns[-1].messages[-1]}"] for i in range(n)])
 

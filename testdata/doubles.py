@@ -51,15 +51,12 @@ class FakeModel:
         self.dialogues: list[Any] = []
         self.fail_next = 0
 
-    async def reply(self, dialogue: Any) -> list[str]:
+    async def candidates(self, dialogue: Any, n: int) -> ChosenReplies:
         self.dialogues.append(dialogue)
         if self.fail_next:
             self.fail_next -= 1
             raise RuntimeError("model failure (injected)")
-        return list(self.parts)
-
-    async def candidates(self, dialogue: Any, n: int) -> ChosenReplies:
-        replies = [await self.reply(dialogue) for _ in range(n)]
+        replies = [list(self.parts) for _ in range(n)]
         return ChosenReplies(replies, dialogue.memory if self.format_memory else (), self.format_memory)
 
     async def swap_adapter(self, adapter_dir: str | None) -> None:

@@ -24,9 +24,6 @@ class FakeModel:
         self.adapter: str | None = None
         self.dialogues: list[Dialogue] = []
 
-    async def reply(self, dialogue: Dialogue) -> list[str]:
-        return (await self.candidates(dialogue, 1)).replies[0]
-
     async def candidates(self, dialogue: Dialogue, n: int) -> ChosenReplies:
         """One reply: `sure` and an echo; several: numbered candidates."""
         if self.fail:
