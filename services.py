@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from model.candidates import ChosenReplies
 from model.dialogue import Dialogue
 from model.status import ModelStatus
 from settings import Settings
@@ -23,11 +24,9 @@ from storage import Database
 class ReplyModel(Protocol):
     """What the bot and the panel need from a model (implemented by model.service.ModelService)."""
 
-    async def reply(self, dialogue: Dialogue) -> list[str]:
-        """One owner reply to the dialogue's last turn, as the Telegram messages to send."""
-
-    async def candidates(self, dialogue: Dialogue, n: int) -> list[list[str]]:
-        """`n` independent sampled replies (playground)."""
+    async def candidates(self, dialogue: Dialogue, n: int) -> ChosenReplies:
+        """Up to `n` replies, best first, and the memory their prompt showed: the dialogue's
+        recollections left after the cut to the window, none when the served format has no memory."""
 
     async def swap_adapter(self, adapter_dir: str | None) -> None:
         """Serve this adapter (None = base model) from the next request on; atomic."""

@@ -4,22 +4,29 @@ Drafts are stored like the bot stores them: the reply's Telegram messages joined
 separator (`model.dialogue.join_messages`). The owner sees and edits them one message per line, and
 the Telegram input box gets them the same way. Both the model's text and what the owner sent are
 kept (`drafts.text` / `drafts.sent_text`): an edit is a preference pair for later training.
+
+Every reply made here comes with the memory its prompt held (`application.reply_memory`); a draft
+records its ids, as the bot's drafts do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from application.errors import DraftClosed, InvalidDialogue, ModelFailed, TelegramFailed, TelegramUnavailable
 from application.overview import telegram_connected
-from memory import recalled_message_ids
+from application.reply_memory import MemoryUsed, memory_of_reply
+from memory import recall, recalled_message_ids
+from model.candidates import ChosenReplies
 from model.dialogue import Dialogue, Turn, clean_text, join_messages, split_reply
 from services import Services
 from storage import InvalidValue
+from storage import chats as chat_queries
 from storage import replies as reply_queries
 from storage.replies import Draft
 
@@ -58,21 +65,25 @@ def edited_messages(text: str) -> list[str]:
     return clean_messages(text.splitlines())
 
 
-async def _generate(services: Services, dialogue: Dialogue) -> list[str]:
+async def _generate(services: Services, dialogue: Dialogue, n: int = 1) -> ChosenReplies:
+    """Up to `n` replies and the memory their prompt held; `ModelFailed` when the model fails or
+    says nothing."""
     try:
-        messages = await services.model.reply(dialogue)
+        chosen = await services.model.candidates(dialogue, n)
     except Exception as exc:  # any backend failure is reported the same way: the model is unavailable
         log.warning("model reply failed: %s", type(exc).__name__)
         raise ModelFailed(f"the model could not produce a reply ({type(exc).__name__})") from exc
-    if not any(m.strip() for m in messages):
+    if not any(m.strip() for reply in chosen.replies for m in reply):
         raise ModelFailed("the model produced an empty reply; try again")
-    return messages
+    return chosen
 
 
 @dataclass(slots=True)
 class Suggestion:
     draft: Draft
     telegram_draft_saved: bool
+    memory: MemoryUsed
+    """What memory the suggestion's prompt held, or why none."""
 
 
 async def suggest_draft(services: Services, chat_id: int, message: str | None = None) -> Suggestion:
@@ -84,9 +95,10 @@ async def suggest_draft(services: Services, chat_id: int, message: str | None = 
     dialogue = await chat_dialogue(services.db, services.settings, chat_id, message)
     if not dialogue.turns:
         raise InvalidDialogue(f"chat {chat_id} has no recent messages to answer; pass `message`")
-    messages = await _generate(services, dialogue)
+    chosen = await _generate(services, dialogue)
+    messages = chosen.replies[0]
     draft = await reply_queries.create_draft(services.db, chat_id, stored_text(messages),
-                                             memory_message_ids=recalled_message_ids(dialogue.memory))
+                                             memory_message_ids=recalled_message_ids(chosen.memory))
     saved = False
     if telegram_connected(services):
         assert services.telegram is not None
@@ -95,8 +107,9 @@ async def suggest_draft(services: Services, chat_id: int, message: str | None = 
             saved = True
         except Exception as exc:  # the stored draft is the result; the input box is a convenience
             log.warning("saving draft %s to Telegram chat %s failed: %s", draft.id, chat_id, type(exc).__name__)
-    log.info("draft %s suggested for chat %s", draft.id, chat_id)
-    return Suggestion(draft, saved)
+    log.info("draft %s suggested for chat %s (memory: %d messages)", draft.id, chat_id,
+             len(draft.memory_message_ids or ()))
+    return Suggestion(draft, saved, await memory_of_reply(services, chat_id, dialogue, chosen))
 
 
 async def _pending(services: Services, draft_id: int) -> Draft:
@@ -179,14 +192,25 @@ def compose_dialogue(
     return Dialogue(turns=tuple(turns), partner_name=partner_name or None, relationship=relationship)
 
 
-async def generate_candidates(services: Services, dialogue: Dialogue, n: int = 1) -> list[list[str]]:
-    """`n` candidate replies (each a list of messages); n=1 is exactly what the bot would send."""
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """The playground's replies, best first, and what memory their prompt held."""
+
+    replies: list[list[str]]
+    memory: MemoryUsed
+
+
+async def generate_candidates(services: Services, dialogue: Dialogue, n: int = 1,
+                              memory_chat_id: int | None = None) -> Candidates:
+    """`n` candidate replies (each a list of messages); n=1 is exactly what the bot would send.
+    With `memory_chat_id`, the dialogue gets the memory that chat's stored history gives a live
+    reply (`memory.recall`: that chat only, nothing when it is off, everything stored before now);
+    storage.NotFound for an unknown chat."""
     if not 1 <= n <= MAX_CANDIDATES:
         raise InvalidDialogue(f"ask for 1 to {MAX_CANDIDATES} candidates")
-    if n == 1:
-        return [await _generate(services, dialogue)]
-    try:
-        return await services.model.candidates(dialogue, n)
-    except Exception as exc:
-        log.warning("model candidates failed: %s", type(exc).__name__)
-        raise ModelFailed(f"the model could not produce replies ({type(exc).__name__})") from exc
+    if memory_chat_id is not None:
+        await chat_queries.get_chat(services.db, memory_chat_id)
+        recalled = await recall(services.db, services.settings, memory_chat_id, dialogue.turns, int(time.time()))
+        dialogue = replace(dialogue, memory=recalled)
+    chosen = await _generate(services, dialogue, n)
+    return Candidates(chosen.replies, await memory_of_reply(services, memory_chat_id, dialogue, chosen))

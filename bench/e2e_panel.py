@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from model.candidates import ChosenReplies
 from model.status import ModelStatus
 from samples import SAMPLE_EXPORT
 from testdata.conversations import OWNER_ID, OWNER_NAME
@@ -59,13 +60,11 @@ class BenchOutbox:
 
 
 class EchoModel:
-    """Used only when model.service is not importable: replies are labelled as echoes."""
+    """Used only when model.service is not importable: replies are labelled as echoes; its prompt
+    format has no memory."""
 
-    async def reply(self, dialogue: Any) -> list[str]:
-        return [f"(echo model) {dialogue.turns[-1].messages[-1]}"]
-
-    async def candidates(self, dialogue: Any, n: int) -> list[list[str]]:
-        return [[f"(echo model {i + 1}) {dialogue.turns[-1].messages[-1]}"] for i in range(n)]
+    async def candidates(self, dialogue: Any, n: int) -> ChosenReplies:
+        return ChosenReplies([[f"(echo model {i + 1}) {dialogue.turns[-1].messages[-1]}"] for i in range(n)])
 
     async def swap_adapter(self, adapter_dir: str | None) -> None:
         return None

@@ -28,7 +28,7 @@ from bot.context import chat_dialogue
 from bot.policy import ChatActivity, Decision, IncomingMessage, PolicyConfig, ReplyPolicy
 from bot.timing import DEFAULT_TIMING, Pace, Timing, load_timing
 from memory import recalled_message_ids
-from model.dialogue import Dialogue, join_messages
+from model.dialogue import join_messages
 from services import ReplyModel
 from settings import Settings
 from storage import Database, NotFound, kv
@@ -277,13 +277,13 @@ class ReplyPipeline:
         dialogue = await chat_dialogue(self.db, self.settings, chat_id)
         if not dialogue.turns or dialogue.turns[-1].role != "partner":
             return _Outcome("skipped", "nothing to answer in the stored context")
-        memory_ids = recalled_message_ids(dialogue.memory)
-        outcome = await self._reply(chat_id, state, burst, dialogue, decision, owner_mark, memory_ids)
+        chosen = await asyncio.wait_for(self.model.candidates(dialogue, 1), timeout=self.settings.generation_timeout_s)
+        memory_ids = recalled_message_ids(chosen.memory)  # what the prompt held, after the cut to the window
+        outcome = await self._deliver(chat_id, state, burst, chosen.replies[0], decision, owner_mark, memory_ids)
         return replace(outcome, memory_ids=memory_ids)
 
-    async def _reply(self, chat_id: int, state: _ChatState, burst: list[IncomingMessage], dialogue: Dialogue,
-                     decision: Decision, owner_mark: float | None, memory_ids: list[int]) -> _Outcome:
-        parts = await asyncio.wait_for(self.model.reply(dialogue), timeout=self.settings.generation_timeout_s)
+    async def _deliver(self, chat_id: int, state: _ChatState, burst: list[IncomingMessage], parts: list[str],
+                       decision: Decision, owner_mark: float | None, memory_ids: list[int]) -> _Outcome:
         parts = [p.strip() for p in parts if p and p.strip()]
         if not parts:
             return _Outcome("skipped", "model returned an empty reply")

@@ -54,7 +54,7 @@ async def _replies(settings: Settings, chat_id: int, text: str, n: int) -> list[
         adapter_error = service.status().adapter_error
         if adapter_error:
             console.print(f"note: {adapter_error}; using the base model", markup=False, highlight=False, style="yellow")
-        return await service.candidates(dialogue, n)
+        return (await service.candidates(dialogue, n)).replies
 
 
 def _is_unicode(text: str) -> bool:

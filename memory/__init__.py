@@ -6,6 +6,6 @@ that chat only, never from another (groups included), redacted like training dat
 all with `memory_enabled` off or, for live prompts, for a chat whose reply mode is `off`.
 """
 
-from memory.retrieval import recall, recalled_message_ids
+from memory.retrieval import Withheld, memory_withheld, recall, recalled_message_ids
 
-__all__ = ["recall", "recalled_message_ids"]
+__all__ = ["Withheld", "memory_withheld", "recall", "recalled_message_ids"]

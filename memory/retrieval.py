@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
+from typing import Literal
 
 from memory.exchanges import TokenCounter, blocked, cost, estimate_tokens, exchange, merge, recollection
 from model.dialogue import Recollection, Turn
@@ -28,18 +29,23 @@ EXCHANGE_SPAN = 20
 """Messages read on each side of a hit to cut its exchange from (a longer turn is cut there)."""
 
 
-async def memory_allowed(db: Database, settings: Settings, chat_id: int, live: bool) -> bool:
+Withheld = Literal["memory_off", "chat_off", "chat_unknown"]
+"""Why the privacy rule's switches give a chat no memory: the setting is off, the chat's reply mode
+is `off` (live prompts), the chat is not stored (live prompts)."""
+
+
+async def memory_withheld(db: Database, settings: Settings, chat_id: int, live: bool) -> Withheld | None:
     """The privacy rule's switches: memory is off everywhere with `memory_enabled` off, and a chat
     whose reply mode is `off` (or that is not stored) gives nothing to live prompts. Training
-    (`live=False`) learns from every chat it trains on, whatever its reply mode."""
+    (`live=False`) learns from every chat it trains on, whatever its reply mode. None: allowed."""
     if not settings.memory_enabled:
-        return False
+        return "memory_off"
     if not live:
-        return True
+        return None
     try:
-        return (await chat_queries.get_chat(db, chat_id)).reply_mode != "off"
+        return "chat_off" if (await chat_queries.get_chat(db, chat_id)).reply_mode == "off" else None
     except NotFound:
-        return False
+        return "chat_unknown"
 
 
 def query_text(context: Sequence[Turn]) -> str:
@@ -69,7 +75,7 @@ async def recall(
     `exclude_message_ids`: messages of this chat memory must not use (training: the held-out
     sessions), neither as hits nor inside an exchange.
     """
-    if not await memory_allowed(db, settings, chat_id, live):
+    if await memory_withheld(db, settings, chat_id, live) is not None:
         return ()
     text = query_text(context)
     wanted, budget = settings.memory_max_recollections, settings.memory_max_tokens

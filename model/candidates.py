@@ -1,6 +1,6 @@
 """Candidate replies, filtered and ranked: what the live bot, drafts and the panel's *Suggest* send.
 
-`choose_replies` samples N candidates (one batched generation), drops the ones no owner would send
+`choose` samples N candidates (one batched generation), drops the ones no owner would send
 (pure filters below: empty, an echo of the partner's last turn, speaker labels or template tokens,
 repeating itself), and picks the one whose likelihood owes most to *this context*: the
 length-normalised log-likelihood of the reply given the prompt (mean log-probability per reply
@@ -8,6 +8,8 @@ token, end of turn included), minus half of the same without the conversation (`
 Both are scored for all candidates in one batched pass each. The model is a `ReplyEngine`: torch
 (GPU serving) or CTranslate2 (CPU serving); training's evaluation judges replies chosen here.
 When every candidate is dropped the reply is empty (the bot then skips, never sends garbage).
+It returns the memory the prompt showed with the replies (`ChosenReplies`): what "why this reply"
+shows and the reply log records.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from model.context_window import fit_dialogue, reply_budget
-from model.dialogue import Dialogue, Turn, join_messages
+from model.dialogue import Dialogue, Recollection, Turn, join_messages
 
 Reply = Sequence[str]
 REPEAT_NGRAM = 3
@@ -37,6 +39,27 @@ class Candidate:
     messages: tuple[str, ...]
     dropped: str | None = None
     score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenReplies:
+    """Replies best first, and what of the dialogue's memory their prompt showed ("why this reply")."""
+
+    replies: list[list[str]]
+    """Up to the `n` asked for; `[[]]` (one empty reply) when every candidate was dropped."""
+    memory: tuple[Recollection, ...] = ()
+    """The recollections the prompt held: the dialogue's memory left after the cut to the window
+    (`model.context_window`); none when the format has no memory block. What the reply log and
+    drafts record (as ids)."""
+    format_memory: bool = False
+    """The prompt format has a memory block (an adapter trained with memory); without one no memory
+    reaches the prompt, whatever was recalled."""
+
+    @classmethod
+    def shown(cls, replies: list[list[str]], fmt: Any, dialogue: Dialogue) -> ChosenReplies:
+        """`replies` to `dialogue` as its prompt was rendered in `fmt` (the one rule of what memory
+        a prompt showed: the dialogue's, when the format renders memory at all)."""
+        return cls(replies, dialogue.memory if fmt.memory else (), bool(fmt.memory))
 
 
 def _norm(text: str) -> str:
@@ -201,14 +224,14 @@ def by_context_gain(scored: Sequence[Candidate], without_context: Sequence[float
     return sorted(gained, key=lambda c: c.score if c.score is not None else float("-inf"), reverse=True)
 
 
-def choose_replies(
+def choose(
     engine: ReplyEngine, fmt: Any, dialogue: Dialogue, gen: Any, n_candidates: int, n: int = 1,
     *, should_stop: Callable[[], bool] | None = None,
-) -> list[list[str]]:
-    """Up to `n` replies: `max(n, n_candidates)` samples, filtered, best first by `context_gain`.
-    The list may be shorter than `n` (all dropped → `[[]]`, one empty reply). The dialogue is first
-    cut to the model's window less the reply's budget, and to `gen.max_prompt_tokens`, newest turns
-    kept (`model.context_window`)."""
+) -> ChosenReplies:
+    """Up to `n` replies: `max(n, n_candidates)` samples, filtered, best first by `context_gain`,
+    with the memory their prompt showed. The list may be shorter than `n` (all dropped → `[[]]`,
+    one empty reply). The dialogue is first cut to the model's window less the reply's budget, and
+    to `gen.max_prompt_tokens`, newest turns kept (`model.context_window`): recollections go first."""
     budget = min(engine.context_window - reply_budget(fmt, engine.tokenizer, gen.max_new_tokens),
                  gen.max_prompt_tokens)
     dialogue = fit_dialogue(fmt, engine.tokenizer, dialogue, budget).dialogue
@@ -218,4 +241,12 @@ def choose_replies(
     ranked = rank(engine, fmt, dialogue, candidates)
     if len(ranked) >= 2:
         ranked = by_context_gain(ranked, engine.score(fmt, context_free(dialogue), [c.messages for c in ranked]))
-    return [list(c.messages) for c in ranked[:n]] or [[]]
+    return ChosenReplies.shown([list(c.messages) for c in ranked[:n]] or [[]], fmt, dialogue)
+
+
+def choose_replies(
+    engine: ReplyEngine, fmt: Any, dialogue: Dialogue, gen: Any, n_candidates: int, n: int = 1,
+    *, should_stop: Callable[[], bool] | None = None,
+) -> list[list[str]]:
+    """`choose`'s replies alone (evaluation and the benches, which need not know the memory shown)."""
+    return choose(engine, fmt, dialogue, gen, n_candidates, n, should_stop=should_stop).replies

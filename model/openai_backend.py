@@ -39,7 +39,7 @@ import httpx
 import jinja2.ext  # noqa: F401
 
 from model.adapter_format import serving_format
-from model.candidates import filter_candidates, last_partner_messages, markers_for
+from model.candidates import ChosenReplies, filter_candidates, last_partner_messages, markers_for
 from model.dialogue import Dialogue, split_reply
 from model.generation import cut_reply
 from model.prompt import PromptFormat
@@ -122,11 +122,12 @@ class OpenAIBackend:
 
     async def reply(self, dialogue: Dialogue) -> list[str]:
         """The first kept candidate, split into Telegram messages ([] when every one was dropped)."""
-        return (await self.candidates(dialogue, 1))[0]
+        return (await self.candidates(dialogue, 1)).replies[0]
 
-    async def candidates(self, dialogue: Dialogue, n: int) -> list[list[str]]:
+    async def candidates(self, dialogue: Dialogue, n: int) -> ChosenReplies:
         """Up to `n` kept replies out of `max(n, reply_candidates)` sampled ones, in sampled order
-        (`[[]]` when every one was dropped)."""
+        (`[[]]` when every one was dropped), with the memory the prompt showed (the server gets the
+        whole dialogue: no cut here)."""
         if n < 1:
             raise ValueError("n must be at least 1")
         fmt, model_name = self._current()
@@ -139,7 +140,7 @@ class OpenAIBackend:
         kept = [list(c.messages) for c in checked if c.dropped is None]
         log.debug("openai backend: %s of %s candidates kept (%s had a banned phrase)",
                   len(kept), count, count - len(allowed))
-        return kept[:n] or [[]]
+        return ChosenReplies.shown(kept[:n] or [[]], fmt, dialogue)
 
     async def swap_adapter(self, adapter_dir: str | None) -> None:
         """Use this adapter's prompt format and, when the server serves it, its LoRA name.
@@ -159,6 +160,7 @@ class OpenAIBackend:
             adapter_id=Path(adapter).name if adapter else None, adapter_path=adapter,
             error=self._last_error, device="remote", server=self.settings.openai_base_url,
             served_model=self._model_name, prompt_style=self._format.style if self._format else None,
+            prompt_memory=self._format.memory if self._format else None,
             last_latency_s=self._last_latency_s,
         )
 

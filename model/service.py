@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import Any, Literal, Protocol, TypeVar
 
 from model.adapter_format import serving_format
-from model.candidates import ReplyEngine, choose_replies
+from model.candidates import ChosenReplies, ReplyEngine, choose
 from model.dialogue import Dialogue
 from model.generation import GenerationSettings
 from model.prompt import PromptFormat
@@ -215,9 +215,9 @@ class ModelService:
     # ------------------------------------------------------------------ ReplyModel
 
     async def reply(self, dialogue: Dialogue) -> list[str]:
-        return (await self.candidates(dialogue, 1))[0]
+        return (await self.candidates(dialogue, 1)).replies[0]
 
-    async def candidates(self, dialogue: Dialogue, n: int) -> list[list[str]]:
+    async def candidates(self, dialogue: Dialogue, n: int) -> ChosenReplies:
         if n < 1:
             raise ValueError("n must be at least 1")
         gen = GenerationSettings.from_settings(self.settings)
@@ -254,6 +254,7 @@ class ModelService:
             device=engine.device if engine else "cpu", dtype=(engine.dtype or None) if engine else None,
             engine=engine.name if engine else None,
             prompt_style=self._format.style if self._format else None,
+            prompt_memory=self._format.memory if self._format else None,
             waiting=self._waiting, last_latency_s=self._last_latency_s,
         )
 
@@ -350,12 +351,12 @@ class ModelService:
         log.info("model service: serving adapter %s", Path(adapter_dir).name)
 
     def _generate(self, dialogue: Dialogue, gen: GenerationSettings, n: int,
-                  cancelled: threading.Event) -> list[list[str]]:
+                  cancelled: threading.Event) -> ChosenReplies:
         assert self._format is not None and self._engine is not None
         self._engine.use_threads(serving_threads(self._training))
         started = time.perf_counter()
-        replies = choose_replies(self._engine, self._format, dialogue, gen, self.settings.reply_candidates, n,
-                                 should_stop=cancelled.is_set)
+        replies = choose(self._engine, self._format, dialogue, gen, self.settings.reply_candidates, n,
+                         should_stop=cancelled.is_set)
         self._last_latency_s = round(time.perf_counter() - started, 3)
         if cancelled.is_set():
             raise GenerationTimeout("stopped after the timeout")

@@ -37,6 +37,9 @@ class ModelStatus:
     served_model: str | None = None
     """The model (or LoRA) name requested from the server (openai backend only)."""
     prompt_style: str | None = None
+    prompt_memory: bool | None = None
+    """The served prompt format has a memory block (an adapter trained with memory); None before
+    a format is loaded."""
     waiting: int = 0
     """Requests queued for the model right now."""
     last_latency_s: float | None = None

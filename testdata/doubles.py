@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from model.candidates import ChosenReplies
 from model.status import ModelStatus
 
 
@@ -40,22 +41,23 @@ class ManualClock:
 
 
 class FakeModel:
-    """services.ReplyModel stand-in: a fixed reply, records the dialogues it was asked about."""
+    """services.ReplyModel stand-in: a fixed reply, records the dialogues it was asked about. Its
+    prompt shows the dialogue's whole memory, as an adapter trained with memory whose window
+    holds it all (`format_memory=False`: as one trained without)."""
 
-    def __init__(self, reply: list[str] | None = None) -> None:
+    def __init__(self, reply: list[str] | None = None, *, format_memory: bool = True) -> None:
         self.parts = reply if reply is not None else ["ok"]
+        self.format_memory = format_memory
         self.dialogues: list[Any] = []
         self.fail_next = 0
 
-    async def reply(self, dialogue: Any) -> list[str]:
+    async def candidates(self, dialogue: Any, n: int) -> ChosenReplies:
         self.dialogues.append(dialogue)
         if self.fail_next:
             self.fail_next -= 1
             raise RuntimeError("model failure (injected)")
-        return list(self.parts)
-
-    async def candidates(self, dialogue: Any, n: int) -> list[list[str]]:
-        return [await self.reply(dialogue) for _ in range(n)]
+        replies = [list(self.parts) for _ in range(n)]
+        return ChosenReplies(replies, dialogue.memory if self.format_memory else (), self.format_memory)
 
     async def swap_adapter(self, adapter_dir: str | None) -> None:
         return None

@@ -45,7 +45,7 @@ def build_panel(services: Services, jobs: JobRegistry) -> Any:
         timer = gr.Timer(REFRESH_SECONDS)
         dash = dashboard.build(ctx)
         chat_tab = chats.build(ctx)
-        playground.build(ctx)
+        playground_tab = playground.build(ctx)
         draft_tab = drafts.build(ctx)
         train_tab = training.build(ctx)
         activity_tab = activity.build(ctx)
@@ -57,6 +57,7 @@ def build_panel(services: Services, jobs: JobRegistry) -> Any:
             tables = await training.training_tables(ctx)
             chat_choices = gr.update(choices=chat_view.choices)
             return [view.status, view.autoreply_enabled, view.jobs, chat_view.table, chat_choices, chat_choices,
+                    chat_choices,
                     draft_view.pending, draft_view.closed, gr.update(choices=draft_view.choices),
                     draft_view.telegram_note, draft_view.learning,
                     tables.runs, gr.update(choices=tables.run_choices), tables.adapters,
@@ -64,6 +65,7 @@ def build_panel(services: Services, jobs: JobRegistry) -> Any:
                     await activity.activity(ctx, decision)]
 
         load_outputs = [dash.status, dash.autoreply, dash.jobs, chat_tab.table, chat_tab.pick, draft_tab.chat,
+                        playground_tab.memory_chat,
                         draft_tab.pending, draft_tab.closed, draft_tab.pick, draft_tab.telegram_note,
                         draft_tab.learning,
                         train_tab.runs, train_tab.run_pick, train_tab.adapters, train_tab.adapter_pick, train_tab.trend,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from application import chats
 from application.errors import ActionError
 from application.jobs import JobRegistry
+from application.reply_memory import MemoryUsed
 from services import Services
 from storage import StorageError
 
@@ -58,6 +59,18 @@ def format_time(ts: int | float | None, tz: str = "UTC") -> str:
 async def chat_titles(ctx: PanelContext) -> dict[int, str]:
     """Chat id → title, for tables that list chats by name."""
     return {c.id: c.title for c in await chats.chat_list(ctx.services, limit=5000)}
+
+
+def why_text(used: MemoryUsed, tz: str = "UTC") -> str:
+    """"Why this reply" as plain text (a text box, never Markdown: chat texts are shown as written):
+    the memory line, then each earlier exchange under its date and message ids."""
+    lines = [used.note]
+    for exchange in used.exchanges:
+        ids = ", ".join(str(i) for i in exchange.message_ids)
+        deleted = f"; deleted since: {', '.join(str(i) for i in exchange.deleted_ids)}" if exchange.deleted_ids else ""
+        lines.append(f"\n{format_time(exchange.date, tz) or 'undated'} (messages {ids}{deleted})")
+        lines.extend(f"  {line}" for line in exchange.lines)
+    return "\n".join(lines)
 
 
 def as_id(value: Any, what: str) -> int:

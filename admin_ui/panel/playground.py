@@ -1,11 +1,12 @@
-"""Playground tab: compose a dialogue by hand and see the candidates the model would send."""
+"""Playground tab: compose a dialogue by hand and see the candidates the model would send, and
+why: the memory their prompt held, recalled from a chat the owner picks (or why none)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from admin_ui.panel.common import RELATIONSHIPS, PanelContext, owner_errors
+from admin_ui.panel.common import RELATIONSHIPS, PanelContext, as_id, is_empty, owner_errors, why_text
 from application import drafting
 
 MAX_SHOWN_CANDIDATES = 4
@@ -38,17 +39,29 @@ def parse_playground(text: str) -> list[tuple[drafting.Speaker, str]]:
     return messages
 
 
-async def candidates(ctx: PanelContext, text: str, relationship: str, partner: str, n: float) -> list[str]:
-    """Up to MAX_SHOWN_CANDIDATES replies to the composed dialogue, each one message per line."""
+@dataclass(frozen=True)
+class PlaygroundResult:
+    candidates: list[str]
+    """Up to MAX_SHOWN_CANDIDATES replies, each one message per line."""
+    why: str
+    """The memory their prompt held, or why none (`common.why_text`)."""
+
+
+async def candidates(ctx: PanelContext, text: str, relationship: str, partner: str, n: float,
+                     memory_chat: Any = None) -> PlaygroundResult:
+    """Replies to the composed dialogue; with `memory_chat`, its prompt gets that chat's memory."""
     dialogue = drafting.compose_dialogue(parse_playground(text or ""), relationship, (partner or "").strip() or None)
     count = max(1, min(MAX_SHOWN_CANDIDATES, int(n)))
-    replies = await drafting.generate_candidates(ctx.services, dialogue, count)
-    return [drafting.editable_text(c) for c in replies][:MAX_SHOWN_CANDIDATES]
+    chat_id = None if is_empty(memory_chat) else as_id(memory_chat, "chat")
+    result = await drafting.generate_candidates(ctx.services, dialogue, count, chat_id)
+    shown = [drafting.editable_text(c) for c in result.replies][:MAX_SHOWN_CANDIDATES]
+    return PlaygroundResult(shown, why_text(result.memory, ctx.tz))
 
 
 @dataclass(frozen=True)
 class PlaygroundTab:
     candidates: list[Any]
+    memory_chat: Any
 
 
 def build(ctx: PanelContext) -> PlaygroundTab:
@@ -56,10 +69,11 @@ def build(ctx: PanelContext) -> PlaygroundTab:
     import gradio as gr
 
     @owner_errors
-    async def on_generate(text: str, relationship: str, partner: str, n: float) -> list[Any]:
-        shown = await candidates(ctx, text, relationship, partner, n)
-        return [gr.update(value=shown[i] if i < len(shown) else "", visible=i < len(shown))
-                for i in range(MAX_SHOWN_CANDIDATES)]
+    async def on_generate(text: str, relationship: str, partner: str, n: float, memory_chat: Any) -> list[Any]:
+        result = await candidates(ctx, text, relationship, partner, n, memory_chat)
+        shown = result.candidates
+        return [*(gr.update(value=shown[i] if i < len(shown) else "", visible=i < len(shown))
+                  for i in range(MAX_SHOWN_CANDIDATES)), result.why]
 
     with gr.Tab("Playground"):
         gr.Markdown("Compose a dialogue, one message per line: `them: …` for the partner, `me: …` for you. "
@@ -71,9 +85,12 @@ def build(ctx: PanelContext) -> PlaygroundTab:
                 relationship = gr.Dropdown(RELATIONSHIPS, label="Relationship", allow_custom_value=True)
                 partner = gr.Textbox(label="Partner name", placeholder="optional")
                 count = gr.Slider(1, MAX_SHOWN_CANDIDATES, value=3, step=1, label="Candidates")
+                memory_chat = gr.Dropdown(label="Memory from chat (optional)", allow_custom_value=True)
                 generate_btn = gr.Button("Generate", variant="primary")
         with gr.Row():
             boxes = [gr.Textbox(label=f"Candidate {i + 1}", lines=4, elem_classes="candidate", visible=i < 3)
                      for i in range(MAX_SHOWN_CANDIDATES)]
-        generate_btn.click(on_generate, [dialogue_box, relationship, partner, count], boxes, api_name="playground")
-    return PlaygroundTab(boxes)
+        why = gr.Textbox(label="Why this reply: the memory the prompt held", lines=4, interactive=False)
+        generate_btn.click(on_generate, [dialogue_box, relationship, partner, count, memory_chat], [*boxes, why],
+                           api_name="playground")
+    return PlaygroundTab(boxes, memory_chat)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from admin_ui.deps import ServicesDep
 from admin_ui.errors import error_responses
+from admin_ui.routes.memory_used import MemoryOut
 from admin_ui.routes.params import DraftIdPath, Int64
 from application import records
 from application.drafting import (
@@ -34,6 +35,9 @@ class DraftOut(BaseModel):
     status: DraftStatus
     created_at: int
     updated_at: int
+    memory_message_ids: list[int] | None = Field(
+        description="The chat's messages the suggestion's prompt held as memory (ids only); null: a draft from "
+                    "before memory.")
 
     @classmethod
     def of(cls, draft: Draft) -> "DraftOut":
@@ -42,7 +46,7 @@ class DraftOut(BaseModel):
             messages=draft_messages(draft.text),
             sent_messages=None if draft.sent_text is None else draft_messages(draft.sent_text),
             text=editable_text(draft_messages(draft.text)), status=draft.status,
-            created_at=draft.created_at, updated_at=draft.updated_at,
+            created_at=draft.created_at, updated_at=draft.updated_at, memory_message_ids=draft.memory_message_ids,
         )
 
 
@@ -53,6 +57,7 @@ class SuggestIn(BaseModel):
 
 class SuggestOut(DraftOut):
     telegram_draft_saved: bool = Field(description="Also placed in the chat's Telegram input box.")
+    memory: MemoryOut = Field(description="The memory the prompt held, or why none.")
 
 
 class SendIn(BaseModel):
@@ -73,7 +78,8 @@ class SendIn(BaseModel):
 async def create_draft(body: SuggestIn, services: ServicesDep) -> SuggestOut:
     suggestion = await suggest_draft(services, body.chat_id, body.message)
     draft = DraftOut.of(suggestion.draft).model_dump()
-    return SuggestOut(**draft, telegram_draft_saved=suggestion.telegram_draft_saved)
+    return SuggestOut(**draft, telegram_draft_saved=suggestion.telegram_draft_saved,
+                      memory=MemoryOut.of(suggestion.memory))
 
 
 @router.get("", response_model=list[DraftOut], summary="Drafts, newest first")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from model.candidates import ChosenReplies
 from model.dialogue import Dialogue
 from model.status import ModelStatus
 from storage import Database
@@ -11,28 +12,35 @@ from storage import training as training_queries
 
 
 class FakeModel:
-    """Replies with a fixed shape derived from the last partner turn; records adapter swaps."""
+    """Replies with a fixed shape derived from the last partner turn; records adapter swaps. Its
+    prompt shows the dialogue's memory, as an adapter trained with memory would, keeping the newest
+    `shown_memory` recollections (the rest cut to fit the window); `format_memory=False`: one
+    trained without memory."""
 
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
+        self.format_memory = True
+        self.shown_memory: int | None = None
         self.adapter: str | None = None
         self.dialogues: list[Dialogue] = []
 
-    async def reply(self, dialogue: Dialogue) -> list[str]:
+    async def candidates(self, dialogue: Dialogue, n: int) -> ChosenReplies:
+        """One reply: `sure` and an echo; several: numbered candidates."""
         if self.fail:
             raise TimeoutError("generation timed out")
         self.dialogues.append(dialogue)
-        return ["sure", f"re: {dialogue.turns[-1].messages[-1]}"]
-
-    async def candidates(self, dialogue: Dialogue, n: int) -> list[list[str]]:
-        self.dialogues.append(dialogue)
-        return [[f"candidate {i + 1}", f"re: {dialogue.turns[-1].messages[-1]}"] for i in range(n)]
+        answered = f"re: {dialogue.turns[-1].messages[-1]}"
+        replies = [["sure", answered]] if n == 1 else [[f"candidate {i + 1}", answered] for i in range(n)]
+        kept = len(dialogue.memory) if self.shown_memory is None else self.shown_memory
+        shown = dialogue.memory[len(dialogue.memory) - kept:] if self.format_memory and kept else ()
+        return ChosenReplies(replies, shown, self.format_memory)
 
     async def swap_adapter(self, adapter_dir: str | None) -> None:
         self.adapter = adapter_dir
 
     def status(self) -> ModelStatus:
-        return ModelStatus(backend="fake", state="ready", base_model="tiny", adapter_path=self.adapter, device="cpu")
+        return ModelStatus(backend="fake", state="ready", base_model="tiny", adapter_path=self.adapter, device="cpu",
+                           prompt_memory=self.format_memory)
 
 
 class FakeTelegram:

@@ -108,23 +108,25 @@ def test_playground_and_drafts_flows(live: LiveServer) -> None:
 
     client = Client(f"{live.url}/ui/", verbose=False, headers={"Authorization": f"Bearer {TOKEN}"})
 
-    # Playground: three candidates side by side, the fourth box hidden and empty.
-    boxes = client.predict("them: hi\nme: yo\nthem: lunch?\nat 1?", "friend", "", 3, api_name="/playground")
+    # Playground: three candidates side by side, the fourth box hidden and empty; no chat, no memory.
+    *boxes, why = client.predict("them: hi\nme: yo\nthem: lunch?\nat 1?", "friend", "", 3, None, api_name="/playground")
     assert [_value(b) for b in boxes] == [f"candidate {i}\nre: at 1?" for i in (1, 2, 3)] + [""]
+    assert _value(why).startswith("no memory: no chat chosen")
     assert [b["visible"] for b in boxes] == [True, True, True, False]
     dialogue = live.services.model.dialogues[-1]  # type: ignore[attr-defined]
     assert dialogue.relationship == "friend" and dialogue.turns[-1].messages == ("lunch?", "at 1?")
 
     # Drafts: suggest → edit → send; suggest → discard.
     out = client.predict(ALICE, "and bring wine", api_name="/suggest_draft")
-    draft_text, note = _value(out[-2]), _value(out[-1])
+    draft_text, note, why = _value(out[-3]), _value(out[-2]), _value(out[-1])
     assert draft_text == "sure\nre: and bring wine" and "placed in the Telegram input box" in note
+    assert why.endswith("no memory: the chat's reply mode is off, and an off chat gives no memory to prompts")
     pending = live.call(reply_queries.list_drafts(live.services.db, "pending"))
     assert len(pending) == 1 and live.telegram.saved_drafts == [(ALICE, draft_text)]
     draft_id = pending[0].id
 
     out = client.predict(draft_id, "yes!\nwhich wine?", api_name="/send_draft")
-    assert "sent (edited)" in _value(out[-1])
+    assert "sent (edited)" in _value(out[-2])
     assert live.telegram.sent == [(ALICE, ["yes!", "which wine?"])]
     sent = live.call(reply_queries.get_draft(live.services.db, draft_id))
     assert sent.status == "sent" and sent.text != sent.sent_text
@@ -132,7 +134,7 @@ def test_playground_and_drafts_flows(live: LiveServer) -> None:
     out = client.predict(ALICE, "", api_name="/suggest_draft")
     second = live.call(reply_queries.list_drafts(live.services.db, "pending"))[0].id
     out = client.predict(second, api_name="/discard_draft")
-    assert "discarded" in _value(out[-1])
+    assert "discarded" in _value(out[-2])
     assert live.call(reply_queries.get_draft(live.services.db, second)).status == "discarded"
 
     # Chats: whitelist a chat with a relationship tag.

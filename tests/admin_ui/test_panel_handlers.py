@@ -127,7 +127,7 @@ def test_chat_pace_from_history_or_defaults(env: PanelEnv, ctx: PanelContext) ->
 
 
 def test_playground_candidates(env: PanelEnv, ctx: PanelContext) -> None:
-    shown = env.call(playground.candidates, ctx, "them: hi\nme: yo\nthem: lunch?", "friend", " Ann ", 9)
+    shown = env.call(playground.candidates, ctx, "them: hi\nme: yo\nthem: lunch?", "friend", " Ann ", 9).candidates
     assert shown == [f"candidate {i}\nre: lunch?" for i in range(1, playground.MAX_SHOWN_CANDIDATES + 1)]
     assert env.model.dialogues[-1].partner_name == "Ann" and env.model.dialogues[-1].relationship == "friend"
     with pytest.raises(InvalidDialogue, match="partner"):

@@ -73,3 +73,15 @@ async def test_an_automatic_answer_records_what_memory_recalled(
     await wait_until(logged(db, 1), clock=clock)
     [entry] = await reply_queries.list_decisions(db)
     assert entry.decision == "answered" and entry.memory_message_ids == recalled
+
+
+async def test_an_adapter_trained_without_memory_records_none_though_memory_recalled(
+    bot: TelegramBot, server: FakeTelegram, db: Database, clock: ManualClock, model: FakeModel,
+) -> None:
+    model.format_memory = False  # its prompt has no memory block: nothing recalled reaches it
+    await _history(db, "auto")
+    await feed(bot, server.new_message_update(make_message(10, PARTNER, text="is Tom still fat?")))
+    await wait_until(logged(db, 1), clock=clock)
+    [entry] = await reply_queries.list_decisions(db)
+    assert recalled_message_ids(model.dialogues[0].memory) == [1, 2]
+    assert entry.decision == "answered" and entry.memory_message_ids == []

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import model.service as service_module
+from model.candidates import ChosenReplies
 from model.status import ModelStatus
 from settings import Settings
 from storage import ChatRow, Database, MessageRow
@@ -66,9 +67,9 @@ def test_reply_uses_stored_context_and_the_promoted_adapter(cli_settings: Settin
         def status(self) -> ModelStatus:
             return ModelStatus(backend="fake", state="ready", base_model="tiny")
 
-        async def candidates(self, dialogue: Any, n: int) -> list[list[str]]:
+        async def candidates(self, dialogue: Any, n: int) -> ChosenReplies:
             seen["dialogue"] = dialogue
-            return [["sure", "see you"]] * n
+            return ChosenReplies([["sure", "see you"]] * n)
 
     asyncio.run(seed(cli_settings, adapter=tmp_path / "adapter"))
     monkeypatch.setattr(service_module, "ModelService", FakeService)

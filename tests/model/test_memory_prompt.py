@@ -272,3 +272,18 @@ def test_serving_counts_memory_toward_max_prompt_tokens(memory_format: tuple[Any
     engine = _RecordingEngine(tokenizer)
     choose_replies(engine, fmt, dialogue, GenerationSettings(max_prompt_tokens=budget), n_candidates=1)
     assert engine.seen == [replace(dialogue, memory=MEMORY[1:])]
+
+
+def test_the_reply_says_which_memory_its_prompt_held(memory_format: tuple[Any, PromptFormat]) -> None:
+    """What the reply log and "why this reply" get: the recollections left after the cap's cut, and
+    none at all from a format without memory (whatever the dialogue recalled)."""
+    from model.candidates import choose
+    from model.generation import GenerationSettings
+
+    tokenizer, fmt = memory_format
+    dialogue = replace(SESSION, turns=SESSION.turns[:-1])
+    budget = len(fmt.encode_prompt(tokenizer, replace(dialogue, memory=MEMORY[1:])))
+    cut = choose(_RecordingEngine(tokenizer), fmt, dialogue, GenerationSettings(max_prompt_tokens=budget), 1)
+    assert (cut.replies, cut.memory, cut.format_memory) == ([["ok"]], MEMORY[1:], True)
+    without = choose(_RecordingEngine(tokenizer), replace(fmt, memory=False), dialogue, GenerationSettings(), 1)
+    assert (without.memory, without.format_memory) == ((), False)

@@ -187,7 +187,7 @@ async def test_candidates_are_independent_requests_filtered_as_locally(settings:
     assert len(server.requests) == 6  # max(n, reply_candidates) requests
     # kept: "ok" once (the duplicate, the echo of the partner's turn, the partner's turn and the
     # repetition are dropped) and "sure"
-    assert sorted(results) == [["ok"], ["sure"]]
+    assert sorted(results.replies) == [["ok"], ["sure"]]
 
 
 async def test_a_reply_is_the_first_candidate_kept(settings: Settings, server: FakeServer) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import model.service as service_module
+from model.candidates import ChosenReplies
 from model.dialogue import Dialogue, Turn
 from model.prompt import PromptFormat
 from model.service import (
@@ -66,7 +67,7 @@ async def test_concurrent_requests_run_one_at_a_time_off_the_loop(fast: Settings
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     threads: list[str] = []
     active = {"now": 0, "max": 0}
-    real = service_module.choose_replies
+    real = service_module.choose
 
     def tracked(*args: Any, **kwargs: Any) -> Any:
         threads.append(threading.current_thread().name)
@@ -77,25 +78,25 @@ async def test_concurrent_requests_run_one_at_a_time_off_the_loop(fast: Settings
         finally:
             active["now"] -= 1
 
-    monkeypatch.setattr(service_module, "choose_replies", tracked)
+    monkeypatch.setattr(service_module, "choose", tracked)
     async with ModelService(fast) as service:
         results = await asyncio.gather(*(service.reply(DIALOGUE) for _ in range(4)), service.candidates(DIALOGUE, 3))
-    assert len(results) == 5 and 1 <= len(results[-1]) <= 3  # filtered candidates: up to n
+    assert len(results) == 5 and 1 <= len(results[-1].replies) <= 3  # filtered candidates: up to n
     assert active["max"] == 1 and len(set(threads)) == 1
     assert threads[0].startswith("tgtwin-model") and threads[0] != threading.current_thread().name
 
 
 async def test_busy_and_timeout(fast: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    def slow(*args: Any, should_stop: Any = None, **kwargs: Any) -> list[list[str]]:
+    def slow(*args: Any, should_stop: Any = None, **kwargs: Any) -> ChosenReplies:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not should_stop():
             time.sleep(0.01)
-        return [["late"]]
+        return ChosenReplies([["late"]])
 
     settings = fast.model_copy(update={"generation_timeout_s": 2.0})
     async with ModelService(settings, max_waiting=2) as service:
         await service.wait_ready(30)
-        monkeypatch.setattr(service_module, "choose_replies", slow)
+        monkeypatch.setattr(service_module, "choose", slow)
         first = asyncio.ensure_future(service.reply(DIALOGUE))
         second = asyncio.ensure_future(service.reply(DIALOGUE))
         await asyncio.sleep(0.05)
@@ -167,14 +168,14 @@ async def test_a_training_run_changes_the_serving_threads_from_the_next_request(
 
     monkeypatch.setattr(service_module, "serving_threads", lambda training: 1 if training else 2)
     monkeypatch.setattr(model.sources, "inference_threads", lambda: 4)  # ct2's cap, above both
-    real_choose = service_module.choose_replies
+    real_choose = service_module.choose
     seen: list[int] = []
 
     def choose(engine: Any, *args: Any, **kwargs: Any) -> Any:
         seen.append(engine.threads)  # on the model's thread, where the generation runs
         return real_choose(engine, *args, **kwargs)
 
-    monkeypatch.setattr(service_module, "choose_replies", choose)
+    monkeypatch.setattr(service_module, "choose", choose)
     async with ModelService(fast) as service:
         await service.reply(DIALOGUE)
         await service.set_training_active(True)

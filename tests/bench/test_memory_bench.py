@@ -1,0 +1,51 @@
+"""bench/memory_bench.py's training table: what it reads of `eval --json` and what it prints where a
+figure is absent (a report from before the memory figures, or an evaluation that did not measure them)."""
+
+from __future__ import annotations
+
+from bench.memory_bench import Condition, reported, training_checks, training_table
+
+WITH = {"hits_at_1": {"base": 0.1, "served": None, "new": 0.4}, "blind_judge_accuracy": 0.71, "memory": True,
+        "memory_recall": {"on": 0.65, "off": 0.1, "fact_dependent": 212, "fact_in_memory": 190},
+        "hits_at_1_memory": {"on": 0.4, "off": 0.35}}
+WITHOUT = {"hits_at_1": {"base": 0.1, "served": None, "new": 0.38}, "blind_judge_accuracy": 0.7, "memory": False,
+           "memory_recall": {"on": None, "off": 0.08, "fact_dependent": 212, "fact_in_memory": None},
+           "hits_at_1_memory": {"on": None, "off": 0.38}}
+OLD = {"hits_at_1": {"base": 0.1, "served": None, "new": 0.3}, "blind_judge_accuracy": None}
+
+
+def _row(lines: list[str], name: str) -> list[str]:
+    [line] = [line for line in lines if line.startswith(name)]
+    return [cell.strip() for cell in line[len(name):].split("  ") if cell.strip()]
+
+
+def test_the_table_shows_both_adapters_with_memory_on_and_off() -> None:
+    with_memory = Condition(True, WITH, 600.0, [1.2, 1.0, 1.4], 3, [2.0, 4.0, 3.0])
+    without = Condition(False, WITHOUT, 540.0, [0.9, 1.1, 1.0])
+    table = training_table(with_memory, without)
+    assert _row(table, "memory_recall (memory on / off)") == ["0.650 / 0.100", "0.080"]
+    assert _row(table, "fact-dependent held-out turns") == ["212", "212"]
+    assert _row(table, "hits@1 (memory on / off)") == ["0.400 / 0.350", "0.380"]
+    assert _row(table, "blind judge (0.5 = indistinguishable)") == ["0.710", "0.700"]
+    assert _row(table, "reply p50, live path") == ["1.20 s; memory in 3 of 3 prompts",
+                                                   "1.00 s; memory in 0 of 3 prompts"]
+    assert _row(table, "retrieval per reply") == ["p50 3.00 ms, p95 3.90 ms", "none (memory off)"]
+    assert _row(table, "training") == ["10.0 min", "9.0 min"]
+    assert training_checks(with_memory, without) == [
+        "memory_recall >= 0.6 with memory: PASS (without: 0.080)",
+        "hits@1 with memory not worse than without: PASS",
+        "retrieval p95 <= 50 ms per reply on this history: PASS (at 100k messages: the `retrieval` part)",
+    ]
+
+
+def test_figures_eval_does_not_report_print_not_measured() -> None:
+    with_memory, without = Condition(True, OLD, None), Condition(False, OLD, None)
+    table = training_table(with_memory, without)
+    assert _row(table, "memory_recall (memory on / off)") == ["not measured / not measured", "not measured"]
+    assert _row(table, "hits@1 (memory on / off)") == ["0.300 / not measured", "0.300"]  # the report's own hits@1
+    assert _row(table, "reply p50, live path") == ["not measured", "not measured"]
+    assert _row(table, "training") == ["not measured", "not measured"]
+    checks = training_checks(with_memory, without)
+    assert checks[0] == "memory_recall >= 0.6 with memory: not measured (without: not measured)"
+    assert checks[2].startswith("retrieval p95 <= 50 ms per reply on this history: not measured")
+    assert reported({"memory_recall": {"on": True}}, "memory_recall", "on") is None  # not a number
