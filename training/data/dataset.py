@@ -195,6 +195,9 @@ class BuiltDataset:
     """The training sessions (held-out ones never), for whole-conversation rows."""
     heldout_message_ids: Mapping[int, frozenset[int]] = field(default_factory=dict)
     """Per chat, the messages of its held-out sessions: training memory never recalls them."""
+    history: Mapping[int, Sequence[StoredMessage]] = field(default_factory=dict)
+    """Per allowed chat, the messages the build read (time order): what evaluation's memory_recall
+    finds fact-dependent turns in, without reading the history twice."""
 
     @property
     def train(self) -> list[DialogueExample]:
@@ -354,9 +357,11 @@ def build_dataset(histories: Iterable[ChatHistory], options: DatasetOptions) -> 
     examples: list[DialogueExample] = []
     conversations: list[Conversation] = []
     heldout_message_ids: dict[int, frozenset[int]] = {}
+    read: dict[int, Sequence[StoredMessage]] = {}
     for history in histories:
         if not chat_allowed(history.chat, options.train_groups):
             continue
+        read[history.chat.id] = history.messages
         stats.excluded_bot_messages += history.excluded_bot_messages
         stats.excluded_context_messages += history.excluded_context_messages
         chat = build_chat_examples(history, options, stats)
@@ -373,7 +378,7 @@ def build_dataset(histories: Iterable[ChatHistory], options: DatasetOptions) -> 
     train_dates = [e.date for e in examples if e.split == "train"]
     if train_dates:
         stats.first_date, stats.last_date = min(train_dates), max(train_dates)
-    return BuiltDataset(examples, stats, conversations, heldout_message_ids)
+    return BuiltDataset(examples, stats, conversations, heldout_message_ids, read)
 
 
 async def load_dataset(db: Any, settings: Any, *, with_memory: bool = True) -> BuiltDataset:

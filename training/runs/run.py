@@ -37,10 +37,11 @@ from storage import preference as preference_queries
 from storage import training as training_queries
 from storage.db import make_private_dir
 from training.config import TrainConfig, load_preset
-from training.data.dataset import BuiltDataset, load_dataset
+from training.data.dataset import BuiltDataset, DatasetOptions, load_dataset
 from training.data.preference_pairs import PreferencePair, load_preference_pairs
 from training.errors import NoTrainingData, PeerFailed, TrainingError
 from training.evaluation.evaluate import EvalInputs, EvalSetup, Reference, evaluate_adapter, lexicon_for
+from training.evaluation.memory_recall import FactHistory
 from training.evaluation.report import EvaluationReport
 from training.fitting import distributed
 from training.fitting.distributed import Rank
@@ -359,8 +360,10 @@ def save_and_evaluate(
     generation = GenerationSettings.from_settings(settings)
     if config.eval_max_new_tokens is not None:
         generation = replace(generation, max_new_tokens=config.eval_max_new_tokens)
+    options = DatasetOptions.from_settings(settings)
+    facts = FactHistory.of(dataset.history, options.gap_seconds, options.keep_media)
     inputs = EvalInputs(dataset.heldout, lexicon_for(dataset.train), [e.reply.messages for e in dataset.examples],
-                        settings.reply_candidates)
+                        settings.reply_candidates, history=facts)
     evaluation = evaluate_adapter(peft_model, tokenizer, fmt, inputs, config, generation, reference,
                                   EvalSetup.from_settings(settings, base_spec), staging)
     return RunReport(
