@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from model.candidates import ChosenReplies
+from model.dialogue import Dialogue
 from model.status import ModelStatus
 
 
@@ -91,3 +92,19 @@ def _describe(condition: Callable[[], Any]) -> str:
     except (OSError, TypeError):
         return repr(condition)
 
+
+class RecordingEngine:
+    """A `ReplyEngine` with a huge window that records the dialogue it is asked to continue."""
+
+    context_window = 1_000_000
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.seen: list[Dialogue] = []
+
+    def sample(self, fmt: Any, dialogue: Dialogue, gen: Any, n: int, should_stop: Any = None) -> list[list[str]]:
+        self.seen.append(dialogue)
+        return [["ok"]] * n
+
+    def score(self, fmt: Any, dialogue: Dialogue, replies: Any) -> list[float | None]:
+        return [0.0] * len(replies)

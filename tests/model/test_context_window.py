@@ -12,6 +12,7 @@ import pytest
 from model.context_window import ContextWindowError, context_window, drop_oldest_turns, fit_dialogue, reply_budget
 from model.dialogue import Dialogue, Turn
 from model.prompt import PromptFormat
+from testdata.doubles import RecordingEngine
 
 SENTENCES = ("see you tomorrow at 10, ok? ", "привет! как дела? ", "did you see the photo 👍 ")
 
@@ -114,22 +115,6 @@ def test_the_window_and_the_reply_budget(tiny_tokenizer: Any, tiny_dir: Any) -> 
     assert reply_budget(fmt, tiny_tokenizer, 64) == 64 + end >= 65
 
 
-class _RecordingEngine:
-    """A `ReplyEngine` with a huge window that records the dialogue it is asked to continue."""
-
-    context_window = 1_000_000
-
-    def __init__(self, tokenizer: Any) -> None:
-        self.tokenizer = tokenizer
-        self.seen: list[Dialogue] = []
-
-    def sample(self, fmt: Any, dialogue: Dialogue, gen: Any, n: int, should_stop: Any = None) -> list[list[str]]:
-        self.seen.append(dialogue)
-        return [["ok"]] * n
-
-    def score(self, fmt: Any, dialogue: Dialogue, replies: Any) -> list[float | None]:
-        return [0.0] * len(replies)
-
 
 def test_serving_prompts_are_capped_below_a_huge_window(tokenizer: Any) -> None:
     """A model's window (8,192 for the default) is more than a CPU reads within the reply timeout:
@@ -138,7 +123,7 @@ def test_serving_prompts_are_capped_below_a_huge_window(tokenizer: Any) -> None:
     from model.generation import GenerationSettings
 
     fmt = PromptFormat.for_tokenizer(tokenizer)
-    engine = _RecordingEngine(tokenizer)
+    engine = RecordingEngine(tokenizer)
     dialogue = conversation(40, 400)
     choose_replies(engine, fmt, dialogue, GenerationSettings(max_prompt_tokens=300), n_candidates=2)
     (seen,) = engine.seen

@@ -17,6 +17,7 @@ from model.context_window import drop_oldest_turns, fit_dialogue
 from model.dialogue import Dialogue, Recollection, Turn
 from model.memory_block import MEMORY_HEADER, short_date
 from model.prompt import IGNORE_INDEX, PromptFormat, PromptFormatError
+from testdata.doubles import RecordingEngine
 from tests.model.test_conversation import SESSION as CONVERSATION
 
 DAY = 86_400
@@ -245,22 +246,6 @@ def test_training_rows_drop_memory_by_the_same_rule(memory_format: tuple[Any, Pr
     assert row["input_ids"] == fmt.encode_prompt(tokenizer, one_less) + reply_ids
 
 
-class _RecordingEngine:
-    """A `ReplyEngine` with a huge window that records the dialogue it is asked to continue."""
-
-    context_window = 1_000_000
-
-    def __init__(self, tokenizer: Any) -> None:
-        self.tokenizer = tokenizer
-        self.seen: list[Dialogue] = []
-
-    def sample(self, fmt: Any, dialogue: Dialogue, gen: Any, n: int, should_stop: Any = None) -> list[list[str]]:
-        self.seen.append(dialogue)
-        return [["ok"]] * n
-
-    def score(self, fmt: Any, dialogue: Dialogue, replies: Any) -> list[float | None]:
-        return [0.0] * len(replies)
-
 
 def test_serving_counts_memory_toward_max_prompt_tokens(memory_format: tuple[Any, PromptFormat]) -> None:
     from model.candidates import choose_replies
@@ -269,7 +254,7 @@ def test_serving_counts_memory_toward_max_prompt_tokens(memory_format: tuple[Any
     tokenizer, fmt = memory_format
     dialogue = replace(SESSION, turns=SESSION.turns[:-1])
     budget = len(fmt.encode_prompt(tokenizer, replace(dialogue, memory=MEMORY[1:])))
-    engine = _RecordingEngine(tokenizer)
+    engine = RecordingEngine(tokenizer)
     choose_replies(engine, fmt, dialogue, GenerationSettings(max_prompt_tokens=budget), n_candidates=1)
     assert engine.seen == [replace(dialogue, memory=MEMORY[1:])]
 
@@ -283,7 +268,7 @@ def test_the_reply_says_which_memory_its_prompt_held(memory_format: tuple[Any, P
     tokenizer, fmt = memory_format
     dialogue = replace(SESSION, turns=SESSION.turns[:-1])
     budget = len(fmt.encode_prompt(tokenizer, replace(dialogue, memory=MEMORY[1:])))
-    cut = choose(_RecordingEngine(tokenizer), fmt, dialogue, GenerationSettings(max_prompt_tokens=budget), 1)
+    cut = choose(RecordingEngine(tokenizer), fmt, dialogue, GenerationSettings(max_prompt_tokens=budget), 1)
     assert (cut.replies, cut.memory, cut.format_memory) == ([["ok"]], MEMORY[1:], True)
-    without = choose(_RecordingEngine(tokenizer), replace(fmt, memory=False), dialogue, GenerationSettings(), 1)
+    without = choose(RecordingEngine(tokenizer), replace(fmt, memory=False), dialogue, GenerationSettings(), 1)
     assert (without.memory, without.format_memory) == ((), False)
