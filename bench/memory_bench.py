@@ -190,6 +190,12 @@ def training_table(with_memory: Condition, without: Condition) -> list[str]:
         count = reported(condition.evaluation, "memory_recall", "fact_dependent")
         return NOT_MEASURED if count is None else str(int(count))
 
+    def in_memory(condition: Condition) -> str:
+        if not condition.memory:
+            return "none (memory off)"
+        found = reported(condition.evaluation, "memory_recall", "fact_in_memory")
+        return NOT_MEASURED if found is None else f"{int(found)} of {turns(condition)}"
+
     def minutes(condition: Condition) -> str:
         return NOT_MEASURED if condition.train_seconds is None else f"{condition.train_seconds / 60:.1f} min"
 
@@ -198,6 +204,7 @@ def training_table(with_memory: Condition, without: Condition) -> list[str]:
         ("memory_recall (memory on / off)", f"{_as_figure(_recall_figure(with_memory, 'on'))} / "
          f"{_as_figure(_recall_figure(with_memory, 'off'))}", _as_figure(_recall_figure(without, "off"))),
         ("fact-dependent held-out turns", turns(with_memory), turns(without)),
+        ("fact-dependent turns with the fact in memory", in_memory(with_memory), in_memory(without)),
         ("hits@1 (memory on / off)",
          f"{_as_figure(_hits(with_memory, 'on'))} / {_as_figure(_hits(with_memory, 'off'))}",
          _as_figure(_hits(without, "off"))),

@@ -52,7 +52,7 @@ FIRST_GROUP_ID = 1987700000
 GROUP_MEMBERS = 3
 SESSION_GAP_MINUTES = 5
 """A chat's next session starts at least this long after the last one ended."""
-FACT_SHARE = 0.25
+FACT_SHARE = 0.4
 """Share of private-chat sessions that open with a fact exchange (`testdata.facts`): a new fact,
 or a question about one stated at least a day before."""
 FACT_LANGUAGES = [ENGLISH, RUSSIAN, ENGLISH, ENGLISH]

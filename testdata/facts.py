@@ -8,9 +8,11 @@ the time"). What memory must bring back from outside the context window, and wha
 order: a session given a fact exchange asks about the oldest fact stated at least `ASK_AFTER`
 before, in an earlier session, when the chat was silent for `SESSION_GAP` before this one (so the
 question opens a new session for the importer's sessionisation too); otherwise it states a new
-fact. Half the facts are told by the partner, half by Alex; each chat draws its own words from the
-pools of `testdata.fact_lines`, never one twice, so facts differ from chat to chat (two chats
-share a word only by chance) and a word is new in its chat where it is stated. Every fact exchange is
+fact. A chat states one fact of each kind at most (one dog, one trip, one dinner plan): a second
+dog days later would make "how's the dog?" ask about either. Half the facts are told by the partner,
+half by Alex; each chat draws its own words from the pools of `testdata.fact_lines`, never one
+twice, so facts differ from chat to chat (two chats share a word only by chance) and a word is new
+in its chat where it is stated. Every fact exchange is
 three messages (the partner's line, Alex's two), whatever it says, so the exports' first pass can
 count a session's messages before anything is known about its facts.
 """
@@ -109,13 +111,13 @@ class ChatFacts:
         return end
 
     def _state(self, w: ExportWriter, when: datetime, partner: Sender) -> datetime:
-        """A new fact of a kind not waiting for its question, if the chat has words left; once its
-        pools are used up (a chat with well over a hundred facts), small talk of the same shape."""
-        left = [k for k in self.language.kinds if self._unused(k.pool)]
+        """A new fact of a kind the chat has not stated yet; once it has stated every kind, small talk
+        of the same shape."""
+        stated = {fact.kind for fact in self.planted}
+        left = [k for k in self.language.kinds if k.name not in stated and self._unused(k.pool)]
         if not left:
             return write_fact_line(w, when, partner, self.language.small_talk)
-        open_kinds = {s.kind.name for s in self._open}
-        kind = self.rnd.choice([k for k in left if k.name not in open_kinds] or left)
+        kind = self.rnd.choice(left)
         word, day = self._unused(kind.pool).pop(), self.rnd.choice(self.language.days)
         stated_by: Role = self.rnd.choice(["partner", "owner"])
         lines = kind.told_by_partner if stated_by == "partner" else kind.told_by_owner

@@ -25,6 +25,7 @@ def test_the_table_shows_both_adapters_with_memory_on_and_off() -> None:
     table = training_table(with_memory, without)
     assert _row(table, "memory_recall (memory on / off)") == ["0.650 / 0.100", "0.080"]
     assert _row(table, "fact-dependent held-out turns") == ["212", "212"]
+    assert _row(table, "fact-dependent turns with the fact in memory") == ["190 of 212", "none (memory off)"]
     assert _row(table, "hits@1 (memory on / off)") == ["0.400 / 0.350", "0.380"]
     assert _row(table, "blind judge (0.5 = indistinguishable)") == ["0.710", "0.700"]
     assert _row(table, "reply p50, live path") == ["1.20 s; memory in 3 of 3 prompts",
@@ -44,6 +45,7 @@ def test_figures_eval_does_not_report_print_not_measured() -> None:
     assert _row(table, "memory_recall (memory on / off)") == ["not measured / not measured", "not measured"]
     assert _row(table, "hits@1 (memory on / off)") == ["0.300 / not measured", "0.300"]  # the report's own hits@1
     assert _row(table, "reply p50, live path") == ["not measured", "not measured"]
+    assert _row(table, "fact-dependent turns with the fact in memory") == ["not measured", "none (memory off)"]
     assert _row(table, "training") == ["not measured", "not measured"]
     checks = training_checks(with_memory, without)
     assert checks[0] == "memory_recall >= 0.6 with memory: not measured (without: not measured)"

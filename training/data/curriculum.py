@@ -3,8 +3,10 @@
 Pure functions. A sequence is *new* when one of the owner turns it labels has not been learned by
 the adapter the run continues from (`training.data.coverage.Learned`), else it is a *replay*. The order:
 
-1. new sequences, newest conversations first (the owner's current style comes first), with replays
-   mixed in evenly at `replay_share` of the mix (least often, then least recently learned first);
+1. new sequences, newest conversations first (the owner's current style comes first), except that
+   the sequences teaching memory (they label a reply that uses the recalled exchanges,
+   `Conversation.memory_used`) come at `memory_share` of the mix from the front until they run out;
+   replays mixed in evenly at `replay_share` of the mix (least often, then least recently learned first);
 2. then the remaining replays, in the same order (a run with budget to spare refreshes old turns).
 
 Runs train in this order without shuffling (`fit(..., ordered=True)`), so a run cut by its budget
@@ -38,6 +40,8 @@ class PlannedSequence:
     """Keys of the turns it labels (None for a turn not read from storage)."""
     replay: bool
     """Every turn it labels was learned already."""
+    teaches_memory: bool = False
+    """It labels a reply that uses its memory (`Conversation.memory_used`)."""
 
     @property
     def length(self) -> int:
@@ -52,13 +56,14 @@ def plan_sequences(
     for s in sequences:
         conversation = conversations[s.conversation]
         turns = tuple(turn_key(conversation.chat_id, conversation.dialogue.turns[i]) for i in s.labelled)
-        out.append(PlannedSequence(s, turns, bool(turns) and all(learned.knows(k) for k in turns)))
+        out.append(PlannedSequence(s, turns, bool(turns) and all(learned.knows(k) for k in turns),
+                                   any(i in conversation.memory_used for i in s.labelled)))
     return out
 
 
 def training_order(
     planned: Sequence[PlannedSequence], conversations: Sequence[Conversation], learned: Learned,
-    replay_share: float, batch_size: int,
+    replay_share: float, batch_size: int, memory_share: float = 0.0,
 ) -> list[PlannedSequence]:
     """The run's order (see the module docstring); `batch_size`: sequences per (micro-)batch."""
     def started(p: PlannedSequence) -> int:
@@ -70,12 +75,24 @@ def training_order(
         return times, newest, -started(p)
 
     # Stable sorts: windows of one conversation keep their order.
-    new = sorted((p for p in planned if not p.replay), key=lambda p: (-started(p), p.sequence.conversation))
+    new = front_load(sorted((p for p in planned if not p.replay), key=lambda p: (-started(p), p.sequence.conversation)),
+                     memory_share)
     replays = sorted((p for p in planned if p.replay), key=staleness)
     mixed = min(len(replays), round(len(new) * replay_share / (1 - replay_share))) if new else 0
     # Grouped apart, so no replay of the tail ever comes before a new sequence.
     return (batch_by_length(interleave(new, replays[:mixed]), batch_size)
             + batch_by_length(replays[mixed:], batch_size))
+
+
+def front_load(new: Sequence[PlannedSequence], share: float) -> list[PlannedSequence]:
+    """`new` (in order) with its memory-teaching sequences at `share` of the mix from the front, the
+    others in their order around them, until the memory-teaching ones run out (`share` 0: as is)."""
+    teaching = [p for p in new if p.teaches_memory]
+    if share <= 0 or not teaching:
+        return list(new)
+    rest = [p for p in new if not p.teaches_memory]
+    mixed = round(len(teaching) * (1 - share) / share)
+    return interleave(rest[:mixed], teaching) + rest[mixed:]
 
 
 def interleave(new: Sequence[PlannedSequence], replays: Sequence[PlannedSequence]) -> list[PlannedSequence]:

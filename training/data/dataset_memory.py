@@ -12,6 +12,10 @@ exactly the one without memory).
   never a held-out session's messages (`BuiltDataset.heldout_message_ids`), so no row learns from
   the future or from what evaluation scores. See `opening_context` for its query.
 
+A training conversation also records which of its owner turns *use* the memory (`uses_memory`):
+the rows that teach the model to read the block, which the run's order brings forward
+(`training.data.curriculum`).
+
 Queries read the partner's turn as the dataset holds it, PII redacted, where serving reads the
 stored text: the two differ only for a turn with a phone number, an e-mail, a card or a link.
 """
@@ -24,10 +28,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from memory import recall
-from model.dialogue import Turn
+from model.dialogue import Recollection, Turn
 from settings import Settings
 from storage import Database
 from training.data.dataset import BuiltDataset
+from training.evaluation.memory_recall import HistoryWords, content_words, index_history
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,20 @@ def opening_context(turns: Sequence[Turn]) -> tuple[Turn, ...]:
     return ()
 
 
+def uses_memory(turns: Sequence[Turn], memory: Sequence[Recollection], words: HistoryWords) -> tuple[int, ...]:
+    """The owner turns among `turns` whose text holds a word that is rare in the history
+    (`HistoryWords.is_rare`, the rule memory_recall's fact words follow), is in `memory` and is in
+    no earlier turn: a reply the memory made possible ("rex is fine" with "meet Rex" recalled)."""
+    remembered = {w for r in memory for t in r.turns for w in content_words(t.text) if words.is_rare(w)}
+    used, said = [], set()
+    for index, turn in enumerate(turns):
+        spoken = content_words(turn.text)
+        if turn.role == "owner" and (spoken & remembered) - said:
+            used.append(index)
+        said |= spoken
+    return tuple(used)
+
+
 async def attach_memory(db: Database, settings: Settings, built: BuiltDataset) -> BuiltDataset:
     """`built` with every example's and every training conversation's memory (the module's rules)."""
     started = time.perf_counter()
@@ -65,14 +84,18 @@ async def attach_memory(db: Database, settings: Settings, built: BuiltDataset) -
         memory = await recall(db, settings, example.chat_id, example.dialogue.turns, example.window_start, live=False)
         examples.append(replace(example, dialogue=replace(example.dialogue, memory=memory)))
     conversations = []
+    words = index_history(built.history)
     for conversation in built.conversations:
         excluded = built.heldout_message_ids.get(conversation.chat_id, frozenset())
         memory = await recall(db, settings, conversation.chat_id, opening_context(conversation.dialogue.turns),
                               conversation.session_start, live=False, exclude_message_ids=excluded)
-        conversations.append(replace(conversation, dialogue=replace(conversation.dialogue, memory=memory)))
+        used = uses_memory(conversation.dialogue.turns, memory, words) if memory else ()
+        conversations.append(replace(conversation, dialogue=replace(conversation.dialogue, memory=memory),
+                                     memory_used=used))
     stats = replace(built.stats, memory_examples=sum(bool(e.dialogue.memory) for e in examples),
                     memory_conversations=sum(bool(c.dialogue.memory) for c in conversations))
-    log.debug("dataset memory: %d of %d training conversations and %d of %d examples recalled earlier exchanges "
-              "(%.1f s)", stats.memory_conversations, len(conversations), stats.memory_examples, len(examples),
+    log.debug("dataset memory: %d of %d training conversations (%d using it) and %d of %d examples recalled "
+              "earlier exchanges (%.1f s)", stats.memory_conversations, len(conversations),
+              sum(bool(c.memory_used) for c in conversations), stats.memory_examples, len(examples),
               time.perf_counter() - started)
     return replace(built, examples=examples, stats=stats, conversations=conversations)

@@ -43,6 +43,9 @@ class Conversation:
     dialogue: Dialogue
     session_start: int = 0
     """The date of its session's first message: its memory recalls only what lies before it."""
+    memory_used: tuple[int, ...] = ()
+    """Its owner turns (indices into `dialogue.turns`) whose reply uses its memory: a rare word that
+    the memory holds and no earlier turn of the session does (`training.data.dataset_memory`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,10 +162,11 @@ def train_adapter(
     if not sequences:
         raise NoTrainingData("every training example was empty after tokenisation")
     planned = plan_sequences(sequences, dataset.conversations, start.learned)
-    order = training_order(planned, dataset.conversations, start.learned, config.replay_share, config.batch_size)
+    order = training_order(planned, dataset.conversations, start.learned, config.replay_share, config.batch_size,
+                           config.memory_share)
     rows = [p.sequence.row for p in order]
-    log.info("%s: %s new and %s replay sequences", start.reason, sum(not p.replay for p in order),
-             sum(p.replay for p in order))
+    log.info("%s: %s new and %s replay sequences (%s teach memory)", start.reason, sum(not p.replay for p in order),
+             sum(p.replay for p in order), sum(p.teaches_memory for p in order))
     checkpoints = checkpoint_dir(settings, config, base_spec, rows, start.adapter_id)
     make_private_dir(checkpoints.parent)  # checkpoints hold what the owner wrote: 0700, like the data dir
     peft_model, fit_result = fit(model, tokenizer, rows, config, checkpoints, on_step, ordered=True, adapter=start.path)
