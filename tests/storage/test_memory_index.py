@@ -142,3 +142,14 @@ async def test_the_migration_indexes_the_history_already_stored(tmp_path: Path) 
         await chat_queries.upsert_chats(db, [ChatRow(3, "private", "Bob")])
         assert await found(db, 3, "flat") == [1]
         await assert_index_agrees(db)
+
+
+async def test_words_too_common_in_the_history_are_not_searched_for(db: Database) -> None:
+    """The relevance floor: a word held by more than `COMMON_SHARE` of the stored messages (and more than
+    `COMMON_FLOOR`) finds nothing by itself; a rarer word of the same message still finds its match."""
+    count = memory_index.COMMON_FLOOR + 10
+    everyday = [row(1, i, f"plans for the weekend {i}") for i in range(1, count + 1)]
+    await message_queries.insert_messages(db, [*everyday, row(1, 100, "meet Rex, our new dog")], "export")
+    assert await found(db, 1, "plans?") == []
+    assert await found(db, 1, "how is the dog? any plans?") == [100]
+    assert await memory_index.distinctive(db, memory_index.query_stems("weekend dog")) == ["dog"]

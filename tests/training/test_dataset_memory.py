@@ -186,3 +186,21 @@ def _options() -> Any:
     from training.data.dataset import DatasetOptions
 
     return DatasetOptions(context_turns=10, gap_seconds=3 * 3600, redact_pii=False)
+
+
+def test_a_reply_uses_memory_when_only_the_memory_holds_its_rare_word() -> None:
+    from training.data.dataset_memory import uses_memory
+    from training.evaluation.memory_recall import index_history
+
+    def turn(role: str, text: str) -> Turn:
+        return Turn(role, (text,), None, START)  # type: ignore[arg-type]
+
+    words = index_history({1: fact_history()[:2]})  # "rex" is rare there: one message holds it
+    memory = (Recollection((turn("partner", "we adopted a puppy, his name is Rex"), turn("owner", "aww, love that")),
+                           (1, 2), START),)
+    asked = (turn("partner", "how is the puppy?"), turn("owner", "rex is great"), turn("partner", "and Rex eats?"),
+             turn("owner", "rex eats all day"))
+    assert uses_memory(asked, memory, words) == (1,)  # the second "rex" was said in the session already
+    named = (turn("partner", "how is Rex?"), turn("owner", "rex is great"))
+    assert uses_memory(named, memory, words) == ()  # the partner named him: the context holds the word
+    assert uses_memory(asked, (), words) == ()

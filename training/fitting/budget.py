@@ -1,7 +1,11 @@
 """A time budget for a training run: steps follow from the throughput measured in its first steps.
 
 After `CALIBRATION_STEPS` optimizer steps the seconds per step are measured (from the end of the
-first step, which carries one-off warm-up costs); if the planned steps would overrun the budget,
+first step, which carries one-off warm-up costs) over at least one whole chunk of length-batched
+sequences (`training.data.curriculum.GROUP_BATCHES`): a chunk trains its longest batches first, so
+fewer steps overrate a step's time. Measured over 3 steps, a run whose order opened with long rows
+(memory-teaching ones, which carry a memory block) planned 99 steps and stopped after 7.2 of its 9
+minutes (issue 20's bench); if the planned steps would overrun the budget,
 the run is re-planned to the steps that fit: the learning-rate schedule is re-fitted to the new
 length (so a cosine schedule still decays to its end) and training stops there. A run that fits
 keeps its plan; if the machine then slows down (shared CPUs), the run still stops when the budget is
@@ -15,7 +19,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-CALIBRATION_STEPS = 3
+from training.data.curriculum import GROUP_BATCHES
+
+CALIBRATION_STEPS = GROUP_BATCHES
+"""Steps measured before the run is re-planned: at least one chunk of batches batched by length
+(a step is `grad_accum` >= 1 batches)."""
 
 
 def planned_steps(budget_s: float, elapsed_s: float, per_step_s: float, done: int, planned: int) -> int:
