@@ -49,3 +49,17 @@ def test_multilingual_and_default_presets_load() -> None:
         assert config.base_model and config.base_model.startswith("Qwen/Qwen2.5-")
     default = load_preset("smollm2-cpu")
     assert default.time_budget_minutes is not None and default.max_steps == -1 and default.epochs >= 1
+
+
+def test_a_run_in_a_fixed_order_plans_its_steps_by_their_tokens() -> None:
+    from training.fitting.budget import steps_that_fit
+
+    # Long steps first, short ones after (10 s each at 0.1 s a token).
+    tokens = [400, 400, 400, 100, 100, 100, 100, 100]
+    assert steps_that_fit(budget_s=220, elapsed_s=120, per_token_s=0.1, done=3, planned=8, step_tokens=tokens) == 8
+    assert steps_that_fit(budget_s=160, elapsed_s=120, per_token_s=0.1, done=3, planned=8, step_tokens=tokens) == 7
+    assert steps_that_fit(budget_s=150, elapsed_s=120, per_token_s=0.1, done=3, planned=8, step_tokens=tokens) == 6
+    assert steps_that_fit(budget_s=150, elapsed_s=160, per_token_s=0.1, done=3, planned=8, step_tokens=tokens) == 3
+    # A second epoch repeats the first's steps; the plan stays the cap.
+    assert steps_that_fit(budget_s=1000, elapsed_s=0, per_token_s=0.1, done=3, planned=10, step_tokens=tokens) == 10
+    assert steps_that_fit(budget_s=100, elapsed_s=0, per_token_s=0.1, done=8, planned=16, step_tokens=tokens) == 10

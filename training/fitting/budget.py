@@ -1,22 +1,26 @@
 """A time budget for a training run: steps follow from the throughput measured in its first steps.
 
-After `CALIBRATION_STEPS` optimizer steps the seconds per step are measured (from the end of the
-first step, which carries one-off warm-up costs) over at least one whole chunk of length-batched
-sequences (`training.data.curriculum.GROUP_BATCHES`): a chunk trains its longest batches first, so
-fewer steps overrate a step's time. Measured over 3 steps, a run whose order opened with long rows
-(memory-teaching ones, which carry a memory block) planned 99 steps and stopped after 7.2 of its 9
-minutes (issue 20's bench); if the planned steps would overrun the budget,
-the run is re-planned to the steps that fit: the learning-rate schedule is re-fitted to the new
-length (so a cosine schedule still decays to its end) and training stops there. A run that fits
-keeps its plan; if the machine then slows down (shared CPUs), the run still stops when the budget is
-spent. The run report then says which share of an epoch was covered.
+After `CALIBRATION_STEPS` optimizer steps the time is measured (from the end of the first step,
+which carries one-off warm-up costs); if the planned steps would overrun the budget, the run is
+re-planned to the steps that fit: the learning-rate schedule is re-fitted to the new length (so a
+cosine schedule still decays to its end) and training stops there. A run that fits keeps its plan;
+if the machine then slows down (shared CPUs), the run still stops when the budget is spent. The run
+report then says which share of an epoch was covered.
+
+Steps that fit. A run in a fixed order (`fit(..., ordered=True)`) knows the tokens every step will
+train, so it measures seconds per token and counts the steps whose tokens fit the rest of the
+budget (`steps_that_fit`): its order can open with long rows (the memory-teaching ones carry a
+memory block) and a time per step measured there overrates the rest. Measured per step over the
+first 3 steps, a run of issue 20's bench planned 99 steps and stopped after 7.2 of its 9 minutes;
+over 16 steps, 90 steps in 7.4 minutes. A shuffled run plans by seconds per step (`planned_steps`),
+measured over one chunk of length-batched sequences at least (`GROUP_BATCHES` steps).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from training.data.curriculum import GROUP_BATCHES
@@ -35,6 +39,22 @@ def planned_steps(budget_s: float, elapsed_s: float, per_step_s: float, done: in
     return max(done, min(planned, fit))
 
 
+def steps_that_fit(budget_s: float, elapsed_s: float, per_token_s: float, done: int, planned: int,
+                   step_tokens: Sequence[int]) -> int:
+    """Steps that fit when step `i` trains `step_tokens[i % len(step_tokens)]` tokens (an epoch's
+    steps, repeated for more epochs): the ones done plus those whose tokens the remaining budget
+    allows at `per_token_s`, at most `planned`, at least `done`."""
+    if per_token_s <= 0 or not step_tokens:
+        return planned
+    left, steps = budget_s - elapsed_s, done
+    while steps < planned:
+        left -= step_tokens[steps % len(step_tokens)] * per_token_s
+        if left < 0:
+            break
+        steps += 1
+    return steps
+
+
 def schedule_factor(name: str, warmup: int, total: int) -> Callable[[int], float]:
     """The learning-rate multiplier per step for the schedulers presets use (cosine, linear,
     constant with or without warmup); same formulas as transformers'."""
@@ -50,8 +70,11 @@ def schedule_factor(name: str, warmup: int, total: int) -> Callable[[int], float
     return factor
 
 
-def budget_callback(budget_minutes: float, lr_scheduler_name: str, warmup_ratio: float) -> Any:
-    """A transformers `TrainerCallback` enforcing the budget; `.stopped` tells whether it cut the run."""
+def budget_callback(budget_minutes: float, lr_scheduler_name: str, warmup_ratio: float,
+                    step_tokens: Sequence[int] = ()) -> Any:
+    """A transformers `TrainerCallback` enforcing the budget; `.stopped` tells whether it cut the run.
+    `step_tokens`: the tokens each step of an epoch trains, for a run in a fixed order (plans by
+    tokens); empty: plans by steps."""
     from transformers import TrainerCallback
 
     class TimeBudget(TrainerCallback):
@@ -70,8 +93,14 @@ def budget_callback(budget_minutes: float, lr_scheduler_name: str, warmup_ratio:
             if self.after_first == 0.0:
                 self.after_first = now
             elif self.limit is None and done >= CALIBRATION_STEPS:
-                per_step = (now - self.after_first) / max(1, done - 1)
-                self.limit = planned_steps(budget_minutes * 60, now - self.started, per_step, done, state.max_steps)
+                budget_s, elapsed_s, measured_s = budget_minutes * 60, now - self.started, now - self.after_first
+                if step_tokens:
+                    tokens = sum(step_tokens[i % len(step_tokens)] for i in range(1, done))
+                    self.limit = steps_that_fit(budget_s, elapsed_s, measured_s / max(1, tokens), done,
+                                                state.max_steps, step_tokens)
+                else:
+                    self.limit = planned_steps(budget_s, elapsed_s, measured_s / max(1, done - 1), done,
+                                               state.max_steps)
                 if self.limit < state.max_steps:
                     self.stopped = True
                     _refit_schedule(kwargs.get("lr_scheduler"), lr_scheduler_name, warmup_ratio, self.limit, done)

@@ -207,8 +207,12 @@ def fit(
     )
     report_progress(trainer, on_step)
     budget = None
+    per_step = config.batch_size * config.grad_accum * _world_size()
     if config.time_budget_minutes is not None:
-        budget = budget_callback(config.time_budget_minutes, config.lr_scheduler, config.warmup_ratio)
+        # In a fixed order, the tokens each step trains are known: the budget plans by them.
+        step_tokens = [sum(len(r["input_ids"]) for r in rows[i:i + per_step]) for i in range(0, len(rows), per_step)]
+        budget = budget_callback(config.time_budget_minutes, config.lr_scheduler, config.warmup_ratio,
+                                 step_tokens if ordered else ())
         trainer.add_callback(budget)
     resume = latest_checkpoint(output_dir)
     if resume is not None:
@@ -221,7 +225,7 @@ def fit(
         steps=trainer.state.global_step, loss_curve=curve, seconds=seconds,
         real_tokens=counts["real"], total_positions=counts["total"],
         resumed_from=resume.name if resume else None,
-        sequences_per_step=config.batch_size * config.grad_accum * _world_size(),
+        sequences_per_step=per_step,
         stopped_by_budget=bool(budget is not None and budget.stopped),
     )
     return trainer.model, result
