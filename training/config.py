@@ -110,9 +110,10 @@ class TrainConfig:
     memory_share: float = 0.5
     """Share of the new sequences at the front of a run's order that teach memory (a reply that uses
     a rare word only the recalled exchanges hold), until they run out (`training.data.curriculum`).
-    They are a few percent of a history, and a run cut by its budget would otherwise see a handful:
-    too few for the model to learn to read the memory block (issue 20's bench: 114 of ~1,400
-    sequences of a generated 10,000-owner-message history; a default run trains ~150)."""
+    They are a few percent of a history, and a run cut by its budget would otherwise see only its
+    share of them: too few for the model to learn to read the memory block (issue 20's bench: 103
+    of 1,271 sequences of a generated 10,000-owner-message history; a default 9-minute run trains
+    400-750 of them on an idle 2-core machine, a fifth of that under load)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Free-form hints for other runners (e.g. accelerate launch settings); not read by the trainer."""
 
