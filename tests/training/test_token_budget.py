@@ -27,10 +27,10 @@ def bundled_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("memory", [False, True], ids=["memory off", "memory on"])
 def test_the_bundled_sample_puts_over_a_third_of_its_tokens_under_loss(settings, bundled_models_dir: Path,
                                                                        memory: bool) -> None:
-    """Over a third without memory. With memory (the default) every row also carries its memory
-    block: on this sample 175 of 197 conversations recall something, ~100 tokens a block, as many as
-    the conversation's own turns, so the share halves (measured 0.199): the price of learning to use
-    memory, held here so that it does not grow unnoticed."""
+    """Over a third without memory (measured 0.388). With memory (the default) a row also carries its
+    conversation's memory block: on this sample 111 of 197 conversations recall something (175
+    before the relevance floor), so the share falls to 0.256 (0.199 before the floor): the price
+    of learning to use memory, held here so that it does not grow unnoticed."""
     from cli.app import app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -45,5 +45,5 @@ def test_the_bundled_sample_puts_over_a_third_of_its_tokens_under_loss(settings,
     sequences = report["sequences"]
     assert report["base_model"] == "bundled:smollm2-135m"
     assert sequences["labelled_turns"] == sequences["owner_turns"] > 600  # every owner turn still learned
-    assert report["memory_conversations"] > 150 if memory else report["memory_conversations"] == 0
-    assert report["loss_token_share"] >= (0.15 if memory else 0.35)
+    assert 80 < report["memory_conversations"] < 150 if memory else report["memory_conversations"] == 0
+    assert report["loss_token_share"] >= (0.22 if memory else 0.35)
