@@ -210,9 +210,9 @@ def fit(
     per_step = config.batch_size * config.grad_accum * _world_size()
     if config.time_budget_minutes is not None:
         # In a fixed order, the tokens each step trains are known: the budget plans by them.
-        step_tokens = [sum(len(r["input_ids"]) for r in rows[i:i + per_step]) for i in range(0, len(rows), per_step)]
-        budget = budget_callback(config.time_budget_minutes, config.lr_scheduler, config.warmup_ratio,
-                                 step_tokens if ordered else ())
+        step_tokens = [sum(len(r["input_ids"]) for r in rows[i:i + per_step])
+                       for i in range(0, len(rows), per_step)] if ordered else []
+        budget = budget_callback(config.time_budget_minutes, config.lr_scheduler, config.warmup_ratio, step_tokens)
         trainer.add_callback(budget)
     resume = latest_checkpoint(output_dir)
     if resume is not None:
