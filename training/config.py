@@ -108,12 +108,14 @@ class TrainConfig:
     mixed in evenly with the new ones, so old turns are not forgotten while the rest of a long
     history is learned (~20 %: a run still spends most of its budget on what it has not seen)."""
     memory_share: float = 0.5
-    """Share of the new sequences at the front of a run's order that teach memory (a reply that uses
-    a rare word only the recalled exchanges hold), until they run out (`training.data.curriculum`).
-    They are a few percent of a history, and a run cut by its budget would otherwise see only its
-    share of them: too few for the model to learn to read the memory block (issue 20's bench: 103
-    of 1,271 sequences of a generated 10,000-owner-message history; a default 9-minute run trains
-    400-750 of them on an idle 2-core machine, a fifth of that under load)."""
+    """Share of the new sequences at the front of a run's order that are memory drills, until they
+    run out (`training.data.curriculum`)."""
+    memory_drills: int = 3
+    """Drills (short rows: prompt with memory, then the reply) for each owner reply that uses a rare
+    word only its recalled exchanges hold (`training.data.sequences.memory_drills`; 0: none). Such
+    replies are a few percent of a history (issue 20's bench: 103 of 1,271 sequences of a generated
+    10,000-owner-message history) and a run cut by its budget sees its share of them once at most:
+    too few for the model to learn to read the memory block."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Free-form hints for other runners (e.g. accelerate launch settings); not read by the trainer."""
 
@@ -122,6 +124,7 @@ class TrainConfig:
             (self.lora_r > 0, "lora_r must be > 0"),
             (0 <= self.replay_share < 1, "replay_share must be in [0, 1)"),
             (0 <= self.memory_share < 1, "memory_share must be in [0, 1)"),
+            (self.memory_drills >= 0, "memory_drills must be >= 0"),
             (self.lora_alpha > 0, "lora_alpha must be > 0"),
             (0 <= self.lora_dropout < 1, "lora_dropout must be in [0, 1)"),
             (self.epochs > 0 or self.max_steps > 0, "set epochs > 0 or max_steps > 0"),

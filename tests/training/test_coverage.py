@@ -92,18 +92,22 @@ def test_new_sequences_come_first_newest_first_with_replays_mixed_in():
     assert interleave([], old) == old
 
 
-def test_sequences_that_teach_memory_come_forward_at_their_share_until_they_run_out():
+def test_memory_drills_come_forward_at_their_share_pass_by_pass_until_they_run_out():
     from dataclasses import replace
 
     from model.dialogue import Dialogue, Turn
 
     conversations = [Conversation(1, Dialogue((Turn("owner", ("x",), None, date),))) for date in range(10)]
-    new = [replace(_planned(c, c, False), teaches_memory=c in (1, 4)) for c in range(10)]
-    order = training_order(new, conversations, Learned({}, None), replay_share=0.2, batch_size=1, memory_share=0.5)
-    # Newest first (9..0), except the two memory-teaching ones mixed in 1:1 from the front.
-    assert [p.sequence.conversation for p in order] == [9, 4, 8, 1, 7, 6, 5, 3, 2, 0]
-    as_is = training_order(new, conversations, Learned({}, None), replay_share=0.2, batch_size=1)
-    assert [p.sequence.conversation for p in as_is] == list(range(9, -1, -1))
+    new = [_planned(c, c, False) for c in range(8)]
+    drills = [replace(p, sequence=replace(p.sequence, drill=k), teaches_memory=True)
+              for k in (2, 1) for p in (_planned(1, 1, False), _planned(4, 4, False))]
+    order = training_order([*new, *drills], conversations, Learned({}, None), replay_share=0.2, batch_size=1,
+                           memory_share=0.5)
+    # Newest first (7..0), the drills mixed in 1:1 from the front: first passes, then second ones.
+    assert [(p.sequence.conversation, p.sequence.drill) for p in order] == [
+        (7, 0), (4, 1), (6, 0), (1, 1), (5, 0), (4, 2), (4, 0), (1, 2), (3, 0), (2, 0), (1, 0), (0, 0)]
+    as_is = training_order(new, conversations, Learned({}, None), replay_share=0.2, batch_size=1, memory_share=0.5)
+    assert [p.sequence.conversation for p in as_is] == list(range(7, -1, -1))
 
 
 def test_batches_of_similar_length_keep_the_order_of_their_earliest_sequence():

@@ -204,3 +204,29 @@ def test_a_reply_uses_memory_when_only_the_memory_holds_its_rare_word() -> None:
     named = (turn("partner", "how is Rex?"), turn("owner", "rex is great"))
     assert uses_memory(named, memory, words) == ()  # the partner named him: the context holds the word
     assert uses_memory(asked, (), words) == ()
+
+
+def test_memory_drills_are_the_serve_time_prompt_and_the_reply_that_uses_it(tiny_tokenizer: Any) -> None:
+    from model.prompt import IGNORE_INDEX
+    from training.data.sequences import memory_drills
+
+    memory = (Recollection((Turn("partner", ("we adopted a puppy, his name is Rex",)), Turn("owner", ("aww",))),
+                           (1, 2), START),)
+    turns = (Turn("partner", ("how is the puppy?",)), Turn("owner", ("rex is great",)),
+             Turn("partner", ("and work?",)), Turn("owner", ("busy",)))
+    dialogue = Dialogue(turns, "Anna", memory=memory)
+    conversations = [Conversation(ANNA, replace(dialogue, memory=())), Conversation(BORIS, dialogue, memory_used=(1,))]
+    fmt = PromptFormat.for_training(tiny_tokenizer, memory=True)
+
+    drills = memory_drills(tiny_tokenizer, fmt, conversations, 512, 10, passes=2)
+    assert [(d.conversation, d.labelled, d.drill) for d in drills] == [(1, (1,), 1), (1, (1,), 2)]
+    row = drills[0].row
+    prompt = fmt.encode_prompt(tiny_tokenizer, replace(dialogue, turns=turns[:1]))
+    assert row["input_ids"][:len(prompt)] == prompt  # what serving shows before "rex is great", memory included
+    labelled = tiny_tokenizer.decode([t for t in row["labels"] if t != IGNORE_INDEX])
+    assert "rex is great" in labelled and "busy" not in tiny_tokenizer.decode(row["input_ids"])
+    assert drills[1].row == row
+
+    assert memory_drills(tiny_tokenizer, fmt, conversations, 512, 10, passes=0) == []
+    without = PromptFormat.for_training(tiny_tokenizer, memory=False)
+    assert memory_drills(tiny_tokenizer, without, conversations, 512, 10, passes=2) == []

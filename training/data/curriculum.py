@@ -4,9 +4,10 @@ Pure functions. A sequence is *new* when one of the owner turns it labels has no
 the adapter the run continues from (`training.data.coverage.Learned`), else it is a *replay*. The order:
 
 1. new sequences, newest conversations first (the owner's current style comes first), except that
-   the sequences teaching memory (they label a reply that uses the recalled exchanges,
-   `Conversation.memory_used`) come at `memory_share` of the mix from the front until they run out;
-   replays mixed in evenly at `replay_share` of the mix (least often, then least recently learned first);
+   the memory drills (short rows for the replies that use the recalled exchanges,
+   `training.data.sequences.memory_drills`) come at `memory_share` of the mix from the front, pass
+   by pass, until they run out; replays mixed in evenly at `replay_share` of the mix (least often,
+   then least recently learned first);
 2. then the remaining replays, in the same order (a run with budget to spare refreshes old turns).
 
 Runs train in this order without shuffling (`fit(..., ordered=True)`), so a run cut by its budget
@@ -85,12 +86,12 @@ def training_order(
 
 
 def front_load(new: Sequence[PlannedSequence], share: float) -> list[PlannedSequence]:
-    """`new` (in order) with its memory-teaching sequences at `share` of the mix from the front, the
-    others in their order around them, until the memory-teaching ones run out (`share` 0: as is)."""
-    teaching = [p for p in new if p.teaches_memory]
+    """`new` (in order) with its memory drills at `share` of the mix from the front (first passes
+    first), the others in their order around them, until the drills run out (`share` 0: as is)."""
+    teaching = sorted((p for p in new if p.sequence.drill), key=lambda p: p.sequence.drill)
     if share <= 0 or not teaching:
         return list(new)
-    rest = [p for p in new if not p.teaches_memory]
+    rest = [p for p in new if not p.sequence.drill]
     mixed = round(len(teaching) * (1 - share) / share)
     return interleave(rest[:mixed], teaching) + rest[mixed:]
 

@@ -57,6 +57,9 @@ class TrainingSequence:
     conversation: int
     """Index of the conversation (in the list encoded) the row was cut from."""
     labelled: tuple[int, ...]
+    drill: int = 0
+    """0 for a row of the conversation's encoding; k for the k-th memory drill of its one labelled
+    turn (`memory_drills`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +182,35 @@ def conversation_rows(
         done = set(covered)
         pending = [i for i in pending if i not in done]
     return out
+
+
+def memory_drills(
+    tokenizer: Any, fmt: Any, conversations: Sequence[Conversation], max_length: int, context_turns: int, passes: int
+) -> list[TrainingSequence]:
+    """Short extra rows for the owner turns that use their conversation's memory
+    (`Conversation.memory_used`): `passes` rows each, pass by pass. A drill is the turn's serve-time
+    prompt (the memory, up to `context_turns` turns before it) and the turn, loss on it alone: what
+    the conversation's own row teaches about reading the memory, without the rest of the session.
+    Such turns are a few percent of a history and one pass over them does not teach a small model
+    to copy a name from the block (issue 20's bench); the run's order brings the drills forward
+    (`training.data.curriculum`). None for a format without memory."""
+    if not fmt.memory or passes < 1:
+        return []
+    drills: list[TrainingSequence] = []
+    for index, conversation in enumerate(conversations):
+        dialogue = conversation.dialogue
+        if not conversation.memory_used or not dialogue.memory:
+            continue
+        roles = [t.role for t in dialogue.turns]
+        header, lengths = _estimate(tokenizer, fmt, dialogue)
+        for turn in conversation.memory_used:
+            dropped, planned = plan_memory_window(turn, [turn], roles, lengths, header, len(dialogue.memory),
+                                                  max_length, context_turns)
+            row, covered = _encode_window(tokenizer, fmt, replace(dialogue, memory=dialogue.memory[dropped:]),
+                                          Window(planned.start, turn + 1, (turn,)), max_length)
+            if covered == (turn,):
+                drills.append(TrainingSequence(row, index, covered, 1))
+    return [replace(d, drill=k) for k in range(1, passes + 1) for d in drills]
 
 
 def _encode_window(tokenizer: Any, fmt: Any, dialogue: Dialogue, window: Window, max_length: int) -> tuple[Row, tuple[int, ...]]:

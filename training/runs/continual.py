@@ -36,7 +36,7 @@ from training.config import PresetError, TrainConfig, load_preset
 from training.data.coverage import Coverage, Learned, Throughput, adapter_learned, coverage_of, owner_turn_keys
 from training.data.curriculum import PlannedSequence, consumed, learned_turns, plan_sequences, training_order
 from training.data.dataset import BuiltDataset
-from training.data.sequences import SequenceStats, encode_sequences
+from training.data.sequences import SequenceStats, encode_sequences, memory_drills
 from training.errors import NoTrainingData
 from training.fitting import distributed
 from training.fitting.fit import FitResult, checkpoint_dir, fit
@@ -161,12 +161,15 @@ def train_adapter(
                                         settings.context_turns)
     if not sequences:
         raise NoTrainingData("every training example was empty after tokenisation")
-    planned = plan_sequences(sequences, dataset.conversations, start.learned)
+    drills = memory_drills(tokenizer, fmt, dataset.conversations, config.max_length, settings.context_turns,
+                           config.memory_drills)
+    planned = plan_sequences([*sequences, *drills], dataset.conversations, start.learned)
     order = training_order(planned, dataset.conversations, start.learned, config.replay_share, config.batch_size,
                            config.memory_share)
     rows = [p.sequence.row for p in order]
-    log.info("%s: %s new and %s replay sequences (%s teach memory)", start.reason, sum(not p.replay for p in order),
-             sum(p.replay for p in order), sum(p.teaches_memory for p in order))
+    log.info("%s: %s new and %s replay sequences (%s teach memory, %s of them drills)", start.reason,
+             sum(not p.replay for p in order), sum(p.replay for p in order), sum(p.teaches_memory for p in order),
+             len(drills))
     checkpoints = checkpoint_dir(settings, config, base_spec, rows, start.adapter_id)
     make_private_dir(checkpoints.parent)  # checkpoints hold what the owner wrote: 0700, like the data dir
     peft_model, fit_result = fit(model, tokenizer, rows, config, checkpoints, on_step, ordered=True, adapter=start.path)
