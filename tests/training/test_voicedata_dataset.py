@@ -52,14 +52,29 @@ def test_multilingual_and_default_presets_load() -> None:
 
 
 def test_a_run_in_a_fixed_order_plans_its_steps_by_their_tokens() -> None:
-    from training.fitting.budget import steps_that_fit
+    from training.fitting.budget import StepCost, steps_that_fit
 
     # Long steps first, short ones after (10 s each at 0.1 s a token).
     tokens = [400, 400, 400, 100, 100, 100, 100, 100]
-    assert steps_that_fit(budget_s=220, elapsed_s=120, per_token_s=0.1, done=3, planned=8, step_tokens=tokens) == 8
-    assert steps_that_fit(budget_s=160, elapsed_s=120, per_token_s=0.1, done=3, planned=8, step_tokens=tokens) == 7
-    assert steps_that_fit(budget_s=150, elapsed_s=120, per_token_s=0.1, done=3, planned=8, step_tokens=tokens) == 6
-    assert steps_that_fit(budget_s=150, elapsed_s=160, per_token_s=0.1, done=3, planned=8, step_tokens=tokens) == 3
+    per_token_s = StepCost(0.0, 0.1)
+    assert steps_that_fit(budget_s=220, elapsed_s=120, cost=per_token_s, done=3, planned=8, step_tokens=tokens) == 8
+    assert steps_that_fit(budget_s=160, elapsed_s=120, cost=per_token_s, done=3, planned=8, step_tokens=tokens) == 7
+    assert steps_that_fit(budget_s=150, elapsed_s=120, cost=per_token_s, done=3, planned=8, step_tokens=tokens) == 6
+    assert steps_that_fit(budget_s=150, elapsed_s=160, cost=per_token_s, done=3, planned=8, step_tokens=tokens) == 3
     # A second epoch repeats the first's steps; the plan stays the cap.
-    assert steps_that_fit(budget_s=1000, elapsed_s=0, per_token_s=0.1, done=3, planned=10, step_tokens=tokens) == 10
-    assert steps_that_fit(budget_s=100, elapsed_s=0, per_token_s=0.1, done=8, planned=16, step_tokens=tokens) == 10
+    assert steps_that_fit(budget_s=1000, elapsed_s=0, cost=per_token_s, done=3, planned=10, step_tokens=tokens) == 10
+    assert steps_that_fit(budget_s=100, elapsed_s=0, cost=per_token_s, done=8, planned=16, step_tokens=tokens) == 10
+
+
+def test_a_steps_cost_is_a_fixed_part_plus_a_part_per_token() -> None:
+    from training.fitting.budget import StepCost, steps_that_fit
+
+    # Steps measured at 2 s + 0.01 s a token: short drills first, then long rows.
+    tokens = [50, 50, 60, 300, 400, 350]
+    cost = StepCost.of([2 + 0.01 * t for t in tokens], tokens)
+    assert round(cost.per_step_s, 6) == 2 and round(cost.per_token_s, 6) == 0.01
+    # Seconds per token alone would price a 400-token step at 16 s instead of 6 s.
+    assert steps_that_fit(budget_s=100, elapsed_s=40, cost=cost, done=6, planned=100, step_tokens=[400] * 100) == 16
+    assert StepCost.of([3.0, 3.0], [100, 100]) == StepCost(0.0, 0.03)  # one length: per token, as before
+    assert StepCost.of([5.0, 3.0], [100, 200]) == StepCost(4.0, 0.0)  # longer was faster: per step
+    assert StepCost.of([1.0, 5.0], [100, 200]) == StepCost(0.0, 0.02)  # a fixed part below zero: per token

@@ -8,12 +8,14 @@ if the machine then slows down (shared CPUs), the run still stops when the budge
 report then says which share of an epoch was covered.
 
 Steps that fit. A run in a fixed order (`fit(..., ordered=True)`) knows the tokens every step will
-train, so it measures seconds per token and counts the steps whose tokens fit the rest of the
-budget (`steps_that_fit`): its order can open with long rows (the memory-teaching ones carry a
-memory block) and a time per step measured there overrates the rest. Measured per step over the
-first 3 steps, a run of issue 20's bench planned 99 steps and stopped after 7.2 of its 9 minutes;
-over 16 steps, 90 steps in 7.4 minutes. A shuffled run plans by seconds per step (`planned_steps`),
-measured over one chunk of length-batched sequences at least (`GROUP_BATCHES` steps).
+train, so it fits each measured step's seconds as a fixed part plus a part per token (`StepCost`)
+and counts the steps whose cost fits the rest of the budget (`steps_that_fit`): its order can open
+with rows of another length than the rest (memory drills are short, rows with a memory block long),
+and a time per step measured there misjudges the rest. Measured per step over the first 3 steps, a
+run of issue 20's bench planned 99 steps and stopped after 7.2 of its 9 minutes; over 16 steps, 90
+steps in 7.4 minutes; by seconds per token alone, a run opening with short drills stopped after 7.3
+minutes (a step's fixed cost counted as tokens). A shuffled run plans by seconds per step
+(`planned_steps`), measured over one chunk of length-batched sequences at least (`GROUP_BATCHES` steps).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from training.data.curriculum import GROUP_BATCHES
@@ -39,16 +42,44 @@ def planned_steps(budget_s: float, elapsed_s: float, per_step_s: float, done: in
     return max(done, min(planned, fit))
 
 
-def steps_that_fit(budget_s: float, elapsed_s: float, per_token_s: float, done: int, planned: int,
+@dataclass(frozen=True, slots=True)
+class StepCost:
+    """Seconds a step takes: `per_step_s` whatever it trains, plus `per_token_s` per token."""
+
+    per_step_s: float
+    per_token_s: float
+
+    @classmethod
+    def of(cls, seconds: Sequence[float], tokens: Sequence[int]) -> StepCost:
+        """Fitted to measured steps (least squares). When the fit cannot tell the two parts apart
+        (one length only) or gives one below zero, the other carries it all."""
+        n, total_s, total_t = len(seconds), sum(seconds), sum(tokens)
+        if not n or total_t <= 0:
+            return cls(total_s / n if n else 0.0, 0.0)
+        mean_s, mean_t = total_s / n, total_t / n
+        variance = sum((t - mean_t) ** 2 for t in tokens)
+        slope = sum((t - mean_t) * (s - mean_s) for s, t in zip(seconds, tokens, strict=True)) / variance \
+            if variance else 0.0
+        if slope <= 0:
+            return cls(0.0, total_s / total_t) if not variance else cls(mean_s, 0.0)
+        if mean_s - slope * mean_t < 0:
+            return cls(0.0, total_s / total_t)
+        return cls(mean_s - slope * mean_t, slope)
+
+    def seconds(self, tokens: int) -> float:
+        return self.per_step_s + self.per_token_s * tokens
+
+
+def steps_that_fit(budget_s: float, elapsed_s: float, cost: StepCost, done: int, planned: int,
                    step_tokens: Sequence[int]) -> int:
     """Steps that fit when step `i` trains `step_tokens[i % len(step_tokens)]` tokens (an epoch's
-    steps, repeated for more epochs): the ones done plus those whose tokens the remaining budget
-    allows at `per_token_s`, at most `planned`, at least `done`."""
-    if per_token_s <= 0 or not step_tokens:
+    steps, repeated for more epochs): the ones done plus those whose cost the remaining budget
+    allows, at most `planned`, at least `done`."""
+    if cost.seconds(1) <= 0 or not step_tokens:
         return planned
     left, steps = budget_s - elapsed_s, done
     while steps < planned:
-        left -= step_tokens[steps % len(step_tokens)] * per_token_s
+        left -= cost.seconds(step_tokens[steps % len(step_tokens)])
         if left < 0:
             break
         steps += 1
@@ -80,31 +111,37 @@ def budget_callback(budget_minutes: float, lr_scheduler_name: str, warmup_ratio:
     class TimeBudget(TrainerCallback):
         def __init__(self) -> None:
             self.started = 0.0
-            self.after_first = 0.0
+            self.last = 0.0
+            """When the last step ended (0: no step yet)."""
+            self.seconds: list[float] = []
             self.limit: int | None = None
             self.stopped = False
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.started = time.perf_counter()
 
+        def _plan(self, state: Any, done: int, now: float, scheduler: Any) -> None:
+            budget_s, elapsed_s = budget_minutes * 60, now - self.started
+            if step_tokens:
+                tokens = [step_tokens[i % len(step_tokens)] for i in range(done - len(self.seconds), done)]
+                self.limit = steps_that_fit(budget_s, elapsed_s, StepCost.of(self.seconds, tokens), done,
+                                            state.max_steps, step_tokens)
+            else:
+                self.limit = planned_steps(budget_s, elapsed_s, sum(self.seconds) / len(self.seconds), done,
+                                           state.max_steps)
+            if self.limit < state.max_steps:
+                self.stopped = True
+                _refit_schedule(scheduler, lr_scheduler_name, warmup_ratio, self.limit, done)
+                state.max_steps = self.limit
+
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             now = time.perf_counter()
             done = state.global_step
-            if self.after_first == 0.0:
-                self.after_first = now
-            elif self.limit is None and done >= CALIBRATION_STEPS:
-                budget_s, elapsed_s, measured_s = budget_minutes * 60, now - self.started, now - self.after_first
-                if step_tokens:
-                    tokens = sum(step_tokens[i % len(step_tokens)] for i in range(1, done))
-                    self.limit = steps_that_fit(budget_s, elapsed_s, measured_s / max(1, tokens), done,
-                                                state.max_steps, step_tokens)
-                else:
-                    self.limit = planned_steps(budget_s, elapsed_s, measured_s / max(1, done - 1), done,
-                                               state.max_steps)
-                if self.limit < state.max_steps:
-                    self.stopped = True
-                    _refit_schedule(kwargs.get("lr_scheduler"), lr_scheduler_name, warmup_ratio, self.limit, done)
-                    state.max_steps = self.limit
+            if self.last:
+                self.seconds.append(now - self.last)  # steps 2.. (the first carries warm-up costs)
+                if self.limit is None and done >= CALIBRATION_STEPS:
+                    self._plan(state, done, now, kwargs.get("lr_scheduler"))
+            self.last = now
             if self.limit is not None and done >= self.limit:
                 control.should_training_stop = True
             elif now - self.started >= budget_minutes * 60:  # slower than measured: stop on time anyway
