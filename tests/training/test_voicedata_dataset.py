@@ -78,3 +78,21 @@ def test_a_steps_cost_is_a_fixed_part_plus_a_part_per_token() -> None:
     assert StepCost.of([3.0, 3.0], [100, 100]) == StepCost(0.0, 0.03)  # one length: per token, as before
     assert StepCost.of([5.0, 3.0], [100, 200]) == StepCost(4.0, 0.0)  # longer was faster: per step
     assert StepCost.of([1.0, 5.0], [100, 200]) == StepCost(0.0, 0.02)  # a fixed part below zero: per token
+
+
+def test_the_budget_plans_again_as_the_machine_speeds_up(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from training.fitting import budget
+
+    clock = [0.0]
+    monkeypatch.setattr(budget.time, "perf_counter", lambda: clock[0])
+    callback = budget.budget_callback(100 / 60, "cosine", 0.0, step_tokens=[100] * 1000)
+    state, control = SimpleNamespace(global_step=0, max_steps=1000), SimpleNamespace(should_training_stop=False)
+    callback.on_train_begin(None, state, control)
+    while not control.should_training_stop:
+        clock[0] += 2.0 if state.global_step < 16 else 1.0  # the first 16 steps are slow, the rest twice as fast
+        state.global_step += 1
+        callback.on_step_end(None, state, control)
+    # Planned once at step 16 it would stop at 16 + 68 s / 2 s = 50 steps; planned again it uses the budget.
+    assert callback.stopped and state.global_step == 84 and clock[0] <= 100

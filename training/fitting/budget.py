@@ -1,11 +1,12 @@
-"""A time budget for a training run: steps follow from the throughput measured in its first steps.
+"""A time budget for a training run: steps follow from the throughput measured as it trains.
 
-After `CALIBRATION_STEPS` optimizer steps the time is measured (from the end of the first step,
-which carries one-off warm-up costs); if the planned steps would overrun the budget, the run is
-re-planned to the steps that fit: the learning-rate schedule is re-fitted to the new length (so a
-cosine schedule still decays to its end) and training stops there. A run that fits keeps its plan;
-if the machine then slows down (shared CPUs), the run still stops when the budget is spent. The run
-report then says which share of an epoch was covered.
+Every `CALIBRATION_STEPS` optimizer steps the time of the most recent steps is measured (never the
+first, which carries one-off warm-up costs); if the planned steps would overrun the budget, the run
+is re-planned to the steps that fit: the learning-rate schedule is re-fitted to the new length (so a
+cosine schedule still decays to its end) and training stops there. The next plans follow the
+machine: a run whose first steps were slow gets the steps back, one that slows down loses some, and
+a run still stops when the budget is spent. A run that fits keeps its plan. The run report then
+says which share of an epoch was covered.
 
 Steps that fit. A run in a fixed order (`fit(..., ordered=True)`) knows the tokens every step will
 train, so it fits each measured step's seconds as a fixed part plus a part per token (`StepCost`)
@@ -14,12 +15,15 @@ with rows of another length than the rest (memory drills are short, rows with a 
 and a time per step measured there misjudges the rest. Measured per step over the first 3 steps, a
 run of issue 20's bench planned 99 steps and stopped after 7.2 of its 9 minutes; over 16 steps, 90
 steps in 7.4 minutes; by seconds per token alone, a run opening with short drills stopped after 7.3
-minutes (a step's fixed cost counted as tokens). A shuffled run plans by seconds per step
+minutes (a step's fixed cost counted as tokens), and with that cost fitted, once after 16 steps,
+after 7.2 minutes again: its first steps were slower than the rest, so the plan is made again every
+16 steps from the last 32 (`RECENT_STEPS`). A shuffled run plans by seconds per step
 (`planned_steps`), measured over one chunk of length-batched sequences at least (`GROUP_BATCHES` steps).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -28,9 +32,14 @@ from typing import Any
 
 from training.data.curriculum import GROUP_BATCHES
 
+log = logging.getLogger(__name__)
+
 CALIBRATION_STEPS = GROUP_BATCHES
-"""Steps measured before the run is re-planned: at least one chunk of batches batched by length
-(a step is `grad_accum` >= 1 batches)."""
+"""Steps measured before the run is planned, and between two plans: at least one chunk of batches
+batched by length (a step is `grad_accum` >= 1 batches)."""
+RECENT_STEPS = 2 * CALIBRATION_STEPS
+"""Steps a plan measures: the most recent ones, so that a machine that speeds up or slows down
+(shared CPUs, a first pass through new shapes) is followed."""
 
 
 def planned_steps(budget_s: float, elapsed_s: float, per_step_s: float, done: int, planned: int) -> int:
@@ -115,31 +124,37 @@ def budget_callback(budget_minutes: float, lr_scheduler_name: str, warmup_ratio:
             """When the last step ended (0: no step yet)."""
             self.seconds: list[float] = []
             self.limit: int | None = None
+            self.planned: int | None = None
+            """The steps the run had planned before the budget cut them (None until the first plan)."""
             self.stopped = False
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.started = time.perf_counter()
 
         def _plan(self, state: Any, done: int, now: float, scheduler: Any) -> None:
+            if self.planned is None:
+                self.planned = state.max_steps
             budget_s, elapsed_s = budget_minutes * 60, now - self.started
+            recent = self.seconds[-RECENT_STEPS:]
             if step_tokens:
-                tokens = [step_tokens[i % len(step_tokens)] for i in range(done - len(self.seconds), done)]
-                self.limit = steps_that_fit(budget_s, elapsed_s, StepCost.of(self.seconds, tokens), done,
-                                            state.max_steps, step_tokens)
+                tokens = [step_tokens[i % len(step_tokens)] for i in range(done - len(recent), done)]
+                limit = steps_that_fit(budget_s, elapsed_s, StepCost.of(recent, tokens), done, self.planned,
+                                       step_tokens)
             else:
-                self.limit = planned_steps(budget_s, elapsed_s, sum(self.seconds) / len(self.seconds), done,
-                                           state.max_steps)
-            if self.limit < state.max_steps:
-                self.stopped = True
-                _refit_schedule(scheduler, lr_scheduler_name, warmup_ratio, self.limit, done)
-                state.max_steps = self.limit
+                limit = planned_steps(budget_s, elapsed_s, sum(recent) / len(recent), done, self.planned)
+            self.stopped = limit < self.planned
+            if limit != state.max_steps:
+                log.info("time budget: %d steps (planned %d) after %d in %.0f s", limit, self.planned, done, elapsed_s)
+                _refit_schedule(scheduler, lr_scheduler_name, warmup_ratio, limit, done)
+                state.max_steps = limit
+            self.limit = limit
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             now = time.perf_counter()
             done = state.global_step
             if self.last:
                 self.seconds.append(now - self.last)  # steps 2.. (the first carries warm-up costs)
-                if self.limit is None and done >= CALIBRATION_STEPS:
+                if done >= CALIBRATION_STEPS and done % CALIBRATION_STEPS == 0:
                     self._plan(state, done, now, kwargs.get("lr_scheduler"))
             self.last = now
             if self.limit is not None and done >= self.limit:
