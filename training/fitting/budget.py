@@ -67,10 +67,11 @@ class StepCost:
             return cls(total_s / n if n else 0.0, 0.0)
         mean_s, mean_t = total_s / n, total_t / n
         variance = sum((t - mean_t) ** 2 for t in tokens)
-        slope = sum((t - mean_t) * (s - mean_s) for s, t in zip(seconds, tokens, strict=True)) / variance \
-            if variance else 0.0
+        if not variance:
+            return cls(0.0, total_s / total_t)
+        slope = sum((t - mean_t) * (s - mean_s) for s, t in zip(seconds, tokens, strict=True)) / variance
         if slope <= 0:
-            return cls(0.0, total_s / total_t) if not variance else cls(mean_s, 0.0)
+            return cls(mean_s, 0.0)
         if mean_s - slope * mean_t < 0:
             return cls(0.0, total_s / total_t)
         return cls(mean_s - slope * mean_t, slope)
