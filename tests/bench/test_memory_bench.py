@@ -1,9 +1,13 @@
-"""bench/memory_bench.py's training table: what it reads of `eval --json` and what it prints where a
-figure is absent (a report from before the memory figures, or an evaluation that did not measure them)."""
+"""The training table of `python -m bench.memory_bench training` (bench/memory_training.py): what it
+reads of `eval --json`, what it prints where a figure is absent (a report from before the memory
+figures, or an evaluation that did not measure them), and hits@1 compared context by context."""
 
 from __future__ import annotations
 
-from bench.memory_bench import Condition, reported, training_checks, training_table
+import pytest
+
+from bench.heldout_hits import paired
+from bench.memory_training import Condition, reported, training_checks, training_table
 
 WITH = {"hits_at_1": {"base": 0.1, "served": None, "new": 0.4}, "blind_judge_accuracy": 0.71, "memory": True,
         "memory_recall": {"on": 0.65, "off": 0.1, "fact_dependent": 212, "fact_in_memory": 190},
@@ -27,6 +31,8 @@ def test_the_table_shows_both_adapters_with_memory_on_and_off() -> None:
     assert _row(table, "fact-dependent held-out turns") == ["212", "212"]
     assert _row(table, "fact-dependent turns with the fact in memory") == ["190 of 212", "none (memory off)"]
     assert _row(table, "hits@1 (memory on / off)") == ["0.400 / 0.350", "0.380"]
+    assert _row(table, "hits@1, more held-out contexts (memory on / off)") == ["not measured / not measured",
+                                                                             "not measured"]
     assert _row(table, "blind judge (0.5 = indistinguishable)") == ["0.710", "0.700"]
     assert _row(table, "reply p50, live path") == ["1.20 s; memory in 3 of 3 prompts",
                                                    "1.00 s; memory in 0 of 3 prompts"]
@@ -51,3 +57,21 @@ def test_figures_eval_does_not_report_print_not_measured() -> None:
     assert checks[0] == "memory_recall >= 0.6 with memory: not measured (without: not measured)"
     assert checks[2].startswith("retrieval p95 <= 50 ms per reply on this history: not measured")
     assert reported({"memory_recall": {"on": True}}, "memory_recall", "on") is None  # not a number
+
+
+def test_hits_on_more_contexts_are_compared_context_by_context_and_decide_the_goal() -> None:
+    # The gate's 32 contexts say "not worse" (0.40 >= 0.38); the wider measurement says otherwise.
+    with_memory = Condition(True, WITH, 600.0, hits_on=[True, False, True, False], hits_off=[True, False, False, False])
+    without = Condition(False, WITHOUT, 540.0, hits_off=[True, True, True, False])
+    table = training_table(with_memory, without)
+    assert _row(table, "hits@1, last 4 held-out contexts (memory on / off)") == ["0.500 / 0.250", "0.750"]
+    assert _row(table, "contexts only this adapter ranks right") == ["0 (memory on)", "1"]
+    assert training_checks(with_memory, without)[1] == "hits@1 with memory not worse than without: FAIL"
+
+
+def test_paired_hits_count_where_two_adapters_disagree() -> None:
+    both = paired([True, True, False, False, True], [True, False, True, False, False])
+    assert (both.contexts, both.first, both.second, both.first_only, both.second_only) == (5, 0.6, 0.4, 2, 1)
+    for first, second in (([True], [True, False]), ([], [])):
+        with pytest.raises(ValueError, match="same contexts"):
+            paired(first, second)

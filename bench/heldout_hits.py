@@ -1,0 +1,77 @@
+"""hits@1 over many held-out contexts, for benches that compare adapters trained on one history.
+
+The gate measures hits@1 on the last `eval_generate` held-out contexts (32 in the default preset),
+which steps by 0.03 a context: issue 20's bench found two memory arms 3 contexts apart on those 32
+and 40 apart on the last 256. Here an adapter scores the real reply against the same seeded
+distractors as the gate draws them (`training.evaluation.hits`), on the last `contexts` answerable
+held-out examples, through the torch engine serving uses for scores; and two adapters' hits are
+compared context by context (the same history gives both the same contexts and distractors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class PairedHits:
+    """Two adapters' hits on the same contexts: each one's rate, and where they disagree."""
+
+    contexts: int
+    first: float
+    second: float
+    first_only: int
+    """Contexts the first adapter hit and the second missed."""
+    second_only: int
+
+
+def paired(first: Sequence[bool], second: Sequence[bool]) -> PairedHits:
+    """Compare hits context by context (pure; both lists in the same context order)."""
+    if len(first) != len(second) or not first:
+        raise ValueError(f"paired hits need the same contexts on both sides, not {len(first)} and {len(second)}")
+    count = len(first)
+    return PairedHits(count, sum(first) / count, sum(second) / count,
+                      sum(a and not b for a, b in zip(first, second, strict=True)),
+                      sum(b and not a for a, b in zip(first, second, strict=True)))
+
+
+async def heldout_hits(settings: Any, adapter_dir: Path, contexts: int, memory: bool) -> list[bool]:
+    """Whether `adapter_dir` ranks the owner's real reply first, for each of the last `contexts`
+    answerable held-out examples of `settings`' history (oldest first), in the adapter's prompt
+    format; `memory` False scores every context without its recalled exchanges."""
+    import asyncio
+
+    from storage import Database
+    from training.data.dataset import load_dataset
+    from training.evaluation.hits import sample_distractors
+    from training.evaluation.memory_eval import without_memory
+
+    async with Database.open(settings.db_path) as db:
+        built = await load_dataset(db, settings)
+    answerable = sorted((e for e in built.heldout if e.dialogue.turns), key=lambda e: e.date)[-contexts:]
+    if not memory:
+        answerable = [without_memory(e) for e in answerable]
+    pool = [e.reply.messages for e in built.examples]
+    choices = [(e.dialogue, e.reply.messages, sample_distractors(e.reply.messages, pool, i))
+               for i, e in enumerate(answerable)]
+    return await asyncio.to_thread(_score, settings, adapter_dir, choices)
+
+
+def _score(settings: Any, adapter_dir: Path, choices: list[tuple[Any, Any, Any]]) -> list[bool]:
+    from model.adapter_format import serving_format
+    from model.prompt import PromptFormat
+    from model.service import read_adapter_info
+    from model.torch_engine import TorchEngine
+    from training.evaluation.hits import is_hit
+
+    engine = TorchEngine(read_adapter_info(adapter_dir).base_model or settings.base_model, settings.models_dir)
+    engine.load()
+    try:
+        engine.activate(str(adapter_dir))
+        fmt = serving_format(adapter_dir, lambda: PromptFormat.for_tokenizer(engine.tokenizer))
+        return [is_hit(engine.score(fmt, dialogue, [real, *distractors])) for dialogue, real, distractors in choices]
+    finally:
+        engine.close()
