@@ -4,8 +4,9 @@ The gate measures hits@1 on the last `eval_generate` held-out contexts (32 in th
 which steps by 0.03 a context: issue 20's bench found two memory arms 3 contexts apart on those 32
 and 40 apart on the last 256. Here an adapter scores the real reply against the same seeded
 distractors as the gate draws them (`training.evaluation.hits`), on the last `contexts` answerable
-held-out examples, through the torch engine serving uses for scores; and two adapters' hits are
-compared context by context (the same history gives both the same contexts and distractors).
+held-out examples (`training.evaluation.evaluate.answerable`), through the torch engine serving
+uses for scores; and two adapters' hits are compared context by context (the same history gives
+both the same contexts and distractors).
 """
 
 from __future__ import annotations
@@ -46,17 +47,18 @@ async def heldout_hits(settings: Any, adapter_dir: Path, contexts: int, memory: 
 
     from storage import Database
     from training.data.dataset import load_dataset
-    from training.evaluation.hits import sample_distractors
+    from training.evaluation.evaluate import answerable
+    from training.evaluation.hits import distractor_sets
     from training.evaluation.memory_eval import without_memory
 
     async with Database.open(settings.db_path) as db:
         built = await load_dataset(db, settings)
-    answerable = sorted((e for e in built.heldout if e.dialogue.turns), key=lambda e: e.date)[-contexts:]
+    chosen = answerable(built.heldout)[-contexts:]
     if not memory:
-        answerable = [without_memory(e) for e in answerable]
-    pool = [e.reply.messages for e in built.examples]
-    choices = [(e.dialogue, e.reply.messages, sample_distractors(e.reply.messages, pool, i))
-               for i, e in enumerate(answerable)]
+        chosen = [without_memory(e) for e in chosen]
+    reals = [e.reply.messages for e in chosen]
+    distractors = distractor_sets(reals, [e.reply.messages for e in built.examples])
+    choices = list(zip([e.dialogue for e in chosen], reals, distractors, strict=True))
     return await asyncio.to_thread(_score, settings, adapter_dir, choices)
 
 

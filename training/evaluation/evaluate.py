@@ -34,7 +34,7 @@ from typing import Any
 from model.candidates import last_partner_messages, markers_for
 from training.data.dataset import DialogueExample
 from training.evaluation.cache import CACHE_DIR, adapter_fingerprint, base_fingerprint, model_key, open_model_cache
-from training.evaluation.hits import sample_distractors
+from training.evaluation.hits import distractor_sets
 from training.evaluation.judge import blind_judge_accuracy
 from training.evaluation.measure import (
     Clock,
@@ -120,12 +120,17 @@ def _reference_adapter(peft_model: Any, reference: Reference) -> Iterator[None]:
             peft_model.delete_adapter("promoted")
 
 
+def answerable(heldout: Sequence[DialogueExample]) -> list[DialogueExample]:
+    """The held-out examples with a turn to answer (what is served), oldest first."""
+    return sorted((e for e in heldout if e.dialogue.turns), key=lambda e: e.date)
+
+
 def _plan(inputs: EvalInputs, config: Any) -> Plan:
-    answerable = sorted((e for e in inputs.heldout if e.dialogue.turns), key=lambda e: e.date)  # what is served
-    generated = answerable[-config.eval_generate:] if config.eval_generate else []
-    distractors = [sample_distractors(e.reply.messages, inputs.reply_pool, i) for i, e in enumerate(generated)]
-    facts = find_fact_turns(answerable, inputs.history, config.eval_generate)
-    return Plan(answerable[-config.eval_max_examples:], generated, distractors, config.max_length, facts)
+    served = answerable(inputs.heldout)
+    generated = served[-config.eval_generate:] if config.eval_generate else []
+    distractors = distractor_sets([e.reply.messages for e in generated], inputs.reply_pool)
+    facts = find_fact_turns(served, inputs.history, config.eval_generate)
+    return Plan(served[-config.eval_max_examples:], generated, distractors, config.max_length, facts)
 
 
 def evaluate_adapter(

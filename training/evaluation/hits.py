@@ -40,6 +40,11 @@ def sample_distractors(real: Sequence[str], pool: Sequence[Reply], index: int, k
     return [distinct[key] for key in rng.sample(choices, min(k, len(choices)))]
 
 
+def distractor_sets(reals: Sequence[Sequence[str]], pool: Sequence[Reply]) -> list[list[Reply]]:
+    """Each context's distractors, in the contexts' order (`sample_distractors` by position)."""
+    return [sample_distractors(real, pool, i) for i, real in enumerate(reals)]
+
+
 def is_hit(scores: Sequence[float | None]) -> bool:
     """`scores[0]` (the real reply) beats every other score strictly; a missing score never wins."""
     real = scores[0]
