@@ -19,11 +19,9 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class PairedHits:
-    """Two adapters' hits on the same contexts: each one's rate, and where they disagree."""
+    """Where two adapters' hits on the same contexts disagree."""
 
     contexts: int
-    first: float
-    second: float
     first_only: int
     """Contexts the first adapter hit and the second missed."""
     second_only: int
@@ -33,16 +31,23 @@ def paired(first: Sequence[bool], second: Sequence[bool]) -> PairedHits:
     """Compare hits context by context (pure; both lists in the same context order)."""
     if len(first) != len(second) or not first:
         raise ValueError(f"paired hits need the same contexts on both sides, not {len(first)} and {len(second)}")
-    count = len(first)
-    return PairedHits(count, sum(first) / count, sum(second) / count,
-                      sum(a and not b for a, b in zip(first, second, strict=True)),
-                      sum(b and not a for a, b in zip(first, second, strict=True)))
+    pairs = list(zip(first, second, strict=True))
+    return PairedHits(len(pairs), sum(a and not b for a, b in pairs), sum(b and not a for a, b in pairs))
 
 
-async def heldout_hits(settings: Any, adapter_dir: Path, contexts: int, memory: bool) -> list[bool]:
+@dataclass(frozen=True, slots=True)
+class HeldoutHits:
+    """An adapter's hits per context (oldest first), with the recalled exchanges and without."""
+
+    on: list[bool]
+    """Empty where not asked for."""
+    off: list[bool]
+
+
+async def heldout_hits(settings: Any, adapter_dir: Path, contexts: int, with_memory: bool) -> HeldoutHits:
     """Whether `adapter_dir` ranks the owner's real reply first, for each of the last `contexts`
-    answerable held-out examples of `settings`' history (oldest first), in the adapter's prompt
-    format; `memory` False scores every context without its recalled exchanges."""
+    answerable held-out examples of `settings`' history, in the adapter's prompt format: without
+    memory, and (`with_memory`) also with each context's recalled exchanges."""
     import asyncio
 
     from storage import Database
@@ -54,15 +59,16 @@ async def heldout_hits(settings: Any, adapter_dir: Path, contexts: int, memory: 
     async with Database.open(settings.db_path) as db:
         built = await load_dataset(db, settings)
     chosen = answerable(built.heldout)[-contexts:]
-    if not memory:
-        chosen = [without_memory(e) for e in chosen]
     reals = [e.reply.messages for e in chosen]
     distractors = distractor_sets(reals, [e.reply.messages for e in built.examples])
-    choices = list(zip([e.dialogue for e in chosen], reals, distractors, strict=True))
-    return await asyncio.to_thread(_score, settings, adapter_dir, choices)
+    switches = [without_memory, *([lambda e: e] if with_memory else [])]
+    choices = [[(shown(e).dialogue, real, d) for e, real, d in zip(chosen, reals, distractors, strict=True)]
+               for shown in switches]
+    off, *on = await asyncio.to_thread(_score, settings, adapter_dir, choices)
+    return HeldoutHits(on[0] if on else [], off)
 
 
-def _score(settings: Any, adapter_dir: Path, choices: list[tuple[Any, Any, Any]]) -> list[bool]:
+def _score(settings: Any, adapter_dir: Path, choice_sets: list[list[tuple[Any, Any, Any]]]) -> list[list[bool]]:
     from model.adapter_format import serving_format
     from model.prompt import PromptFormat
     from model.service import read_adapter_info
@@ -74,6 +80,7 @@ def _score(settings: Any, adapter_dir: Path, choices: list[tuple[Any, Any, Any]]
     try:
         engine.activate(str(adapter_dir))
         fmt = serving_format(adapter_dir, lambda: PromptFormat.for_tokenizer(engine.tokenizer))
-        return [is_hit(engine.score(fmt, dialogue, [real, *distractors])) for dialogue, real, distractors in choices]
+        return [[is_hit(engine.score(fmt, dialogue, [real, *distractors])) for dialogue, real, distractors in choices]
+                for choices in choice_sets]
     finally:
         engine.close()

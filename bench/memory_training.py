@@ -24,6 +24,7 @@ from typing import Any
 from bench.heldout_hits import heldout_hits, paired
 from bench.memory_bench import NOT_MEASURED, RECALL_BUDGET_MS, RECALL_GOAL, ROOT, SEED, percentile, timed_recalls
 from testdata.exports import ExportSpec, write_export
+from training.evaluation.hits import hit_rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +73,8 @@ def _hits(condition: Condition, switch: str) -> float | None:
     return figure
 
 
-def _wide(hits: list[bool]) -> float | None:
-    return sum(hits) / len(hits) if hits else None
-
-
 def _wide_hits(with_memory: Condition, without: Condition) -> tuple[str, str]:
-    on, off = _wide(with_memory.hits_on), _wide(with_memory.hits_off)
+    on, off = hit_rate(with_memory.hits_on), hit_rate(with_memory.hits_off)
     contexts = len(with_memory.hits_on or without.hits_off)
     label = f"hits@1, last {contexts} held-out contexts" if contexts else "hits@1, more held-out contexts"
     return label, f"{_as_figure(on)} / {_as_figure(off)}"
@@ -130,7 +127,7 @@ def training_table(with_memory: Condition, without: Condition) -> list[str]:
         ("hits@1 (memory on / off)",
          f"{_as_figure(_hits(with_memory, 'on'))} / {_as_figure(_hits(with_memory, 'off'))}",
          _as_figure(_hits(without, "off"))),
-        (f"{wide_label} (memory on / off)", wide, _as_figure(_wide(without.hits_off))),
+        (f"{wide_label} (memory on / off)", wide, _as_figure(hit_rate(without.hits_off))),
         ("contexts only this adapter ranks right", *_hit_alone(with_memory, without)),
         ("blind judge (0.5 = indistinguishable)", _as_figure(reported(with_memory.evaluation, "blind_judge_accuracy")),
          _as_figure(reported(without.evaluation, "blind_judge_accuracy"))),
@@ -148,7 +145,7 @@ def training_checks(with_memory: Condition, without: Condition) -> list[str]:
         return NOT_MEASURED if ok is None else ("PASS" if ok else "FAIL")
 
     recall = _recall_figure(with_memory, "on")
-    hits_on, hits_off = _wide(with_memory.hits_on), _wide(without.hits_off)
+    hits_on, hits_off = hit_rate(with_memory.hits_on), hit_rate(without.hits_off)
     if hits_on is None or hits_off is None:  # not measured here: the gate's own figures
         hits_on, hits_off = _hits(with_memory, "on"), _hits(without, "off")
     p95 = percentile(with_memory.recall_ms, 0.95) if with_memory.recall_ms else None
@@ -251,8 +248,7 @@ async def _run(args: argparse.Namespace, arm: Arm, facts: list[Any], report: Cal
     report(f"{'with' if memory else 'without'} memory: adapter {result.adapter_id}, "
            f"{result.report.evaluation.heldout_examples} held-out examples, eval --json keys: "
            f"{', '.join(sorted(evaluation))}")
-    hits_on = await heldout_hits(settings, result.adapter_dir, args.hits_contexts, True) if memory else []
-    hits_off = await heldout_hits(settings, result.adapter_dir, args.hits_contexts, False)
+    hits = await heldout_hits(settings, result.adapter_dir, args.hits_contexts, memory)
     questions = await _questions(settings, facts, args.replies)
     report(f"{len(questions)} planted questions answered through the live path (and one warm-up)")
     recall_ms: list[float] = []
@@ -261,7 +257,7 @@ async def _run(args: argparse.Namespace, arm: Arm, facts: list[Any], report: Cal
             recall_ms = await timed_recalls(db, settings, questions)
     replies, held = await _live_replies(settings, result.adapter_dir, questions)
     fit = result.report.fit
-    return Condition(memory, evaluation, fit.seconds if fit else None, replies, held, recall_ms, hits_on, hits_off)
+    return Condition(memory, evaluation, fit.seconds if fit else None, replies, held, recall_ms, hits.on, hits.off)
 
 
 async def training(args: argparse.Namespace, report: Callable[[str], None]) -> None:
