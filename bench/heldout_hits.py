@@ -61,9 +61,8 @@ async def heldout_hits(settings: Any, adapter_dir: Path, contexts: int, with_mem
     chosen = answerable(built.heldout)[-contexts:]
     reals = [e.reply.messages for e in chosen]
     distractors = distractor_sets(reals, [e.reply.messages for e in built.examples])
-    switches = [without_memory, *([lambda e: e] if with_memory else [])]
-    choices = [[(shown(e).dialogue, real, d) for e, real, d in zip(chosen, reals, distractors, strict=True)]
-               for shown in switches]
+    shown = [[without_memory(e) for e in chosen], *([chosen] if with_memory else [])]
+    choices = [list(zip([e.dialogue for e in examples], reals, distractors, strict=True)) for examples in shown]
     off, *on = await asyncio.to_thread(_score, settings, adapter_dir, choices)
     return HeldoutHits(on[0] if on else [], off)
 

@@ -215,14 +215,16 @@ async def _live_replies(settings: Any, adapter_dir: Path, questions: list[dict[s
 
 @dataclass(frozen=True, slots=True)
 class Arm:
-    """One arm's data dir and settings (memory on or off), the history imported once."""
+    """One arm's data dir and settings (memory on or off), the history imported once, and the planted
+    questions every run answers through the live path."""
 
     memory: bool
     settings: Any
+    questions: list[dict[str, Any]]
 
 
-async def _arm(args: argparse.Namespace, memory: bool, root: Path, export: Path) -> Arm:
-    """Import the history into a fresh data dir with memory on or off."""
+async def _arm(args: argparse.Namespace, memory: bool, root: Path, export: Path, facts: list[Any]) -> Arm:
+    """Import the history into a fresh data dir with memory on or off, and draw its questions."""
     from settings import load_settings
     from storage import Database
     from telegram_export import import_export
@@ -233,15 +235,15 @@ async def _arm(args: argparse.Namespace, memory: bool, root: Path, export: Path)
     settings.models_dir.symlink_to(args.models_dir or root / "models", target_is_directory=True)
     async with Database.open(settings.db_path) as db:
         await import_export(db, export)
-    return Arm(memory, settings)
+    return Arm(memory, settings, await _questions(settings, facts, args.replies))
 
 
-async def _run(args: argparse.Namespace, arm: Arm, facts: list[Any], report: Callable[[str], None]) -> Condition:
+async def _run(args: argparse.Namespace, arm: Arm, report: Callable[[str], None]) -> Condition:
     """One scheduled run of the arm (continuing from its last adapter), evaluated, served and timed."""
     from storage import Database
     from training.runs.run import run_training
 
-    settings, memory = arm.settings, arm.memory
+    settings, memory, questions = arm.settings, arm.memory, arm.questions
     overrides = {} if args.max_steps is None else {"max_steps": args.max_steps}
     result = await run_training(settings, preset=args.preset, trigger="bench", overrides=overrides)
     evaluation = _eval_json(settings.data_dir, result.adapter_id)
@@ -249,7 +251,6 @@ async def _run(args: argparse.Namespace, arm: Arm, facts: list[Any], report: Cal
            f"{result.report.evaluation.heldout_examples} held-out examples, eval --json keys: "
            f"{', '.join(sorted(evaluation))}")
     hits = await heldout_hits(settings, result.adapter_dir, args.hits_contexts, memory)
-    questions = await _questions(settings, facts, args.replies)
     report(f"{len(questions)} planted questions answered through the live path (and one warm-up)")
     recall_ms: list[float] = []
     if memory:
@@ -274,10 +275,10 @@ async def training(args: argparse.Namespace, report: Callable[[str], None]) -> N
                f"chats; {len(summary.facts)} facts planted, {asked} asked about a day or more later")
         report(f"preset {args.preset}" + ("" if args.max_steps is None else f", max {args.max_steps} steps")
                + f"; {args.runs} run(s) per arm")
-        arms = [await _arm(args, memory, root, export) for memory in (True, False)]
+        arms = [await _arm(args, memory, root, export, list(summary.facts)) for memory in (True, False)]
         tables = []
         for run in range(1, args.runs + 1):
-            with_memory, without = [await _run(args, arm, list(summary.facts), report) for arm in arms]
+            with_memory, without = [await _run(args, arm, report) for arm in arms]
             tables.append([f"run {run} of {args.runs}", *training_table(with_memory, without),
                            *training_checks(with_memory, without)])
     for line in (line for table in tables for line in table):
