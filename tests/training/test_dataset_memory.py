@@ -156,6 +156,16 @@ def test_a_full_window_drops_memory_before_context(tiny_tokenizer: Any) -> None:
     (roomy,), _ = encode_conversations(tiny_tokenizer, fmt, [Conversation(ANNA, dialogue)], 1024, 10)
     assert "the old story" in tiny_tokenizer.decode(roomy["input_ids"])
 
+    # What memory adds to each row (paid from the run's extra time): the block it shows.
+    def block(shown: Dialogue, max_length: int) -> int:
+        (sequence,), _ = encode_sequences(tiny_tokenizer, fmt, [Conversation(ANNA, shown)], max_length, 10)
+        return sequence.memory_tokens
+
+    bare = row_length(replace(dialogue, memory=()))
+    assert block(dialogue, 1024) == row_length(dialogue) - bare
+    assert block(dialogue, room) == row_length(replace(dialogue, memory=memory[1:])) - bare
+    assert block(replace(dialogue, memory=()), 1024) == 0
+
 
 def test_a_conversation_is_queried_by_its_first_answered_partner_turn() -> None:
     p, o = Turn("partner", ("how is Rex?",)), Turn("owner", ("fine",))
@@ -226,6 +236,7 @@ def test_memory_drills_are_the_serve_time_prompt_and_the_reply_that_uses_it(tiny
     labelled = tiny_tokenizer.decode([t for t in row["labels"] if t != IGNORE_INDEX])
     assert "rex is great" in labelled and "busy" not in tiny_tokenizer.decode(row["input_ids"])
     assert drills[1].row == row
+    assert drills[0].memory_tokens == len(row["input_ids"])  # all of a drill is what memory adds
 
     assert memory_drills(tiny_tokenizer, fmt, conversations, 512, 10, passes=0) == []
     without = PromptFormat.for_training(tiny_tokenizer, memory=False)

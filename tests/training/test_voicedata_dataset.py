@@ -52,10 +52,10 @@ def test_multilingual_and_default_presets_load() -> None:
 
 
 def test_a_run_in_a_fixed_order_plans_its_steps_by_their_tokens() -> None:
-    from training.fitting.budget import StepCost, steps_that_fit
+    from training.fitting.budget import StepCost, StepTokens, steps_that_fit
 
     # Long steps first, short ones after (10 s each at 0.1 s a token).
-    tokens = [400, 400, 400, 100, 100, 100, 100, 100]
+    tokens = StepTokens([400, 400, 400, 100, 100, 100, 100, 100])
     per_token_s = StepCost(0.0, 0.1)
     assert steps_that_fit(budget_s=220, elapsed_s=120, cost=per_token_s, done=3, planned=8, step_tokens=tokens) == 8
     assert steps_that_fit(budget_s=160, elapsed_s=120, cost=per_token_s, done=3, planned=8, step_tokens=tokens) == 7
@@ -67,17 +67,35 @@ def test_a_run_in_a_fixed_order_plans_its_steps_by_their_tokens() -> None:
 
 
 def test_a_steps_cost_is_a_fixed_part_plus_a_part_per_token() -> None:
-    from training.fitting.budget import StepCost, steps_that_fit
+    from training.fitting.budget import StepCost, StepTokens, steps_that_fit
 
     # Steps measured at 2 s + 0.01 s a token: short drills first, then long rows.
     tokens = [50, 50, 60, 300, 400, 350]
     cost = StepCost.of([2 + 0.01 * t for t in tokens], tokens)
     assert round(cost.per_step_s, 6) == 2 and round(cost.per_token_s, 6) == 0.01
     # Seconds per token alone would price a 400-token step at 16 s instead of 6 s.
-    assert steps_that_fit(budget_s=100, elapsed_s=40, cost=cost, done=6, planned=100, step_tokens=[400] * 100) == 16
+    long_steps = StepTokens([400] * 100)
+    assert steps_that_fit(budget_s=100, elapsed_s=40, cost=cost, done=6, planned=100, step_tokens=long_steps) == 16
     assert StepCost.of([3.0, 3.0], [100, 100]) == StepCost(0.0, 0.03)  # one length: per token, as before
     assert StepCost.of([5.0, 3.0], [100, 200]) == StepCost(4.0, 0.0)  # longer was faster: per step
     assert StepCost.of([1.0, 5.0], [100, 200]) == StepCost(0.0, 0.02)  # a fixed part below zero: per token
+
+
+def test_extra_tokens_earn_their_time_up_to_the_allowance() -> None:
+    from training.fitting.budget import StepCost, StepTokens, steps_that_fit
+
+    cost = StepCost(0.0, 0.1)  # 10 s a step of 100 tokens
+    plain = StepTokens([100] * 20)
+    half = StepTokens([100] * 20, [50] * 20, extra_s=1000)  # half of every step is extra: 5 s of 10 earned
+    assert steps_that_fit(budget_s=50, elapsed_s=0, cost=cost, done=0, planned=20, step_tokens=plain) == 5
+    assert steps_that_fit(budget_s=50, elapsed_s=0, cost=cost, done=0, planned=20, step_tokens=half) == 10
+    capped = StepTokens([100] * 20, [50] * 20, extra_s=20)  # at most 20 s more
+    assert steps_that_fit(budget_s=50, elapsed_s=0, cost=cost, done=0, planned=20, step_tokens=capped) == 7
+    assert capped.allowed_s(50, cost, 7) == 70 and half.allowed_s(50, cost, 10) == 100
+    # Drills first (all extra), then rows: the drills' time does not shorten the rows' budget.
+    drills_first = StepTokens([100] * 20, [100] * 4 + [0] * 16, extra_s=1000)
+    assert steps_that_fit(budget_s=50, elapsed_s=40, cost=cost, done=4, planned=20, step_tokens=drills_first) == 9
+    assert steps_that_fit(budget_s=50, elapsed_s=40, cost=cost, done=4, planned=20, step_tokens=plain) == 5
 
 
 def test_the_budget_plans_again_as_the_machine_speeds_up(monkeypatch) -> None:
@@ -87,7 +105,7 @@ def test_the_budget_plans_again_as_the_machine_speeds_up(monkeypatch) -> None:
 
     clock = [0.0]
     monkeypatch.setattr(budget.time, "perf_counter", lambda: clock[0])
-    callback = budget.budget_callback(100 / 60, "cosine", 0.0, step_tokens=[100] * 1000)
+    callback = budget.budget_callback(100 / 60, "cosine", 0.0, step_tokens=budget.StepTokens([100] * 1000))
     state, control = SimpleNamespace(global_step=0, max_steps=1000), SimpleNamespace(should_training_stop=False)
     callback.on_train_begin(None, state, control)
     while not control.should_training_stop:

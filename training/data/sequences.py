@@ -60,6 +60,11 @@ class TrainingSequence:
     drill: int = 0
     """0 for a row of the conversation's encoding; k for the k-th memory drill of its one labelled
     turn (`memory_drills`)."""
+    memory_tokens: int = 0
+    """Tokens the row holds because of memory: a drill's all, a conversation row's memory block
+    (estimated like the window plan, `_estimate`; 0 in the per-turn rows of a template that rewrites
+    earlier turns); a run's budget pays them from
+    `TrainConfig.memory_time_share`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +162,9 @@ def _estimate(tokenizer: Any, fmt: Any, dialogue: Dialogue) -> tuple[Callable[[i
 
 def conversation_rows(
     tokenizer: Any, fmt: Any, conversation: Conversation, max_length: int, context_turns: int
-) -> list[tuple[Row, tuple[int, ...]]]:
-    """One conversation → rows, each with the owner turns it labels (every owner turn once)."""
+) -> list[tuple[Row, tuple[int, ...], int]]:
+    """One conversation → rows, each with the owner turns it labels (every owner turn once) and the
+    tokens of its memory block."""
     dialogue = conversation.dialogue
     roles = [t.role for t in dialogue.turns]
     pending = [i for i, role in enumerate(roles) if role == "owner"]
@@ -173,12 +179,14 @@ def conversation_rows(
                                              context_turns)
         shown = replace(dialogue, memory=dialogue.memory[dropped:])
         row, covered = _encode_window(tokenizer, fmt, shown, window, max_length)
+        block = header(dropped) - header(recollections)
         if first not in covered:  # even the planned context did not fit: answer without context or memory
             window = Window(first, first + 1, (first,))
             row, covered = _encode_window(tokenizer, fmt, replace(dialogue, memory=()), window, max_length)
+            block = 0
         if first not in covered:
             raise PromptFormatError(f"turn {first} cannot be encoded within max_length {max_length}")
-        out.append((row, covered))
+        out.append((row, covered, block))
         done = set(covered)
         pending = [i for i in pending if i not in done]
     return out
@@ -209,7 +217,7 @@ def memory_drills(
             row, covered = _encode_window(tokenizer, fmt, replace(dialogue, memory=dialogue.memory[dropped:]),
                                           Window(planned.start, turn + 1, (turn,)), max_length)
             if covered == (turn,):
-                drills.append(TrainingSequence(row, index, covered, 1))
+                drills.append(TrainingSequence(row, index, covered, 1, len(row["input_ids"])))
     return [replace(d, drill=k) for k in range(1, passes + 1) for d in drills]
 
 
@@ -242,11 +250,13 @@ def encode_sequences(
         try:
             encoded = conversation_rows(tokenizer, fmt, conversation, max_length, context_turns)
         except PromptFormatError:
-            encoded = _per_turn_rows(tokenizer, fmt, conversation, max_length, context_turns)
-        for row, covered in encoded:
+            encoded = [(row, covered, 0) for row, covered in _per_turn_rows(tokenizer, fmt, conversation, max_length,
+                                                                            context_turns)]
+        for row, covered, block in encoded:
             if not any(label != IGNORE_INDEX for label in row["labels"]):
                 continue
-            sequences.append(TrainingSequence({"input_ids": row["input_ids"], "labels": row["labels"]}, index, covered))
+            sequences.append(TrainingSequence({"input_ids": row["input_ids"], "labels": row["labels"]}, index, covered,
+                                              memory_tokens=block))
             labelled += len(covered)
             truncated += len(row["input_ids"]) >= max_length and row["labels"][-1] != IGNORE_INDEX
     tokens = sum(len(s.row["input_ids"]) for s in sequences)

@@ -19,6 +19,12 @@ minutes (a step's fixed cost counted as tokens), and with that cost fitted, once
 after 7.2 minutes again: its first steps were slower than the rest, so the plan is made again every
 16 steps from the last 32 (`RECENT_STEPS`). A shuffled run plans by seconds per step
 (`planned_steps`), measured over one chunk of length-batched sequences at least (`GROUP_BATCHES` steps).
+
+Extra time. Some of a step's tokens can be paid from an extra allowance instead of the budget
+(`StepTokens.extra`: what memory adds to a run, `TrainConfig.memory_time_share`): a step's
+seconds are split between the two by its tokens, and the run may go on past the budget by what its
+steps so far spent on extra tokens, up to the allowance. So the budget buys the same share of a
+history with memory on as with it off, and memory's cost shows as minutes.
 """
 
 from __future__ import annotations
@@ -80,17 +86,40 @@ class StepCost:
         return self.per_step_s + self.per_token_s * tokens
 
 
+@dataclass(frozen=True, slots=True)
+class StepTokens:
+    """The tokens each step of an epoch trains (more epochs repeat them), and how many of them are
+    paid from the extra allowance of `extra_s` seconds (empty: none)."""
+
+    tokens: Sequence[int]
+    extra: Sequence[int] = ()
+    extra_s: float = 0.0
+
+    def extra_seconds(self, cost: StepCost, step: int) -> float:
+        """The share of step `step`'s seconds that its extra tokens take."""
+        if not self.extra or not self.extra_s:
+            return 0.0
+        tokens = self.tokens[step % len(self.tokens)]
+        return cost.seconds(tokens) * self.extra[step % len(self.extra)] / tokens if tokens else 0.0
+
+    def allowed_s(self, budget_s: float, cost: StepCost, steps: int) -> float:
+        """The budget plus what the first `steps` steps spent on extra tokens, up to the allowance."""
+        return budget_s + min(self.extra_s, sum(self.extra_seconds(cost, i) for i in range(steps)))
+
+
 def steps_that_fit(budget_s: float, elapsed_s: float, cost: StepCost, done: int, planned: int,
-                   step_tokens: Sequence[int]) -> int:
-    """Steps that fit when step `i` trains `step_tokens[i % len(step_tokens)]` tokens (an epoch's
-    steps, repeated for more epochs): the ones done plus those whose cost the remaining budget
-    allows, at most `planned`, at least `done`."""
-    if cost.seconds(1) <= 0 or not step_tokens:
+                   step_tokens: StepTokens) -> int:
+    """Steps that fit when step `i` trains `step_tokens.tokens[i % len(...)]` tokens: the ones done
+    plus those whose cost the remaining budget (with the extra time their extra tokens earn) allows,
+    at most `planned`, at least `done`."""
+    if cost.seconds(1) <= 0 or not step_tokens.tokens:
         return planned
-    left, steps = budget_s - elapsed_s, done
+    tokens = step_tokens.tokens
+    used, earned, steps = elapsed_s, sum(step_tokens.extra_seconds(cost, i) for i in range(done)), done
     while steps < planned:
-        left -= cost.seconds(step_tokens[steps % len(step_tokens)])
-        if left < 0:
+        used += cost.seconds(tokens[steps % len(tokens)])
+        earned += step_tokens.extra_seconds(cost, steps)
+        if used > budget_s + min(step_tokens.extra_s, earned):
             break
         steps += 1
     return steps
@@ -112,10 +141,10 @@ def schedule_factor(name: str, warmup: int, total: int) -> Callable[[int], float
 
 
 def budget_callback(budget_minutes: float, lr_scheduler_name: str, warmup_ratio: float,
-                    step_tokens: Sequence[int] = ()) -> Any:
+                    step_tokens: StepTokens | None = None) -> Any:
     """A transformers `TrainerCallback` enforcing the budget; `.stopped` tells whether it cut the run.
-    `step_tokens`: the tokens each step of an epoch trains, for a run in a fixed order (plans by
-    tokens); empty: plans by steps."""
+    `step_tokens`: what each step of an epoch trains, for a run in a fixed order (plans by tokens,
+    with its extra time); None: plans by steps."""
     from transformers import TrainerCallback
 
     class TimeBudget(TrainerCallback):
@@ -128,6 +157,9 @@ def budget_callback(budget_minutes: float, lr_scheduler_name: str, warmup_ratio:
             self.planned: int | None = None
             """The steps the run had planned before the budget cut them (None until the first plan)."""
             self.stopped = False
+            self.allowed_s = budget_minutes * 60
+            """When the run must stop whatever was planned: the budget, plus the extra time the
+            planned steps earn (`StepTokens.allowed_s`)."""
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.started = time.perf_counter()
@@ -137,15 +169,17 @@ def budget_callback(budget_minutes: float, lr_scheduler_name: str, warmup_ratio:
                 self.planned = state.max_steps
             budget_s, elapsed_s = budget_minutes * 60, now - self.started
             recent = self.seconds[-RECENT_STEPS:]
-            if step_tokens:
-                tokens = [step_tokens[i % len(step_tokens)] for i in range(done - len(recent), done)]
-                limit = steps_that_fit(budget_s, elapsed_s, StepCost.of(recent, tokens), done, self.planned,
-                                       step_tokens)
+            if step_tokens and step_tokens.tokens:
+                every = step_tokens.tokens
+                cost = StepCost.of(recent, [every[i % len(every)] for i in range(done - len(recent), done)])
+                limit = steps_that_fit(budget_s, elapsed_s, cost, done, self.planned, step_tokens)
+                self.allowed_s = step_tokens.allowed_s(budget_s, cost, limit)
             else:
                 limit = planned_steps(budget_s, elapsed_s, sum(recent) / len(recent), done, self.planned)
             self.stopped = limit < self.planned
             if limit != state.max_steps:
-                log.info("time budget: %d steps (planned %d) after %d in %.0f s", limit, self.planned, done, elapsed_s)
+                log.info("time budget: %d steps (planned %d) after %d in %.0f s, stop by %.0f s", limit, self.planned,
+                         done, elapsed_s, self.allowed_s)
                 _refit_schedule(scheduler, lr_scheduler_name, warmup_ratio, limit, done)
                 state.max_steps = limit
             self.limit = limit
@@ -160,7 +194,7 @@ def budget_callback(budget_minutes: float, lr_scheduler_name: str, warmup_ratio:
             self.last = now
             if self.limit is not None and done >= self.limit:
                 control.should_training_stop = True
-            elif now - self.started >= budget_minutes * 60:  # slower than measured: stop on time anyway
+            elif now - self.started >= self.allowed_s:  # slower than measured: stop on time anyway
                 self.stopped = control.should_training_stop = True
 
     return TimeBudget()

@@ -15,6 +15,7 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,18 +164,21 @@ def fit(
     group_by_length: bool | None = None,
     ordered: bool = False,
     adapter: Path | None = None,
+    memory_tokens: Sequence[int] = (),
 ) -> tuple[Any, FitResult]:
     """LoRA-fine-tune `model` on `rows`; returns the peft model and what was measured. Resumes from
     the newest checkpoint in `output_dir` if an earlier run of the same data was interrupted.
 
     `ordered`: train the rows in the given order, unpacked and unshuffled (what continual runs
     account coverage by: `training.data.curriculum`). `adapter`: continue training this saved LoRA
-    adapter (its own shape) instead of a new one from the preset."""
+    adapter (its own shape) instead of a new one from the preset. `memory_tokens`: per row, the tokens
+    memory adds to it, whose time an ordered run pays from `config.memory_time_share` of its budget
+    (`training.fitting.budget.StepTokens`)."""
     import torch
     from datasets import Dataset
     from trl import SFTTrainer
 
-    from training.fitting.budget import budget_callback
+    from training.fitting.budget import StepTokens, budget_callback
 
     counts = {"real": 0, "total": 0}
 
@@ -210,8 +214,12 @@ def fit(
     per_step = config.batch_size * config.grad_accum * _world_size()
     if config.time_budget_minutes is not None:
         # In a fixed order, the tokens each step trains are known: the budget plans by them.
-        step_tokens = [sum(len(r["input_ids"]) for r in rows[i:i + per_step])
-                       for i in range(0, len(rows), per_step)] if ordered else []
+        step_tokens = None
+        if ordered:
+            steps = range(0, len(rows), per_step)
+            step_tokens = StepTokens([sum(len(r["input_ids"]) for r in rows[i:i + per_step]) for i in steps],
+                                     [sum(memory_tokens[i:i + per_step]) for i in steps] if memory_tokens else [],
+                                     config.time_budget_minutes * config.memory_time_share * 60)
         budget = budget_callback(config.time_budget_minutes, config.lr_scheduler, config.warmup_ratio, step_tokens)
         trainer.add_callback(budget)
     resume = latest_checkpoint(output_dir)

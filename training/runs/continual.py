@@ -172,7 +172,8 @@ def train_adapter(
              len(drills))
     checkpoints = checkpoint_dir(settings, config, base_spec, rows, start.adapter_id)
     make_private_dir(checkpoints.parent)  # checkpoints hold what the owner wrote: 0700, like the data dir
-    peft_model, fit_result = fit(model, tokenizer, rows, config, checkpoints, on_step, ordered=True, adapter=start.path)
+    peft_model, fit_result = fit(model, tokenizer, rows, config, checkpoints, on_step, ordered=True, adapter=start.path,
+                                 memory_tokens=[p.sequence.memory_tokens for p in order])
     return TrainedAdapter(peft_model, tokenizer, fmt, rows, fit_result, stats, order)
 
 
