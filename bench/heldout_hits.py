@@ -11,6 +11,7 @@ both the same contexts and distractors).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,13 @@ class PairedHits:
     first_only: int
     """Contexts the first adapter hit and the second missed."""
     second_only: int
+
+    @property
+    def second_better_p(self) -> float:
+        """One-sided sign test: the chance that, of the contexts where the two disagree, the second
+        adapter gets at least `second_only` right if both were equally good (1.0 when they never disagree)."""
+        disagree = self.first_only + self.second_only
+        return sum(math.comb(disagree, k) for k in range(self.second_only, disagree + 1)) / 2 ** disagree
 
 
 def paired(first: Sequence[bool], second: Sequence[bool]) -> PairedHits:

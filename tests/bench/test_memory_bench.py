@@ -66,12 +66,30 @@ def test_hits_on_more_contexts_are_compared_context_by_context_and_decide_the_go
     table = training_table(with_memory, without)
     assert _row(table, "hits@1, last 4 held-out contexts (memory on / off)") == ["0.500 / 0.250", "0.750"]
     assert _row(table, "contexts only this adapter ranks right") == ["0 (memory on)", "1"]
-    assert training_checks(with_memory, without)[1] == "hits@1 with memory not worse than without: FAIL"
+    # One context of four is chance: a 0.750 against a 0.500 there says nothing.
+    assert training_checks(with_memory, without)[1] == (
+        "hits@1 with memory not worse than without: PASS (0.500 vs 0.750; 0 vs 1 contexts only one ranks right, "
+        "sign test p = 0.500)")
+
+
+@pytest.mark.parametrize(("memory_only", "other_only", "verdict"),
+                         [(2, 12, "FAIL"), (10, 12, "PASS"), (12, 10, "PASS")])
+def test_hits_are_worse_only_when_the_contexts_one_arm_wins_split_unevenly(memory_only: int, other_only: int,
+                                                                          verdict: str) -> None:
+    shared = [True] * 50 + [False] * 20
+    on = shared + [True] * memory_only + [False] * other_only
+    off = shared + [False] * memory_only + [True] * other_only
+    checks = training_checks(Condition(True, WITH, 600.0, hits_on=on), Condition(False, WITHOUT, 540.0, hits_off=off))
+    assert checks[1].startswith(f"hits@1 with memory not worse than without: {verdict} (")
+    assert f"{memory_only} vs {other_only} contexts only one ranks right" in checks[1]
 
 
 def test_paired_hits_count_where_two_adapters_disagree() -> None:
     both = paired([True, True, False, False, True], [True, False, True, False, False])
     assert (both.contexts, both.first_only, both.second_only) == (5, 2, 1)
+    assert both.second_better_p == 0.875  # at least 1 of 3 coin flips
+    assert paired([True, False], [True, False]).second_better_p == 1.0  # they never disagree
+    assert round(paired([False] * 12, [True] * 12).second_better_p, 6) == round(0.5 ** 12, 6)
     for first, second in (([True], [True, False]), ([], [])):
         with pytest.raises(ValueError, match="same contexts"):
             paired(first, second)

@@ -61,10 +61,9 @@ class TrainingSequence:
     """0 for a row of the conversation's encoding; k for the k-th memory drill of its one labelled
     turn (`memory_drills`)."""
     memory_tokens: int = 0
-    """Tokens the row holds because of memory: a drill's all, a conversation row's memory block
-    (estimated like the window plan, `_estimate`; 0 in the per-turn rows of a template that rewrites
-    earlier turns); a run's budget pays them from
-    `TrainConfig.memory_time_share`."""
+    """Tokens the row holds because of memory, which a run pays from its extra time
+    (`TrainConfig.memory_time_share`): all of a drill's, a conversation row's memory block (estimated
+    like the window plan, `_estimate`; 0 in the per-turn rows of a template that rewrites earlier turns)."""
 
 
 @dataclass(frozen=True, slots=True)

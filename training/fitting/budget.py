@@ -169,7 +169,7 @@ def budget_callback(budget_minutes: float, lr_scheduler_name: str, warmup_ratio:
                 self.planned = state.max_steps
             budget_s, elapsed_s = budget_minutes * 60, now - self.started
             recent = self.seconds[-RECENT_STEPS:]
-            if step_tokens and step_tokens.tokens:
+            if step_tokens is not None and step_tokens.tokens:
                 every = step_tokens.tokens
                 cost = StepCost.of(recent, [every[i % len(every)] for i in range(done - len(recent), done)])
                 limit = steps_that_fit(budget_s, elapsed_s, cost, done, self.planned, step_tokens)
