@@ -91,7 +91,7 @@ def test_extra_tokens_earn_their_time_up_to_the_allowance() -> None:
     assert steps_that_fit(budget_s=50, elapsed_s=0, cost=cost, done=0, planned=20, step_tokens=half) == 10
     capped = StepTokens([100] * 20, [50] * 20, extra_s=20)  # at most 20 s more
     assert steps_that_fit(budget_s=50, elapsed_s=0, cost=cost, done=0, planned=20, step_tokens=capped) == 7
-    assert capped.allowed_s(50, cost, 7) == 70 and half.allowed_s(50, cost, 10) == 100
+    assert capped.allowed_s(50, capped.earned_s(cost, 7)) == 70 and half.allowed_s(50, half.earned_s(cost, 10)) == 100
     # Drills first (all extra), then rows: the drills' time does not shorten the rows' budget.
     drills_first = StepTokens([100] * 20, [100] * 4 + [0] * 16, extra_s=1000)
     assert steps_that_fit(budget_s=50, elapsed_s=40, cost=cost, done=4, planned=20, step_tokens=drills_first) == 9

@@ -249,8 +249,7 @@ def encode_sequences(
         try:
             encoded = conversation_rows(tokenizer, fmt, conversation, max_length, context_turns)
         except PromptFormatError:
-            encoded = [(row, covered, 0) for row, covered in _per_turn_rows(tokenizer, fmt, conversation, max_length,
-                                                                            context_turns)]
+            encoded = _per_turn_rows(tokenizer, fmt, conversation, max_length, context_turns)
         for row, covered, block in encoded:
             if not any(label != IGNORE_INDEX for label in row["labels"]):
                 continue
@@ -265,7 +264,7 @@ def encode_sequences(
 
 def _per_turn_rows(
     tokenizer: Any, fmt: Any, conversation: Conversation, max_length: int, context_turns: int
-) -> list[tuple[Row, tuple[int, ...]]]:
+) -> list[tuple[Row, tuple[int, ...], int]]:
     dialogue = conversation.dialogue
     out = []
     for i, turn in enumerate(dialogue.turns):
@@ -276,5 +275,5 @@ def _per_turn_rows(
             row = fmt.encode_example(tokenizer, shown, turn.text, max_length=max_length)
         except PromptFormatError:
             continue
-        out.append((row, (i,)))
+        out.append((row, (i,), 0))  # memory not counted: see TrainingSequence.memory_tokens
     return out

@@ -102,9 +102,13 @@ class StepTokens:
         tokens = self.tokens[step % len(self.tokens)]
         return cost.seconds(tokens) * self.extra[step % len(self.extra)] / tokens if tokens else 0.0
 
-    def allowed_s(self, budget_s: float, cost: StepCost, steps: int) -> float:
-        """The budget plus what the first `steps` steps spent on extra tokens, up to the allowance."""
-        return budget_s + min(self.extra_s, sum(self.extra_seconds(cost, i) for i in range(steps)))
+    def earned_s(self, cost: StepCost, steps: int) -> float:
+        """What the first `steps` steps spend on extra tokens."""
+        return sum(self.extra_seconds(cost, i) for i in range(steps))
+
+    def allowed_s(self, budget_s: float, earned_s: float) -> float:
+        """The budget plus the extra time earned, up to the allowance."""
+        return budget_s + min(self.extra_s, earned_s)
 
 
 def steps_that_fit(budget_s: float, elapsed_s: float, cost: StepCost, done: int, planned: int,
@@ -115,11 +119,11 @@ def steps_that_fit(budget_s: float, elapsed_s: float, cost: StepCost, done: int,
     if cost.seconds(1) <= 0 or not step_tokens.tokens:
         return planned
     tokens = step_tokens.tokens
-    used, earned, steps = elapsed_s, sum(step_tokens.extra_seconds(cost, i) for i in range(done)), done
+    used, earned, steps = elapsed_s, step_tokens.earned_s(cost, done), done
     while steps < planned:
         used += cost.seconds(tokens[steps % len(tokens)])
         earned += step_tokens.extra_seconds(cost, steps)
-        if used > budget_s + min(step_tokens.extra_s, earned):
+        if used > step_tokens.allowed_s(budget_s, earned):
             break
         steps += 1
     return steps
@@ -173,7 +177,7 @@ def budget_callback(budget_minutes: float, lr_scheduler_name: str, warmup_ratio:
                 every = step_tokens.tokens
                 cost = StepCost.of(recent, [every[i % len(every)] for i in range(done - len(recent), done)])
                 limit = steps_that_fit(budget_s, elapsed_s, cost, done, self.planned, step_tokens)
-                self.allowed_s = step_tokens.allowed_s(budget_s, cost, limit)
+                self.allowed_s = step_tokens.allowed_s(budget_s, step_tokens.earned_s(cost, limit))
             else:
                 limit = planned_steps(budget_s, elapsed_s, sum(recent) / len(recent), done, self.planned)
             self.stopped = limit < self.planned
